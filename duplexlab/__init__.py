@@ -1,0 +1,58 @@
+"""duplexlab: run one-way calls, polling and WebSockets on your machine, and measure them.
+
+In a notebook::
+
+    import duplexlab as dl
+    lab = dl.start()
+    dl.Client(lab.url).get("/api/health").json()
+"""
+
+from __future__ import annotations
+
+from . import check, measure, plots
+from .capture import Capture, Chunk, Counts, Direction, HTTPMessage
+from .client import AsyncClient, Client, Reply
+from .errors import (
+    CheckFailed,
+    DuplexLabError,
+    HTTPStatusError,
+    LabNotRunningError,
+    PortInUseError,
+)
+from .lab import Lab, current, start, stop
+from .measure import Stats, first_seen, summarize
+from .runtime import LoopThread
+from .social import Notification, NotificationStore
+from .tap import Tap
+
+__all__ = [
+    "AsyncClient",
+    "Capture",
+    "CheckFailed",
+    "Chunk",
+    "Client",
+    "Counts",
+    "Direction",
+    "DuplexLabError",
+    "HTTPMessage",
+    "HTTPStatusError",
+    "Lab",
+    "LabNotRunningError",
+    "LoopThread",
+    "Notification",
+    "NotificationStore",
+    "PortInUseError",
+    "Reply",
+    "Stats",
+    "Tap",
+    "check",
+    "current",
+    "first_seen",
+    "measure",
+    "plots",
+    "start",
+    "stop",
+    "summarize",
+]
+
+__version__ = "0.1.0"

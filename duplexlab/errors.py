@@ -1,0 +1,90 @@
+"""Every error duplexlab raises on purpose, each with a message a student can act on.
+
+The tree::
+
+    DuplexLabError
+    ├── PortInUseError      a fixed port is taken by another program
+    ├── LabNotRunningError  the lab was used after it was stopped
+    ├── HTTPStatusError     the server answered 4xx or 5xx
+    └── CheckFailed         an exercise check found a mistake
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CheckFailed",
+    "DuplexLabError",
+    "HTTPStatusError",
+    "LabNotRunningError",
+    "PortInUseError",
+]
+
+
+class DuplexLabError(Exception):
+    """Base class of the errors duplexlab raises."""
+
+
+class PortInUseError(DuplexLabError, OSError):
+    """A server could not bind because the port is taken.
+
+    Args:
+        host: the address the server tried to bind.
+        port: the port that was taken.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(host, port)
+        self.host = host
+        self.port = port
+
+    def __str__(self) -> str:
+        return (
+            f"port {self.port} on {self.host} is taken by another program "
+            f"(or by a lab started elsewhere); start the lab with port=0 to let "
+            f"the system pick a free port, or stop the program that holds {self.port}"
+        )
+
+
+class LabNotRunningError(DuplexLabError, RuntimeError):
+    """The lab (or one of its servers) was used after it was stopped."""
+
+    def __init__(self, what: str = "the lab") -> None:
+        super().__init__(what)
+        self.what = what
+
+    def __str__(self) -> str:
+        return f"{self.what} is not running; run `lab = dl.start()` again"
+
+
+class HTTPStatusError(DuplexLabError):
+    """The server answered with a 4xx or 5xx status.
+
+    Args:
+        method: the request method.
+        url: the URL that was requested.
+        status: the status code of the answer.
+        error: the server's ``error`` field, if it sent one.
+        hint: the server's ``hint`` field: what to do about it.
+    """
+
+    def __init__(
+        self, method: str, url: str, status: int, error: str = "", hint: str = ""
+    ) -> None:
+        super().__init__(method, url, status, error, hint)
+        self.method = method
+        self.url = url
+        self.status = status
+        self.error = error
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = f"{self.method} {self.url} answered {self.status}"
+        if self.error:
+            text += f": {self.error}"
+        if self.hint:
+            text += f" (hint: {self.hint})"
+        return text
+
+
+class CheckFailed(DuplexLabError, AssertionError):
+    """An exercise check found a mistake; the message says which and why."""

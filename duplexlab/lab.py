@@ -1,0 +1,241 @@
+"""The lab: every server of the course, on one event-loop thread of its own.
+
+``lab = dl.start()`` in a cell starts it once; running the cell again returns
+the same lab (one thread, one server of each kind). ``dl.stop()`` ends it, and
+so does the end of the Python process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from . import social
+from .client import AsyncClient, Client
+from .errors import LabNotRunningError
+from .runtime import LoopThread, allow_nested_asyncio_run
+from .tap import Tap
+from .webapp import HTTPServer, make_app
+
+__all__ = ["Lab", "current", "start", "stop"]
+
+T = TypeVar("T")
+
+
+class Lab:
+    """The course's servers on a background event loop.
+
+    Args:
+        host: the address to bind; keep 127.0.0.1 so only this machine reaches it.
+        port: the HTTP port; 0 lets the system pick a free one.
+
+    Example::
+
+        with dl.Lab() as lab:
+            lab.client().get("/api/health").json()["ok"]   # True
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.requested_port = port
+        self.loop = LoopThread(name="duplexlab-lab")
+        self.notifications = social.NotificationStore()
+        self._http: HTTPServer | None = None
+        self._taps: list[Tap] = []
+        self._clients: list[Client] = []
+        self._lock = threading.Lock()
+
+    # -- lifecycle -----------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._http is not None and self.loop.running
+
+    def start(self) -> Lab:
+        """Start the loop thread and the servers. Starting twice is harmless."""
+        with self._lock:
+            if self.running:
+                return self
+            self.loop.start()
+            app = make_app()
+            social.add_routes(app, self.notifications)
+            server = HTTPServer(app, host=self.host, port=self.requested_port)
+            try:
+                self.loop.run(server.start(), 10)
+            except BaseException:
+                self.loop.close()
+                raise
+            self._http = server
+            return self
+
+    def close(self) -> None:
+        """Stop every server, tap and client of the lab, then its thread. Twice is harmless."""
+        with self._lock:
+            if not self.loop.running:
+                self._http = None
+                return
+            for client in self._clients:
+                client.close()
+            self._clients.clear()
+
+            async def shutdown() -> None:
+                for tap in self._taps:
+                    await tap.aclose()
+                if self._http is not None:
+                    await self._http.close()
+
+            try:
+                self.loop.run(shutdown(), 10)
+            finally:
+                self._taps.clear()
+                self._http = None
+                self.loop.close()
+
+    def __enter__(self) -> Lab:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = f"serving {self.url}" if self.running else "stopped"
+        return f"<Lab {state}>"
+
+    # -- what it serves ------------------------------------------------------
+
+    def _require(self) -> HTTPServer:
+        if self._http is None or not self.loop.running:
+            raise LabNotRunningError()
+        return self._http
+
+    @property
+    def url(self) -> str:
+        """The base URL of the lab's HTTP server, e.g. ``http://127.0.0.1:40123``."""
+        return self._require().url
+
+    @property
+    def port(self) -> int:
+        return self._require().port
+
+    @property
+    def servers(self) -> dict[str, str]:
+        """Each kind of server the lab runs, with its URL."""
+        return {"http": self.url}
+
+    # -- running things on the lab's loop ------------------------------------
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30) -> T:
+        """Run a coroutine on the lab's loop and wait for it (a plain call)."""
+        return self.loop.run(coro, timeout)
+
+    async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the lab's loop; ``await`` it from another loop."""
+        return await self.loop.wrap(coro)
+
+    def call_soon(self, callback, *args) -> None:
+        """Call ``callback(*args)`` on the lab's loop, safely from any thread."""
+        self.loop.call_soon(callback, *args)
+
+    # -- the social app's notifications --------------------------------------
+
+    def notify(self, user: str, text: str, *, kind: str = "message") -> social.Notification:
+        """Make the server create a notification for ``user`` now (no request involved)."""
+
+        async def add() -> social.Notification:
+            return self.notifications.add(user, text, kind=kind)
+
+        self._require()
+        return self.run(add(), 5)
+
+    def schedule(
+        self, delay: float, user: str, text: str, *, kind: str = "message"
+    ) -> float:
+        """Make the server create a notification ``delay`` seconds from now.
+
+        Returns the moment it is due, on the lab clock (``time.perf_counter()``).
+        """
+        social.valid_user(user)
+        self._require()
+        due = time.perf_counter() + delay
+
+        def later() -> None:
+            self.loop.loop.call_later(
+                max(0.0, due - time.perf_counter()),
+                lambda: self.notifications.add(user, text, kind=kind),
+            )
+
+        self.call_soon(later)
+        return due
+
+    # -- things that talk to it ----------------------------------------------
+
+    def client(self, base_url: str | None = None, **kwargs) -> Client:
+        """A blocking :class:`Client` whose requests run on the lab's loop.
+
+        The lab closes it when the lab stops.
+        """
+        self._require()
+        client = Client(base_url or self.url, loop=self.loop, **kwargs)
+        self._clients.append(client)
+        return client
+
+    def async_client(self, base_url: str | None = None, **kwargs) -> AsyncClient:
+        """An :class:`AsyncClient` for ``await`` in a cell; close it with ``await c.aclose()``."""
+        return AsyncClient(base_url or self.url, **kwargs)
+
+    def tap(self, target: str | None = None, *, port: int = 0) -> Tap:
+        """Start a recording proxy in front of ``target`` (default: the lab's HTTP server)."""
+        self._require()
+        tap = Tap(target or self.url, host=self.host, port=port)
+        self.run(tap.start(), 10)
+        tap._bind(self.loop)
+        self._taps.append(tap)
+        return tap
+
+
+_current: Lab | None = None
+_current_lock = threading.Lock()
+
+
+def start(*, port: int = 0, host: str = "127.0.0.1") -> Lab:
+    """Start the course's lab, or return the one already running.
+
+    Run the cell as often as you like: the same settings give back the same
+    lab; other settings stop the old one first. In a notebook it also lets
+    ``asyncio.run(...)`` work in cells (top-level ``await`` works anyway).
+
+    Raises:
+        PortInUseError: ``port`` is fixed and another program holds it.
+    """
+    global _current
+    allow_nested_asyncio_run()
+    with _current_lock:
+        lab = _current
+        if lab is not None and lab.running:
+            if lab.host == host and port in (0, lab.port):
+                return lab
+            lab.close()
+        _current = Lab(host=host, port=port).start()
+        return _current
+
+
+def current() -> Lab:
+    """The lab that :func:`start` started; raises if there is none."""
+    if _current is None or not _current.running:
+        raise LabNotRunningError()
+    return _current
+
+
+def stop() -> None:
+    """Stop the lab that :func:`start` started. Harmless when none runs."""
+    global _current
+    with _current_lock:
+        lab, _current = _current, None
+    if lab is not None:
+        lab.close()
+
+
+atexit.register(stop)

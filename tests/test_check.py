@@ -1,0 +1,42 @@
+"""Exercise checks pass right answers and explain wrong ones."""
+
+import duplexlab as dl
+
+
+def good_fetch_new(client, user, after):
+    return client.get(f"/api/users/{user}/notifications", params={"after": after}).json()["notifications"]
+
+
+def test_fetch_new_passes_a_right_answer_and_fails_wrong_ones(default_lab):
+    """A correct fetch_new gets ✓; one that ignores `after` or asks twice gets ✗ with a reason."""
+    assert dl.check.fetch_new(good_fetch_new).passed
+
+    def ignores_after(client, user, after):
+        return client.get(f"/api/users/{user}/notifications").json()["notifications"]
+
+    result = dl.check.fetch_new(ignores_after)
+    assert not result.passed and "'after' query parameter" in result.message
+
+    def asks_twice(client, user, after):
+        good_fetch_new(client, user, after)
+        return good_fetch_new(client, user, after)
+
+    assert "made 2 requests" in dl.check.fetch_new(asks_twice).message
+    assert str(dl.check.fetch_new(lambda c, u, a: None)).startswith("✗ fetch_new")
+
+
+def test_header_share_checks_against_real_captures(default_lab):
+    """A right header_share gets ✓; a raising one gets ✗ naming the exception."""
+
+    def share(raw):
+        return (raw.index(b"\r\n\r\n") + 4) / len(raw)
+
+    assert dl.check.header_share(share).passed
+    bad = dl.check.header_share(lambda raw: 1 / 0)
+    assert not bad.passed and "ZeroDivisionError" in bad.message
+    try:
+        bad.raise_if_failed()
+    except dl.CheckFailed as exc:
+        assert "header_share" in str(exc)
+    else:
+        raise AssertionError("raise_if_failed did not raise")

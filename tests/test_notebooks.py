@@ -1,0 +1,72 @@
+"""Every notebook runs headless in a real kernel, and none is committed with outputs."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from .conftest import seconds
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+ALL = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+
+
+def _text(cell) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        if "text" in out:
+            parts.append(out["text"])
+        for kind in ("text/plain", "text/markdown"):
+            if kind in out.get("data", {}):
+                parts.append(out["data"][kind])
+    return "".join(parts)
+
+
+def run_notebook(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=int(seconds(120)),
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+    t0 = time.perf_counter()
+    client.execute()
+    return nb, time.perf_counter() - t0
+
+
+def test_there_are_notebooks():
+    """The course has its notebooks where the README says."""
+    assert [p.name for p in ALL][:2] == ["00-start-here.ipynb", "01-one-way-api.ipynb"]
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_notebook_is_committed_without_outputs(path):
+    """No code cell keeps outputs or an execution count in git."""
+    nb = json.loads(path.read_text())
+    dirty = [i for i, c in enumerate(nb["cells"])
+             if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+    assert dirty == [], f"{path.name}: cells {dirty} keep outputs; clear them before committing"
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_notebook_executes(path):
+    """The notebook runs top to bottom; only cells tagged raises-exception may raise;
+    every solution cell's check says ✓."""
+    nb, took = run_notebook(path)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        tags = cell.metadata.get("tags", [])
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if "raises-exception" in tags:
+            assert errors, f"{path.name} cell {i} is tagged raises-exception but raised nothing"
+        if "solution" in tags:
+            text = _text(cell)
+            assert "✓" in text and "✗" not in text, f"{path.name} cell {i}: {text}"
+    print(f"{path.name}: {took:.1f} s")
