@@ -9,7 +9,7 @@ In a notebook::
 
 from __future__ import annotations
 
-from . import check, measure, plots
+from . import check, experiments, measure, plots, polling, widgets
 from .capture import Capture, Chunk, Counts, Direction, HTTPMessage
 from .client import AsyncClient, Client, Reply
 from .errors import (
@@ -46,13 +46,16 @@ __all__ = [
     "Stats",
     "Tap",
     "check",
+    "experiments",
     "current",
     "first_seen",
     "measure",
     "plots",
+    "polling",
     "start",
     "stop",
     "summarize",
+    "widgets",
 ]
 
 __version__ = "0.1.0"

@@ -14,13 +14,16 @@ from __future__ import annotations
 import json as jsonlib
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import aiohttp
 
 from .errors import HTTPStatusError
 from .runtime import LoopThread
+
+if TYPE_CHECKING:
+    from .polling import PollRun
 
 __all__ = ["AsyncClient", "Client", "Reply"]
 
@@ -156,6 +159,12 @@ class AsyncClient:
     async def post(self, path: str, **kwargs: Any) -> Reply:
         return await self.request("POST", path, **kwargs)
 
+    async def poll(self, path: str, **options: Any) -> PollRun:
+        """GET ``path`` again and again until it says done (see :func:`duplexlab.polling.poll`)."""
+        from .polling import poll
+
+        return await poll(lambda: self.request("GET", path, check=False), **options)
+
     async def aclose(self) -> None:
         """Close the connections. Twice is harmless."""
         session, self._session = self._session, None
@@ -218,6 +227,26 @@ class Client:
 
     def post(self, path: str, **kwargs: Any) -> Reply:
         return self.request("POST", path, **kwargs)
+
+    def poll(self, path: str, **options: Any) -> PollRun:
+        """GET ``path`` again and again until it says done; wait for the whole run.
+
+        Options are those of :func:`duplexlab.polling.poll` (``interval``,
+        ``done``, ``backoff``, ``max_interval``, ``deadline``).
+
+        Example::
+
+            sub = client.post("/api/judge/submissions", json={"code": "print(42)"}).json()
+            run = client.poll(sub["poll"], interval=0.2)
+            run.done.json()["output"]   # '42\n'
+        """
+        from .polling import poll
+
+        deadline = options.get("deadline")
+        wait = None if deadline is None else deadline + self._opts.timeout + 1
+        return self._loop.run(
+            poll(lambda: self._request("GET", path, check=False), **options), wait
+        )
 
     def close(self) -> None:
         """Close the connections (and the client's own thread). Twice is harmless."""

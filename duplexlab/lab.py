@@ -13,7 +13,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from . import social
+from . import judge, otp, social
 from .client import AsyncClient, Client
 from .errors import LabNotRunningError
 from .runtime import LoopThread, allow_nested_asyncio_run
@@ -43,6 +43,8 @@ class Lab:
         self.requested_port = port
         self.loop = LoopThread(name="duplexlab-lab")
         self.notifications = social.NotificationStore()
+        self.judge = judge.Judge()
+        self.otp = otp.OTPService()
         self._http: HTTPServer | None = None
         self._taps: list[Tap] = []
         self._clients: list[Client] = []
@@ -62,6 +64,8 @@ class Lab:
             self.loop.start()
             app = make_app()
             social.add_routes(app, self.notifications)
+            judge.add_routes(app, self.judge)
+            otp.add_routes(app, self.otp)
             server = HTTPServer(app, host=self.host, port=self.requested_port)
             try:
                 self.loop.run(server.start(), 10)
@@ -84,6 +88,7 @@ class Lab:
             async def shutdown() -> None:
                 for tap in self._taps:
                     await tap.aclose()
+                await self.judge.aclose()
                 if self._http is not None:
                     await self._http.close()
 

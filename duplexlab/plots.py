@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 
 from .capture import Counts
 
-__all__ = ["bytes_split", "timeline"]
+__all__ = ["bytes_split", "polling_dashboard", "timeline"]
 
 SERVER_COLOR = "tab:orange"
 CLIENT_COLOR = "tab:blue"
@@ -85,3 +85,68 @@ def bytes_split(counts: Counts, *, title: str = "Bytes on the wire", ax=None):
     if own:
         plt.show()
     return None if own else ax
+
+
+def polling_dashboard(results, *, current=None, fig=None):
+    """Three panels over polling results at several intervals (one series).
+
+    Polls per student (and the wasted ones) with the theory; detection delay
+    with the interval/2 + RTT line; bytes per student.
+    """
+    from .polling import expected_polls
+
+    own = fig is None
+    if own:
+        fig = plt.figure(figsize=(12, 3.4), layout="constrained")
+    ax_req, ax_delay, ax_bytes = fig.subplots(1, 3)
+    results = sorted(results, key=lambda r: r.interval)
+    if not results:
+        return fig
+    judge, students = results[0].judge_seconds, results[0].students
+    xs = [r.interval for r in results]
+    lo, hi = 0.1, max(2.0, max(xs))
+    grid = [lo + (hi - lo) * i / 100 for i in range(101)]
+
+    ax_req.plot(xs, [r.requests / r.students for r in results], "o", color=CLIENT_COLOR, label="polls")
+    ax_req.plot(xs, [r.wasted / r.students for r in results], "x", color="tab:red", label='wasted ("not yet")')
+    ax_req.plot(grid, [expected_polls(judge + g / 2, g) for g in grid], color="gray", lw=1,
+                label="theory")
+    ax_req.set_xlabel("poll interval (s)")
+    ax_req.set_ylabel("per student")
+    ax_req.set_title(f"Requests for a {judge:g} s judgement")
+
+    rtt = sorted(r.rtt for r in results)[len(results) // 2]
+    for r in results:
+        ax_delay.plot([r.interval] * len(r.delays), [d * 1000 for d in r.delays], ".",
+                      color=CLIENT_COLOR, alpha=0.25)
+    ax_delay.plot(xs, [r.mean_delay * 1000 for r in results], "o", color=CLIENT_COLOR,
+                  label="measured mean")
+    ax_delay.plot(grid, [(g / 2 + rtt) * 1000 for g in grid], color="gray", lw=1,
+                  label="theory: interval/2 + RTT")
+    ax_delay.set_xlabel("poll interval (s)")
+    ax_delay.set_ylabel("ms")
+    ax_delay.set_title("Ready on the server → client knows")
+
+    ax_bytes.plot(xs, [r.bytes_total / r.students for r in results], "o", color="tab:green",
+                  label="all bytes")
+    ax_bytes.plot(xs, [r.header_bytes / r.students for r in results], "s", color="tab:gray",
+                  label="of which headers")
+    ax_bytes.set_xlabel("poll interval (s)")
+    ax_bytes.set_ylabel("bytes per student")
+    ax_bytes.set_title("Bytes on the wire")
+
+    if current is not None:
+        for ax, y in ((ax_req, current.requests / current.students),
+                      (ax_delay, current.mean_delay * 1000),
+                      (ax_bytes, current.bytes_total / current.students)):
+            ax.plot([current.interval], [y], "o", ms=14, mfc="none", mec="black", label="this run")
+    for ax in (ax_req, ax_delay, ax_bytes):
+        ax.set_xlim(0, hi * 1.05)
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=7, frameon=False)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{students} student(s) polling the code judge", fontsize=10)
+    if own:
+        plt.show()
+        return None
+    return fig

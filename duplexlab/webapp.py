@@ -29,6 +29,7 @@ def json_error(status: int, error: str, hint: str = "") -> web.HTTPException:
         web.HTTPNotFound,
         web.HTTPMethodNotAllowed,
         web.HTTPConflict,
+        web.HTTPGone,
         web.HTTPRequestEntityTooLarge,
         web.HTTPTooManyRequests,
         web.HTTPUnsupportedMediaType,

@@ -42,7 +42,7 @@ def run_notebook(path: Path):
 
 def test_there_are_notebooks():
     """The course has its notebooks where the README says."""
-    assert [p.name for p in ALL][:2] == ["00-start-here.ipynb", "01-one-way-api.ipynb"]
+    assert [p.name for p in ALL][:3] == ["00-start-here.ipynb", "01-one-way-api.ipynb", "02-polling.ipynb"]
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)

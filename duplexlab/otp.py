@@ -1,0 +1,158 @@
+"""An OTP service: the "Resend OTP in 30 s" screen, server side.
+
+:class:`OTPService` is plain logic with an injectable clock (no sockets): send a
+code, refuse a resend until the cooldown has passed, expire codes, count wrong
+attempts. The routes make it HTTP:
+
+- ``POST /api/otp/send``   ``{"phone": "9876543210"}`` → ``200``, or ``429`` with ``Retry-After``
+- ``POST /api/otp/verify`` ``{"phone": ..., "code": "123456"}`` → ``200``, ``400``, ``410`` or ``429``
+
+The code itself goes to the phone's inbox (``lab.otp.inbox(phone)``), as an SMS would.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from .webapp import json_error, read_json
+
+__all__ = ["OTPError", "OTPService", "add_routes"]
+
+PHONE = re.compile(r"\+?[0-9]{6,15}")
+
+
+class OTPError(Exception):
+    """Why the service refused: an HTTP status, a message, a hint, and maybe a wait."""
+
+    def __init__(self, status: int, error: str, hint: str, retry_after: float | None = None):
+        super().__init__(error)
+        self.status, self.error, self.hint, self.retry_after = status, error, hint, retry_after
+
+
+@dataclass
+class _Pending:
+    code: str
+    sent_at: float
+    attempts: int = 0
+
+
+class OTPService:
+    """One-time codes per phone number.
+
+    Args:
+        cooldown: seconds before a code may be sent again to the same phone (30, as
+            on most OTP screens; make it small so a class need not wait).
+        ttl: seconds a code stays valid.
+        max_attempts: wrong codes allowed before the code is burnt.
+    """
+
+    def __init__(
+        self,
+        *,
+        cooldown: float = 30.0,
+        ttl: float = 120.0,
+        max_attempts: int = 3,
+        clock: Callable[[], float] = time.perf_counter,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.cooldown, self.ttl, self.max_attempts = cooldown, ttl, max_attempts
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._pending: dict[str, _Pending] = {}
+        self._last_sent: dict[str, float] = {}
+        self._inbox: dict[str, list[str]] = {}
+
+    @staticmethod
+    def _phone(phone: object) -> str:
+        if not isinstance(phone, str) or not PHONE.fullmatch(phone):
+            raise OTPError(400, f"{phone!r} is not a phone number",
+                           'send 6 to 15 digits, e.g. {"phone": "9876543210"}')
+        return phone
+
+    def retry_after(self, phone: str) -> float:
+        """Seconds until a new code may be sent to ``phone`` (0 if now)."""
+        last = self._last_sent.get(phone)
+        return 0.0 if last is None else max(0.0, last + self.cooldown - self._clock())
+
+    def send(self, phone: str) -> float:
+        """Send a fresh code to ``phone``; return the cooldown before the next one.
+
+        Raises:
+            OTPError: 429 with ``retry_after`` while the cooldown runs.
+        """
+        phone = self._phone(phone)
+        wait = self.retry_after(phone)
+        if wait > 0:
+            raise OTPError(429, f"a code was sent less than {self.cooldown:g} s ago",
+                           f"wait {math.ceil(wait)} s (the Retry-After header) and ask again", wait)
+        code = f"{self._rng.randrange(10**6):06d}"
+        now = self._clock()
+        self._pending[phone] = _Pending(code, now)
+        self._last_sent[phone] = now
+        self._inbox.setdefault(phone, []).append(code)
+        return self.cooldown
+
+    def verify(self, phone: str, code: object) -> None:
+        """Accept the right code once; raise :class:`OTPError` for anything else."""
+        phone = self._phone(phone)
+        pending = self._pending.get(phone)
+        if pending is None:
+            raise OTPError(400, f"no code is waiting for {phone}", "send one first with /api/otp/send")
+        if self._clock() - pending.sent_at > self.ttl:
+            del self._pending[phone]
+            raise OTPError(410, f"the code expired after {self.ttl:g} s", "send a new one")
+        if not isinstance(code, str) or code != pending.code:
+            pending.attempts += 1
+            left = self.max_attempts - pending.attempts
+            if left <= 0:
+                del self._pending[phone]
+                raise OTPError(429, "too many wrong codes; this code is burnt",
+                               "send a new code and try again")
+            raise OTPError(400, "wrong code", f"{left} attempt(s) left; check the SMS inbox")
+        del self._pending[phone]
+
+    def inbox(self, phone: str) -> list[str]:
+        """Every code sent to ``phone``, oldest first (the phone's SMS inbox)."""
+        return list(self._inbox.get(phone, []))
+
+
+OTP_KEY = web.AppKey("otp", OTPService)
+
+
+def add_routes(app: web.Application, service: OTPService) -> None:
+    app[OTP_KEY] = service
+    app.router.add_post("/api/otp/send", send_code)
+    app.router.add_post("/api/otp/verify", verify_code)
+
+
+def _refuse(exc: OTPError) -> web.HTTPException:
+    error = json_error(exc.status, exc.error, exc.hint)
+    if exc.retry_after is not None:
+        error.headers["Retry-After"] = str(math.ceil(exc.retry_after))
+    return error
+
+
+async def send_code(request: web.Request) -> web.Response:
+    body = await read_json(request, example='{"phone": "9876543210"}')
+    service = request.app[OTP_KEY]
+    try:
+        cooldown = service.send(body.get("phone"))
+    except OTPError as exc:
+        raise _refuse(exc) from None
+    return web.json_response({"sent": True, "resend_after": cooldown, "expires_in": service.ttl})
+
+
+async def verify_code(request: web.Request) -> web.Response:
+    body = await read_json(request, example='{"phone": "9876543210", "code": "123456"}')
+    try:
+        request.app[OTP_KEY].verify(body.get("phone"), body.get("code"))
+    except OTPError as exc:
+        raise _refuse(exc) from None
+    return web.json_response({"verified": True})

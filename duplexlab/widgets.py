@@ -1,0 +1,271 @@
+"""Interactive controls for the lessons (ipywidgets).
+
+Widget callbacks may run on any thread (in JupyterLab 4.6, on a subshell
+thread), so they never do the work themselves: they hand it to the lab's loop
+with its thread-safe calls. Experiments run there; plots are drawn to PNG on a
+figure of their own (the notebook's backend is left alone) and shown in an
+``Image`` widget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import math
+import time
+
+import ipywidgets as W
+from matplotlib.figure import Figure
+
+from . import plots
+from .experiments import PollingResult, measure_polling
+from .lab import Lab
+
+__all__ = ["OTPScreen", "PollingExperiment", "figure_png"]
+
+
+def figure_png(fig: Figure) -> bytes:
+    """A matplotlib figure as PNG bytes (drawn with Agg, for this figure only)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    return buf.getvalue()
+
+
+class PollingExperiment:
+    """Sliders for a polling experiment; each change re-runs it and redraws the plots.
+
+    Drag *interval* to add a measured point at that interval; changing *judge
+    time* or *students* starts a new series. Changes closer together than
+    ``debounce`` seconds count as one, and a run never overlaps another.
+
+    Example::
+
+        exp = dl.widgets.PollingExperiment(lab)
+        exp            # shows the sliders and the plots
+        exp.measure(0.5)   # a blocking run from code, same as dragging to 0.5
+    """
+
+    def __init__(
+        self,
+        lab: Lab,
+        *,
+        interval: float = 1.0,
+        judge_seconds: float = 3.0,
+        students: int = 5,
+        debounce: float = 0.3,
+        autorun: bool = True,
+    ) -> None:
+        self.lab = lab
+        self.debounce = debounce
+        self.results: list[PollingResult] = []
+        self.runs_done = 0
+        style = {"description_width": "110px"}
+        layout = W.Layout(width="420px")
+        self.interval = W.FloatSlider(value=interval, min=0.1, max=2.0, step=0.1,
+                                      description="poll every (s)", style=style, layout=layout,
+                                      continuous_update=True, readout_format=".1f")
+        self.judge_seconds = W.FloatSlider(value=judge_seconds, min=0.5, max=10.0, step=0.5,
+                                           description="judge takes (s)", style=style,
+                                           layout=layout, readout_format=".1f")
+        self.students = W.IntSlider(value=students, min=1, max=50, description="students",
+                                    style=style, layout=layout)
+        self.progress = W.IntProgress(value=0, min=0, max=1, description="polls",
+                                      style=style, layout=layout)
+        self.status = W.HTML(value="")
+        self.image = W.Image(format="png", layout=W.Layout(width="900px"))
+        self.widget = W.VBox([
+            W.HBox([W.VBox([self.interval, self.judge_seconds, self.students]),
+                    W.VBox([self.progress, self.status])]),
+            self.image,
+        ])
+        self._timer: asyncio.TimerHandle | None = None
+        self._running = False
+        self._pending = False
+        self._changes = 0  # slider changes asked for, from any thread
+        self._seen = 0  # changes a run has started for (lab loop only)
+        for slider in (self.interval, self.judge_seconds, self.students):
+            slider.observe(self._changed, names="value")
+        if autorun:
+            self._changed()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    # -- from any thread: hand over to the lab loop ---------------------------
+
+    def _changed(self, change=None) -> None:
+        self._changes += 1
+        self.lab.call_soon(self._debounce)
+
+    # -- on the lab loop -------------------------------------------------------
+
+    def _debounce(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(self.debounce, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        if self._running:
+            self._pending = True
+            return
+        self._running = True
+        asyncio.get_running_loop().create_task(self._run_and_draw())
+
+    async def _run_and_draw(self) -> None:
+        try:
+            while True:
+                self._pending = False
+                self._seen = self._changes
+                await self._run_once(self.interval.value, self.judge_seconds.value,
+                                     self.students.value)
+                if not self._pending:
+                    break
+        finally:
+            self._running = False
+
+    def _keep(self, found: list[PollingResult], current: PollingResult | None = None) -> None:
+        """Add results to the series (a new series if judge time or students changed); redraw."""
+        first = found[0]
+        if self.results and (self.results[0].judge_seconds, self.results[0].students) != (
+            first.judge_seconds, first.students
+        ):
+            self.results = []
+        done = {r.interval for r in found}
+        self.results = [r for r in self.results if r.interval not in done] + list(found)
+        fig = Figure(figsize=(12, 3.4), layout="constrained")
+        plots.polling_dashboard(self.results, current=current, fig=fig)
+        self.image.value = figure_png(fig)
+
+    async def _run_once(self, interval: float, judge_seconds: float, students: int) -> PollingResult:
+        self.progress.max = max(1, students * math.ceil(judge_seconds / interval + 2))
+        self.progress.value = 0
+        self.status.value = (f"measuring: {students} student(s) poll every {interval:g} s "
+                             f"for a {judge_seconds:g} s judgement…")
+
+        def tick(reply) -> None:
+            self.progress.value = min(self.progress.max, self.progress.value + 1)
+
+        result = await measure_polling(self.lab.url, interval=interval,
+                                       judge_seconds=judge_seconds, students=students,
+                                       on_reply=tick)
+        self.progress.value = self.progress.max
+        self._keep([result], current=result)
+        self.runs_done += 1
+        self.status.value = (
+            f"<b>run {self.runs_done}</b>: every {interval:g} s → "
+            f"{result.requests / students:.1f} polls per student, "
+            f"{result.wasted / students:.1f} wasted, delay {result.mean_delay * 1000:.0f} ms"
+        )
+        return result
+
+    # -- from a cell -------------------------------------------------------------
+
+    def measure(self, interval: float | None = None) -> PollingResult:
+        """Run the experiment now at ``interval`` (blocking) and redraw; returns the result."""
+        self.wait_idle()
+        if interval is not None:
+            self.interval.unobserve(self._changed, names="value")
+            self.interval.value = interval
+            self.interval.observe(self._changed, names="value")
+        return self.lab.run(self._run_once(self.interval.value, self.judge_seconds.value,
+                                           self.students.value), 120)
+
+    def sweep(self, intervals) -> list[PollingResult]:
+        """Measure several intervals at once (blocking), then redraw; returns the results."""
+        self.wait_idle()
+
+        async def all_at_once() -> list[PollingResult]:
+            judge, students = self.judge_seconds.value, self.students.value
+            found = await asyncio.gather(*(
+                measure_polling(self.lab.url, interval=i, judge_seconds=judge, students=students)
+                for i in intervals
+            ))
+            self._keep(list(found))
+            return list(found)
+
+        return self.lab.run(all_at_once(), 120)
+
+    def wait_idle(self, timeout: float = 60) -> None:
+        """Block until no run is scheduled or running (for scripts and tests)."""
+        end = time.perf_counter() + timeout
+        while self._timer is not None or self._running or self._seen != self._changes:
+            if time.perf_counter() > end:
+                raise TimeoutError("the experiment is still running")
+            time.sleep(0.05)
+
+
+class OTPScreen:
+    """An OTP screen: "Resend in 12 s", then a Resend button, driven by the server.
+
+    The countdown comes from the server's answer: ``resend_after`` when a code
+    is sent, the ``Retry-After`` header when a resend is refused (429). The
+    screen never guesses.
+    """
+
+    def __init__(self, lab: Lab, phone: str = "9876543210") -> None:
+        self.lab = lab
+        self.phone = phone
+        self.client = lab.client(check=False)
+        self.resend_at: float | None = None
+        self.last_status: int | None = None
+        self.title = W.HTML(f"<b>Enter the code sent to {phone}</b>")
+        self.code = W.Text(placeholder="6-digit code", layout=W.Layout(width="140px"))
+        self.verify_button = W.Button(description="Verify")
+        self.countdown = W.Label("")
+        self.resend_button = W.Button(description="Resend OTP", disabled=True)
+        self.message = W.HTML("")
+        self.widget = W.VBox([self.title, W.HBox([self.code, self.verify_button]),
+                              W.HBox([self.countdown, self.resend_button]), self.message])
+        self.resend_button.on_click(lambda _: self.send())
+        self.verify_button.on_click(lambda _: self.verify(self.code.value))
+        self._timer: asyncio.TimerHandle | None = None
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def send(self) -> int:
+        """Ask the server for a (new) code; start the countdown it dictates. Returns the status."""
+        reply = self.client.post("/api/otp/send", json={"phone": self.phone})
+        self.last_status = reply.status
+        if reply.status == 200:
+            wait = float(reply.json()["resend_after"])
+            self.message.value = "A code was sent (look in <code>lab.otp.inbox(phone)</code>)."
+        elif reply.status == 429:
+            wait = float(reply.headers.get("Retry-After", "1"))
+            self.message.value = f"Too soon: the server says retry after {wait:g} s."
+        else:
+            wait = 0.0
+            self.message.value = f"Error {reply.status}: {reply.json().get('error')}"
+        self.resend_at = time.perf_counter() + wait
+        self.lab.call_soon(self._tick)
+        return reply.status
+
+    def verify(self, code: str) -> bool:
+        reply = self.client.post("/api/otp/verify", json={"phone": self.phone, "code": code})
+        self.last_status = reply.status
+        data = reply.json()
+        ok = reply.status == 200
+        self.message.value = "✓ verified" if ok else f"✗ {data['error']} ({data['hint']})"
+        return ok
+
+    @property
+    def seconds_left(self) -> int:
+        if self.resend_at is None:
+            return 0
+        return max(0, math.ceil(self.resend_at - time.perf_counter()))
+
+    def _tick(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        left = self.seconds_left
+        self.resend_button.disabled = left > 0
+        self.countdown.value = f"Resend in {left} s" if left > 0 else ""
+        if left > 0:
+            wait = (self.resend_at - time.perf_counter()) - (left - 1)
+            self._timer = asyncio.get_running_loop().call_later(max(0.01, wait), self._tick)

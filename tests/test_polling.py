@@ -1,0 +1,54 @@
+"""The polling loop and its theory."""
+
+import asyncio
+import time
+
+import pytest
+
+from duplexlab.client import Reply
+from duplexlab.polling import expected_polls, poll
+
+
+def fake_reply(done: bool) -> Reply:
+    t = time.perf_counter()
+    body = b'{"status": "done"}' if done else b'{"status": "running"}'
+    return Reply("GET", "/x", 200, {}, body, t, t)
+
+
+def test_clock_driven_cadence_and_counts():
+    """Requests leave every interval; the run counts requests, wasted polls, and stops at done."""
+    answers = iter([False, False, False, True])
+
+    async def send():
+        return fake_reply(next(answers))
+
+    run = asyncio.run(poll(send, interval=0.05))
+    assert (run.requests, run.wasted) == (4, 3)
+    gaps = [b.t_sent - a.t_sent for a, b in zip(run.replies, run.replies[1:])]
+    assert all(0.04 <= g <= 0.09 for g in gaps), gaps
+
+
+def test_backoff_grows_gaps_and_deadline_gives_up():
+    """With backoff 2 the gaps double; past the deadline the run gives up."""
+
+    async def send():
+        return fake_reply(False)
+
+    run = asyncio.run(poll(send, interval=0.02, backoff=2, deadline=0.3))
+    gaps = [b.t_sent - a.t_sent for a, b in zip(run.replies, run.replies[1:])]
+    assert run.gave_up and run.done is None and run.requests == 5  # at 0, .02, .06, .14, .30 s
+    assert gaps[1] > 1.6 * gaps[0] and gaps[2] > 1.6 * gaps[1]
+
+
+def test_bad_settings_are_refused():
+    """A zero interval or a shrinking backoff raise ValueError."""
+    with pytest.raises(ValueError, match="positive"):
+        asyncio.run(poll(lambda: None, interval=0))
+    with pytest.raises(ValueError, match="backoff"):
+        asyncio.run(poll(lambda: None, interval=1, backoff=0.5))
+
+
+@pytest.mark.parametrize("wait, interval, polls", [(7, 1, 8), (7.05, 1, 9), (0, 1, 1), (0.5, 1, 2), (2, 0.5, 5)])
+def test_expected_polls(wait, interval, polls):
+    """Polls at 0, i, 2i…: the first at or after `wait` is the last one."""
+    assert expected_polls(wait, interval) == polls
