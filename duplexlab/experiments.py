@@ -53,8 +53,12 @@ class PollingResult:
 
     @property
     def rtt(self) -> float:
-        """The median round trip of one poll, in seconds."""
-        return statistics.median(rep.elapsed for r in self.runs for rep in r.replies)
+        """The median round trip of the polls that said "done", in seconds.
+
+        Those are the round trips that add to the detection delay (earlier polls
+        may have been slowed by the judge starting processes).
+        """
+        return statistics.median(r.done.elapsed for r in self.runs)
 
     @property
     def theory_delay(self) -> float:
@@ -86,10 +90,11 @@ async def measure_polling(
 ) -> PollingResult:
     """Students submit code to the judge at ``url`` and poll until it is judged.
 
-    Student *k*'s judgement takes ``judge_seconds`` plus ``(k + 0.5) / students``
-    of an interval, so the moments results become ready fall evenly across the
-    polling cycle, as real, varied run times do; the mean delay then measures
-    the polling itself, not one lucky phase.
+    Student *k*'s result is published ``judge_seconds`` plus ``(k + 0.5) / students``
+    of an interval after the submission (the judge's ``ready_after``), so the
+    moments results become ready fall evenly across the polling cycle, as real,
+    varied run times do; the mean delay then measures the polling itself, not
+    one lucky phase.
     """
     if students < 1:
         raise ValueError(f"students must be 1 or more, not {students}")
@@ -98,9 +103,9 @@ async def measure_polling(
 
     async def student(k: int) -> tuple[PollRun, float]:
         async with AsyncClient(tap.url) as client:
-            delay = judge_seconds + (k + 0.5) / students * interval
+            ready_after = judge_seconds + (k + 0.5) / students * interval
             sub = await client.post(
-                "/api/judge/submissions", json={"code": JUDGE_CODE, "queue_delay": delay}
+                "/api/judge/submissions", json={"code": JUDGE_CODE, "ready_after": ready_after}
             )
             run = await client.poll(sub.json()["poll"], interval=interval, on_reply=on_reply)
             return run, run.done.json()["t_ready"]

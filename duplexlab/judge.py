@@ -8,7 +8,10 @@ Python process with a time limit. ``GET /api/judge/submissions/{id}`` answers
 that is polling.
 
 ``queue_delay`` (seconds, in the request or as the judge's default) makes the
-submission wait before it runs, so a lesson can make results arrive when it wants.
+submission wait before it runs, as on a busy judge. ``ready_after`` (seconds)
+holds the finished result until that long after the submission, so a lesson can
+make results arrive at the moment it chooses (to the millisecond), whatever
+the code's own run time.
 """
 
 from __future__ import annotations
@@ -52,12 +55,14 @@ class Submission:
     code: str
     queue_delay: float
     time_limit: float
+    ready_after: float | None = None
     status: Status = Status.QUEUED
     verdict: Verdict | None = None
     output: str = ""
     error: str = ""
     t_submitted: float = field(default_factory=time.perf_counter)
     t_started: float | None = None
+    t_finished: float | None = None
     t_ready: float | None = None
 
     def to_json(self) -> dict:
@@ -72,7 +77,7 @@ class Submission:
                 output=self.output,
                 error=self.error,
                 t_ready=self.t_ready,
-                run_seconds=round((self.t_ready or 0) - (self.t_started or 0), 4),
+                run_seconds=round((self.t_finished or 0) - (self.t_started or 0), 4),
             )
         return data
 
@@ -105,7 +110,12 @@ class Judge:
         self._tasks: set[asyncio.Task] = set()
 
     def submit(
-        self, code: str, *, queue_delay: float | None = None, time_limit: float | None = None
+        self,
+        code: str,
+        *,
+        queue_delay: float | None = None,
+        time_limit: float | None = None,
+        ready_after: float | None = None,
     ) -> Submission:
         """Accept ``code`` and start judging it in the background (call on the lab loop)."""
         sub = Submission(
@@ -113,6 +123,7 @@ class Judge:
             code,
             self.queue_delay if queue_delay is None else queue_delay,
             self.time_limit if time_limit is None else time_limit,
+            ready_after,
         )
         self._subs[sub.id] = sub
         task = asyncio.get_running_loop().create_task(self._judge(sub))
@@ -157,8 +168,13 @@ class Judge:
             else:
                 sub.output, sub.error = _clip(out), _clip(err)
                 sub.verdict = Verdict.OK if proc.returncode == 0 else Verdict.ERROR
-            sub.t_ready = time.perf_counter()
-            sub.status = Status.DONE
+            sub.t_finished = time.perf_counter()
+        if sub.ready_after is not None:
+            hold = sub.t_submitted + sub.ready_after - time.perf_counter()
+            if hold > 0:
+                await asyncio.sleep(hold)
+        sub.t_ready = time.perf_counter()
+        sub.status = Status.DONE
 
     async def aclose(self) -> None:
         """Stop every submission still waiting or running (their processes are killed)."""
@@ -199,7 +215,10 @@ async def create_submission(request: web.Request) -> web.Response:
                          "submit a shorter program")
     queue_delay = _number(body, "queue_delay", MAX_QUEUE_DELAY)
     time_limit = _number(body, "time_limit", MAX_TIME_LIMIT)
-    sub = request.app[JUDGE_KEY].submit(code, queue_delay=queue_delay, time_limit=time_limit)
+    ready_after = _number(body, "ready_after", MAX_QUEUE_DELAY)
+    sub = request.app[JUDGE_KEY].submit(
+        code, queue_delay=queue_delay, time_limit=time_limit, ready_after=ready_after
+    )
     data = sub.to_json()
     data["poll"] = f"/api/judge/submissions/{sub.id}"
     return web.json_response(data, status=202, headers={"Location": data["poll"]})

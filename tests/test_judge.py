@@ -89,3 +89,12 @@ def test_closing_the_lab_kills_running_code(lab):
     lab.close()
     for pid in children:
         assert not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().split()[2]
+
+
+def test_ready_after_publishes_the_result_at_the_chosen_moment(lab):
+    """With ready_after the result turns 'done' no earlier than that, and within a few ms of it."""
+    client = lab.client()
+    sub = submit(client, code="print(1)", ready_after=0.4).json()
+    done = client.poll(sub["poll"], interval=0.02).done.json()
+    assert 0.4 <= done["t_ready"] - done["t_submitted"] < 0.4 + seconds(0.05)
+    assert done["run_seconds"] < done["t_ready"] - done["t_submitted"]

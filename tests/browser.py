@@ -1,0 +1,134 @@
+"""JupyterLab in headless Chromium, for tests of what a person sees.
+
+Starts a real ``jupyter lab`` server on 127.0.0.1 with a token, in a folder of
+the test's own, and drives Debian's Chromium (``/usr/bin/chromium``) with
+Playwright. Nothing is downloaded: Playwright never installs a browser here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+from .conftest import free_port, seconds
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def write_notebook(folder: Path, name: str, *sources: str) -> str:
+    nb = new_notebook(cells=[new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / name)
+    return name
+
+
+@contextmanager
+def jupyter_lab(folder: Path):
+    """A JupyterLab server serving ``folder``; yields its base URL with the token."""
+    port, token = free_port(), secrets.token_hex(16)
+    settings = folder / ".settings"
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    cmd = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
+        f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={folder / '.ws'}",
+    ]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = open(folder / "jupyter.log", "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + seconds(60)
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("jupyter lab did not start:\n" + (folder / "jupyter.log").read_text())
+                time.sleep(0.2)
+        yield base, token
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@contextmanager
+def chromium_page(folder: Path):
+    """A Playwright page in Debian's headless Chromium, with a profile of its own."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(folder / ".chromium"), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000},
+        )
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+def run_first_cell(page, base: str, token: str, name: str) -> None:
+    """Open a notebook in JupyterLab and run its first cell (Shift+Enter)."""
+    page.goto(f"{base}/lab/tree/{name}?reset&token={token}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=seconds(60) * 1000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                           timeout=seconds(60) * 1000)
+    prompt = page.locator(".jp-Notebook .jp-Cell .jp-InputArea-prompt").first
+    for _ in range(3):  # the first key press can land before the editor is ready
+        page.click(".jp-Notebook .jp-Cell .cm-content")
+        page.keyboard.press("Shift+Enter")
+        try:
+            page.wait_for_function(
+                "el => /\\[(\\*|\\d+)\\]/.test(el.textContent)", arg=prompt.element_handle(),
+                timeout=seconds(10) * 1000,
+            )
+            return
+        except Exception:
+            continue
+    raise AssertionError("JupyterLab did not start running the cell")
+
+
+@contextmanager
+def screenshot_on_failure(page, name: str):
+    """On failure, keep a screenshot in $DUPLEXLAB_SCREENSHOTS (default: the temp folder)."""
+    try:
+        yield
+    except BaseException:
+        folder = Path(os.environ.get("DUPLEXLAB_SCREENSHOTS", "/tmp"))
+        path = folder / f"duplexlab-{name}-failure.png"
+        try:
+            page.screenshot(path=str(path))
+            print(f"screenshot of the failure: {path}")
+        except Exception:
+            pass
+        raise
