@@ -10,7 +10,7 @@ In a notebook::
 from __future__ import annotations
 
 from . import check, experiments, measure, plots, polling, widgets
-from .capture import Capture, Chunk, Counts, Direction, HTTPMessage
+from .capture import Capture, Chunk, Counts, Direction, HTTPMessage, WSFrame
 from .client import AsyncClient, Client, Reply
 from .errors import (
     CheckFailed,
@@ -21,6 +21,7 @@ from .errors import (
 )
 from .lab import Lab, current, start, stop
 from .measure import Stats, first_seen, summarize
+from .page import Page
 from .runtime import LoopThread
 from .social import Notification, NotificationStore
 from .tap import Tap
@@ -41,10 +42,12 @@ __all__ = [
     "LoopThread",
     "Notification",
     "NotificationStore",
+    "Page",
     "PortInUseError",
     "Reply",
     "Stats",
     "Tap",
+    "WSFrame",
     "check",
     "experiments",
     "current",

@@ -4,7 +4,9 @@ The :class:`~duplexlab.tap.Tap` records every read from either side of a TCP
 connection as a :class:`Chunk`. A :class:`Capture` is an immutable snapshot of
 those chunks; it splits each connection's two byte streams into HTTP messages
 with h11 (a Sans-I/O HTTP/1.1 parser, so nothing here hand-parses HTTP) and
-counts bytes: header bytes, body bytes, and what came after an upgrade.
+counts bytes: header bytes, body bytes, and what came after an upgrade. After a
+``101 Switching Protocols`` it decodes WebSocket frames with the ``websockets``
+library's Sans-I/O frame parser (no hand-written frame parser either).
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import enum
 from dataclasses import dataclass, field
 
 import h11
+from websockets.exceptions import PayloadTooBig, ProtocolError
+from websockets.frames import Close, Frame, Opcode
+from websockets.streams import StreamReader
 
-__all__ = ["Capture", "Chunk", "Counts", "Direction", "HTTPMessage", "show_bytes"]
+__all__ = ["Capture", "Chunk", "Counts", "Direction", "HTTPMessage", "WSFrame", "show_bytes"]
 
 
 class Direction(enum.Enum):
@@ -73,6 +78,105 @@ class HTTPMessage:
 
 
 @dataclass
+class WSFrame:
+    """One WebSocket frame found after an upgrade.
+
+    ``header_bytes`` is the frame's overhead on the wire: 2 bytes, plus 2 or 8
+    for a longer length, plus the 4-byte mask key on client frames.
+    ``payload`` is unmasked. ``raw`` is the frame exactly as it crossed.
+    """
+
+    conn: int
+    direction: Direction
+    t: float
+    fin: bool
+    opcode: str
+    masked: bool
+    mask_key: bytes | None
+    payload: bytes
+    header_bytes: int
+    raw: bytes
+    close_code: int | None = None
+    close_reason: str = ""
+
+    @property
+    def wire_bytes(self) -> int:
+        return len(self.raw)
+
+    @property
+    def length(self) -> int:
+        return len(self.payload)
+
+    def describe(self, *, payloads: int = 120) -> str:
+        arrow = "→" if self.direction is Direction.UP else "←"
+        mask = f"masked, key {self.mask_key.hex()}" if self.masked else "not masked"
+        what = f"{self.opcode} fin={int(self.fin)} {mask} len={self.length}"
+        sizes = f"[{self.wire_bytes} bytes: {self.header_bytes} header + {self.length} payload]"
+        if self.opcode == "CLOSE":
+            body = f"code {self.close_code} {self.close_reason!r}" if self.close_code else "no code"
+        elif self.opcode == "TEXT":
+            text = self.payload.decode("utf-8", errors="replace")
+            body = text[:payloads] + (" …" if len(text) > payloads else "")
+        else:
+            body = self.payload[:payloads].hex(" ") if self.payload else ""
+        return f"{arrow} {what}   {sizes}  {body}".rstrip()
+
+
+def decode_frames(
+    data: bytes, *, client: bool, conn: int = 0, times: list[tuple[int, float]] | None = None
+) -> tuple[list[WSFrame], bytes]:
+    """Decode WebSocket frames from one direction of a connection.
+
+    Args:
+        data: the bytes after the handshake, in one direction.
+        client: True for client → server bytes (those frames must be masked).
+        times: (offset, time) of each captured chunk, to date each frame.
+
+    Returns:
+        The complete frames, and the bytes left over (a frame still arriving,
+        or bytes that are not a valid frame).
+    """
+    reader = StreamReader()
+    reader.feed_data(data)
+    frames: list[WSFrame] = []
+    pos = 0
+    while pos < len(data):
+        parser = Frame.parse(reader.read_exact, mask=client, max_size=None, extensions=[])
+        try:
+            next(parser)
+        except StopIteration as done:
+            frame: Frame = done.value
+        except (ProtocolError, PayloadTooBig, EOFError):
+            break
+        else:
+            break  # the parser wants more bytes: a frame still arriving
+        used = len(data) - pos - len(reader.buffer)
+        raw = data[pos : pos + used]
+        header = used - len(frame.data)
+        t = _time_at(times or [], pos)
+        code, reason = None, ""
+        if frame.opcode is Opcode.CLOSE and frame.data:
+            close = Close.parse(frame.data)
+            code, reason = close.code, close.reason
+        frames.append(WSFrame(
+            conn, Direction.UP if client else Direction.DOWN, t, frame.fin, frame.opcode.name,
+            client, raw[header - 4 : header] if client else None, bytes(frame.data), header,
+            bytes(raw), code, reason,
+        ))
+        pos += used
+    return frames, data[pos:]
+
+
+def _time_at(times: list[tuple[int, float]], offset: int) -> float:
+    t = times[0][1] if times else 0.0
+    for start, when in times:
+        if start > offset:
+            break
+        t = when
+    return t
+
+
+@dataclass
 class Counts:
     """Totals over a capture. ``*_up`` is client → server, ``*_down`` server → client.
 
@@ -91,6 +195,12 @@ class Counts:
     body_bytes_down: int = 0
     other_bytes_up: int = 0
     other_bytes_down: int = 0
+    frames_up: int = 0
+    frames_down: int = 0
+    frame_header_bytes_up: int = 0
+    frame_header_bytes_down: int = 0
+    frame_payload_bytes_up: int = 0
+    frame_payload_bytes_down: int = 0
 
     @property
     def bytes_total(self) -> int:
@@ -130,12 +240,7 @@ class _Stream:
     closed: bool
 
     def time_at(self, offset: int) -> float:
-        t = self.t_at[0][1] if self.t_at else 0.0
-        for start, when in self.t_at:
-            if start > offset:
-                break
-            t = when
-        return t
+        return _time_at(self.t_at, offset)
 
 
 def _decode(raw: bytes) -> str:
@@ -213,7 +318,26 @@ class Capture:
 
     def upgraded_streams(self, conn: int) -> tuple[bytes, bytes] | None:
         """After a ``101 Switching Protocols``: the bytes (up, down) that followed it."""
-        return self._connection_messages(conn)[1]
+        offsets = self._connection_messages(conn)[1]
+        if offsets is None:
+            return None
+        up, down = self._stream(conn, Direction.UP), self._stream(conn, Direction.DOWN)
+        return up.data[offsets[0]:], down.data[offsets[1]:]
+
+    def ws_frames(self, conn: int | None = None) -> list[WSFrame]:
+        """Every WebSocket frame after an upgrade, both ways, in order of their first byte."""
+        found: list[WSFrame] = []
+        for c in self.connections() if conn is None else [conn]:
+            offsets = self._connection_messages(c)[1]
+            if offsets is None:
+                continue
+            for direction, start in zip((Direction.UP, Direction.DOWN), offsets):
+                stream = self._stream(c, direction)
+                times = [(o - start, t) for o, t in stream.t_at]
+                frames, _ = decode_frames(stream.data[start:], client=direction is Direction.UP,
+                                          conn=c, times=times)
+                found.extend(frames)
+        return sorted(found, key=lambda f: (f.t, f.direction is Direction.DOWN))
 
     def _connection_messages(self, conn: int):
         up, down = self._stream(conn, Direction.UP), self._stream(conn, Direction.DOWN)
@@ -242,7 +366,7 @@ class Capture:
             messages.append(response)
             down_pos += response.wire_bytes
             if response.status == 101:
-                return messages, (up.data[up_pos:], down.data[down_pos:])
+                return messages, (up_pos, down_pos)
             if not request.complete or not response.complete:
                 break
         return messages, None
@@ -292,10 +416,20 @@ class Capture:
                 counts.responses += 1
                 counts.header_bytes_down += m.header_bytes
                 counts.body_bytes_down += m.wire_bytes - m.header_bytes
-        counts.other_bytes_up = counts.bytes_up - counts.header_bytes_up - counts.body_bytes_up
-        counts.other_bytes_down = (
-            counts.bytes_down - counts.header_bytes_down - counts.body_bytes_down
-        )
+        for f in self.ws_frames():
+            if f.direction is Direction.UP:
+                counts.frames_up += 1
+                counts.frame_header_bytes_up += f.header_bytes
+                counts.frame_payload_bytes_up += f.length
+            else:
+                counts.frames_down += 1
+                counts.frame_header_bytes_down += f.header_bytes
+                counts.frame_payload_bytes_down += f.length
+        counts.other_bytes_up = (counts.bytes_up - counts.header_bytes_up - counts.body_bytes_up
+                                 - counts.frame_header_bytes_up - counts.frame_payload_bytes_up)
+        counts.other_bytes_down = (counts.bytes_down - counts.header_bytes_down
+                                   - counts.body_bytes_down - counts.frame_header_bytes_down
+                                   - counts.frame_payload_bytes_down)
         return counts
 
     def transcript(self, *, bodies: int = 300) -> str:
@@ -323,11 +457,16 @@ class Capture:
                     text = m.body.decode("utf-8", errors="replace")
                     more = f" … (+{len(text) - bodies} chars)" if len(text) > bodies else ""
                     lines.append(f"               {text[:bodies]}{more}")
+            frames = self.ws_frames(conn)
+            for f in frames:
+                lines.append(f"{(f.t - t0) * 1000:9.3f} ms  {f.describe(payloads=bodies)}")
             after = self.upgraded_streams(conn)
             if after is not None:
-                lines.append(
-                    f"           after the upgrade: {len(after[0])} bytes →, {len(after[1])} bytes ←"
-                )
+                used_up = sum(f.wire_bytes for f in frames if f.direction is Direction.UP)
+                used_down = sum(f.wire_bytes for f in frames if f.direction is Direction.DOWN)
+                rest = (len(after[0]) - used_up, len(after[1]) - used_down)
+                if rest != (0, 0):
+                    lines.append(f"           not (yet) frames: {rest[0]} bytes →, {rest[1]} bytes ←")
         return "\n".join(lines)
 
     def raw(self, conn: int | None = None) -> str:

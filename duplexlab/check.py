@@ -19,7 +19,17 @@ from .capture import Capture
 from .errors import CheckFailed
 from .lab import current
 
-__all__ = ["Result", "backoff_poll", "expected_wasted", "fetch_new", "header_share"]
+__all__ = [
+    "Result",
+    "accept_key",
+    "backoff_poll",
+    "expected_wasted",
+    "fetch_new",
+    "frame_overhead",
+    "header_share",
+    "lifecycle",
+    "no_sockets_left",
+]
 
 _users = itertools.count(1)
 
@@ -198,3 +208,76 @@ def expected_wasted(fn: Callable[[float, float], int]) -> str:
         raise _fail(f"a real run (ready after {ready_after:.2f} s, polling every 0.3 s) wasted "
                     f"{run.wasted} polls; your function predicted {predicted}")
     return f"expected_wasted works, and matched a real run: {run.wasted} wasted polls."
+
+
+@_check
+def no_sockets_left(lab=None) -> str:
+    """Every WebSocket to the lab is closed (a page that unmounted left nothing open)."""
+    lab = lab or current()
+    still = lab.websockets.open_connections
+    if still:
+        now = time.perf_counter()
+        listed = "; ".join(f"{r.path} (open {now - r.t_open:.1f} s)" for r in still)
+        raise _fail(f"{len(still)} WebSocket(s) still open: {listed}. Close them (ws.close()) "
+                    "or leave the `with` block that opened them")
+    return f"no WebSocket is open ({len(lab.websockets.records)} were opened and closed)."
+
+
+@_check
+def lifecycle(mount: Callable, unmount: Callable) -> str:
+    """Lesson 5: ``mount(lab, user)`` opens a socket to /notifications/<user>; ``unmount(handle)`` closes it."""
+    lab = current()
+    user = f"life-{next(_users)}"
+    path = f"/notifications/{user}"
+    before = {r.id for r in lab.websockets.records}
+    handle = mount(lab, user)
+    deadline = time.perf_counter() + 2
+    while not [r for r in lab.websockets.records if r.id not in before and r.path == path]:
+        if time.perf_counter() > deadline:
+            raise _fail(f"after mount(lab, {user!r}) no WebSocket was opened to {path}")
+        time.sleep(0.01)
+    unmount(handle)
+    mine = [r for r in lab.websockets.records if r.id not in before and r.path == path]
+    deadline = time.perf_counter() + 2
+    while any(r.open for r in mine):
+        if time.perf_counter() > deadline:
+            raise _fail("after unmount(handle) the socket is still open; close it")
+        time.sleep(0.01)
+    if len(mine) != 1:
+        raise _fail(f"mount opened {len(mine)} sockets; one is enough")
+    if mine[0].close_code != 1000:
+        raise _fail(f"the socket closed with code {mine[0].close_code}; close it normally (1000)")
+    return "mount opens exactly one socket, unmount closes it with 1000."
+
+
+@_check
+def accept_key(fn: Callable[[str], str]) -> str:
+    """Lesson 4: ``fn(key)`` computes Sec-WebSocket-Accept for a Sec-WebSocket-Key."""
+    import base64
+    import os
+
+    from websockets.utils import accept_key as reference
+
+    cases = ["dGhlIHNhbXBsZSBub25jZQ=="] + [base64.b64encode(os.urandom(16)).decode() for _ in range(5)]
+    for key in cases:
+        got, want = fn(key), reference(key)
+        if got != want:
+            raise _fail(f"for key {key!r} the answer is {want!r}, yours was {got!r}; "
+                        "base64 of SHA-1 of (key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)")
+    return f"accept_key matches RFC 6455 (and {len(cases) - 1} random keys)."
+
+
+@_check
+def frame_overhead(fn: Callable[[int, bool], int]) -> str:
+    """Lesson 4: ``fn(payload_length, masked)`` is a frame's header size in bytes."""
+    from websockets.frames import Frame, Opcode
+
+    for n in (0, 5, 125, 126, 1000, 65535, 65536, 100_000):
+        for masked in (True, False):
+            wire = Frame(Opcode.BINARY, b"x" * n).serialize(mask=masked)
+            want = len(wire) - n
+            got = fn(n, masked)
+            if got != want:
+                who = "client (masked)" if masked else "server (unmasked)"
+                raise _fail(f"a {who} frame with {n} payload bytes has {want} header bytes; you said {got!r}")
+    return "frame_overhead matches real frames from 0 to 100,000 bytes."

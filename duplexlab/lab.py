@@ -13,7 +13,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from . import judge, otp, social
+from . import judge, otp, realtime, social
 from .client import AsyncClient, Client
 from .errors import LabNotRunningError
 from .runtime import LoopThread, allow_nested_asyncio_run
@@ -46,6 +46,8 @@ class Lab:
         self.judge = judge.Judge()
         self.otp = otp.OTPService()
         self._http: HTTPServer | None = None
+        self._ws: realtime.RealtimeServer | None = None
+        self._ws_clients: list = []
         self._taps: list[Tap] = []
         self._clients: list[Client] = []
         self._lock = threading.Lock()
@@ -67,12 +69,22 @@ class Lab:
             judge.add_routes(app, self.judge)
             otp.add_routes(app, self.otp)
             server = HTTPServer(app, host=self.host, port=self.requested_port)
+            ws = realtime.RealtimeServer(self.notifications, host=self.host)
+
+            async def start_both() -> None:
+                await server.start()
+                try:
+                    await ws.start()
+                except BaseException:
+                    await server.close()
+                    raise
+
             try:
-                self.loop.run(server.start(), 10)
+                self.loop.run(start_both(), 10)
             except BaseException:
                 self.loop.close()
                 raise
-            self._http = server
+            self._http, self._ws = server, ws
             return self
 
     def close(self) -> None:
@@ -84,11 +96,16 @@ class Lab:
             for client in self._clients:
                 client.close()
             self._clients.clear()
+            for ws in self._ws_clients:
+                ws.close()
+            self._ws_clients.clear()
 
             async def shutdown() -> None:
                 for tap in self._taps:
                     await tap.aclose()
                 await self.judge.aclose()
+                if self._ws is not None:
+                    await self._ws.close()
                 if self._http is not None:
                     await self._http.close()
 
@@ -96,7 +113,7 @@ class Lab:
                 self.loop.run(shutdown(), 10)
             finally:
                 self._taps.clear()
-                self._http = None
+                self._http = self._ws = None
                 self.loop.close()
 
     def __enter__(self) -> Lab:
@@ -126,9 +143,26 @@ class Lab:
         return self._require().port
 
     @property
+    def ws_url(self) -> str:
+        """The base URL of the lab's WebSocket server, e.g. ``ws://127.0.0.1:40125``."""
+        self._require()
+        return self._ws.url
+
+    @property
     def servers(self) -> dict[str, str]:
         """Each kind of server the lab runs, with its URL."""
-        return {"http": self.url}
+        return {"http": self.url, "websocket": self.ws_url}
+
+    @property
+    def websockets(self) -> realtime.RealtimeServer:
+        """The WebSocket server: its ``records`` of every connection, its chat ``room``."""
+        self._require()
+        return self._ws
+
+    @property
+    def ws_connections(self) -> int:
+        """How many WebSocket connections are open on the lab right now."""
+        return len(self.websockets.open_connections)
 
     # -- running things on the lab's loop ------------------------------------
 
@@ -190,6 +224,33 @@ class Lab:
     def async_client(self, base_url: str | None = None, **kwargs) -> AsyncClient:
         """An :class:`AsyncClient` for ``await`` in a cell; close it with ``await c.aclose()``."""
         return AsyncClient(base_url or self.url, **kwargs)
+
+    def connect(self, path: str, *, base_url: str | None = None, **options):
+        """Open a WebSocket to the lab with the ``websockets`` sync client (a plain call).
+
+        ``path`` is e.g. ``"/chat?name=asha"``; ``base_url`` lets you go through a
+        tap (``tap.url``). Compression is off so a tap shows the payloads as they
+        are. The lab closes it when the lab stops; close it yourself with ``.close()``.
+        """
+        from websockets.sync.client import connect
+
+        self._require()
+        options = {"proxy": None, "compression": None, "open_timeout": 10, "legacy": True, **options}
+        ws = connect((base_url or self.ws_url) + path, **options)
+        self._ws_clients.append(ws)
+        return ws
+
+    def aconnect(self, path: str, *, base_url: str | None = None, **options):
+        """Open a WebSocket with the ``websockets`` asyncio client: ``ws = await lab.aconnect(...)``.
+
+        Also works as ``async with lab.aconnect(path) as ws:``. It runs on the
+        loop that awaits it (the notebook's); close it with ``await ws.close()``.
+        """
+        from websockets.asyncio.client import connect
+
+        self._require()
+        options = {"proxy": None, "compression": None, "open_timeout": 10, **options}
+        return connect((base_url or self.ws_url) + path, **options)
 
     def tap(self, target: str | None = None, *, port: int = 0) -> Tap:
         """Start a recording proxy in front of ``target`` (default: the lab's HTTP server)."""

@@ -14,14 +14,16 @@ import io
 import math
 import time
 
+import anywidget
 import ipywidgets as W
+import traitlets
 from matplotlib.figure import Figure
 
 from . import plots
 from .experiments import PollingResult, measure_polling
 from .lab import Lab
 
-__all__ = ["OTPScreen", "PollingExperiment", "figure_png"]
+__all__ = ["BrowserSocket", "OTPScreen", "PollingExperiment", "figure_png"]
 
 
 def figure_png(fig: Figure) -> bytes:
@@ -269,3 +271,77 @@ class OTPScreen:
         if left > 0:
             wait = (self.resend_at - time.perf_counter()) - (left - 1)
             self._timer = asyncio.get_running_loop().call_later(max(0.01, wait), self._tick)
+
+
+_BROWSER_SOCKET_ESM = r"""
+function render({ model, el }) {
+  const box = document.createElement("div");
+  box.className = "duplexlab-socket";
+  box.style.cssText = "border:1px solid #bbb;border-radius:6px;padding:8px;max-width:640px;font:13px sans-serif";
+  const status = document.createElement("div");
+  status.className = "duplexlab-socket-status";
+  const log = document.createElement("ul");
+  log.className = "duplexlab-socket-log";
+  log.style.cssText = "max-height:180px;overflow:auto;margin:6px 0;padding-left:18px;font-family:monospace";
+  const input = document.createElement("input");
+  input.className = "duplexlab-socket-input";
+  input.placeholder = "type a message";
+  const button = document.createElement("button");
+  button.className = "duplexlab-socket-send";
+  button.textContent = "Send";
+  box.append(status, log, input, button);
+  el.append(box);
+
+  const show = (text) => { status.textContent = text; };
+  show("connecting to " + model.get("url") + " …");
+  // Mount: this view opens its own WebSocket to the lab.
+  const ws = new WebSocket(model.get("url"));
+  ws.onopen = () => {
+    show("open: " + model.get("url"));
+    model.set("opened", model.get("opened") + 1);
+    model.save_changes();
+  };
+  ws.onmessage = (event) => {
+    const item = document.createElement("li");
+    item.textContent = event.data;
+    log.append(item);
+    log.scrollTop = log.scrollHeight;
+    model.set("received", [...model.get("received"), event.data].slice(-50));
+    model.save_changes();
+  };
+  ws.onclose = (event) => show("closed: " + event.code + " " + event.reason);
+  const send = () => {
+    const text = input.value.trim();
+    if (!text || ws.readyState !== WebSocket.OPEN) return;
+    ws.send(text.startsWith("{") ? text : JSON.stringify({ type: "message", text }));
+    input.value = "";
+  };
+  button.onclick = send;
+  input.onkeydown = (event) => { if (event.key === "Enter") send(); };
+  // Unmount: anywidget calls this when the view goes away (output cleared, cell re-run).
+  return () => ws.close(1000, "unmount");
+}
+export default { render };
+"""
+
+
+class BrowserSocket(anywidget.AnyWidget):
+    """A WebSocket client that runs in the browser, inside the notebook.
+
+    Showing it (mounting) opens a ``WebSocket`` from the page to the lab;
+    clearing the output or re-running the cell (unmounting) closes it with
+    code 1000, reason ``"unmount"``. Messages typed into it are sent as chat
+    messages; what arrives is listed, and kept in ``received``.
+
+    Example::
+
+        dl.widgets.BrowserSocket(lab, "/chat?name=priya")
+    """
+
+    _esm = _BROWSER_SOCKET_ESM
+    url = traitlets.Unicode("").tag(sync=True)
+    received = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    opened = traitlets.Int(0).tag(sync=True)
+
+    def __init__(self, lab: Lab, path: str, **kwargs) -> None:
+        super().__init__(url=lab.ws_url + path, **kwargs)

@@ -43,8 +43,8 @@ def test_incomplete_response_is_marked_still_arriving():
     assert "still arriving" in c.transcript()
 
 
-def test_upgrade_leaves_the_following_bytes_as_other():
-    """After a 101 answer, the bytes that follow are not HTTP and are counted apart."""
+def test_upgrade_then_websocket_frames_are_decoded():
+    """After a 101 answer the bytes are WebSocket frames: 6 bytes of overhead up, 2 down."""
     req = (b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
     resp = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -53,8 +53,26 @@ def test_upgrade_leaves_the_following_bytes_as_other():
     c = cap((1, UP, req + frame_up), (1, DOWN, resp + frame_down))
     assert [m.status for m in c.http_messages() if not m.is_request] == [101]
     assert c.upgraded_streams(1) == (frame_up, frame_down)
+    up, down = c.ws_frames()
+    assert (up.opcode, up.masked, up.mask_key, up.payload, up.header_bytes) == ("TEXT", True, b"abcd", b"ab", 6)
+    assert (down.opcode, down.masked, down.payload, down.header_bytes) == ("TEXT", False, b"hi", 2)
+    assert up.raw == frame_up and down.raw == frame_down
     counts = c.counts()
-    assert (counts.other_bytes_up, counts.other_bytes_down) == (len(frame_up), len(frame_down))
+    assert (counts.frames_up, counts.frame_header_bytes_up, counts.frame_payload_bytes_up) == (1, 6, 2)
+    assert (counts.other_bytes_up, counts.other_bytes_down) == (0, 0)
+    assert "TEXT fin=1 masked, key 61626364 len=2   [8 bytes: 6 header + 2 payload]  ab" in c.transcript()
+
+
+def test_partial_and_garbage_frames_are_left_over():
+    """A frame still arriving, or bytes that are no frame, are left over, not guessed at."""
+    from duplexlab.capture import decode_frames
+
+    frames, rest = decode_frames(b"\x81\x05hel", client=False)
+    assert frames == [] and rest == b"\x81\x05hel"
+    frames, rest = decode_frames(b"\x81\x02hi\x81\x02yo\x8f\x00", client=False)  # opcode 15 is invalid
+    assert [f.payload for f in frames] == [b"hi", b"yo"] and rest == b"\x8f\x00"
+    close, = decode_frames(b"\x88\x05\x03\xe8bye", client=False)[0]
+    assert (close.opcode, close.close_code, close.close_reason) == ("CLOSE", 1000, "bye")
 
 
 def test_garbage_is_counted_not_parsed():

@@ -1,0 +1,121 @@
+"""The lab's WebSocket server: chat, pushed notifications, bad messages, many clients."""
+
+import asyncio
+import json
+import time
+
+import pytest
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
+
+from .conftest import seconds
+
+
+def recv_json(ws):
+    return json.loads(ws.recv(timeout=seconds(2)))
+
+
+def recv_type(ws, kind):
+    while True:
+        msg = recv_json(ws)
+        if msg["type"] == kind:
+            return msg
+
+
+def test_chat_messages_reach_everyone_and_presence_is_told(lab):
+    """A message from one member reaches all; joining and leaving update who is online."""
+    asha = lab.connect("/chat?name=asha")
+    assert recv_json(asha) == {"type": "welcome", "you": "asha", "online": ["asha"]}
+    ravi = lab.connect("/chat?name=ravi")
+    assert recv_type(asha, "presence")["online"] == ["asha", "ravi"]
+    asha.send(json.dumps({"type": "message", "text": "hello"}))
+    for ws in (asha, ravi):
+        msg = recv_type(ws, "message")
+        assert (msg["from"], msg["text"]) == ("asha", "hello")
+    ravi.close()
+    assert recv_type(asha, "presence") == {"type": "presence", "left": "ravi", "online": ["asha"]}
+
+
+def test_notification_is_pushed_without_a_request(lab):
+    """A notification created on the server reaches the subscribed user at once."""
+    meera = lab.connect("/notifications/meera")
+    assert recv_json(meera)["type"] == "subscribed"
+    lab.notify("kabir", "not for meera")
+    note = lab.notify("meera", "Kabir accepted your friend request", kind="friend-accepted")
+    got = recv_json(meera)
+    assert (got["type"], got["id"], got["kind"]) == ("notification", note.id, "friend-accepted")
+    assert time.perf_counter() - got["t"] < seconds(1)
+
+
+def test_malformed_message_gets_an_error_and_the_connection_stays(lab):
+    """Bad JSON, a missing type, an unknown type: each answered with an error; then chat works."""
+    asha = lab.connect("/chat?name=asha")
+    recv_json(asha)
+    for bad, words in (("{oops", "malformed JSON"), ("[1]", '"type"'),
+                       ('{"type": "shout"}', "unknown type"), ('{"type": "message"}', '"text"')):
+        asha.send(bad)
+        error = recv_type(asha, "error")
+        assert words in error["error"] and error["hint"]
+    asha.send(json.dumps({"type": "message", "text": "still here"}))
+    assert recv_type(asha, "message")["text"] == "still here"
+
+
+def test_oversize_message_closes_with_1009_and_others_are_served(lab):
+    """A message over the limit closes that connection with 1009; another client still chats."""
+    big = lab.connect("/chat?name=big")
+    other = lab.connect("/chat?name=other")
+    recv_json(big)
+    big.send("x" * 70_000)
+    with pytest.raises(ConnectionClosedError) as info:
+        while True:
+            big.recv(timeout=seconds(2))
+    assert info.value.rcvd.code == 1009
+    other.send(json.dumps({"type": "message", "text": "fine"}))
+    assert recv_type(other, "message")["text"] == "fine"
+
+
+def test_bad_paths_and_names_are_refused_at_the_handshake(lab):
+    """Unknown paths get 404 and bad names 400, with the fix in the body."""
+    with pytest.raises(InvalidStatus) as info:
+        lab.connect("/nowhere")
+    assert info.value.response.status_code == 404
+    assert b"/chat?name=" in info.value.response.body
+    with pytest.raises(InvalidStatus) as info:
+        lab.connect("/chat")
+    assert info.value.response.status_code == 400
+
+
+def test_hundred_clients_come_and_go_leaving_nothing(lab):
+    """100 clients connect and leave: the live count returns to 0 and no task is left."""
+
+    async def count_tasks():
+        return len(asyncio.all_tasks())
+
+    before = lab.run(count_tasks())
+
+    async def crowd():
+        conns = [await lab.aconnect(f"/chat?name=s{i}") for i in range(100)]
+        opened = lab.ws_connections
+        await asyncio.gather(*(c.close() for c in conns))
+        return opened
+
+    assert lab.run(crowd(), seconds(30)) == 100
+    deadline = time.perf_counter() + seconds(5)
+    while lab.ws_connections or lab.run(count_tasks()) != before:
+        assert time.perf_counter() < deadline, (lab.ws_connections, lab.run(count_tasks()), before)
+        time.sleep(0.02)
+    assert lab.websockets.room.members == {}
+    assert all(r.close_code == 1000 for r in lab.websockets.records)
+
+
+def test_echo_and_close_codes_are_recorded(lab):
+    """/echo answers each message; the server records the close code the client sent."""
+    ws = lab.connect("/echo")
+    ws.send("ping?")
+    assert ws.recv(timeout=seconds(2)) == "ping?"
+    ws.close(4000, "unmount")
+    deadline = time.perf_counter() + seconds(2)
+    while lab.websockets.records[-1].open:
+        assert time.perf_counter() < deadline
+        time.sleep(0.01)
+    rec = lab.websockets.records[-1]
+    assert (rec.close_code, rec.close_reason, rec.received, rec.sent) == (4000, "unmount", 1, 1)
