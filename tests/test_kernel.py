@@ -47,7 +47,7 @@ def test_start_cell_three_times_and_twenty_cycles_leak_nothing():
     out = run_cells(start_cell, start_cell, start_cell, probe, cycles)
     state = json.loads(out[3])
     assert state["threads"] == ["duplexlab-lab"]
-    assert list(state["servers"]) == ["http"]
+    assert list(state["servers"]) == ["http", "websocket"]
     before, after = json.loads(out[4])
     assert after == before
 

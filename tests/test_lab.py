@@ -26,7 +26,7 @@ def test_start_three_times_gives_one_lab_and_one_thread():
         labs = [dl.start() for _ in range(3)]
         assert labs[0] is labs[1] is labs[2]
         assert len(lab_threads()) == 1
-        assert labs[0].servers == {"http": labs[0].url}
+        assert labs[0].servers == {"http": labs[0].url, "websocket": labs[0].ws_url}
     finally:
         dl.stop()
     dl.stop()
