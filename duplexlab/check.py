@@ -28,7 +28,9 @@ __all__ = [
     "frame_overhead",
     "header_share",
     "lifecycle",
+    "masking",
     "no_sockets_left",
+    "unread_badge",
 ]
 
 _users = itertools.count(1)
@@ -281,3 +283,53 @@ def frame_overhead(fn: Callable[[int, bool], int]) -> str:
                 who = "client (masked)" if masked else "server (unmasked)"
                 raise _fail(f"a {who} frame with {n} payload bytes has {want} header bytes; you said {got!r}")
     return "frame_overhead matches real frames from 0 to 100,000 bytes."
+
+
+@_check
+def masking(fn: Callable[[bytes, bytes], bytes]) -> str:
+    """Lesson 4: ``fn(payload, key)`` masks (and unmasks) a payload with a 4-byte key."""
+    import os
+
+    from websockets.frames import Frame, Opcode
+
+    for n in (0, 1, 4, 5, 17, 1000):
+        payload, key = os.urandom(n), os.urandom(4)
+        got = fn(payload, key)
+        if not isinstance(got, (bytes, bytearray)):
+            raise _fail(f"fn should return bytes, got {type(got).__name__}")
+        want = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+        if got != want:
+            raise _fail(f"masking {n} bytes with key {key.hex()} gave {bytes(got)[:8].hex()}…, "
+                        f"expected {want[:8].hex()}…: byte i is XORed with key[i % 4]")
+        if fn(got, key) != payload:
+            raise _fail("masking twice with the same key must give the payload back")
+    wire = Frame(Opcode.TEXT, b"hello").serialize(mask=True)
+    if fn(wire[6:], wire[2:6]) != b"hello":
+        raise _fail("unmasking a real client frame did not give b'hello' back")
+    return "masking works, and unmasks a real client frame."
+
+
+@_check
+def unread_badge(fn: Callable) -> str:
+    """Lesson 5: ``fn(ws, seconds)`` listens on a notifications socket and counts what arrives.
+
+    It returns how many ``notification`` messages arrived within ``seconds``
+    (other message types do not count), without sending any request.
+    """
+    lab = current()
+    user = f"badge-{next(_users)}"
+    ws = lab.connect(f"/notifications/{user}")
+    try:
+        for delay in (0.1, 0.3, 0.5):
+            lab.schedule(delay, user, f"pushed at {delay} s")
+        lab.schedule(1.6, user, "too late for the badge")
+        t0 = time.perf_counter()
+        got = fn(ws, 1.0)
+        took = time.perf_counter() - t0
+    finally:
+        ws.close()
+    if got != 3:
+        raise _fail(f"3 notifications arrived within 1 s (after a 'subscribed' message); your function counted {got!r}")
+    if not 0.9 <= took <= 1.4:
+        raise _fail(f"fn(ws, 1.0) took {took:.2f} s; listen for about 1 s, then return the count")
+    return "unread_badge counts exactly the pushed notifications."

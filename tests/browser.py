@@ -97,25 +97,48 @@ def chromium_page(folder: Path):
             context.close()
 
 
-def run_first_cell(page, base: str, token: str, name: str) -> None:
-    """Open a notebook in JupyterLab and run its first cell (Shift+Enter)."""
+def open_notebook(page, base: str, token: str, name: str) -> None:
+    """Open a notebook in JupyterLab and wait until its kernel is idle."""
     page.goto(f"{base}/lab/tree/{name}?reset&token={token}")
     page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=seconds(60) * 1000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
                            timeout=seconds(60) * 1000)
-    prompt = page.locator(".jp-Notebook .jp-Cell .jp-InputArea-prompt").first
+
+
+def cell(page, index: int):
+    return page.locator(".jp-Notebook .jp-Cell").nth(index)
+
+
+def run_cell(page, index: int, *, wait: bool = True) -> None:
+    """Run cell ``index`` (Shift+Enter); with ``wait``, until its prompt shows a number."""
+    prompt = cell(page, index).locator(".jp-InputArea-prompt")
+    before = prompt.inner_text()
     for _ in range(3):  # the first key press can land before the editor is ready
-        page.click(".jp-Notebook .jp-Cell .cm-content")
+        cell(page, index).locator(".cm-content").click()
         page.keyboard.press("Shift+Enter")
         try:
             page.wait_for_function(
-                "el => /\\[(\\*|\\d+)\\]/.test(el.textContent)", arg=prompt.element_handle(),
-                timeout=seconds(10) * 1000,
+                "([el, old]) => el.textContent !== old && /\\[(\\*|\\d+)\\]/.test(el.textContent)",
+                arg=[prompt.element_handle(), before], timeout=seconds(10) * 1000,
             )
-            return
+            break
         except Exception:
             continue
-    raise AssertionError("JupyterLab did not start running the cell")
+    else:
+        raise AssertionError(f"JupyterLab did not start running cell {index}")
+    if wait:
+        page.wait_for_function("el => /\\[\\d+\\]/.test(el.textContent)",
+                               arg=prompt.element_handle(), timeout=seconds(60) * 1000)
+
+
+def output_text(page, index: int) -> str:
+    return cell(page, index).locator(".jp-OutputArea").inner_text()
+
+
+def run_first_cell(page, base: str, token: str, name: str) -> None:
+    """Open a notebook in JupyterLab and start running its first cell."""
+    open_notebook(page, base, token, name)
+    run_cell(page, 0, wait=False)
 
 
 @contextmanager

@@ -6,7 +6,17 @@ import shutil
 
 import pytest
 
-from .browser import chromium_page, jupyter_lab, run_first_cell, screenshot_on_failure, write_notebook
+from .browser import (
+    cell,
+    chromium_page,
+    jupyter_lab,
+    open_notebook,
+    output_text,
+    run_cell,
+    run_first_cell,
+    screenshot_on_failure,
+    write_notebook,
+)
 from .conftest import seconds
 
 pytestmark = pytest.mark.skipif(
@@ -40,3 +50,48 @@ def test_moving_the_interval_slider_updates_the_plot(tmp_path):
         assert "every 0.6 s" in page.locator(".widget-html-content", has_text="run 2").inner_text()
         assert page.locator(".widget-readout").first.inner_text().strip() == "0.6"
         page.screenshot(path=str(tmp_path / "slider.png"))
+
+
+def test_browser_socket_mounts_receives_sends_and_closes_on_unmount(tmp_path):
+    """The notebook's browser client opens on mount, gets a push, reaches an in-kernel user,
+    and closes with 1000 "unmount" when its output is cleared."""
+    name = write_notebook(
+        tmp_path, "socket.ipynb",
+        "import json, time\nimport duplexlab as dl\nlab = dl.start()\n"
+        "meera = lab.connect('/chat?name=meera')\nprint(json.loads(meera.recv(timeout=5))['type'])",
+        "w = dl.widgets.BrowserSocket(lab, '/chat?name=browser')\nw",
+        "print(lab.ws_connections, sorted(r.path for r in lab.websockets.open_connections))",
+        "meera.send(json.dumps({'type': 'message', 'text': 'pushed from the kernel'}))",
+        "got = None\nwhile got is None:\n    m = json.loads(meera.recv(timeout=10))\n"
+        "    if m['type'] == 'message' and m['from'] == 'browser':\n        got = m['text']\nprint('kernel got:', got)",
+        "time.sleep(1)\nrec = [r for r in lab.websockets.records if r.path == '/chat?name=browser'][-1]\n"
+        "print('closed:', rec.close_code, rec.close_reason, lab.ws_connections)",
+    )
+    with jupyter_lab(tmp_path) as (base, token), chromium_page(tmp_path) as page, screenshot_on_failure(page, "socket"):
+        open_notebook(page, base, token, name)
+        run_cell(page, 0)
+        assert "welcome" in output_text(page, 0)
+        run_cell(page, 1)
+        widget = cell(page, 1)
+        widget.locator(".duplexlab-socket-status", has_text="open").wait_for(timeout=seconds(20) * 1000)
+
+        run_cell(page, 2)  # mount → open: the lab sees the browser's socket
+        assert "/chat?name=browser" in output_text(page, 2)
+        assert output_text(page, 2).startswith("2 ")
+
+        run_cell(page, 3)  # push from the kernel reaches the browser
+        widget.locator(".duplexlab-socket-log li", has_text="pushed from the kernel").wait_for(
+            timeout=seconds(10) * 1000)
+
+        run_cell(page, 4, wait=False)  # the kernel waits for the browser's message
+        widget.locator(".duplexlab-socket-input").fill("hello from the browser")
+        widget.locator(".duplexlab-socket-send").click()
+        page.wait_for_function(
+            "el => el.textContent.includes('kernel got: hello from the browser')",
+            arg=cell(page, 4).element_handle(), timeout=seconds(20) * 1000,
+        )
+
+        cell(page, 1).locator(".jp-OutputArea").click(button="right")  # unmount: clear the output
+        page.get_by_role("menuitem", name="Clear Cell Output").click()
+        run_cell(page, 5)
+        assert "closed: 1000 unmount 1" in output_text(page, 5)
