@@ -125,3 +125,36 @@ def test_tap_runs_on_any_loop():
         return answer, tap.capture().bytes_up()
 
     assert asyncio.run(main()) == (b"ping", 4)
+
+
+def test_websocket_frames_in_the_tap_match_the_socket_bytes(lab):
+    """One masked client text frame: the tap's frame is the exact bytes sent; overhead 6 up, 2 down."""
+    import base64
+    import os
+    import time
+
+    from websockets.frames import Frame, Opcode
+
+    tap = lab.tap(lab.ws_url)
+    key = base64.b64encode(os.urandom(16)).decode()
+    handshake = (f"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+    frame = Frame(Opcode.TEXT, b"hello, tap").serialize(mask=True)
+    with socket.create_connection(("127.0.0.1", tap.port), timeout=seconds(5)) as sock:
+        sock.sendall(handshake)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 101")
+        sock.sendall(frame)
+        echoed = answer.partition(b"\r\n\r\n")[2]
+        while len(echoed) < 12:
+            echoed += sock.recv(65536)
+    _wait_until(lambda: len(tap.capture().ws_frames()) >= 2, seconds(2))
+    up, down = tap.capture().ws_frames()[:2]
+    assert up.raw == frame and up.masked and up.mask_key == frame[2:6]
+    assert (up.opcode, up.payload, up.header_bytes) == ("TEXT", b"hello, tap", 6)
+    assert down.raw == echoed[:12] and (down.payload, down.header_bytes, down.masked) == (b"hello, tap", 2, False)
+    counts = tap.counts()
+    assert counts.bytes_up == len(handshake) + len(frame)
+    assert "TEXT fin=1 masked, key " + frame[2:6].hex() in tap.transcript()
