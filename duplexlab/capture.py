@@ -253,13 +253,25 @@ def _header_end(data: bytes, start: int) -> int:
 
 
 def _read_message(conn: h11.Connection, data: bytes, closed: bool):
-    """Feed ``data`` to a fresh h11 connection; return (head, body, consumed, complete)."""
+    """Feed ``data`` to a fresh h11 connection; return (head, body, consumed, complete).
+
+    A message cut short (the connection closed mid-body, as when a client stops
+    reading an event stream) comes back with ``complete`` False, not as an error.
+    """
     conn.receive_data(data)
-    if closed:
-        conn.receive_data(b"")
     head, body, complete = None, bytearray(), False
+    eof_sent = False
     while True:
-        event = conn.next_event()
+        try:
+            event = conn.next_event()
+        except h11.RemoteProtocolError:
+            if head is None:
+                raise
+            break
+        if event is h11.NEED_DATA and closed and not eof_sent:
+            conn.receive_data(b"")
+            eof_sent = True
+            continue
         if event is h11.NEED_DATA or event is h11.PAUSED:
             break
         if isinstance(event, (h11.Request, h11.Response, h11.InformationalResponse)):
@@ -446,7 +458,7 @@ class Capture:
             lines.append(f"── connection {conn} " + "─" * 40)
             for m in self.http_messages(conn):
                 arrow = "→" if m.is_request else "←"
-                state = "" if m.complete else ", still arriving"
+                state = "" if m.complete else ", unfinished"
                 lines.append(
                     f"{(m.t - t0) * 1000:9.3f} ms  {arrow} {m.start_line}   "
                     f"[{m.wire_bytes} bytes: {m.header_bytes} header + "
@@ -456,7 +468,8 @@ class Capture:
                 if m.body:
                     text = m.body.decode("utf-8", errors="replace")
                     more = f" … (+{len(text) - bodies} chars)" if len(text) > bodies else ""
-                    lines.append(f"               {text[:bodies]}{more}")
+                    shown = text[:bodies].rstrip("\n").replace("\n", "\n               ")
+                    lines.append(f"               {shown}{more}")
             frames = self.ws_frames(conn)
             for f in frames:
                 lines.append(f"{(f.t - t0) * 1000:9.3f} ms  {f.describe(payloads=bodies)}")

@@ -11,6 +11,7 @@ lab clock (``time.perf_counter()``), and every client keeps its ``history``.
 
 from __future__ import annotations
 
+import asyncio
 import json as jsonlib
 import time
 from dataclasses import dataclass, field
@@ -21,11 +22,23 @@ import aiohttp
 
 from .errors import HTTPStatusError
 from .runtime import LoopThread
+from .sse import Event, EventParser
 
 if TYPE_CHECKING:
     from .polling import PollRun
 
-__all__ = ["AsyncClient", "Client", "Reply"]
+__all__ = ["AsyncClient", "Client", "Reply", "TimedEvent"]
+
+
+@dataclass(frozen=True)
+class TimedEvent:
+    """A server-sent event and the moment (lab clock) the client had it."""
+
+    t: float
+    event: Event
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.event.data)
 
 
 @dataclass
@@ -121,6 +134,24 @@ async def _send(
     return reply
 
 
+async def _events(session: aiohttp.ClientSession, opts: _Options, path: str,
+                  last_event_id: str | None):
+    headers = {"Accept": "text/event-stream"}
+    if last_event_id:
+        headers["Last-Event-ID"] = str(last_event_id)
+    url = opts.url(path)
+    async with session.get(url, headers=headers,
+                           timeout=aiohttp.ClientTimeout(total=None, sock_connect=opts.timeout)) as response:
+        if response.status >= 400:
+            body = await response.read()
+            Reply("GET", url, response.status, dict(response.headers), body, 0.0, 0.0).raise_for_status()
+        parser = EventParser()
+        async for chunk in response.content.iter_any():
+            t = time.perf_counter()
+            for event in parser.feed(chunk):
+                yield TimedEvent(t, event)
+
+
 def _connector() -> aiohttp.TCPConnector:
     return aiohttp.TCPConnector(limit=0, force_close=False)
 
@@ -158,6 +189,17 @@ class AsyncClient:
 
     async def post(self, path: str, **kwargs: Any) -> Reply:
         return await self.request("POST", path, **kwargs)
+
+    async def events(self, path: str, *, last_event_id: str | None = None):
+        """Read a server-sent event stream: ``async for e in client.events(path): ...``.
+
+        Yields :class:`TimedEvent` objects as they arrive; stop with ``break``.
+        ``last_event_id`` resumes after that event (sent as ``Last-Event-ID``).
+        """
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(connector=_connector())
+        async for item in _events(self._session, self._opts, path, last_event_id):
+            yield item
 
     async def poll(self, path: str, **options: Any) -> PollRun:
         """GET ``path`` again and again until it says done (see :func:`duplexlab.polling.poll`)."""
@@ -247,6 +289,41 @@ class Client:
         return self._loop.run(
             poll(lambda: self._request("GET", path, check=False), **options), wait
         )
+
+    def events(
+        self,
+        path: str,
+        *,
+        count: int,
+        timeout: float = 10.0,
+        last_event_id: str | None = None,
+    ) -> list[TimedEvent]:
+        """Open an event stream, collect ``count`` events (or until ``timeout``), close it.
+
+        Example::
+
+            lab.schedule(0.2, "meera", "hello")
+            [e.json()["text"] for e in client.events("/api/users/meera/events", count=1)]
+        """
+
+        async def collect() -> list[TimedEvent]:
+            if self._session is None or self._session.closed:
+                self._session = aiohttp.ClientSession(connector=_connector())
+            got: list[TimedEvent] = []
+
+            async def read() -> None:
+                async for item in _events(self._session, self._opts, path, last_event_id):
+                    got.append(item)
+                    if len(got) >= count:
+                        return
+
+            try:
+                await asyncio.wait_for(read(), timeout)
+            except asyncio.TimeoutError:
+                pass
+            return got
+
+        return self._loop.run(collect(), timeout + self._opts.timeout)
 
     def close(self) -> None:
         """Close the connections (and the client's own thread). Twice is harmless."""

@@ -89,6 +89,11 @@ class LoopThread:
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise TimeoutError(f"no answer from the lab within {timeout} s") from None
+        except concurrent.futures.CancelledError:
+            if self.running:
+                raise
+            raise LabNotRunningError(f"the event-loop thread {self.name!r} (it stopped while "
+                                     "this call was waiting)") from None
 
     def wrap(self, coro: Coroutine[Any, Any, T]) -> Awaitable[T]:
         """Run ``coro`` on the loop; await the result from another event loop."""

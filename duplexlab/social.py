@@ -9,6 +9,8 @@ notifications over WebSockets through :meth:`NotificationStore.subscribe`.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import time
 from collections.abc import Callable
@@ -16,9 +18,14 @@ from dataclasses import asdict, dataclass
 
 from aiohttp import web
 
+from . import sse
 from .webapp import json_error, read_json
 
 __all__ = ["Notification", "NotificationStore", "add_routes", "valid_user"]
+
+LONG_POLL_DEFAULT = 25.0
+LONG_POLL_MAX = 60.0
+SSE_KEEPALIVE = 15.0
 
 USER_PATTERN = re.compile(r"[a-z0-9_-]{1,32}")
 
@@ -121,11 +128,25 @@ def add_routes(app: web.Application, store: NotificationStore) -> None:
     - ``GET  /api/users/{user}/notifications?after=ID``  the notification panel
     - ``POST /api/users/{user}/notifications``  ``{"text": ..., "kind": ...}``
     - ``GET  /api/notifications/{id}``  one notification
+    - ``GET  /api/users/{user}/notifications/wait?after=ID&timeout=S``  long polling
+    - ``GET  /api/users/{user}/events``  server-sent events (resume with ``Last-Event-ID``)
     """
     app[STORE_KEY] = store
     app.router.add_get("/api/users/{user}/notifications", list_notifications)
+    app.router.add_get("/api/users/{user}/notifications/wait", wait_notifications)
+    app.router.add_get("/api/users/{user}/events", stream_notifications)
     app.router.add_post("/api/users/{user}/notifications", create_notification)
     app.router.add_get("/api/notifications/{id}", get_notification)
+
+
+def _int_query(request: web.Request, name: str, default: str = "0") -> int:
+    raw = request.query.get(name, default)
+    try:
+        return int(raw)
+    except ValueError:
+        raise json_error(
+            400, f"'{name}' must be a whole number, not {raw!r}", f"send ?{name}=0 for all"
+        ) from None
 
 
 def _user(request: web.Request) -> str:
@@ -138,13 +159,7 @@ def _user(request: web.Request) -> str:
 
 async def list_notifications(request: web.Request) -> web.Response:
     user = _user(request)
-    raw_after = request.query.get("after", "0")
-    try:
-        after = int(raw_after)
-    except ValueError:
-        raise json_error(
-            400, f"'after' must be a whole number, not {raw_after!r}", "send ?after=0 for all"
-        ) from None
+    after = _int_query(request, "after")
     notes = request.app[STORE_KEY].for_user(user, after=after)
     last = notes[-1].id if notes else after
     return web.json_response(
@@ -181,3 +196,88 @@ async def get_notification(request: web.Request) -> web.Response:
             f"no notification with id {raw!r}",
             f"{known}; list a user's with GET /api/users/<user>/notifications",
         ) from None
+
+
+async def wait_notifications(request: web.Request) -> web.Response:
+    """Long polling: answer at once if there is news, else hold the request until there is.
+
+    After ``timeout`` seconds with no news, answer with an empty list and
+    ``"timed_out": true``; the client then simply asks again.
+    """
+    user = _user(request)
+    after = _int_query(request, "after")
+    raw = request.query.get("timeout", str(LONG_POLL_DEFAULT))
+    try:
+        timeout = float(raw)
+        if not 0 <= timeout <= LONG_POLL_MAX:
+            raise ValueError
+    except ValueError:
+        raise json_error(400, f"'timeout' must be 0 to {LONG_POLL_MAX:g} seconds, not {raw!r}",
+                         "send e.g. ?timeout=25") from None
+    store = request.app[STORE_KEY]
+    notes = store.for_user(user, after=after)
+    if not notes:
+        news = asyncio.get_running_loop().create_future()
+
+        def listener(note: Notification) -> None:
+            if note.user == user and not news.done():
+                news.set_result(note)
+
+        unsubscribe = store.subscribe(listener)
+        try:
+            await asyncio.wait_for(news, timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            unsubscribe()
+        notes = store.for_user(user, after=after)
+    last = notes[-1].id if notes else after
+    return web.json_response({"user": user, "notifications": [n.to_json() for n in notes],
+                              "last_id": last, "timed_out": not notes})
+
+
+async def stream_notifications(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: one response that stays open; each notification is one event.
+
+    A client that reconnects with ``Last-Event-ID: N`` first gets every
+    notification after N that it missed.
+    """
+    user = _user(request)
+    raw_last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id") or "0"
+    try:
+        last = int(raw_last)
+    except ValueError:
+        raise json_error(400, f"Last-Event-ID must be a notification id, not {raw_last!r}",
+                         "reconnect with the id of the last event you received") from None
+    store = request.app[STORE_KEY]
+    queue: asyncio.Queue[Notification] = asyncio.Queue()
+
+    def listener(note: Notification) -> None:
+        if note.user == user:
+            queue.put_nowait(note)
+
+    unsubscribe = store.subscribe(listener)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                           "Cache-Control": "no-cache"})
+    try:
+        await response.prepare(request)
+        await response.write(sse.encode(retry=1000, comment=f"notifications of {user}"))
+        for note in store.for_user(user, after=last):
+            queue.put_nowait(note)
+        sent = last
+        while True:
+            try:
+                note = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE)
+            except asyncio.TimeoutError:
+                await response.write(sse.encode(comment="keep-alive"))
+                continue
+            if note.id <= sent:
+                continue  # replayed and also heard live: send it once
+            sent = note.id
+            data = json.dumps({**note.to_json(), "t_sent": time.perf_counter()})
+            await response.write(sse.encode(data, event="notification", id=note.id))
+    except ConnectionResetError:
+        pass  # the client went away: nothing more to send
+    finally:
+        unsubscribe()
+    return response

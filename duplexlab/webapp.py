@@ -139,7 +139,9 @@ class HTTPServer:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=0.25
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         try:

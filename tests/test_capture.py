@@ -34,13 +34,13 @@ def test_message_split_across_chunks_and_two_on_one_chunk():
     assert c.counts().body_bytes_up == 3
 
 
-def test_incomplete_response_is_marked_still_arriving():
+def test_incomplete_response_is_marked_unfinished():
     """A response whose body has not all arrived is reported incomplete, sized as received."""
     c = cap((1, UP, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
             (1, DOWN, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"))
     resp = c.http_messages()[1]
     assert not resp.complete and resp.body == b"abc" and resp.wire_bytes == 42
-    assert "still arriving" in c.transcript()
+    assert "unfinished" in c.transcript()
 
 
 def test_upgrade_then_websocket_frames_are_decoded():
@@ -94,3 +94,13 @@ def test_empty_capture_says_so():
     """An empty capture has an honest transcript and zero counts."""
     assert Capture().transcript() == "(nothing captured yet)"
     assert Capture().counts().bytes_total == 0
+
+
+def test_stream_cut_mid_body_is_an_unfinished_response():
+    """A chunked response cut by the connection closing is kept, with its body so far."""
+    c = cap((1, UP, b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n"),
+            (1, DOWN, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndata: \r\n3\r\nab"),
+            (1, DOWN, b""))
+    resp = c.http_messages()[1]
+    assert resp.status == 200 and not resp.complete and resp.body.startswith(b"data: ")
+    assert c.counts().responses == 1

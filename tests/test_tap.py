@@ -131,7 +131,6 @@ def test_websocket_frames_in_the_tap_match_the_socket_bytes(lab):
     """One masked client text frame: the tap's frame is the exact bytes sent; overhead 6 up, 2 down."""
     import base64
     import os
-    import time
 
     from websockets.frames import Frame, Opcode
 
