@@ -27,7 +27,9 @@ __all__ = [
     "fetch_new",
     "frame_overhead",
     "header_share",
+    "event_data",
     "lifecycle",
+    "long_poll_loop",
     "masking",
     "no_sockets_left",
     "unread_badge",
@@ -333,3 +335,43 @@ def unread_badge(fn: Callable) -> str:
     if not 0.9 <= took <= 1.4:
         raise _fail(f"fn(ws, 1.0) took {took:.2f} s; listen for about 1 s, then return the count")
     return "unread_badge counts exactly the pushed notifications."
+
+
+@_check
+def long_poll_loop(fn: Callable) -> str:
+    """Lesson 3: ``fn(client, user, n)`` long-polls until it has ``n`` notifications; returns them."""
+    lab = current()
+    user = f"long-{next(_users)}"
+    client = lab.client()
+    for delay in (0.2, 0.5, 0.8):
+        lab.schedule(delay, user, f"at {delay} s")
+    t0 = time.perf_counter()
+    got = fn(client, user, 3)
+    took = time.perf_counter() - t0
+    texts = [n.get("text") if isinstance(n, dict) else n for n in (got or [])]
+    if texts != ["at 0.2 s", "at 0.5 s", "at 0.8 s"]:
+        raise _fail(f"expected the 3 notifications in order, got {texts!r}")
+    paths = [r.url for r in client.history]
+    if any("/notifications/wait" not in p for p in paths):
+        raise _fail("use the long-polling endpoint /api/users/<user>/notifications/wait for every request")
+    if len(paths) > 4:
+        raise _fail(f"{len(paths)} requests for 3 events; pass after=<last_id> so each answer brings only news")
+    if took > 1.3:
+        raise _fail(f"it took {took:.2f} s for events at 0.2-0.8 s; ask again at once after each answer")
+    return f"long_poll_loop works: {len(paths)} requests for 3 events, done {took:.2f} s after the start."
+
+
+@_check
+def event_data(fn: Callable[[str], list]) -> str:
+    """Lesson 3: ``fn(text)`` returns the data of each event in an event-stream text."""
+    from .sse import EventParser, encode
+
+    stream = (encode(retry=1000, comment="hello") + encode("first", id=1)
+              + encode("two\nlines", event="note", id=2) + encode(comment="keep-alive")
+              + encode('{"json": true}', id=3)).decode()
+    want = [e.data for e in EventParser().feed(stream.encode())]
+    got = fn(stream)
+    if got != want:
+        raise _fail(f"for the stream\n{stream}\nthe event data are {want!r}, yours gave {got!r}. "
+                    "Events end at a blank line; join several data: lines with a newline; skip ':' comments")
+    return "event_data reads events, multi-line data and comments right."
