@@ -9,7 +9,8 @@ In a notebook::
 
 from __future__ import annotations
 
-from . import check, experiments, measure, plots, polling, widgets
+from . import arena, check, experiments, measure, plots, polling, sse, widgets
+from .arena import Arena
 from .capture import Capture, Chunk, Counts, Direction, HTTPMessage, WSFrame
 from .client import AsyncClient, Client, Reply
 from .errors import (
@@ -27,6 +28,7 @@ from .social import Notification, NotificationStore
 from .tap import Tap
 
 __all__ = [
+    "Arena",
     "AsyncClient",
     "Capture",
     "CheckFailed",
@@ -48,6 +50,7 @@ __all__ = [
     "Stats",
     "Tap",
     "WSFrame",
+    "arena",
     "check",
     "experiments",
     "current",
@@ -55,6 +58,7 @@ __all__ = [
     "measure",
     "plots",
     "polling",
+    "sse",
     "start",
     "stop",
     "summarize",

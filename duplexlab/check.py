@@ -23,6 +23,7 @@ __all__ = [
     "Result",
     "accept_key",
     "backoff_poll",
+    "cheapest",
     "expected_wasted",
     "fetch_new",
     "frame_overhead",
@@ -32,6 +33,7 @@ __all__ = [
     "long_poll_loop",
     "masking",
     "no_sockets_left",
+    "polls_per_event",
     "unread_badge",
 ]
 
@@ -375,3 +377,45 @@ def event_data(fn: Callable[[str], list]) -> str:
         raise _fail(f"for the stream\n{stream}\nthe event data are {want!r}, yours gave {got!r}. "
                     "Events end at a blank line; join several data: lines with a newline; skip ':' comments")
     return "event_data reads events, multi-line data and comments right."
+
+
+@_check
+def polls_per_event(fn: Callable[[float, float], float]) -> str:
+    """Lesson 6: ``fn(rate, interval)``: polling requests per delivered event, in the long run.
+
+    Events arrive at ``rate`` per second; the client polls every ``interval``
+    seconds whatever happens. (Assume at least one event per poll on average
+    is not needed: the answer is simply polls per second over events per second.)
+    """
+    from .arena import Arena
+
+    for rate, interval in ((2, 1), (4, 0.5), (1, 2), (10, 0.1)):
+        want = 1 / (rate * interval)
+        got = fn(rate, interval)
+        if not isinstance(got, (int, float)) or abs(got - want) > 1e-9:
+            raise _fail(f"fn({rate}, {interval}) = {got!r}; the client sends 1/{interval:g} polls per second "
+                        f"and gets {rate:g} events per second, so {want:g} polls per event")
+    with Arena() as arena:
+        result = arena.run(rate=8, duration=3, poll_interval=0.5, transports=("polling",), tap=False, seed=7)
+    measured = result.results["polling"]
+    measured_ratio = measured.requests / len(result.event_times)
+    if not 0.5 * fn(8, 0.5) <= measured_ratio <= 1.6 * fn(8, 0.5):
+        raise _fail(f"a real run measured {measured_ratio:.2f} polls per event; your formula says {fn(8, 0.5):.2f}")
+    return f"polls_per_event works; a real run measured {measured_ratio:.2f} (formula {fn(8, 0.5):.2f})."
+
+
+@_check
+def cheapest(fn: Callable) -> str:
+    """Lesson 6: ``fn(result)`` names the transport with the fewest bytes per delivered event."""
+    from .arena import Arena
+
+    with Arena() as arena:
+        result = arena.run(rate=5, duration=1.5, poll_interval=0.5, seed=11)
+    per_event = {name: r.bytes_per_event for name, r in result.results.items()}
+    want = min(per_event, key=per_event.get)
+    got = fn(result)
+    if got != want:
+        shown = ", ".join(f"{k}: {v:.0f} B" for k, v in per_event.items())
+        raise _fail(f"bytes per delivered event were {shown}; the fewest is {want!r}, you said {got!r}. "
+                    "Use result.results[name].bytes_per_event")
+    return f"cheapest works: {want} ({per_event[want]:.0f} bytes per event in this run)."

@@ -135,7 +135,7 @@ async def _send(
 
 
 async def _events(session: aiohttp.ClientSession, opts: _Options, path: str,
-                  last_event_id: str | None):
+                  last_event_id: str | None, on_open=None):
     headers = {"Accept": "text/event-stream"}
     if last_event_id:
         headers["Last-Event-ID"] = str(last_event_id)
@@ -145,6 +145,8 @@ async def _events(session: aiohttp.ClientSession, opts: _Options, path: str,
         if response.status >= 400:
             body = await response.read()
             Reply("GET", url, response.status, dict(response.headers), body, 0.0, 0.0).raise_for_status()
+        if on_open is not None:
+            on_open()
         parser = EventParser()
         async for chunk in response.content.iter_any():
             t = time.perf_counter()
@@ -190,15 +192,16 @@ class AsyncClient:
     async def post(self, path: str, **kwargs: Any) -> Reply:
         return await self.request("POST", path, **kwargs)
 
-    async def events(self, path: str, *, last_event_id: str | None = None):
+    async def events(self, path: str, *, last_event_id: str | None = None, on_open=None):
         """Read a server-sent event stream: ``async for e in client.events(path): ...``.
 
         Yields :class:`TimedEvent` objects as they arrive; stop with ``break``.
-        ``last_event_id`` resumes after that event (sent as ``Last-Event-ID``).
+        ``last_event_id`` resumes after that event (sent as ``Last-Event-ID``);
+        ``on_open()`` is called once the response has begun.
         """
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(connector=_connector())
-        async for item in _events(self._session, self._opts, path, last_event_id):
+        async for item in _events(self._session, self._opts, path, last_event_id, on_open):
             yield item
 
     async def poll(self, path: str, **options: Any) -> PollRun:

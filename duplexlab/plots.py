@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from .capture import Counts
 
-__all__ = ["bytes_split", "polling_dashboard", "timeline"]
+__all__ = ["bytes_split", "classroom", "polling_dashboard", "side_by_side", "timeline"]
 
 SERVER_COLOR = "tab:orange"
 CLIENT_COLOR = "tab:blue"
@@ -146,6 +147,91 @@ def polling_dashboard(results, *, current=None, fig=None):
         ax.legend(fontsize=7, frameon=False)
         ax.grid(alpha=0.3)
     fig.suptitle(f"{students} student(s) polling the code judge", fontsize=10)
+    if own:
+        plt.show()
+        return None
+    return fig
+
+
+TRANSPORT_COLORS = {"polling": "tab:red", "long polling": "tab:orange", "SSE": "tab:green",
+                    "WebSocket": "tab:blue"}
+
+
+def side_by_side(result, *, fig=None):
+    """Four panels for one side-by-side run: delays, requests, bytes and server CPU per transport."""
+    own = fig is None
+    if own:
+        fig = plt.figure(figsize=(13, 3.4), layout="constrained")
+    ax_delay, ax_req, ax_bytes, ax_cpu = fig.subplots(1, 4)
+    rs = list(result.results.values())
+    names = [r.name for r in rs]
+    colors = [TRANSPORT_COLORS.get(n, "gray") for n in names]
+    data = [[d * 1000 for d in r.delays] or [float("nan")] for r in rs]
+    parts = ax_delay.boxplot(data, tick_labels=names, showfliers=True, patch_artist=True)
+    for patch, color in zip(parts["boxes"], colors):
+        patch.set_facecolor(color)
+        patch.set_alpha(0.5)
+    ax_delay.axhline(result.poll_interval / 2 * 1000, color="tab:red", ls="--", lw=1,
+                     label=f"polling theory: interval/2 = {result.poll_interval / 2 * 1000:.0f} ms")
+    ax_delay.set_yscale("symlog", linthresh=1)
+    ax_delay.set_ylim(bottom=0)
+    ax_delay.set_ylabel("ms (log scale above 1)")
+    ax_delay.set_title("Delivery delay")
+    ax_delay.legend(fontsize=7, frameon=False, loc="upper right")
+
+    ax_req.bar(names, [r.requests_per_event for r in rs], color=colors)
+    ax_req.set_title("HTTP requests per delivered event")
+    heads = [r.header_bytes / max(r.deliveries, 1) for r in rs]
+    pays = [r.payload_bytes / max(r.deliveries, 1) for r in rs]
+    ax_bytes.bar(names, heads, color="tab:gray", label="headers (HTTP + frame)")
+    ax_bytes.bar(names, pays, bottom=heads, color=colors, label="payload")
+    ax_bytes.set_title("Bytes per delivered event")
+    ax_bytes.legend(fontsize=7, frameon=False)
+    ax_cpu.bar(names, [r.cpu_per_second * 1000 for r in rs], color=colors)
+    ax_cpu.set_title("Server CPU (ms per second)")
+    for ax in (ax_delay, ax_req, ax_bytes, ax_cpu):
+        ax.tick_params(axis="x", labelsize=7, rotation=20)
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(f"{len(result.event_times)} events at {result.rate:g}/s (bursts of ~{result.burstiness:g}), "
+                 f"{result.clients} client(s) per transport, polling every {result.poll_interval:g} s",
+                 fontsize=10)
+    if own:
+        plt.show()
+        return None
+    return fig
+
+
+def classroom(runs, *, fig=None):
+    """Cost against the number of clients N, one line per transport.
+
+    ``runs`` is a list of ArenaResult objects at different N.
+    """
+    own = fig is None
+    if own:
+        fig = plt.figure(figsize=(13, 3.4), layout="constrained")
+    ax_cpu, ax_req, ax_delay = fig.subplots(1, 3)
+    runs = sorted(runs, key=lambda r: r.clients)
+    names = []
+    for run in runs:
+        names += [n for n in run.results if n not in names]
+    for name in names:
+        pts = [(run.clients, run.results[name]) for run in runs if name in run.results]
+        ns = [n for n, _ in pts]
+        color = TRANSPORT_COLORS.get(name, "gray")
+        ax_cpu.plot(ns, [r.cpu_per_second * 1000 for _, r in pts], "o-", color=color, label=name)
+        ax_req.plot(ns, [r.requests / r.seconds for _, r in pts], "o-", color=color, label=name)
+        ax_delay.plot(ns, [r.delay_ms(50) for _, r in pts], "o-", color=color, label=name)
+    ax_cpu.set_title("Server CPU (ms per second)")
+    ax_req.set_title("HTTP requests per second (incl. opening ones)")
+    ax_delay.set_title("Median delivery delay (ms)")
+    for ax in (ax_cpu, ax_req, ax_delay):
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("clients (N)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, frameon=False)
+    ax_delay.set_yscale("log")
     if own:
         plt.show()
         return None

@@ -22,8 +22,17 @@ from matplotlib.figure import Figure
 from . import plots
 from .experiments import PollingResult, measure_polling
 from .lab import Lab
+from .runtime import LoopThread
 
-__all__ = ["BrowserSocket", "OTPScreen", "PollingExperiment", "figure_png"]
+__all__ = [
+    "BrowserSocket",
+    "Classroom",
+    "OTPScreen",
+    "PollingExperiment",
+    "SideBySide",
+    "SliderExperiment",
+    "figure_png",
+]
 
 
 def figure_png(fig: Figure) -> bytes:
@@ -33,7 +42,82 @@ def figure_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-class PollingExperiment:
+class SliderExperiment:
+    """Sliders that re-run an experiment on an event loop thread, debounced and single-flight.
+
+    Slider callbacks may arrive on any thread; they only count the change and
+    hand over to ``loop`` with its thread-safe call. There, changes closer
+    together than ``debounce`` seconds count as one, a run never overlaps
+    another, and a change during a run makes one more run at the end.
+    Subclasses define ``async def _run_current(self)``.
+    """
+
+    def __init__(self, loop: LoopThread, sliders, *, debounce: float = 0.3) -> None:
+        self._loop = loop
+        self.debounce = debounce
+        self.runs_done = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._running = False
+        self._pending = False
+        self._changes = 0  # slider changes asked for, from any thread
+        self._seen = 0  # changes a run has started for (loop thread only)
+        for slider in sliders:
+            slider.observe(self._changed, names="value")
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _changed(self, change=None) -> None:
+        self._changes += 1
+        self._loop.call_soon(self._debounce)
+
+    def _debounce(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(self.debounce, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        if self._running:
+            self._pending = True
+            return
+        self._running = True
+        asyncio.get_running_loop().create_task(self._run_and_draw())
+
+    async def _run_and_draw(self) -> None:
+        try:
+            while True:
+                self._pending = False
+                self._seen = self._changes
+                await self._run_current()
+                if not self._pending:
+                    break
+        finally:
+            self._running = False
+
+    async def _run_current(self) -> None:
+        raise NotImplementedError
+
+    def _set_quietly(self, slider, value) -> None:
+        """Move a slider from code without triggering a run."""
+        slider.unobserve(self._changed, names="value")
+        try:
+            slider.value = value
+        finally:
+            slider.observe(self._changed, names="value")
+
+    def wait_idle(self, timeout: float = 120) -> None:
+        """Block until no run is scheduled or running (for scripts and tests)."""
+        end = time.perf_counter() + timeout
+        while self._timer is not None or self._running or self._seen != self._changes:
+            if time.perf_counter() > end:
+                raise TimeoutError("the experiment is still running")
+            time.sleep(0.05)
+
+
+class PollingExperiment(SliderExperiment):
     """Sliders for a polling experiment; each change re-runs it and redraws the plots.
 
     Drag *interval* to add a measured point at that interval; changing *judge
@@ -58,9 +142,7 @@ class PollingExperiment:
         autorun: bool = True,
     ) -> None:
         self.lab = lab
-        self.debounce = debounce
         self.results: list[PollingResult] = []
-        self.runs_done = 0
         style = {"description_width": "110px"}
         layout = W.Layout(width="420px")
         self.interval = W.FloatSlider(value=interval, min=0.1, max=2.0, step=0.1,
@@ -80,53 +162,13 @@ class PollingExperiment:
                     W.VBox([self.progress, self.status])]),
             self.image,
         ])
-        self._timer: asyncio.TimerHandle | None = None
-        self._running = False
-        self._pending = False
-        self._changes = 0  # slider changes asked for, from any thread
-        self._seen = 0  # changes a run has started for (lab loop only)
-        for slider in (self.interval, self.judge_seconds, self.students):
-            slider.observe(self._changed, names="value")
+        super().__init__(lab.loop, (self.interval, self.judge_seconds, self.students),
+                         debounce=debounce)
         if autorun:
             self._changed()
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
-
-    # -- from any thread: hand over to the lab loop ---------------------------
-
-    def _changed(self, change=None) -> None:
-        self._changes += 1
-        self.lab.call_soon(self._debounce)
-
-    # -- on the lab loop -------------------------------------------------------
-
-    def _debounce(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_later(self.debounce, self._fire)
-
-    def _fire(self) -> None:
-        self._timer = None
-        if self._running:
-            self._pending = True
-            return
-        self._running = True
-        asyncio.get_running_loop().create_task(self._run_and_draw())
-
-    async def _run_and_draw(self) -> None:
-        try:
-            while True:
-                self._pending = False
-                self._seen = self._changes
-                await self._run_once(self.interval.value, self.judge_seconds.value,
-                                     self.students.value)
-                if not self._pending:
-                    break
-        finally:
-            self._running = False
+    async def _run_current(self) -> None:
+        await self._run_once(self.interval.value, self.judge_seconds.value, self.students.value)
 
     def _keep(self, found: list[PollingResult], current: PollingResult | None = None) -> None:
         """Add results to the series (a new series if judge time or students changed); redraw."""
@@ -169,9 +211,7 @@ class PollingExperiment:
         """Run the experiment now at ``interval`` (blocking) and redraw; returns the result."""
         self.wait_idle()
         if interval is not None:
-            self.interval.unobserve(self._changed, names="value")
-            self.interval.value = interval
-            self.interval.observe(self._changed, names="value")
+            self._set_quietly(self.interval, interval)
         return self.lab.run(self._run_once(self.interval.value, self.judge_seconds.value,
                                            self.students.value), 120)
 
@@ -190,13 +230,133 @@ class PollingExperiment:
 
         return self.lab.run(all_at_once(), 120)
 
-    def wait_idle(self, timeout: float = 60) -> None:
-        """Block until no run is scheduled or running (for scripts and tests)."""
-        end = time.perf_counter() + timeout
-        while self._timer is not None or self._running or self._seen != self._changes:
-            if time.perf_counter() > end:
-                raise TimeoutError("the experiment is still running")
-            time.sleep(0.05)
+
+class SideBySide(SliderExperiment):
+    """Sliders for the side-by-side run: event rate, burstiness, polling interval.
+
+    Each change re-runs all four transports on the same events and redraws the
+    four panels. Example::
+
+        arena = dl.Arena().start()
+        dl.widgets.SideBySide(arena)
+    """
+
+    def __init__(self, arena, *, rate: float = 3.0, burstiness: float = 1.0,
+                 poll_interval: float = 1.0, duration: float = 3.0, debounce: float = 0.3,
+                 autorun: bool = True) -> None:
+        self.arena = arena.start()
+        self.duration = duration
+        self.result = None
+        style = {"description_width": "130px"}
+        layout = W.Layout(width="430px")
+        self.rate = W.FloatSlider(value=rate, min=0.5, max=20, step=0.5, description="events per second",
+                                  style=style, layout=layout)
+        self.burstiness = W.FloatSlider(value=burstiness, min=1, max=10, step=1,
+                                        description="events per burst", style=style, layout=layout)
+        self.poll_interval = W.FloatSlider(value=poll_interval, min=0.1, max=3, step=0.1,
+                                           description="poll every (s)", style=style, layout=layout,
+                                           readout_format=".1f")
+        self.progress = W.FloatProgress(value=0, min=0, max=1, description="running",
+                                        style=style, layout=layout)
+        self.status = W.HTML("")
+        self.image = W.Image(format="png", layout=W.Layout(width="980px"))
+        self.widget = W.VBox([W.HBox([W.VBox([self.rate, self.burstiness, self.poll_interval]),
+                                      W.VBox([self.progress, self.status])]), self.image])
+        super().__init__(arena.clients, (self.rate, self.burstiness, self.poll_interval),
+                         debounce=debounce)
+        if autorun:
+            self._changed()
+
+    def _progress(self, fraction: float) -> None:
+        self.progress.value = fraction
+
+    async def _run_current(self) -> None:
+        self.status.value = "measuring all four transports…"
+        result = await self.arena.arun(
+            rate=self.rate.value, burstiness=self.burstiness.value, duration=self.duration,
+            poll_interval=self.poll_interval.value, clients=1,
+            transports=("polling", "long polling", "SSE", "WebSocket"), tap=True,
+            on_progress=self._progress)
+        self.result = result
+        fig = Figure(figsize=(13, 3.4), layout="constrained")
+        plots.side_by_side(result, fig=fig)
+        self.image.value = figure_png(fig)
+        self.progress.value = 1
+        self.runs_done += 1
+        self.status.value = f"<b>run {self.runs_done}</b>: {len(result.event_times)} events"
+
+    def run(self, *, rate: float | None = None, burstiness: float | None = None,
+            poll_interval: float | None = None):
+        """Run now (blocking), optionally moving sliders first; returns the :class:`ArenaResult`."""
+        self.wait_idle()
+        for slider, value in ((self.rate, rate), (self.burstiness, burstiness),
+                              (self.poll_interval, poll_interval)):
+            if value is not None:
+                self._set_quietly(slider, value)
+        self._loop.run(self._run_current(), 120)
+        return self.result
+
+
+class Classroom(SliderExperiment):
+    """A slider for the number of clients N (up to 1,000); each value adds a point per transport.
+
+    The transports run one after another (each with N clients), so each one's
+    server CPU and delay are its own.
+    """
+
+    def __init__(self, arena, *, clients: int = 100, rate: float = 4.0, poll_interval: float = 1.0,
+                 duration: float = 1.5, debounce: float = 0.5, autorun: bool = True) -> None:
+        self.arena = arena.start()
+        self.rate, self.poll_interval, self.duration = rate, poll_interval, duration
+        self.runs: dict[int, object] = {}
+        style = {"description_width": "130px"}
+        layout = W.Layout(width="430px")
+        self.clients = W.IntSlider(value=clients, min=1, max=1000, step=1, description="clients (N)",
+                                   style=style, layout=layout, continuous_update=False)
+        self.progress = W.FloatProgress(value=0, min=0, max=1, description="running",
+                                        style=style, layout=layout)
+        self.status = W.HTML("")
+        self.image = W.Image(format="png", layout=W.Layout(width="980px"))
+        self.widget = W.VBox([W.HBox([self.clients, W.VBox([self.progress, self.status])]), self.image])
+        super().__init__(arena.clients, (self.clients,), debounce=debounce)
+        if autorun:
+            self._changed()
+
+    async def _measure(self, n: int):
+        from .arena import TRANSPORTS, ArenaResult
+
+        merged = None
+        for i, name in enumerate(TRANSPORTS):
+            def tick(fraction, i=i):
+                self.progress.value = (i + fraction) / len(TRANSPORTS)
+
+            self.status.value = f"N = {n}: measuring {name}…"
+            one = await self.arena.arun(rate=self.rate, burstiness=1.0, duration=self.duration,
+                                        poll_interval=self.poll_interval, clients=n,
+                                        transports=(name,), tap=False, seed=n, on_progress=tick)
+            if merged is None:
+                merged = ArenaResult(one.rate, one.burstiness, one.duration, one.poll_interval,
+                                     n, one.event_times, {})
+            merged.results[name] = one.results[name]
+        self.runs[n] = merged
+        fig = Figure(figsize=(13, 3.4), layout="constrained")
+        plots.classroom(list(self.runs.values()), fig=fig)
+        self.image.value = figure_png(fig)
+        self.progress.value = 1
+        self.runs_done += 1
+        self.status.value = f"<b>run {self.runs_done}</b>: N = {n}"
+        return merged
+
+    async def _run_current(self) -> None:
+        await self._measure(self.clients.value)
+
+    def measure(self, *ns: int):
+        """Measure each N now (blocking); returns the results by N."""
+        self.wait_idle()
+        for n in ns:
+            self._set_quietly(self.clients, n)
+            self._loop.run(self._measure(n), 300)
+        return {n: self.runs[n] for n in ns}
 
 
 class OTPScreen:

@@ -1,0 +1,56 @@
+"""Side by side: four transports on the same events, and a classroom of clients."""
+
+import logging
+
+import pytest
+
+import duplexlab as dl
+from duplexlab.arena import TRANSPORTS, event_times
+
+
+def test_event_times_have_the_rate_and_bursts():
+    """Event times fall in the window, at about the rate; bursts group them 5 ms apart."""
+    import random
+
+    times = event_times(10, 100, rng=random.Random(1))
+    assert all(0.2 <= t < 100 for t in times) and times == sorted(times)
+    assert 900 <= len(times) <= 1100
+    bursty = event_times(10, 100, burstiness=5, rng=random.Random(1))
+    gaps = [b - a for a, b in zip(bursty, bursty[1:])]
+    assert sum(abs(g - 0.005) < 1e-9 for g in gaps) > len(gaps) / 2
+    with pytest.raises(ValueError, match="burstiness"):
+        event_times(1, 10, burstiness=0.5)
+
+
+def test_all_four_transports_deliver_every_event():
+    """Every event reaches every transport; polling's delay is near interval/2, push's far below."""
+    with dl.Arena() as arena:
+        result = arena.run(rate=6, duration=2, poll_interval=0.4, seed=5)
+    assert set(result.results) == set(TRANSPORTS) and result.event_times
+    for r in result.results.values():
+        assert r.delivered_share == 1.0, r
+        assert r.bytes_total > 0 and r.cpu_seconds > 0
+    polling, ws = result.results["polling"], result.results["WebSocket"]
+    assert 0.05 <= polling.delay_ms(50) / 1000 <= 0.4
+    assert ws.delay_ms(50) < 50
+    assert result.results["long polling"].requests_per_event >= 0.9
+    assert ws.requests == result.results["SSE"].requests == 1
+    assert ws.bytes_per_event < result.results["long polling"].bytes_per_event
+
+
+def test_unknown_transport_is_refused():
+    """Asking for a transport that does not exist names the ones that do."""
+    with dl.Arena() as arena, pytest.raises(ValueError, match="choose from"):
+        arena.run(transports=("carrier pigeon",))
+
+
+def test_a_classroom_of_1000_returns_and_logs_nothing(caplog):
+    """1,000 WebSocket clients: the run returns, every event is delivered, nothing is logged."""
+    caplog.set_level(logging.WARNING)
+    with dl.Arena() as arena:
+        room = dl.widgets.Classroom(arena, autorun=False, duration=1.0)
+        run = room._loop.run(room.arena.arun(rate=4, burstiness=1, duration=1.0, poll_interval=1.0,
+                                             clients=1000, transports=("WebSocket",), tap=False, seed=1), 120)
+    ws = run.results["WebSocket"]
+    assert ws.clients == 1000 and ws.delivered_share == 1.0
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
