@@ -1,104 +1,323 @@
-"""duplexlab's benchmarks: run the course's measurements headless; print a table and JSON.
+"""duplexlab's benchmarks: the course's measurements, headless; a table and JSON.
 
-    python benchmarks/run.py            # everything
-    python benchmarks/run.py --quick    # fewer repetitions
+    python benchmarks/run.py                 # everything (about 3 minutes)
+    python benchmarks/run.py --quick         # fewer repetitions, no notebooks
 
-Writes benchmarks/results.json (not committed). Every figure is measured in this
-one run, on this machine, so ratios compare like with like.
+Writes benchmarks/results.json (not committed). Every figure is measured in
+this one run on this machine, and ratios compare measurements made side by
+side (interleaved rounds), so they compare like with like.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
+from websockets.asyncio.client import connect as ws_connect
+from websockets.asyncio.server import serve as ws_serve
+
 import duplexlab as dl
+from duplexlab.arena import Arena
 from duplexlab.experiments import measure_polling
+from duplexlab.measure import percentile
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PAYLOAD = b"x" * 64
 
 
-def http_round_trips(lab: dl.Lab, n: int) -> dict:
-    """Keep-alive GET round trips: the blocking Client, the AsyncClient, and through a tap."""
-    client = lab.client()
-    for _ in range(50):
-        client.get("/api/health")
-    sync = [client.get("/api/health").elapsed for _ in range(n)]
+# -- round trips ----------------------------------------------------------------------------
 
-    async def async_rtts() -> list[float]:
-        async with dl.AsyncClient(lab.url) as c:
-            for _ in range(50):
-                await c.get("/api/health")
-            return [(await c.get("/api/health")).elapsed for _ in range(n)]
 
-    asyn = asyncio.run(async_rtts())
-    tap = lab.tap()
-    tapped = lab.client(tap.url)
-    tapped.get("/api/users/asha/notifications")
-    one_get = tap.counts()
-    for _ in range(50):
-        tapped.get("/api/health")
-    via_tap = [tapped.get("/api/health").elapsed for _ in range(n)]
-    tap.close()
+async def _tcp_rtts(port: int, n: int) -> list[float]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        writer.write(PAYLOAD)
+        await reader.readexactly(len(PAYLOAD))
+        out.append(time.perf_counter() - t)
+    writer.close()
+    return out
+
+
+async def _ws_rtts(url: str, n: int) -> list[float]:
+    async with ws_connect(url, proxy=None, compression=None) as ws:
+        out = []
+        for _ in range(n):
+            t = time.perf_counter()
+            await ws.send(PAYLOAD.decode())
+            await ws.recv()
+            out.append(time.perf_counter() - t)
+    return out
+
+
+def echo_round_trips(n: int, rounds: int) -> dict:
+    """Raw TCP echo, bare websockets echo, the lab's /echo, and the lab's /echo through the tap.
+
+    All four servers run on the lab's own loop thread (so thread placement is
+    the same for all); the client runs on this thread. They are measured in
+    interleaved rounds; each figure is the median over all rounds.
+    """
+
+    async def start_raw():
+        async def echo(reader, writer):
+            while data := await reader.read(65536):
+                writer.write(data)
+        server = await asyncio.start_server(echo, "127.0.0.1", 0)
+        return server, server.sockets[0].getsockname()[1]
+
+    async def start_bare():
+        async def echo(ws):
+            async for message in ws:
+                await ws.send(message)
+        server = await ws_serve(echo, "127.0.0.1", 0, compression=None)
+        return server, server.sockets[0].getsockname()[1]
+
+    samples = {"tcp": [], "bare_ws": [], "lab_ws": [], "lab_ws_tap": []}
+    with dl.Lab() as lab:
+        raw_server, raw_port = lab.run(start_raw())
+        bare_server, bare_port = lab.run(start_bare())
+        tap = lab.tap(lab.ws_url)
+        targets = {
+            "tcp": lambda: _tcp_rtts(raw_port, n),
+            "bare_ws": lambda: _ws_rtts(f"ws://127.0.0.1:{bare_port}/", n),
+            "lab_ws": lambda: _ws_rtts(f"{lab.ws_url}/echo", n),
+            "lab_ws_tap": lambda: _ws_rtts(f"{tap.url}/echo", n),
+        }
+        for _ in range(rounds):
+            for name, run in targets.items():
+                samples[name] += asyncio.run(run())[n // 10:]  # drop each round's warm-up
+
+        async def stop():
+            raw_server.close()
+            bare_server.close()
+            await bare_server.wait_closed()
+
+        lab.run(stop())
+    med = {k: statistics.median(v) * 1e6 for k, v in samples.items()}
     return {
-        "http_rtt_ms": statistics.median(sync) * 1000,
-        "http_rtt_async_ms": statistics.median(asyn) * 1000,
-        "http_rtt_tap_ms": statistics.median(via_tap) * 1000,
+        "tcp_echo_us": med["tcp"],
+        "bare_ws_echo_us": med["bare_ws"],
+        "lab_ws_echo_us": med["lab_ws"],
+        "lab_ws_tap_echo_us": med["lab_ws_tap"],
+        "ws_echo_ratio": med["lab_ws"] / med["bare_ws"],
+        "tap_ratio": med["lab_ws_tap"] / med["lab_ws"],
+    }
+
+
+def http_round_trips(n: int) -> dict:
+    """Keep-alive GET round trips: blocking Client, AsyncClient, and the Client through a tap."""
+    with dl.Lab() as lab:
+        client = lab.client()
+        tap = lab.tap()
+        tapped = lab.client(tap.url)
+        tapped.get("/api/users/asha/notifications")
+        one_get = tap.counts()
+        sync, via_tap = [], []
+        for _ in range(5):  # interleaved rounds
+            sync += [client.get("/api/health").elapsed for _ in range(n // 5)]
+            via_tap += [tapped.get("/api/health").elapsed for _ in range(n // 5)]
+
+        async def async_rtts() -> list[float]:
+            async with dl.AsyncClient(lab.url) as c:
+                for _ in range(50):
+                    await c.get("/api/health")
+                return [(await c.get("/api/health")).elapsed for _ in range(n)]
+
+        asyn = asyncio.run(async_rtts())
+    return {
+        "http_rtt_us": statistics.median(sync) * 1e6,
+        "http_rtt_async_us": statistics.median(asyn) * 1e6,
+        "http_rtt_tap_us": statistics.median(via_tap) * 1e6,
+        "http_tap_ratio": statistics.median(via_tap) / statistics.median(sync),
         "one_get_bytes": one_get.bytes_total,
         "one_get_header_bytes": one_get.header_bytes,
     }
 
 
-def polling_delays(lab: dl.Lab, students: int) -> dict:
-    """Mean detection delay at 0.1, 0.5 and 1 s, against interval/2 + the measured RTT."""
+# -- polling and the four transports -----------------------------------------------------------
+
+
+def polling_delays(students: int) -> dict:
+    """Mean detection delay at 0.1, 0.5 and 1 s, against interval/2 + the measured round trip."""
     rows = {}
-    for interval in (0.1, 0.5, 1.0):
-        r = lab.run(measure_polling(lab.url, interval=interval, judge_seconds=1.0, students=students), 120)
-        rows[str(interval)] = {
-            "mean_delay_ms": r.mean_delay * 1000,
-            "theory_ms": r.theory_delay * 1000,
-            "rtt_ms": r.rtt * 1000,
-            "error": (r.mean_delay - r.theory_delay) / r.theory_delay,
-            "polls_per_student": r.requests / students,
-            "wasted_per_student": r.wasted / students,
-            "bytes_per_student": r.bytes_total / students,
-        }
+    with dl.Lab() as lab:
+        for interval in (0.1, 0.5, 1.0):
+            r = lab.run(measure_polling(lab.url, interval=interval, judge_seconds=1.0, students=students), 120)
+            rows[str(interval)] = {
+                "mean_delay_ms": r.mean_delay * 1000,
+                "theory_ms": r.theory_delay * 1000,
+                "rtt_ms": r.rtt * 1000,
+                "error": (r.mean_delay - r.theory_delay) / r.theory_delay,
+                "polls_per_student": r.requests / students,
+                "bytes_per_student": r.bytes_total / students,
+            }
     return {"poll_delay": rows, "poll_delay_error": max(abs(v["error"]) for v in rows.values())}
+
+
+def transports(duration: float) -> dict:
+    """Delay, requests and bytes per delivered event, and server CPU, for the four transports."""
+    with Arena() as arena:
+        result = arena.run(rate=5, duration=duration, poll_interval=1.0, seed=2026)
+    return {"transports": {
+        name: {
+            "delay_median_ms": r.delay_ms(50),
+            "delay_p99_ms": r.delay_ms(99),
+            "requests_per_event": r.requests_per_event,
+            "bytes_per_event": r.bytes_per_event,
+            "server_cpu_ms_per_s": r.cpu_per_second * 1000,
+        }
+        for name, r in result.results.items()
+    }, "transport_events": len(result.event_times)}
+
+
+# -- many connections (clients in another process) ----------------------------------------------
+
+
+def _crowd(mode: str, url: str, n: int, *extra: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, str(HERE / "clients.py"), mode, url, str(n), *extra],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline().strip()
+    if line != "ready":
+        proc.kill()
+        raise RuntimeError(f"the client process did not get ready: {line!r}")
+    return proc
+
+
+def broadcast(n: int, messages: int) -> dict:
+    """One notification pushed to n subscribed clients (in another process), ``messages`` times."""
+    with dl.Lab() as lab:
+        proc = _crowd("broadcast", lab.ws_url, n, str(messages))
+        time.sleep(0.5)
+        for i in range(messages):
+            lab.notify("crowd", f"broadcast {i}")
+            time.sleep(0.15)
+        out, _ = proc.communicate(timeout=120)
+    deliveries = json.loads(out)
+    per_message: dict[int, list[float]] = {}
+    for note_id, delay in deliveries:
+        per_message.setdefault(note_id, []).append(delay)
+    completion = [max(v) for v in per_message.values()]
+    every = [d for _, d in deliveries]
+    return {
+        "broadcast_clients": n,
+        "broadcast_deliveries": len(every),
+        f"broadcast_{n}_ms": statistics.median(completion) * 1000,
+        f"broadcast_{n}_p99_ms": percentile(completion, 99) * 1000,
+        "broadcast_delivery_median_ms": statistics.median(every) * 1000,
+    }
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS in /proc: the memory benchmark needs Linux")
+
+
+def idle_memory(n: int) -> dict:
+    """Memory growth of a fresh lab process per idle WebSocket connection (clients in a third process)."""
+    server = subprocess.Popen([sys.executable, str(HERE / "clients.py"), "server"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        url = server.stdout.readline().strip()
+        warm = _crowd("idle", url, 20)  # first connections load code and caches
+        warm.communicate("", timeout=30)
+        time.sleep(0.5)
+        before = _rss_kib(server.pid)
+        crowd = _crowd("idle", url, n)
+        time.sleep(1.0)
+        after = _rss_kib(server.pid)
+        crowd.communicate("", timeout=60)
+    finally:
+        server.communicate("", timeout=30)
+    return {"idle_conn_kib": (after - before) / n, "idle_connections": n}
+
+
+# -- the course -------------------------------------------------------------------------------
+
+
+def course_time() -> dict:
+    """Run every notebook headless in a fresh kernel, as the tests do; seconds per notebook."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    per = {}
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        t = time.perf_counter()
+        NotebookClient(nb, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        per[path.name] = time.perf_counter() - t
+    return {"course_seconds": sum(per.values()), "notebook_seconds": per}
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def report(r: dict) -> None:
+    def row(label: str, value: str, target: str = "") -> None:
+        print(f"{label:<50} {value:>16}  {target}")
+
+    print(f"{'measurement':<50} {'value':>16}  target")
+    print("-" * 90)
+    row("raw asyncio TCP echo (loopback floor)", f"{r['tcp_echo_us']:.0f} µs")
+    row("bare websockets echo", f"{r['bare_ws_echo_us']:.0f} µs")
+    row("the lab's WebSocket /echo", f"{r['lab_ws_echo_us']:.0f} µs")
+    row("  lab / bare websockets", f"{r['ws_echo_ratio']:.3f}", "≤ 1.10")
+    row("the lab's /echo through the tap", f"{r['lab_ws_tap_echo_us']:.0f} µs")
+    row("  through the tap / direct", f"{r['tap_ratio']:.3f}", "≤ 1.5")
+    row("HTTP keep-alive GET, blocking Client", f"{r['http_rtt_us']:.0f} µs")
+    row("HTTP keep-alive GET, AsyncClient", f"{r['http_rtt_async_us']:.0f} µs")
+    row("HTTP GET through the tap / direct", f"{r['http_tap_ratio']:.3f}")
+    row("one notifications GET + response", f"{r['one_get_bytes']} B", f"({r['one_get_header_bytes']} B headers)")
+    for interval, p in r["poll_delay"].items():
+        row(f"polling every {interval} s: mean detection delay", f"{p['mean_delay_ms']:.1f} ms",
+            f"theory {p['theory_ms']:.1f} ms, error {p['error']:+.1%}")
+    row("  largest polling-delay error", f"{r['poll_delay_error']:.1%}", "within ±10 %")
+    for name, t in r["transports"].items():
+        row(f"{name}: delay median / p99", f"{t['delay_median_ms']:.1f} / {t['delay_p99_ms']:.1f} ms",
+            f"{t['requests_per_event']:.2f} req/event, {t['bytes_per_event']:.0f} B/event, "
+            f"CPU {t['server_cpu_ms_per_s']:.2f} ms/s")
+    n = r["broadcast_clients"]
+    row(f"push to {n} clients (another process): median", f"{r[f'broadcast_{n}_ms']:.1f} ms", "≤ 50 ms")
+    row(f"  p99 (last client reached)", f"{r[f'broadcast_{n}_p99_ms']:.1f} ms")
+    row("memory per idle WebSocket connection", f"{r['idle_conn_kib']:.1f} KiB",
+        f"({r['idle_connections']} connections)")
+    if "course_seconds" in r:
+        row("all notebooks, headless", f"{r['course_seconds']:.1f} s", "≤ 60 s")
+        for name, s in r["notebook_seconds"].items():
+            row(f"  {name}", f"{s:.1f} s")
+    row("benchmark run time", f"{r['benchmark_seconds']:.0f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, no notebooks")
+    parser.add_argument("--no-notebooks", action="store_true", help="skip the course run time")
     args = parser.parse_args(argv)
-    n, students = (200, 20) if args.quick else (2000, 40)
+    n, rounds, students = (300, 4, 20) if args.quick else (500, 16, 40)
 
-    results: dict = {"python": sys.version.split()[0], "quick": args.quick}
     t0 = time.perf_counter()
-    with dl.Lab() as lab:
-        results.update(http_round_trips(lab, n))
-        results.update(polling_delays(lab, students))
+    results: dict = {"python": sys.version.split()[0], "quick": args.quick}
+    results.update(echo_round_trips(n, rounds))
+    results.update(http_round_trips(n))
+    results.update(polling_delays(students))
+    results.update(transports(3.0 if args.quick else 6.0))
+    results.update(broadcast(1000, 10 if args.quick else 30))
+    results.update(idle_memory(1000))
+    if not (args.quick or args.no_notebooks):
+        results.update(course_time())
     results["benchmark_seconds"] = time.perf_counter() - t0
-
-    print(f"{'measurement':<52} {'value':>12}")
-    print("-" * 65)
-    print(f"{'HTTP keep-alive GET, blocking Client (median)':<52} {results['http_rtt_ms']:>9.3f} ms")
-    print(f"{'HTTP keep-alive GET, AsyncClient (median)':<52} {results['http_rtt_async_ms']:>9.3f} ms")
-    print(f"{'HTTP keep-alive GET through the tap (median)':<52} {results['http_rtt_tap_ms']:>9.3f} ms")
-    print(f"{'tap / direct (blocking Client)':<52} {results['http_rtt_tap_ms'] / results['http_rtt_ms']:>12.2f}")
-    print(f"{'bytes of one notifications GET + response':<52} {results['one_get_bytes']:>12} "
-          f"({results['one_get_header_bytes']} header)")
-    for interval, row in results["poll_delay"].items():
-        label = f"poll every {interval} s: mean detection delay"
-        print(f"{label:<52} {row['mean_delay_ms']:>9.1f} ms  (theory {row['theory_ms']:.1f} ms, "
-              f"error {row['error']:+.1%}, {row['polls_per_student']:.1f} polls, "
-              f"{row['bytes_per_student']:.0f} B per student)")
-    print(f"{'largest polling-delay error (target within ±10 %)':<52} {results['poll_delay_error']:>11.1%}")
-    print(f"{'benchmark run time':<52} {results['benchmark_seconds']:>10.1f} s")
+    report(results)
     out = HERE / "results.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"\nwrote {out}")
