@@ -23,6 +23,7 @@ from .errors import (
 from .lab import Lab, current, start, stop
 from .measure import Stats, first_seen, summarize
 from .page import Page
+from .resilient import Backoff, ResilientClient
 from .runtime import LoopThread
 from .social import Notification, NotificationStore
 from .tap import Tap
@@ -30,6 +31,7 @@ from .tap import Tap
 __all__ = [
     "Arena",
     "AsyncClient",
+    "Backoff",
     "Capture",
     "CheckFailed",
     "Chunk",
@@ -47,6 +49,7 @@ __all__ = [
     "Page",
     "PortInUseError",
     "Reply",
+    "ResilientClient",
     "Stats",
     "Tap",
     "WSFrame",

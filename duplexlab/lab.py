@@ -159,6 +159,19 @@ class Lab:
         self._require()
         return self._ws
 
+    def publish(self, topic: str, data: object) -> None:
+        """Publish ``data`` on ``/stream/<topic>`` (numbered, kept for replay). From any thread."""
+        self._require()
+        self.call_soon(self._ws.topic(topic).publish, data)
+
+    def allow_origin(self, origin: str) -> None:
+        """Let browser pages from ``origin`` (e.g. ``http://localhost:8888``) open WebSockets."""
+        self.websockets.allowed_origins.add(origin)
+
+    def issue_token(self, user: str) -> str:
+        """A secret token for ``/private/<user>``; send it in the first message, not the URL."""
+        return self.websockets.issue_token(user)
+
     @property
     def ws_connections(self) -> int:
         """How many WebSocket connections are open on the lab right now."""

@@ -5,19 +5,30 @@ One server, routed by path:
 - ``/chat?name=asha``          a chat room: everyone gets every message, and who is online
 - ``/notifications/<user>``    the social app pushes each new notification of ``<user>``
 - ``/echo``                    sends every message back (for measuring round trips)
+- ``/stream/<topic>?last=N``   numbered messages; a client that reconnects with the last
+                               number it saw gets what it missed (from a bounded buffer)
+- ``/private/<user>``          like ``/notifications/<user>``, after ``{"type": "auth", "token": ...}``
 
 Every message is a JSON object with a ``type``. A malformed one gets
 ``{"type": "error", "error": ..., "hint": ...}`` back and the connection stays
 open; a message over ``max_size`` closes that connection with 1009, and the
 server goes on serving the others. Per-message compression is off, so a tap
 shows payloads as they are.
+
+Security: a browser sends an ``Origin`` header, and the server refuses (403)
+pages whose origin is not in ``allowed_origins`` (the course's widgets register
+Jupyter's origin through the kernel); clients that are not browsers send none.
+Chat messages are rate-limited (1008 when exceeded); private channels want a
+token in the first message, never in the URL, where logs would keep it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -30,9 +41,13 @@ from websockets.http11 import Request, Response
 from .errors import PortInUseError
 from .social import Notification, NotificationStore, valid_user
 
-__all__ = ["ConnectionRecord", "RealtimeServer", "parse_message"]
+__all__ = ["ConnectionRecord", "RealtimeServer", "Topic", "parse_message"]
 
 MAX_MESSAGE = 64 * 1024
+CHAT_RATE = 20  # messages per second per connection
+AUTH_TIMEOUT = 5.0
+TOPIC_BUFFER = 10_000
+SEND_QUEUE = 20_000
 
 
 def parse_message(raw: str | bytes, *, types: tuple[str, ...]) -> dict:
@@ -82,6 +97,33 @@ class _Room:
         return sorted(set(self.members.values()))
 
 
+class Topic:
+    """Numbered messages on one topic, with the last ``buffer`` kept for replay.
+
+    Not thread-safe on purpose: used on the lab's loop only.
+    """
+
+    def __init__(self, name: str, *, buffer: int = TOPIC_BUFFER) -> None:
+        self.name = name
+        self.seq = 0
+        self.kept: collections.deque[tuple[int, str]] = collections.deque(maxlen=buffer)
+        self.queues: set[asyncio.Queue] = set()
+
+    @property
+    def oldest(self) -> int:
+        """The oldest number still kept (``seq + 1`` when nothing is kept)."""
+        return self.kept[0][0] if self.kept else self.seq + 1
+
+    def publish(self, data: object) -> int:
+        self.seq += 1
+        text = json.dumps({"type": "message", "topic": self.name, "seq": self.seq, "data": data,
+                           "t": time.perf_counter()})
+        self.kept.append((self.seq, text))
+        for queue in list(self.queues):
+            queue.put_nowait(text)
+        return self.seq
+
+
 class RealtimeServer:
     """The WebSocket server; start with ``await server.start()`` on the lab loop."""
 
@@ -96,6 +138,10 @@ class RealtimeServer:
         self.notifications = notifications
         self.host, self.port, self.max_size = host, port, max_size
         self.room = _Room()
+        self.topics: dict[str, Topic] = {}
+        self.allowed_origins: set[str] = set()
+        self.refused: list[tuple[float, str, str, int]] = []  # (t, origin, path, status)
+        self.tokens: dict[str, str] = {}
         self.records: list[ConnectionRecord] = []
         self._ids = itertools.count(1)
         self._server: Server | None = None
@@ -128,8 +174,53 @@ class RealtimeServer:
 
     # -- the handshake ------------------------------------------------------
 
+    def topic(self, name: str) -> Topic:
+        if name not in self.topics:
+            self.topics[name] = Topic(name)
+        return self.topics[name]
+
+    def issue_token(self, user: str) -> str:
+        """A secret token for ``user``'s private channel."""
+        valid_user(user)
+        token = secrets.token_urlsafe(16)
+        self.tokens[token] = user
+        return token
+
+    def _refuse(self, connection: ServerConnection, request: Request, status: HTTPStatus,
+                text: str) -> Response:
+        self.refused.append((time.perf_counter(), request.headers.get("Origin", ""), request.path,
+                             int(status)))
+        return connection.respond(status, text)
+
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        origin = request.headers.get("Origin")
+        if origin is not None and origin not in self.allowed_origins:
+            return self._refuse(
+                connection, request, HTTPStatus.FORBIDDEN,
+                f"a page from {origin} may not open WebSockets to the lab; the course's widgets "
+                "register Jupyter's origin through the kernel (lab.allow_origin(...))\n",
+            )
+        response = self._check_path(connection, request)
+        if response is not None:
+            self.refused.append((time.perf_counter(), origin or "", request.path,
+                                 response.status_code))
+        return response
+
+    def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
+        if path.startswith("/stream/"):
+            topic = path.removeprefix("/stream/")
+            last = parse_qs(urlsplit(request.path).query).get("last", ["-1"])[0]
+            if not topic or not last.lstrip("-").isdigit():
+                return connection.respond(HTTPStatus.BAD_REQUEST,
+                                          "connect to /stream/<topic>?last=<the last number you saw>\n")
+            return None
+        if path.startswith("/private/"):
+            try:
+                valid_user(path.removeprefix("/private/"))
+            except ValueError as exc:
+                return connection.respond(HTTPStatus.BAD_REQUEST, f"{exc}\n")
+            return None
         if path == "/chat":
             name = parse_qs(urlsplit(request.path).query).get("name", [""])[0]
             try:
@@ -147,7 +238,8 @@ class RealtimeServer:
             return None
         return connection.respond(
             HTTPStatus.NOT_FOUND,
-            f"no WebSocket endpoint at {path}; use /chat?name=<you>, /notifications/<user> or /echo\n",
+            f"no WebSocket endpoint at {path}; use /chat?name=<you>, /notifications/<user>, "
+            "/stream/<topic>?last=N, /private/<user> or /echo\n",
         )
 
     # -- connections --------------------------------------------------------
@@ -162,6 +254,11 @@ class RealtimeServer:
                 await self._chat(ws, record, parse_qs(parts.query)["name"][0])
             elif parts.path == "/echo":
                 await self._echo(ws, record)
+            elif parts.path.startswith("/stream/"):
+                last = int(parse_qs(parts.query).get("last", ["-1"])[0])
+                await self._stream(ws, record, parts.path.removeprefix("/stream/"), last)
+            elif parts.path.startswith("/private/"):
+                await self._private(ws, record, parts.path.removeprefix("/private/"))
             else:
                 await self._notifications(ws, record, parts.path.removeprefix("/notifications/"))
         except ConnectionClosed:
@@ -194,8 +291,16 @@ class RealtimeServer:
             await self._send(ws, record, json.dumps({"type": "welcome", "you": name, "online": room.online()}))
             others = [m for m in room.members if m is not ws]
             broadcast(others, json.dumps({"type": "presence", "joined": name, "online": room.online()}))
+            window: collections.deque[float] = collections.deque()
             async for raw in ws:
                 record.received += 1
+                now = time.perf_counter()
+                window.append(now)
+                while window and now - window[0] > 1.0:
+                    window.popleft()
+                if len(window) > CHAT_RATE:
+                    await ws.close(1008, f"rate limit: more than {CHAT_RATE} messages a second")
+                    return
                 try:
                     data = parse_message(raw, types=("message",))
                     text = data.get("text")
@@ -242,3 +347,55 @@ class RealtimeServer:
             unsubscribe()
             pusher.cancel()
             await asyncio.gather(pusher, return_exceptions=True)
+
+
+    async def _stream(self, ws: ServerConnection, record: ConnectionRecord, name: str, last: int) -> None:
+        topic = self.topic(name)
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        hello = {"type": "subscribed", "topic": name, "latest": topic.seq, "oldest": topic.oldest}
+        queue.put_nowait(json.dumps(hello))
+        if last >= 0:
+            if last + 1 < topic.oldest:
+                queue.put_nowait(json.dumps({
+                    "type": "gap", "from": last + 1, "to": topic.oldest - 1,
+                    "error": f"messages {last + 1} to {topic.oldest - 1} are no longer kept "
+                             f"(the server keeps the last {topic.kept.maxlen})",
+                    "hint": f"reload the whole state, then follow from {topic.oldest}",
+                }))
+            for seq, text in topic.kept:
+                if seq > last:
+                    queue.put_nowait(text)
+        topic.queues.add(queue)  # no await since the replay: nothing published in between is lost
+
+        async def send_all() -> None:
+            while True:
+                if queue.qsize() > SEND_QUEUE:
+                    await ws.close(1013, "you read too slowly; reconnect with ?last=<the last number you saw>")
+                    return
+                await self._send(ws, record, await queue.get())
+
+        sender = asyncio.get_running_loop().create_task(send_all())
+        try:
+            async for _ in ws:
+                record.received += 1
+                await self._send(ws, record, _error("this stream only sends",
+                                                    "reconnect with ?last=N to resume instead"))
+        finally:
+            topic.queues.discard(queue)
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+
+    async def _private(self, ws: ServerConnection, record: ConnectionRecord, user: str) -> None:
+        try:
+            raw = await asyncio.wait_for(ws.recv(), AUTH_TIMEOUT)
+            data = parse_message(raw, types=("auth",))
+        except asyncio.TimeoutError:
+            await ws.close(1008, f'send {{"type": "auth", "token": ...}} within {AUTH_TIMEOUT:g} s')
+            return
+        except ValueError:
+            await ws.close(1008, 'the first message must be {"type": "auth", "token": ...}')
+            return
+        if self.tokens.get(data.get("token")) != user:
+            await ws.close(1008, f"invalid token for {user}; get one with lab.issue_token({user!r})")
+            return
+        await self._notifications(ws, record, user)

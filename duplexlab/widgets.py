@@ -451,35 +451,57 @@ function render({ model, el }) {
   button.textContent = "Send";
   box.append(status, log, input, button);
   el.append(box);
-
   const show = (text) => { status.textContent = text; };
-  show("connecting to " + model.get("url") + " …");
+
+  let ws = null;
+  let unmounted = false;
+
   // Mount: this view opens its own WebSocket to the lab.
-  const ws = new WebSocket(model.get("url"));
-  ws.onopen = () => {
-    show("open: " + model.get("url"));
-    model.set("opened", model.get("opened") + 1);
-    model.save_changes();
+  function connect() {
+    show("connecting to " + model.get("url") + " …");
+    ws = new WebSocket(model.get("url"));
+    ws.onopen = () => {
+      show("open: " + model.get("url"));
+      model.set("opened", model.get("opened") + 1);
+      model.save_changes();
+    };
+    ws.onmessage = (event) => {
+      const item = document.createElement("li");
+      item.textContent = event.data;
+      log.append(item);
+      log.scrollTop = log.scrollHeight;
+      model.set("received", [...model.get("received"), event.data].slice(-50));
+      model.save_changes();
+    };
+    ws.onclose = (event) => show("closed: " + event.code + " " + event.reason);
+  }
+
+  // The lab refuses pages from origins it does not know: tell it ours through the kernel
+  // (Jupyter's own authenticated channel), and connect once it says yes.
+  const whenAllowed = () => {
+    if (model.get("allowed_origin") === window.location.origin && !ws && !unmounted) connect();
   };
-  ws.onmessage = (event) => {
-    const item = document.createElement("li");
-    item.textContent = event.data;
-    log.append(item);
-    log.scrollTop = log.scrollHeight;
-    model.set("received", [...model.get("received"), event.data].slice(-50));
-    model.save_changes();
-  };
-  ws.onclose = (event) => show("closed: " + event.code + " " + event.reason);
+  model.on("change:allowed_origin", whenAllowed);
+  show("asking the lab to accept " + window.location.origin + " …");
+  model.set("origin", window.location.origin);
+  model.save_changes();
+  whenAllowed();
+
   const send = () => {
     const text = input.value.trim();
-    if (!text || ws.readyState !== WebSocket.OPEN) return;
+    if (!text || !ws || ws.readyState !== WebSocket.OPEN) return;
     ws.send(text.startsWith("{") ? text : JSON.stringify({ type: "message", text }));
     input.value = "";
   };
   button.onclick = send;
   input.onkeydown = (event) => { if (event.key === "Enter") send(); };
+
   // Unmount: anywidget calls this when the view goes away (output cleared, cell re-run).
-  return () => ws.close(1000, "unmount");
+  return () => {
+    unmounted = true;
+    model.off("change:allowed_origin", whenAllowed);
+    if (ws) ws.close(1000, "unmount");
+  };
 }
 export default { render };
 """
@@ -488,7 +510,9 @@ export default { render };
 class BrowserSocket(anywidget.AnyWidget):
     """A WebSocket client that runs in the browser, inside the notebook.
 
-    Showing it (mounting) opens a ``WebSocket`` from the page to the lab;
+    Showing it (mounting) first tells the lab the page's origin through the
+    kernel (the lab refuses browser pages from origins it does not know), then
+    opens a ``WebSocket`` from the page to the lab;
     clearing the output or re-running the cell (unmounting) closes it with
     code 1000, reason ``"unmount"``. Messages typed into it are sent as chat
     messages; what arrives is listed, and kept in ``received``.
@@ -502,6 +526,17 @@ class BrowserSocket(anywidget.AnyWidget):
     url = traitlets.Unicode("").tag(sync=True)
     received = traitlets.List(traitlets.Unicode()).tag(sync=True)
     opened = traitlets.Int(0).tag(sync=True)
+    origin = traitlets.Unicode("").tag(sync=True)  # the page's origin, told by the browser
+    allowed_origin = traitlets.Unicode("").tag(sync=True)  # set once the lab accepts it
 
     def __init__(self, lab: Lab, path: str, **kwargs) -> None:
+        self._lab = lab
         super().__init__(url=lab.ws_url + path, **kwargs)
+
+    @traitlets.observe("origin")
+    def _register_origin(self, change) -> None:
+        # The origin arrives through Jupyter's own (authenticated) channel, so only pages
+        # that can talk to this kernel get their origin accepted by the lab.
+        if change["new"]:
+            self._lab.allow_origin(change["new"])
+            self.allowed_origin = change["new"]
