@@ -23,6 +23,7 @@ from .errors import (
 from .lab import Lab, current, start, stop
 from .measure import Stats, first_seen, summarize
 from .page import Page
+from .realtime import WebSocketServer
 from .resilient import Backoff, ResilientClient
 from .runtime import LoopThread
 from .social import Notification, NotificationStore
@@ -53,6 +54,7 @@ __all__ = [
     "Stats",
     "Tap",
     "WSFrame",
+    "WebSocketServer",
     "arena",
     "check",
     "experiments",

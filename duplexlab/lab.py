@@ -248,7 +248,8 @@ class Lab:
         from websockets.sync.client import connect
 
         self._require()
-        options = {"proxy": None, "compression": None, "open_timeout": 10, "legacy": True, **options}
+        options = {"proxy": None, "compression": None, "open_timeout": 10, "legacy": True,
+                   "logger": realtime.LOGGER, **options}
         ws = connect((base_url or self.ws_url) + path, **options)
         self._ws_clients.append(ws)
         return ws
@@ -262,7 +263,8 @@ class Lab:
         from websockets.asyncio.client import connect
 
         self._require()
-        options = {"proxy": None, "compression": None, "open_timeout": 10, **options}
+        options = {"proxy": None, "compression": None, "open_timeout": 10,
+                   "logger": realtime.LOGGER, **options}
         return connect((base_url or self.ws_url) + path, **options)
 
     def tap(self, target: str | None = None, *, port: int = 0) -> Tap:

@@ -28,6 +28,7 @@ import asyncio
 import collections
 import itertools
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -41,7 +42,35 @@ from websockets.http11 import Request, Response
 from .errors import PortInUseError
 from .social import Notification, NotificationStore, valid_user
 
-__all__ = ["ConnectionRecord", "RealtimeServer", "Topic", "parse_message"]
+__all__ = [
+    "LOGGER",
+    "ConnectionRecord",
+    "RealtimeServer",
+    "Topic",
+    "WebSocketServer",
+    "parse_message",
+]
+
+
+class _DropClosedConnections(logging.Filter):
+    """Drop log records about connections that closed or timed out.
+
+    Those already reach the code that uses the connection, as an exception
+    (``ConnectionClosed``), so their tracebacks in a cell would only repeat
+    it. Every other error is still logged.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        while exc is not None:
+            if isinstance(exc, (ConnectionClosed, TimeoutError, ConnectionError)):
+                return False
+            exc = exc.__cause__ or exc.__context__
+        return True
+
+
+LOGGER = logging.getLogger("duplexlab.websockets")
+LOGGER.addFilter(_DropClosedConnections())
 
 MAX_MESSAGE = 64 * 1024
 CHAT_RATE = 20  # messages per second per connection
@@ -157,7 +186,7 @@ class RealtimeServer:
     async def start(self) -> None:
         try:
             self._server = await serve(
-                self._handle, self.host, self.port, compression=None,
+                self._handle, self.host, self.port, compression=None, logger=LOGGER,
                 max_size=self.max_size, process_request=self._check_request,
             )
         except OSError as exc:
@@ -299,7 +328,11 @@ class RealtimeServer:
                 while window and now - window[0] > 1.0:
                     window.popleft()
                 if len(window) > CHAT_RATE:
-                    await ws.close(1008, f"rate limit: more than {CHAT_RATE} messages a second")
+                    closing = asyncio.get_running_loop().create_task(
+                        ws.close(1008, f"rate limit: more than {CHAT_RATE} messages a second"))
+                    async for _ in ws:
+                        pass  # drop what is already on its way, so the client's close frame is read
+                    await closing
                     return
                 try:
                     data = parse_message(raw, types=("message",))
@@ -399,3 +432,69 @@ class RealtimeServer:
             await ws.close(1008, f"invalid token for {user}; get one with lab.issue_token({user!r})")
             return
         await self._notifications(ws, record, user)
+
+
+class WebSocketServer:
+    """A WebSocket server of your own, on an event-loop thread of its own.
+
+    For experiments that may break a server (a handler that blocks its event
+    loop, for one) without touching the lab. ``options`` go to
+    ``websockets.asyncio.server.serve`` (``ping_interval``, ``ping_timeout``, …).
+
+    Example::
+
+        async def echo(ws):
+            async for message in ws:
+                await ws.send(message)
+
+        with dl.WebSocketServer(echo) as server:
+            ws = websockets.sync.client.connect(server.url, proxy=None)
+    """
+
+    def __init__(self, handler, *, host: str = "127.0.0.1", port: int = 0, **options) -> None:
+        from .runtime import LoopThread
+
+        self.handler, self.host, self.port = handler, host, port
+        self.options = {"compression": None, "logger": LOGGER, **options}
+        self.loop = LoopThread(name="duplexlab-wsserver")
+        self._server: Server | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    def start(self) -> WebSocketServer:
+        if self._server is None:
+            self.loop.start()
+
+            async def begin() -> Server:  # serve() must be awaited inside a coroutine on the loop
+                return await serve(self.handler, self.host, self.port, **self.options)
+
+            try:
+                self._server = self.loop.run(begin(), 10)
+            except OSError as exc:
+                self.loop.close()
+                if exc.errno == 98:
+                    raise PortInUseError(self.host, self.port) from None
+                raise
+            self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    def close(self) -> None:
+        server, self._server = self._server, None
+        if server is not None and self.loop.running:
+            async def stop() -> None:
+                server.close()
+                await server.wait_closed()
+
+            try:
+                self.loop.run(stop(), 15)
+            except TimeoutError:
+                pass
+        self.loop.close()
+
+    def __enter__(self) -> WebSocketServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

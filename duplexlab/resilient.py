@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
-import logging
 import random
 import threading
 import time
@@ -26,13 +25,11 @@ from typing import Any
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from .realtime import LOGGER
 from .runtime import LoopThread
 
 __all__ = ["Backoff", "ResilientClient", "State"]
 
-_quiet = logging.getLogger("duplexlab.resilient")
-_quiet.addHandler(logging.NullHandler())
-_quiet.propagate = False
 
 
 class State(str, enum.Enum):
@@ -151,7 +148,7 @@ class ResilientClient:
             url = f"{self.url}?last={last}"
             try:
                 async with connect(url, proxy=None, compression=None, open_timeout=self.open_timeout,
-                                   max_queue=None, logger=_quiet) as ws:
+                                   max_queue=None, logger=LOGGER) as ws:
                     self.connections += 1
                     failures = 0
                     self._set(State.CONNECTED)
