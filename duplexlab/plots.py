@@ -13,7 +13,15 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from .capture import Counts
 
-__all__ = ["bytes_split", "classroom", "polling_dashboard", "side_by_side", "timeline"]
+__all__ = [
+    "bytes_split",
+    "classroom",
+    "keepalive",
+    "polling_dashboard",
+    "resume",
+    "side_by_side",
+    "timeline",
+]
 
 SERVER_COLOR = "tab:orange"
 CLIENT_COLOR = "tab:blue"
@@ -236,3 +244,48 @@ def classroom(runs, *, fig=None):
         plt.show()
         return None
     return fig
+
+
+def resume(published, clients, cuts, *, t0=None, ax=None):
+    """Messages published vs received over time, per client, with the moments of each cut.
+
+    Args:
+        published: times at which messages 1, 2, 3, … were published.
+        clients: name → list of (seq, data, time received), as ResilientClient.received.
+        cuts: times at which the connection was cut.
+    """
+    ax, own = _axes(ax, (9, 3.2))
+    t0 = min(published) if t0 is None and published else (t0 or 0.0)
+    ax.step([t - t0 for t in published], range(1, len(published) + 1), where="post", color="gray",
+            lw=3, alpha=0.4, label="published")
+    styles = ["-", "--", ":"]
+    for i, (name, received) in enumerate(clients.items()):
+        ax.step([t - t0 for _, _, t in received], range(1, len(received) + 1), where="post",
+                ls=styles[i % 3], lw=1.5, label=f"{name}: {len(received)} received")
+    for k, t in enumerate(cuts):
+        ax.axvline(t - t0, color="tab:red", lw=0.8, alpha=0.6, label="cut" if k == 0 else None)
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("messages")
+    ax.set_title("Messages published vs received, across cuts")
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    ax.grid(alpha=0.3)
+    if own:
+        plt.show()
+    return None if own else ax
+
+
+def keepalive(settings, measured, *, ax=None):
+    """Measured time to notice a dead connection vs ping_interval + ping_timeout + close_timeout."""
+    ax, own = _axes(ax, (7, 2.8))
+    labels = [f"ping {p:g} s\ntimeout {t:g} s\nclose {c:g} s" for p, t, c in settings]
+    expected = [p + t + c for p, t, c in settings]
+    xs = range(len(settings))
+    ax.bar([x - 0.2 for x in xs], expected, width=0.4, color="tab:gray", label="interval + timeout + close")
+    ax.bar([x + 0.2 for x in xs], measured, width=0.4, color="tab:blue", label="measured")
+    ax.set_xticks(list(xs), labels, fontsize=8)
+    ax.set_ylabel("seconds")
+    ax.set_title("How long until a dead connection is noticed")
+    ax.legend(fontsize=8, frameon=False)
+    if own:
+        plt.show()
+    return None if own else ax

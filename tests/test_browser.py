@@ -95,3 +95,45 @@ def test_browser_socket_mounts_receives_sends_and_closes_on_unmount(tmp_path):
         page.get_by_role("menuitem", name="Clear Cell Output").click()
         run_cell(page, 5)
         assert "closed: 1000 unmount 1" in output_text(page, 5)
+
+
+def test_a_page_from_another_origin_is_refused(tmp_path):
+    """A page served from another loopback port opens a socket to the lab: refused with 403.
+    (The course's own widget, which registers Jupyter's origin, is accepted: see the test above.)"""
+    import http.server
+    import threading
+
+    import duplexlab as dl
+
+    with dl.Lab() as lab:
+        page_html = f"""<!doctype html><title>waiting</title><script>
+          const ws = new WebSocket("{lab.ws_url}/chat?name=intruder");
+          ws.onopen = () => {{ document.title = "opened"; }};
+          ws.onclose = (e) => {{ if (document.title !== "opened") document.title = "refused " + e.code; }};
+        </script>"""
+        (tmp_path / "evil.html").write_text(page_html)
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+            def log_message(self, *args):
+                pass
+
+        site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+        threading.Thread(target=site.serve_forever, daemon=True).start()
+        origin = f"http://127.0.0.1:{site.server_address[1]}"
+        try:
+            with chromium_page(tmp_path) as page, screenshot_on_failure(page, "origin"):
+                page.goto(f"{origin}/evil.html")
+                page.wait_for_function("document.title !== 'waiting'", timeout=seconds(10) * 1000)
+                assert page.title() == "refused 1006"
+                assert (origin, "/chat?name=intruder", 403) in [r[1:] for r in lab.websockets.refused]
+                assert lab.ws_connections == 0
+
+                lab.allow_origin(origin)  # the same page, once its origin is allowed, gets in
+                page.reload()
+                page.wait_for_function("document.title !== 'waiting'", timeout=seconds(10) * 1000)
+                assert page.title() == "opened"
+        finally:
+            site.shutdown()

@@ -44,7 +44,7 @@ def test_there_are_notebooks():
     """The course has its notebooks where the README says."""
     names = [p.name for p in ALL]
     for expected in ("00-start-here.ipynb", "01-one-way-api.ipynb", "02-polling.ipynb",
-                     "03-long-polling-and-sse.ipynb", "04-websocket-handshake.ipynb", "05-chat-and-notifications.ipynb", "06-side-by-side.ipynb"):
+                     "03-long-polling-and-sse.ipynb", "04-websocket-handshake.ipynb", "05-chat-and-notifications.ipynb", "06-side-by-side.ipynb", "07-keeping-websockets-alive.ipynb"):
         assert expected in names
     readme = (NOTEBOOKS.parent / "README.md").read_text()
     for name in names:
