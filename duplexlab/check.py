@@ -398,7 +398,7 @@ def polls_per_event(fn: Callable[[float, float], float]) -> str:
             raise _fail(f"fn({rate}, {interval}) = {got!r}; the client sends 1/{interval:g} polls per second "
                         f"and gets {rate:g} events per second, so {want:g} polls per event")
     with Arena() as arena:
-        result = arena.run(rate=8, duration=3, poll_interval=0.5, transports=("polling",), tap=False, seed=7)
+        result = arena.run(rate=8, duration=2, poll_interval=0.5, transports=("polling",), tap=False, seed=7)
     measured = result.results["polling"]
     measured_ratio = measured.requests / len(result.event_times)
     if not 0.5 * fn(8, 0.5) <= measured_ratio <= 1.6 * fn(8, 0.5):
@@ -406,13 +406,23 @@ def polls_per_event(fn: Callable[[float, float], float]) -> str:
     return f"polls_per_event works; a real run measured {measured_ratio:.2f} (formula {fn(8, 0.5):.2f})."
 
 
+_ARENA_RESULT = []
+
+
+def _arena_result():
+    """One real side-by-side run, shared by the checks that read it (it takes seconds)."""
+    if not _ARENA_RESULT:
+        from .arena import Arena
+
+        with Arena() as arena:
+            _ARENA_RESULT.append(arena.run(rate=5, duration=1.0, poll_interval=0.5, seed=11))
+    return _ARENA_RESULT[0]
+
+
 @_check
 def cheapest(fn: Callable) -> str:
     """Lesson 6: ``fn(result)`` names the transport with the fewest bytes per delivered event."""
-    from .arena import Arena
-
-    with Arena() as arena:
-        result = arena.run(rate=5, duration=1.5, poll_interval=0.5, seed=11)
+    result = _arena_result()
     per_event = {name: r.bytes_per_event for name, r in result.results.items()}
     want = min(per_event, key=per_event.get)
     got = fn(result)
