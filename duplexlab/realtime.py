@@ -244,12 +244,13 @@ class RealtimeServer:
                 return connection.respond(HTTPStatus.BAD_REQUEST,
                                           "connect to /stream/<topic>?last=<the last number you saw>\n")
             return None
-        if path.startswith("/private/"):
-            try:
-                valid_user(path.removeprefix("/private/"))
-            except ValueError as exc:
-                return connection.respond(HTTPStatus.BAD_REQUEST, f"{exc}\n")
-            return None
+        for prefix in ("/private/", "/notifications/"):
+            if path.startswith(prefix):
+                try:
+                    valid_user(path.removeprefix(prefix))
+                except ValueError as exc:
+                    return connection.respond(HTTPStatus.BAD_REQUEST, f"{exc}\n")
+                return None
         if path == "/chat":
             name = parse_qs(urlsplit(request.path).query).get("name", [""])[0]
             try:
@@ -258,12 +259,6 @@ class RealtimeServer:
                 return connection.respond(HTTPStatus.BAD_REQUEST, f"{exc}; connect to /chat?name=asha\n")
             return None
         if path == "/echo":
-            return None
-        if path.startswith("/notifications/"):
-            try:
-                valid_user(path.removeprefix("/notifications/"))
-            except ValueError as exc:
-                return connection.respond(HTTPStatus.BAD_REQUEST, f"{exc}\n")
             return None
         return connection.respond(
             HTTPStatus.NOT_FOUND,

@@ -11,21 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from .errors import LabNotRunningError
 
-__all__ = ["LoopThread", "allow_nested_asyncio_run", "timeout_factor"]
+__all__ = ["LoopThread", "allow_nested_asyncio_run"]
 
 T = TypeVar("T")
-
-
-def timeout_factor() -> float:
-    """How much to stretch every timeout: ``DUPLEXLAB_TIMEOUT_FACTOR`` (default 1)."""
-    return float(os.environ.get("DUPLEXLAB_TIMEOUT_FACTOR", "1"))
 
 
 class LoopThread:

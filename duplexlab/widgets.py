@@ -31,6 +31,7 @@ __all__ = [
     "PollingExperiment",
     "SideBySide",
     "SliderExperiment",
+    "TapControls",
     "figure_png",
 ]
 
@@ -357,6 +358,52 @@ class Classroom(SliderExperiment):
             self._set_quietly(self.clients, n)
             self._loop.run(self._measure(n), 300)
         return {n: self.runs[n] for n in ns}
+
+
+class TapControls:
+    """Sliders and buttons that break the network inside a tap: latency, idle cut, cut, drop.
+
+    Example::
+
+        tap = lab.tap(lab.ws_url)
+        dl.widgets.TapControls(tap)
+    """
+
+    def __init__(self, tap) -> None:
+        self.tap = tap
+        style = {"description_width": "120px"}
+        layout = W.Layout(width="400px")
+        self.latency = W.FloatSlider(value=tap.latency * 1000, min=0, max=500, step=10,
+                                     description="latency (ms)", style=style, layout=layout)
+        self.idle = W.FloatSlider(value=tap.idle_timeout or 0, min=0, max=10, step=0.5,
+                                  description="idle cut after (s)", style=style, layout=layout)
+        self.idle_action = W.Dropdown(options=[("close both ends", "close"), ("go silent", "silent")],
+                                      value=tap.idle_action, description="idle cut", style=style)
+        self.cut_button = W.Button(description="Cut now", button_style="danger")
+        self.drop_button = W.Button(description="Drop server side", button_style="warning")
+        self.status = W.HTML("")
+        self.latency.observe(self._set_latency, names="value")
+        self.idle.observe(self._set_idle, names="value")
+        self.idle_action.observe(self._set_idle, names="value")
+        self.cut_button.on_click(lambda _: self._report("cut", tap.cut()))
+        self.drop_button.on_click(lambda _: self._report("dropped the server side of", tap.drop_server()))
+        self.widget = W.VBox([self.latency, W.HBox([self.idle, self.idle_action]),
+                              W.HBox([self.cut_button, self.drop_button]), self.status])
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _set_latency(self, change) -> None:
+        self.tap.latency = change["new"] / 1000  # read by the tap's loop on its next chunk
+
+    def _set_idle(self, change=None) -> None:
+        self.tap.idle_action = self.idle_action.value
+        self.tap.idle_timeout = self.idle.value or None  # 0 = never
+
+    def _report(self, what: str, count: int) -> None:
+        self.status.value = f"{what} {count} connection(s); {self.tap.open_connections} still open"
 
 
 class OTPScreen:

@@ -44,3 +44,20 @@ def test_otp_screen_counts_down_from_the_servers_numbers(lab):
     code = lab.otp.inbox("5551234567")[-1]
     assert not screen.verify("abcdef") and "wrong code" in screen.message.value
     assert screen.verify(code) and screen.message.value == "✓ verified"
+
+
+def test_tap_controls_drive_the_tap(lab):
+    """The latency slider, idle settings and buttons change the tap and report what they did."""
+    tap = lab.tap(lab.ws_url)
+    controls = dl.widgets.TapControls(tap)
+    controls.latency.value = 120
+    assert tap.latency == 0.12
+    controls.idle_action.value = "silent"
+    controls.idle.value = 2.5
+    assert (tap.idle_timeout, tap.idle_action) == (2.5, "silent")
+    controls.idle.value = 0
+    assert tap.idle_timeout is None
+    ws = lab.connect("/echo", base_url=tap.url)
+    controls.cut_button.click()
+    assert "cut 1 connection(s)" in controls.status.value
+    ws.close()
