@@ -27,7 +27,6 @@ import duplexlab as dl
 from duplexlab.arena import Arena
 from duplexlab.experiments import measure_polling
 from duplexlab.measure import percentile
-from duplexlab.runtime import LoopThread
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -150,24 +149,21 @@ def http_round_trips(n: int) -> dict:
 def polling_delays(students: int) -> dict:
     """Mean detection delay at 0.1, 0.5 and 1 s, against interval/2 + the measured round trip.
 
-    The students run on a loop thread of their own, apart from the lab's server thread.
+    The students run on the lab's loop, without a tap (bytes are measured elsewhere), so
+    nothing but the polling itself adds to the delay.
     """
     rows = {}
-    students_loop = LoopThread(name="duplexlab-students")
-    students_loop.start()
     with dl.Lab() as lab:
         for interval in (0.1, 0.5, 1.0):
-            r = students_loop.run(
-                measure_polling(lab.url, interval=interval, judge_seconds=1.0, students=students), 120)
+            r = lab.run(measure_polling(lab.url, interval=interval, judge_seconds=1.0,
+                                        students=students, tap=False), 120)
             rows[str(interval)] = {
                 "mean_delay_ms": r.mean_delay * 1000,
                 "theory_ms": r.theory_delay * 1000,
                 "rtt_ms": r.rtt * 1000,
                 "error": (r.mean_delay - r.theory_delay) / r.theory_delay,
                 "polls_per_student": r.requests / students,
-                "bytes_per_student": r.bytes_total / students,
             }
-    students_loop.close()
     return {"poll_delay": rows, "poll_delay_error": max(abs(v["error"]) for v in rows.values())}
 
 

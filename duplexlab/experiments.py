@@ -87,6 +87,7 @@ async def measure_polling(
     judge_seconds: float,
     students: int = 1,
     on_reply: Callable[[Reply], None] | None = None,
+    tap: bool = True,
 ) -> PollingResult:
     """Students submit code to the judge at ``url`` and poll until it is judged.
 
@@ -98,11 +99,12 @@ async def measure_polling(
     """
     if students < 1:
         raise ValueError(f"students must be 1 or more, not {students}")
-    tap = await Tap(url).start()
+    recorder = await Tap(url).start() if tap else None
+    base = recorder.url if recorder else url
     result = PollingResult(interval, judge_seconds, students)
 
     async def student(k: int) -> tuple[PollRun, float]:
-        async with AsyncClient(tap.url) as client:
+        async with AsyncClient(base) as client:
             ready_after = judge_seconds + (k + 0.5) / students * interval
             sub = await client.post(
                 "/api/judge/submissions", json={"code": JUDGE_CODE, "ready_after": ready_after}
@@ -115,7 +117,9 @@ async def measure_polling(
             result.runs.append(run)
             result.t_ready.append(t_ready)
     finally:
-        await tap.aclose()
-    counts = tap.counts()
-    result.bytes_total, result.header_bytes = counts.bytes_total, counts.header_bytes
+        if recorder is not None:
+            await recorder.aclose()
+    if recorder is not None:
+        counts = recorder.counts()
+        result.bytes_total, result.header_bytes = counts.bytes_total, counts.header_bytes
     return result

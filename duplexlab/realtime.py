@@ -172,6 +172,8 @@ class RealtimeServer:
         self.refused: list[tuple[float, str, str, int]] = []  # (t, origin, path, status)
         self.tokens: dict[str, str] = {}
         self.records: list[ConnectionRecord] = []
+        self._subscribers: dict[str, dict[ServerConnection, ConnectionRecord]] = {}
+        self._unsubscribe = None
         self._ids = itertools.count(1)
         self._server: Server | None = None
 
@@ -194,8 +196,12 @@ class RealtimeServer:
                 raise PortInUseError(self.host, self.port) from None
             raise
         self.port = self._server.sockets[0].getsockname()[1]
+        self._unsubscribe = self.notifications.subscribe(self._push_notification)
 
     async def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         server, self._server = self._server, None
         if server is not None:
             server.close()
@@ -344,24 +350,19 @@ class RealtimeServer:
             room.members.pop(ws, None)
             broadcast(list(room.members), json.dumps({"type": "presence", "left": name, "online": room.online()}))
 
+    def _push_notification(self, note: Notification) -> None:
+        """Store listener: write the notification to every socket of its user at once."""
+        subscribers = self._subscribers.get(note.user)
+        if subscribers:
+            text = json.dumps({"type": "notification", **note.to_json(), "t_sent": time.perf_counter()})
+            broadcast(list(subscribers), text)  # one serialization, no task switch per socket
+            for record in subscribers.values():
+                record.sent += 1
+
     async def _notifications(self, ws: ServerConnection, record: ConnectionRecord, user: str) -> None:
-        queue: asyncio.Queue[Notification] = asyncio.Queue()
-
-        def listener(note: Notification) -> None:
-            if note.user == user:
-                queue.put_nowait(note)
-
-        unsubscribe = self.notifications.subscribe(listener)
-
-        async def push() -> None:
-            while True:
-                note = await queue.get()
-                await self._send(ws, record, json.dumps({"type": "notification", **note.to_json(),
-                                                         "t_sent": time.perf_counter()}))
-
-        pusher = asyncio.get_running_loop().create_task(push())
+        await self._send(ws, record, json.dumps({"type": "subscribed", "user": user}))
+        self._subscribers.setdefault(user, {})[ws] = record
         try:
-            await self._send(ws, record, json.dumps({"type": "subscribed", "user": user}))
             async for raw in ws:
                 record.received += 1
                 try:
@@ -372,9 +373,10 @@ class RealtimeServer:
                     continue
                 await self._send(ws, record, json.dumps({"type": "pong", "t": time.perf_counter()}))
         finally:
-            unsubscribe()
-            pusher.cancel()
-            await asyncio.gather(pusher, return_exceptions=True)
+            subscribers = self._subscribers.get(user, {})
+            subscribers.pop(ws, None)
+            if not subscribers:
+                self._subscribers.pop(user, None)
 
 
     async def _stream(self, ws: ServerConnection, record: ConnectionRecord, name: str, last: int) -> None:
