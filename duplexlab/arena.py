@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from .client import AsyncClient
 from .lab import Lab
-from .runtime import LoopThread
+from .runtime import LoopThread, raise_open_file_limit
 from .tap import Tap
 
 __all__ = [
@@ -156,6 +156,7 @@ class Arena:
 
     def start(self) -> Arena:
         if not self.labs:
+            raise_open_file_limit()
             for name in TRANSPORTS:
                 self.labs[name] = Lab().start()
             self.clients.start()

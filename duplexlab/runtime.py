@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from .errors import LabNotRunningError
 
-__all__ = ["LoopThread", "allow_nested_asyncio_run"]
+__all__ = ["LoopThread", "allow_nested_asyncio_run", "raise_open_file_limit"]
 
 T = TypeVar("T")
 
@@ -136,3 +136,26 @@ def allow_nested_asyncio_run() -> bool:
 
     nest_asyncio2.apply(loop)
     return True
+
+
+def raise_open_file_limit(wanted: int = 16384) -> int:
+    """Let this process open up to ``wanted`` sockets and files, if the system allows it.
+
+    A classroom of 1,000 clients needs several thousand sockets in one process;
+    many systems start processes with a soft limit of 1,024 (macOS: 256) and a
+    much higher hard limit, which a process may raise itself to. Returns the
+    limit in force afterwards (unchanged where the ``resource`` module is missing).
+    """
+    try:
+        import resource
+    except ImportError:  # Windows
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft

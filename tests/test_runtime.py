@@ -87,3 +87,18 @@ def test_close_cancels_pending_tasks():
     loop.close()
     assert future.cancelled()
     assert not thread.is_alive()
+
+
+def test_open_file_limit_is_raised_up_to_what_is_asked():
+    """raise_open_file_limit() lifts a low soft limit (never above the hard one)."""
+    import resource
+
+    from duplexlab.runtime import raise_open_file_limit
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+        got = raise_open_file_limit(4096)
+        assert got == min(4096, hard) == resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
