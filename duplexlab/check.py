@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import functools
 import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import time
 
 from .capture import Capture
 from .errors import CheckFailed

@@ -40,3 +40,20 @@ def test_header_share_checks_against_real_captures(default_lab):
         assert "header_share" in str(exc)
     else:
         raise AssertionError("raise_if_failed did not raise")
+
+
+def test_accept_key_check_knows_the_rfc_example():
+    """A right Sec-WebSocket-Accept function gets ✓; one that forgets the GUID gets ✗ with the recipe."""
+    import base64
+    import hashlib
+
+    def right(key):
+        guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+        return base64.b64encode(hashlib.sha1((key + guid).encode()).digest()).decode()
+
+    def no_guid(key):
+        return base64.b64encode(hashlib.sha1(key.encode()).digest()).decode()
+
+    assert dl.check.accept_key(right).passed
+    wrong = dl.check.accept_key(no_guid)
+    assert not wrong.passed and "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in wrong.message
