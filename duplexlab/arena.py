@@ -240,7 +240,8 @@ class Arena:
         ticker = None
         try:
             await go.all_ready(timeout=60)
-            grace = (interval + 0.3) if "polling" in transports else 0.3
+            # time after the last event for it to reach every client (more clients, more time)
+            grace = 0.3 + 0.001 * clients + (interval if "polling" in transports else 0.0)
             cpu0 = {n: thread_cpu(self.labs[n].loop._thread.ident) for n in transports}
             t0 = time.perf_counter()
             for name in transports:
