@@ -30,7 +30,6 @@ __all__ = [
     "ArenaResult",
     "TransportResult",
     "event_times",
-    "summary_rows",
     "thread_cpu",
 ]
 
@@ -376,12 +375,3 @@ class _Start:
     def begin(self, end: float) -> None:
         self.end = end
         self._go.set()
-
-
-def summary_rows(result: ArenaResult) -> list[tuple[str, str, str, str, str]]:
-    """The table a learner can read aloud: transport, delay, requests, bytes, CPU per event."""
-    rows = []
-    for r in result.results.values():
-        rows.append((r.name, f"{r.delay_ms(50):.1f} ms", f"{r.requests_per_event:.2f}",
-                     f"{r.bytes_per_event:.0f} B", f"{r.cpu_per_second * 1000:.2f} ms/s"))
-    return rows

@@ -127,3 +127,16 @@ def test_error_reply_raises_with_the_servers_words(lab):
     assert info.value.status == 404
     assert "no notification with id '7'" in str(info.value)
     assert "hint:" in str(info.value)
+
+
+def test_arun_awaits_work_on_the_lab_loop_from_another_loop(lab):
+    """lab.arun(coro) runs coro on the lab's thread and can be awaited from any other loop."""
+    import asyncio
+
+    async def where():
+        return threading.current_thread().name
+
+    async def main():
+        return await lab.arun(where())
+
+    assert asyncio.run(main()) == "duplexlab-lab"
