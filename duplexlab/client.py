@@ -154,11 +154,29 @@ async def _events(session: aiohttp.ClientSession, opts: _Options, path: str,
                 yield TimedEvent(t, event)
 
 
-def _connector() -> aiohttp.TCPConnector:
-    return aiohttp.TCPConnector(limit=0, force_close=False)
+class _SessionOwner:
+    """What both clients share: the options, the history and one lazily made aiohttp session.
+
+    The session is made on first use, on the loop that uses it (aiohttp sessions
+    belong to one loop).
+    """
+
+    _opts: _Options
+    _session: aiohttp.ClientSession | None = None
+
+    @property
+    def history(self) -> list[Reply]:
+        return self._opts.history
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, force_close=False)
+            )
+        return self._session
 
 
-class AsyncClient:
+class AsyncClient(_SessionOwner):
     """An HTTP client to ``await`` in a cell (or any coroutine).
 
     Args:
@@ -175,16 +193,9 @@ class AsyncClient:
 
     def __init__(self, base_url: str, *, check: bool = True, timeout: float = 10.0) -> None:
         self._opts = _Options(base_url, check, timeout)
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def history(self) -> list[Reply]:
-        return self._opts.history
 
     async def request(self, method: str, path: str, **kwargs: Any) -> Reply:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(connector=_connector())
-        return await _send(self._session, self._opts, method, path, **kwargs)
+        return await _send(self._ensure_session(), self._opts, method, path, **kwargs)
 
     async def get(self, path: str, **kwargs: Any) -> Reply:
         return await self.request("GET", path, **kwargs)
@@ -199,9 +210,7 @@ class AsyncClient:
         ``last_event_id`` resumes after that event (sent as ``Last-Event-ID``);
         ``on_open()`` is called once the response has begun.
         """
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(connector=_connector())
-        async for item in _events(self._session, self._opts, path, last_event_id, on_open):
+        async for item in _events(self._ensure_session(), self._opts, path, last_event_id, on_open):
             yield item
 
     async def poll(self, path: str, **options: Any) -> PollRun:
@@ -223,7 +232,7 @@ class AsyncClient:
         await self.aclose()
 
 
-class Client:
+class Client(_SessionOwner):
     """An HTTP client for plain (blocking) calls from a cell.
 
     Its requests run on the lab's event-loop thread, so the servers keep
@@ -252,16 +261,9 @@ class Client:
         self._own_loop = loop is None
         self._loop = loop or LoopThread(name="duplexlab-client")
         self._loop.start()
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def history(self) -> list[Reply]:
-        return self._opts.history
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Reply:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(connector=_connector())
-        return await _send(self._session, self._opts, method, path, **kwargs)
+        return await _send(self._ensure_session(), self._opts, method, path, **kwargs)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Reply:
         """Send a request and wait for the whole answer."""
@@ -310,12 +312,11 @@ class Client:
         """
 
         async def collect() -> list[TimedEvent]:
-            if self._session is None or self._session.closed:
-                self._session = aiohttp.ClientSession(connector=_connector())
+            session = self._ensure_session()
             got: list[TimedEvent] = []
 
             async def read() -> None:
-                async for item in _events(self._session, self._opts, path, last_event_id):
+                async for item in _events(session, self._opts, path, last_event_id):
                     got.append(item)
                     if len(got) >= count:
                         return

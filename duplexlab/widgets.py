@@ -43,7 +43,18 @@ def figure_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-class SliderExperiment:
+class _Shown:
+    """A group of widgets in ``self.widget`` that shows itself as the last value of a cell."""
+
+    widget: W.Widget
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class SliderExperiment(_Shown):
     """Sliders that re-run an experiment on an event loop thread, debounced and single-flight.
 
     Slider callbacks may arrive on any thread; they only count the change and
@@ -64,11 +75,6 @@ class SliderExperiment:
         self._seen = 0  # changes a run has started for (loop thread only)
         for slider in sliders:
             slider.observe(self._changed, names="value")
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
     def _changed(self, change=None) -> None:
         self._changes += 1
@@ -360,7 +366,7 @@ class Classroom(SliderExperiment):
         return {n: self.runs[n] for n in ns}
 
 
-class TapControls:
+class TapControls(_Shown):
     """Sliders and buttons that break the network inside a tap: latency, idle cut, cut, drop.
 
     Example::
@@ -390,11 +396,6 @@ class TapControls:
         self.widget = W.VBox([self.latency, W.HBox([self.idle, self.idle_action]),
                               W.HBox([self.cut_button, self.drop_button]), self.status])
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
-
     def _set_latency(self, change) -> None:
         self.tap.latency = change["new"] / 1000  # read by the tap's loop on its next chunk
 
@@ -406,7 +407,7 @@ class TapControls:
         self.status.value = f"{what} {count} connection(s); {self.tap.open_connections} still open"
 
 
-class OTPScreen:
+class OTPScreen(_Shown):
     """An OTP screen: "Resend in 12 s", then a Resend button, driven by the server.
 
     The countdown comes from the server's answer: ``resend_after`` when a code
@@ -431,11 +432,6 @@ class OTPScreen:
         self.resend_button.on_click(lambda _: self.send())
         self.verify_button.on_click(lambda _: self.verify(self.code.value))
         self._timer: asyncio.TimerHandle | None = None
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
     def send(self) -> int:
         """Ask the server for a (new) code; start the countdown it dictates. Returns the status."""

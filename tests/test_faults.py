@@ -106,18 +106,20 @@ def test_latency_cut_and_dropped_server_side(lab):
     hanging.close()
 
 
+def _read_to_end(sock: socket.socket, got: bytes = b"") -> bytes:
+    """Everything the peer sends until it closes (or goes quiet for the socket's timeout)."""
+    try:
+        while chunk := sock.recv(65536):
+            got += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return got
+
+
 def _raw(port: int, data: bytes, *, read: bool = True) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=seconds(3)) as sock:
         sock.sendall(data)
-        if not read:
-            return b""
-        got = b""
-        try:
-            while chunk := sock.recv(65536):
-                got += chunk
-        except (socket.timeout, ConnectionResetError):
-            pass
-        return got
+        return _read_to_end(sock) if read else b""
 
 
 def _after_handshake(port: int, data: bytes) -> bytes:
@@ -128,14 +130,8 @@ def _after_handshake(port: int, data: bytes) -> bytes:
         while b"\r\n\r\n" not in head:
             head += sock.recv(65536)
         assert head.startswith(b"HTTP/1.1 101")
-        rest = head.partition(b"\r\n\r\n")[2]
         sock.sendall(data)
-        try:
-            while chunk := sock.recv(65536):
-                rest += chunk
-        except (socket.timeout, ConnectionResetError):
-            pass
-        return rest
+        return _read_to_end(sock, head.partition(b"\r\n\r\n")[2])
 
 
 def _handshake(path: str = "/echo") -> bytes:
