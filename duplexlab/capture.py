@@ -292,9 +292,14 @@ def _read_message(conn: h11.Connection, data: bytes, closed: bool):
 
 @dataclass(frozen=True)
 class Capture:
-    """An immutable snapshot of recorded chunks, with views over it."""
+    """An immutable snapshot of recorded chunks, with views over it.
+
+    ``truncated`` counts the bytes the tap carried but no longer recorded (its
+    recording is bounded); the transcript says so at its top.
+    """
 
     chunks: tuple[Chunk, ...] = field(default_factory=tuple)
+    truncated: int = 0
 
     def connections(self) -> list[int]:
         return sorted({c.conn for c in self.chunks})
@@ -454,6 +459,9 @@ class Capture:
             return "(nothing captured yet)"
         t0 = self.chunks[0].t
         lines: list[str] = []
+        if self.truncated:
+            lines.append(f"[truncated: the tap passed on {self.truncated} more bytes that it did "
+                         "not record; tap.clear() starts a fresh recording]")
         for conn in self.connections():
             lines.append(f"── connection {conn} " + "─" * 40)
             for m in self.http_messages(conn):

@@ -1,11 +1,17 @@
 """A real code judge, like the one behind LeetCode's "Run" button.
 
 ``POST /api/judge/submissions`` with ``{"code": "print(6 * 7)"}`` answers
-``202 Accepted`` and an id at once; the judge then runs the code in a separate
-Python process with a time limit. ``GET /api/judge/submissions/{id}`` answers
-``queued``, ``running`` or ``done`` (with the output, or the error, or
-``time-limit`` for code that ran too long). The client must keep asking:
+``202 Accepted`` and an id at once; the judge then runs the code in the
+:mod:`~duplexlab.sandbox` (its own process tree and temporary folder, with
+time, memory, process and output limits). ``GET /api/judge/submissions/{id}``
+answers ``queued``, ``running`` or ``done`` with a verdict: ``ok``,
+``runtime-error``, ``time-limit``, ``memory-limit`` or ``output-limit``, the
+output, and which limits this machine enforced. The client must keep asking:
 that is polling.
+
+The queue is bounded: with ``max_waiting`` submissions queued or running, a
+new one gets ``503`` and ``Retry-After``. The judge remembers the last
+``MAX_KEPT`` submissions.
 
 ``queue_delay`` (seconds, in the request or as the judge's default) makes the
 submission wait before it runs, as on a busy judge. ``ready_after`` (seconds)
@@ -17,22 +23,24 @@ the code's own run time.
 from __future__ import annotations
 
 import asyncio
+import collections
 import enum
 import itertools
-import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 
+from . import sandbox
 from .webapp import json_error, read_json
 
-__all__ = ["Judge", "Status", "Submission", "Verdict", "add_routes"]
+__all__ = ["Judge", "JudgeBusy", "Status", "Submission", "Verdict", "add_routes"]
 
 MAX_CODE = 10_000
-MAX_OUTPUT = 10_000
 MAX_QUEUE_DELAY = 60.0
 MAX_TIME_LIMIT = 10.0
+MAX_WAITING = 64
+MAX_KEPT = 1_000
 
 
 class Status(str, enum.Enum):
@@ -43,8 +51,18 @@ class Status(str, enum.Enum):
 
 class Verdict(str, enum.Enum):
     OK = "ok"
-    ERROR = "error"
+    RUNTIME_ERROR = "runtime-error"
     TIME_LIMIT = "time-limit"
+    MEMORY_LIMIT = "memory-limit"
+    OUTPUT_LIMIT = "output-limit"
+
+
+class JudgeBusy(Exception):
+    """The queue is full; try again in ``retry_after`` seconds."""
+
+    def __init__(self, waiting: int, retry_after: int = 1) -> None:
+        super().__init__(f"the judge already has {waiting} submissions queued or running")
+        self.waiting, self.retry_after = waiting, retry_after
 
 
 @dataclass
@@ -60,6 +78,7 @@ class Submission:
     verdict: Verdict | None = None
     output: str = ""
     error: str = ""
+    limits: dict[str, str] = field(default_factory=dict)
     t_submitted: float = field(default_factory=time.perf_counter)
     t_started: float | None = None
     t_finished: float | None = None
@@ -76,38 +95,46 @@ class Submission:
                 verdict=self.verdict.value if self.verdict else None,
                 output=self.output,
                 error=self.error,
+                limits=self.limits,
                 t_ready=self.t_ready,
                 run_seconds=round((self.t_finished or 0) - (self.t_started or 0), 4),
             )
         return data
 
 
-def _clip(text: bytes) -> str:
-    out = text.decode("utf-8", errors="replace")
-    if len(out) > MAX_OUTPUT:
-        out = out[:MAX_OUTPUT] + f"\n… ({len(out) - MAX_OUTPUT} more characters cut)"
-    return out
-
-
 class Judge:
-    """Runs submitted Python code in child processes, a few at a time.
+    """Runs submitted Python code in the sandbox, a few at a time.
 
     Args:
         time_limit: seconds a submission may run before it is stopped.
         queue_delay: default seconds a submission waits before it runs.
         concurrency: how many submissions run at once.
+        limits: the sandbox's other limits (memory, processes, output…).
+        max_waiting: submissions queued or running at most; more get 503.
     """
 
     def __init__(
-        self, *, time_limit: float = 2.0, queue_delay: float = 0.0, concurrency: int = 4
+        self, *, time_limit: float = 2.0, queue_delay: float = 0.0, concurrency: int = 4,
+        limits: sandbox.Limits = sandbox.Limits(), max_waiting: int = MAX_WAITING,
     ) -> None:
         self.time_limit = time_limit
         self.queue_delay = queue_delay
+        self.base_limits = limits
+        self.max_waiting = max_waiting
         self._slots: asyncio.Semaphore | None = None
+        self._slots_loop: asyncio.AbstractEventLoop | None = None
         self._concurrency = concurrency
         self._ids = itertools.count(1)
-        self._subs: dict[int, Submission] = {}
+        self._subs: collections.OrderedDict[int, Submission] = collections.OrderedDict()
         self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def limits(self) -> dict[str, str]:
+        """Each limit, and how this machine enforces it (or why it does not)."""
+        return sandbox.enforced_limits(self._limits(self.time_limit))
+
+    def _limits(self, time_limit: float) -> sandbox.Limits:
+        return replace(self.base_limits, time=time_limit)
 
     def submit(
         self,
@@ -117,7 +144,13 @@ class Judge:
         time_limit: float | None = None,
         ready_after: float | None = None,
     ) -> Submission:
-        """Accept ``code`` and start judging it in the background (call on the lab loop)."""
+        """Accept ``code`` and start judging it in the background (call on the lab loop).
+
+        Raises:
+            JudgeBusy: ``max_waiting`` submissions are already queued or running.
+        """
+        if len(self._tasks) >= self.max_waiting:
+            raise JudgeBusy(len(self._tasks))
         sub = Submission(
             next(self._ids),
             code,
@@ -126,6 +159,8 @@ class Judge:
             ready_after,
         )
         self._subs[sub.id] = sub
+        while len(self._subs) > MAX_KEPT:
+            self._subs.popitem(last=False)  # forget the oldest
         task = asyncio.get_running_loop().create_task(self._judge(sub))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -140,34 +175,17 @@ class Judge:
         return list(self._subs.values())
 
     async def _judge(self, sub: Submission) -> None:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self._concurrency)
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots_loop is not loop:  # one per loop, if restarted
+            self._slots, self._slots_loop = asyncio.Semaphore(self._concurrency), loop
         if sub.queue_delay > 0:
             await asyncio.sleep(sub.queue_delay)
         async with self._slots:
             sub.status = Status.RUNNING
             sub.t_started = time.perf_counter()
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-I", "-c", sub.code,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            try:
-                out, err = await asyncio.wait_for(proc.communicate(), sub.time_limit)
-            except asyncio.TimeoutError:
-                proc.kill()
-                await proc.wait()
-                sub.verdict = Verdict.TIME_LIMIT
-                sub.error = f"stopped after the time limit of {sub.time_limit:g} s"
-            except asyncio.CancelledError:
-                if proc.returncode is None:
-                    proc.kill()
-                    await proc.wait()
-                raise
-            else:
-                sub.output, sub.error = _clip(out), _clip(err)
-                sub.verdict = Verdict.OK if proc.returncode == 0 else Verdict.ERROR
+            outcome = await sandbox.run(sub.code, self._limits(sub.time_limit))
+            sub.output, sub.error, sub.limits = outcome.output, outcome.error, outcome.limits
+            sub.verdict = Verdict(outcome.verdict)
             sub.t_finished = time.perf_counter()
         if sub.ready_after is not None:
             hold = sub.t_submitted + sub.ready_after - time.perf_counter()
@@ -182,6 +200,7 @@ class Judge:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._slots = self._slots_loop = None
 
 
 JUDGE_KEY = web.AppKey("judge", Judge)
@@ -216,9 +235,15 @@ async def create_submission(request: web.Request) -> web.Response:
     queue_delay = _number(body, "queue_delay", MAX_QUEUE_DELAY)
     time_limit = _number(body, "time_limit", MAX_TIME_LIMIT)
     ready_after = _number(body, "ready_after", MAX_QUEUE_DELAY)
-    sub = request.app[JUDGE_KEY].submit(
-        code, queue_delay=queue_delay, time_limit=time_limit, ready_after=ready_after
-    )
+    try:
+        sub = request.app[JUDGE_KEY].submit(
+            code, queue_delay=queue_delay, time_limit=time_limit, ready_after=ready_after
+        )
+    except JudgeBusy as exc:
+        error = json_error(503, str(exc), f"wait for a result, then submit again in "
+                                          f"{exc.retry_after} s (the Retry-After header)")
+        error.headers["Retry-After"] = str(exc.retry_after)
+        raise error from None
     data = sub.to_json()
     data["poll"] = f"/api/judge/submissions/{sub.id}"
     return web.json_response(data, status=202, headers={"Location": data["poll"]})
@@ -230,8 +255,9 @@ async def get_submission(request: web.Request) -> web.Response:
     try:
         sub = judge.get(int(raw))
     except (ValueError, KeyError):
-        n = len(judge.submissions)
-        known = f"ids 1 to {n} exist" if n else "nothing has been submitted yet"
+        subs = judge.submissions
+        known = (f"ids {subs[0].id} to {subs[-1].id} are kept" if subs
+                 else "nothing has been submitted yet")
         raise json_error(404, f"no submission with id {raw!r}",
                          f"{known}; use the id that POST /api/judge/submissions answered") from None
     return web.json_response(sub.to_json())

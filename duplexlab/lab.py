@@ -16,7 +16,9 @@ from typing import Any, TypeVar
 from . import judge, otp, realtime, social
 from .client import AsyncClient, Client
 from .errors import LabNotRunningError
-from .runtime import LoopThread, allow_nested_asyncio_run
+from .hygiene import ConnectionGate, quiet_server_logs
+from .policy import RequestPolicy
+from .runtime import LoopThread, allow_nested_asyncio_run, raise_open_file_limit
 from .tap import Tap
 from .webapp import HTTPServer, make_app
 
@@ -27,6 +29,11 @@ T = TypeVar("T")
 
 class Lab:
     """The course's servers on a background event loop.
+
+    Every request to them passes one :class:`~duplexlab.policy.RequestPolicy`
+    (``lab.policy``; read its docstring for the rules): browsers' pages are
+    kept out unless allowed with :meth:`allow_origin`, and requests that name
+    another host are refused unless allowed with :meth:`allow_host`.
 
     Args:
         host: the address to bind; keep 127.0.0.1 so only this machine reaches it.
@@ -41,6 +48,8 @@ class Lab:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.requested_port = port
+        self.policy = RequestPolicy(bound_host=host)
+        self.gate: ConnectionGate | None = None
         self.loop = LoopThread(name="duplexlab-lab")
         self.notifications = social.NotificationStore()
         self.judge = judge.Judge()
@@ -63,13 +72,17 @@ class Lab:
         with self._lock:
             if self.running:
                 return self
+            raise_open_file_limit()
+            quiet_server_logs()
+            self.gate = gate = ConnectionGate()
             self.loop.start()
-            app = make_app()
+            app = make_app(self.policy)
             social.add_routes(app, self.notifications)
             judge.add_routes(app, self.judge)
             otp.add_routes(app, self.otp)
-            server = HTTPServer(app, host=self.host, port=self.requested_port)
-            ws = realtime.RealtimeServer(self.notifications, host=self.host)
+            server = HTTPServer(app, host=self.host, port=self.requested_port, gate=gate)
+            ws = realtime.RealtimeServer(self.notifications, host=self.host,
+                                         policy=self.policy, gate=gate)
 
             async def start_both() -> None:
                 await server.start()
@@ -85,6 +98,7 @@ class Lab:
                 self.loop.close()
                 raise
             self._http, self._ws = server, ws
+            self.policy.own_ports = {server.port, ws.port}
             return self
 
     def close(self) -> None:
@@ -160,17 +174,42 @@ class Lab:
         return self._ws
 
     def publish(self, topic: str, data: object) -> None:
-        """Publish ``data`` on ``/stream/<topic>`` (numbered, kept for replay). From any thread."""
+        """Publish ``data`` on ``/stream/<topic>`` (numbered, kept for replay). From any thread.
+
+        Raises:
+            ValueError: a bad topic name, or too many topics.
+        """
         self._require()
-        self.call_soon(self._ws.topic(topic).publish, data)
+        ws = self._ws
+        if self.loop.on_loop_thread:
+            ws.topic(topic).publish(data)
+            return
+        realtime.valid_topic(topic)
+        self.call_soon(lambda: ws.topic(topic).publish(data))
 
-    def allow_origin(self, origin: str) -> None:
-        """Let browser pages from ``origin`` (e.g. ``http://localhost:8888``) open WebSockets."""
-        self.websockets.allowed_origins.add(origin)
+    def allow_origin(self, origin: str) -> str:
+        """Let browser pages from ``origin`` (e.g. ``http://localhost:8888``) use the lab.
 
-    def issue_token(self, user: str) -> str:
-        """A secret token for ``/private/<user>``; send it in the first message, not the URL."""
-        return self.websockets.issue_token(user)
+        They may then open WebSockets and send JSON requests. Allow only pages
+        you trust: they can do in the lab whatever a cell can. Returns the
+        origin as the policy keeps it (lower case, default port left out).
+        """
+        return self.policy.allow_origin(origin)
+
+    def allow_host(self, host: str) -> None:
+        """Answer requests whose ``Host`` is ``host`` (``"name"``: any port; ``"name:port"``: one).
+
+        Needed only when something reaches the lab under another name than
+        127.0.0.1 or localhost (a proxy that keeps the browser's ``Host``).
+        """
+        self.policy.allow_host(host)
+
+    def issue_token(self, user: str, *, ttl: float = realtime.TOKEN_TTL) -> str:
+        """A secret token for ``/private/<user>``, valid ``ttl`` seconds (default one hour).
+
+        Send it in the first message, ``{"type": "auth", "token": ...}``, never in the URL.
+        """
+        return self.websockets.issue_token(user, ttl=ttl)
 
     @property
     def ws_connections(self) -> int:
@@ -193,11 +232,16 @@ class Lab:
 
     # -- the social app's notifications --------------------------------------
 
-    def notify(self, user: str, text: str, *, kind: str = "message") -> social.Notification:
-        """Make the server create a notification for ``user`` now (no request involved)."""
+    def notify(self, user: str, text: str, *, kind: str = "message",
+               private: bool = False) -> social.Notification:
+        """Make the server create a notification for ``user`` now (no request involved).
+
+        ``private=True`` (a direct message, a code): it travels only on the
+        token-checked ``/private/<user>`` WebSocket, never on the open channels.
+        """
 
         async def add() -> social.Notification:
-            return self.notifications.add(user, text, kind=kind)
+            return self.notifications.add(user, text, kind=kind, private=private)
 
         self._require()
         return self.run(add(), 5)
@@ -270,7 +314,7 @@ class Lab:
     def tap(self, target: str | None = None, *, port: int = 0) -> Tap:
         """Start a recording proxy in front of ``target`` (default: the lab's HTTP server)."""
         self._require()
-        tap = Tap(target or self.url, host=self.host, port=port)
+        tap = Tap(target or self.url, host=self.host, port=port, gate=self.gate)
         self.run(tap.start(), 10)
         tap._bind(self.loop)
         self._taps.append(tap)

@@ -8,10 +8,15 @@ attempts. The routes make it HTTP:
 - ``POST /api/otp/verify`` ``{"phone": ..., "code": "123456"}`` → ``200``, ``400``, ``410`` or ``429``
 
 The code itself goes to the phone's inbox (``lab.otp.inbox(phone)``), as an SMS would.
+
+Phone numbers are normalized before anything else (:func:`normalize_phone`), so
+``+44 1234 567890``, ``441234567890`` and ``0044-1234-567890`` are one phone
+with one cooldown. The service remembers at most ``MAX_PHONES`` phones.
 """
 
 from __future__ import annotations
 
+import collections
 import math
 import random
 import re
@@ -23,9 +28,42 @@ from aiohttp import web
 
 from .webapp import json_error, read_json
 
-__all__ = ["OTPError", "OTPService", "add_routes"]
+__all__ = ["OTPError", "OTPService", "add_routes", "normalize_phone"]
 
-PHONE = re.compile(r"\+?[0-9]{6,15}")
+SEPARATORS = re.compile(r"[\s().-]")
+MAX_PHONES = 10_000
+INBOX_SIZE = 20
+
+
+def normalize_phone(phone: object, *, country: str = "91") -> str:
+    """One spelling per phone number, E.164 style: ``"+" + country code + number``.
+
+    Spaces, dots, dashes and brackets are ignored; ``+`` or ``00`` starts an
+    international number; a 10-digit number (or 11 with a leading 0, the
+    trunk prefix) is a national one of ``country`` (India, 91, by default).
+
+    Raises:
+        ValueError: not 6 to 15 digits after that.
+
+    Example::
+
+        normalize_phone("98765 43210") == normalize_phone("+91 98765-43210") == "+919876543210"
+        normalize_phone("441234567890") == normalize_phone("+44 1234 567890")
+    """
+    if not isinstance(phone, str):
+        raise ValueError(f"{phone!r} is not a phone number")
+    digits = SEPARATORS.sub("", phone)
+    if digits.startswith("+"):
+        digits = digits[1:]
+    elif digits.startswith("00"):
+        digits = digits[2:]
+    elif len(digits) == 11 and digits.startswith("0"):
+        digits = country + digits[1:]
+    elif len(digits) == 10:
+        digits = country + digits
+    if not digits.isdigit() or not 6 <= len(digits) <= 15:
+        raise ValueError(f"{phone!r} is not a phone number")
+    return "+" + digits
 
 
 class OTPError(Exception):
@@ -66,18 +104,26 @@ class OTPService:
         self._clock = clock
         self._rng = rng or random.Random()
         self._pending: dict[str, _Pending] = {}
-        self._last_sent: dict[str, float] = {}
-        self._inbox: dict[str, list[str]] = {}
+        self._last_sent: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._inbox: dict[str, collections.deque[str]] = {}
 
     @staticmethod
     def _phone(phone: object) -> str:
-        if not isinstance(phone, str) or not PHONE.fullmatch(phone):
+        try:
+            return normalize_phone(phone)
+        except ValueError:
             raise OTPError(400, f"{phone!r} is not a phone number",
-                           'send 6 to 15 digits, e.g. {"phone": "9876543210"}')
-        return phone
+                           'send 6 to 15 digits, e.g. {"phone": "9876543210"}') from None
+
+    def _forget_oldest(self) -> None:
+        while len(self._last_sent) > MAX_PHONES:
+            phone, _ = self._last_sent.popitem(last=False)
+            self._pending.pop(phone, None)
+            self._inbox.pop(phone, None)
 
     def retry_after(self, phone: str) -> float:
         """Seconds until a new code may be sent to ``phone`` (0 if now)."""
+        phone = self._phone(phone)
         last = self._last_sent.get(phone)
         return 0.0 if last is None else max(0.0, last + self.cooldown - self._clock())
 
@@ -96,7 +142,9 @@ class OTPService:
         now = self._clock()
         self._pending[phone] = _Pending(code, now)
         self._last_sent[phone] = now
-        self._inbox.setdefault(phone, []).append(code)
+        self._last_sent.move_to_end(phone)
+        self._inbox.setdefault(phone, collections.deque(maxlen=INBOX_SIZE)).append(code)
+        self._forget_oldest()
         return self.cooldown
 
     def verify(self, phone: str, code: object) -> None:
@@ -119,8 +167,8 @@ class OTPService:
         del self._pending[phone]
 
     def inbox(self, phone: str) -> list[str]:
-        """Every code sent to ``phone``, oldest first (the phone's SMS inbox)."""
-        return list(self._inbox.get(phone, []))
+        """The last codes sent to ``phone``, oldest first (the phone's SMS inbox)."""
+        return list(self._inbox.get(self._phone(phone), []))
 
 
 OTP_KEY = web.AppKey("otp", OTPService)

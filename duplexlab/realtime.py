@@ -7,7 +7,8 @@ One server, routed by path:
 - ``/echo``                    sends every message back (for measuring round trips)
 - ``/stream/<topic>?last=N``   numbered messages; a client that reconnects with the last
                                number it saw gets what it missed (from a bounded buffer)
-- ``/private/<user>``          like ``/notifications/<user>``, after ``{"type": "auth", "token": ...}``
+- ``/private/<user>``          every notification of ``<user>``, private ones included, after
+                               ``{"type": "auth", "token": ...}``
 
 Every message is a JSON object with a ``type``. A malformed one gets
 ``{"type": "error", "error": ..., "hint": ...}`` back and the connection stays
@@ -15,20 +16,27 @@ open; a message over ``max_size`` closes that connection with 1009, and the
 server goes on serving the others. Per-message compression is off, so a tap
 shows payloads as they are.
 
-Security: a browser sends an ``Origin`` header, and the server refuses (403)
-pages whose origin is not in ``allowed_origins`` (the course's widgets register
-Jupyter's origin through the kernel); clients that are not browsers send none.
-Chat messages are rate-limited (1008 when exceeded); private channels want a
-token in the first message, never in the URL, where logs would keep it.
+Security: every handshake passes the lab's request policy
+(:mod:`duplexlab.policy`: the ``Host`` must name the lab, a browser's
+``Origin`` must be allowed, else 421/403). Chat messages are rate-limited (1008
+when exceeded); private notifications travel only on ``/private/<user>``, which
+wants an unexpired token in the first message, never in the URL, where logs
+would keep it; a bad token closes with 1008. A handler that fails closes its
+socket with 1011. Connections are counted at the lab's connection gate (503
+over the limit) and must finish the handshake within ``open_timeout``. The
+server keeps the last ``MAX_RECORDS`` connection records and at most
+``MAX_TOPICS`` topics.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import errno
 import itertools
 import json
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -40,6 +48,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from .errors import PortInUseError
+from .hygiene import ConnectionGate
+from .policy import RequestPolicy
 from .social import Notification, NotificationStore, valid_user
 
 __all__ = [
@@ -72,7 +82,14 @@ class _DropClosedConnections(logging.Filter):
 LOGGER = logging.getLogger("duplexlab.websockets")
 LOGGER.addFilter(_DropClosedConnections())
 
-MAX_MESSAGE = 64 * 1024
+MAX_MESSAGE = 64 * 1024  # per message, checked by each channel (1009 beyond)
+MAX_WIRE = 2 * 1024 * 1024  # per message, checked by the library while reading (1009 beyond)
+MAX_RECORDS = 2_000
+MAX_REFUSED = 1_000
+MAX_TOPICS = 100
+MAX_TOKEN = 128
+TOKEN_TTL = 3600.0
+TOPIC_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 CHAT_RATE = 20  # messages per second per connection
 AUTH_TIMEOUT = 5.0
 TOPIC_BUFFER = 10_000
@@ -92,6 +109,14 @@ def parse_message(raw: str | bytes, *, types: tuple[str, ...]) -> dict:
     if data["type"] not in types:
         raise ValueError(f"unknown type {data['type']!r}; this channel takes {', '.join(types)}")
     return data
+
+
+def valid_topic(name: str) -> str:
+    """Return ``name`` if it is a valid topic name, else raise ``ValueError``."""
+    if not isinstance(name, str) or not TOPIC_PATTERN.fullmatch(name):
+        raise ValueError(f"topic names are 1-64 characters of A-Z, a-z, 0-9, '_', '.' or '-', "
+                         f"not {name!r}")
+    return name
 
 
 def _error(error: str, hint: str) -> str:
@@ -153,8 +178,37 @@ class Topic:
         return self.seq
 
 
+def _gated_connection(gate: ConnectionGate) -> type[ServerConnection]:
+    """A ``ServerConnection`` class that counts itself at ``gate`` and answers 503 when full."""
+
+    class GatedConnection(ServerConnection):
+        _admitted = False
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            if gate.enter():
+                self._admitted = True
+            else:
+                transport.write(gate.busy_response())
+                transport.abort()
+
+        def connection_lost(self, exc) -> None:
+            if self._admitted:
+                self._admitted = False
+                gate.leave()
+            super().connection_lost(exc)
+
+    return GatedConnection
+
+
 class RealtimeServer:
-    """The WebSocket server; start with ``await server.start()`` on the lab loop."""
+    """The WebSocket server; start with ``await server.start()`` on the lab loop.
+
+    Args:
+        notifications: the store whose notifications it pushes.
+        policy: the lab's request policy (a fresh one allows loopback hosts, no origins).
+        gate: the lab's connection gate (a fresh one sized from the open-file limit).
+    """
 
     def __init__(
         self,
@@ -163,16 +217,23 @@ class RealtimeServer:
         host: str = "127.0.0.1",
         port: int = 0,
         max_size: int = MAX_MESSAGE,
+        policy: RequestPolicy | None = None,
+        gate: ConnectionGate | None = None,
     ) -> None:
         self.notifications = notifications
         self.host, self.port, self.max_size = host, port, max_size
+        self.policy = policy or RequestPolicy(bound_host=host)
+        self.gate = gate or ConnectionGate()
         self.room = _Room()
         self.topics: dict[str, Topic] = {}
-        self.allowed_origins: set[str] = set()
-        self.refused: list[tuple[float, str, str, int]] = []  # (t, origin, path, status)
-        self.tokens: dict[str, str] = {}
-        self.records: list[ConnectionRecord] = []
+        self.refused: collections.deque[tuple[float, str, str, int]] = collections.deque(
+            maxlen=MAX_REFUSED)  # (t, origin, path, status)
+        self.tokens: dict[str, tuple[str, float]] = {}  # token -> (user, expiry on the lab clock)
+        self._closed_records: collections.deque[ConnectionRecord] = collections.deque(
+            maxlen=MAX_RECORDS)
+        self._open: dict[int, ConnectionRecord] = {}
         self._subscribers: dict[str, dict[ServerConnection, ConnectionRecord]] = {}
+        self._private_subscribers: dict[str, dict[ServerConnection, ConnectionRecord]] = {}
         self._unsubscribe = None
         self._ids = itertools.count(1)
         self._server: Server | None = None
@@ -182,17 +243,32 @@ class RealtimeServer:
         return f"ws://{self.host}:{self.port}"
 
     @property
+    def allowed_origins(self) -> set[str]:
+        """The browser origins the lab's policy allows (change them with ``lab.allow_origin``)."""
+        return self.policy.allowed_origins
+
+    @property
+    def records(self) -> list[ConnectionRecord]:
+        """The connections, in the order they opened: all open ones, and the last closed ones.
+
+        At most ``MAX_RECORDS`` closed connections are kept, so a long-running
+        lab's memory does not grow with every connection it ever had.
+        """
+        return sorted([*self._closed_records, *self._open.values()], key=lambda r: r.id)
+
+    @property
     def open_connections(self) -> list[ConnectionRecord]:
-        return [r for r in self.records if r.open]
+        return sorted(self._open.values(), key=lambda r: r.id)
 
     async def start(self) -> None:
         try:
             self._server = await serve(
                 self._handle, self.host, self.port, compression=None, logger=LOGGER,
-                max_size=self.max_size, process_request=self._check_request,
+                max_size=MAX_WIRE, process_request=self._check_request,
+                create_connection=_gated_connection(self.gate),
             )
         except OSError as exc:
-            if exc.errno == 98:
+            if exc.errno == errno.EADDRINUSE:
                 raise PortInUseError(self.host, self.port) from None
             raise
         self.port = self._server.sockets[0].getsockname()[1]
@@ -210,16 +286,37 @@ class RealtimeServer:
     # -- the handshake ------------------------------------------------------
 
     def topic(self, name: str) -> Topic:
+        """The topic called ``name``, made if new (``ValueError`` past ``MAX_TOPICS`` or a bad name)."""
         if name not in self.topics:
+            valid_topic(name)
+            if len(self.topics) >= MAX_TOPICS:
+                idle = [t for t in self.topics.values() if not t.queues]
+                if not idle:
+                    raise ValueError(f"the lab already keeps {MAX_TOPICS} topics, all in use; "
+                                     "reuse one of them")
+                del self.topics[idle[0].name]  # forget the oldest topic nobody follows
             self.topics[name] = Topic(name)
         return self.topics[name]
 
-    def issue_token(self, user: str) -> str:
-        """A secret token for ``user``'s private channel."""
+    def issue_token(self, user: str, *, ttl: float = TOKEN_TTL) -> str:
+        """A secret token for ``user``'s private channel, valid for ``ttl`` seconds."""
         valid_user(user)
+        now = time.perf_counter()
+        self.tokens = {t: v for t, v in self.tokens.items() if v[1] > now}  # drop expired ones
         token = secrets.token_urlsafe(16)
-        self.tokens[token] = user
+        self.tokens[token] = (user, now + ttl)
         return token
+
+    def token_user(self, token: object) -> tuple[str | None, str]:
+        """Whose token this is, or ``(None, why not)``."""
+        if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN:
+            return None, f"invalid token: it must be a string of 1 to {MAX_TOKEN} characters"
+        user, expiry = self.tokens.get(token, (None, 0.0))
+        if user is None:
+            return None, "invalid token: not one the lab issued"
+        if expiry <= time.perf_counter():
+            return None, "invalid token: it has expired"
+        return user, ""
 
     def _refuse(self, connection: ServerConnection, request: Request, status: HTTPStatus,
                 text: str) -> Response:
@@ -229,12 +326,11 @@ class RealtimeServer:
 
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         origin = request.headers.get("Origin")
-        if origin is not None and origin not in self.allowed_origins:
-            return self._refuse(
-                connection, request, HTTPStatus.FORBIDDEN,
-                f"a page from {origin} may not open WebSockets to the lab; the course's widgets "
-                "register Jupyter's origin through the kernel (lab.allow_origin(...))\n",
-            )
+        refusal = self.policy.check("GET", host=request.headers.get("Host"), origin=origin,
+                                    fetch_site=request.headers.get("Sec-Fetch-Site"))
+        if refusal is not None:
+            return self._refuse(connection, request, HTTPStatus(refusal.status),
+                                f"{refusal.error}; {refusal.hint}\n")
         response = self._check_path(connection, request)
         if response is not None:
             self.refused.append((time.perf_counter(), origin or "", request.path,
@@ -249,6 +345,10 @@ class RealtimeServer:
             if not topic or not last.lstrip("-").isdigit():
                 return connection.respond(HTTPStatus.BAD_REQUEST,
                                           "connect to /stream/<topic>?last=<the last number you saw>\n")
+            try:
+                self.topic(topic)
+            except ValueError as exc:
+                return connection.respond(HTTPStatus.BAD_REQUEST, f"{exc}\n")
             return None
         for prefix in ("/private/", "/notifications/"):
             if path.startswith(prefix):
@@ -278,7 +378,7 @@ class RealtimeServer:
         parts = urlsplit(ws.request.path)
         record = ConnectionRecord(next(self._ids), ws.request.path,
                                   ws.request.headers.get("Origin"), time.perf_counter())
-        self.records.append(record)
+        self._open[record.id] = record
         try:
             if parts.path == "/chat":
                 await self._chat(ws, record, parse_qs(parts.query)["name"][0])
@@ -293,8 +393,13 @@ class RealtimeServer:
                 await self._notifications(ws, record, parts.path.removeprefix("/notifications/"))
         except ConnectionClosed:
             pass
+        except Exception as exc:  # a bug must not leave the socket open and silent
+            LOGGER.error("%s failed: %s: %s", parts.path, type(exc).__name__, exc)
+            await ws.close(1011, f"internal error ({type(exc).__name__}); see the lab's log")
         finally:
             await ws.wait_closed()
+            self._open.pop(record.id, None)
+            self._closed_records.append(record)
             record.t_close = time.perf_counter()
             received, sent = ws.protocol.close_rcvd, ws.protocol.close_sent
             if received is not None:
@@ -308,22 +413,41 @@ class RealtimeServer:
         await ws.send(text)
         record.sent += 1
 
+    async def _too_big(self, ws: ServerConnection, raw: str | bytes) -> bool:
+        """Close with 1009 if ``raw`` is over the message limit; say whether it was."""
+        size = len(raw.encode() if isinstance(raw, str) else raw)
+        if size <= self.max_size:
+            return False
+        await ws.close(1009, f"a message of {size} bytes; the limit is {self.max_size}")
+        return True
+
     async def _echo(self, ws: ServerConnection, record: ConnectionRecord) -> None:
         async for message in ws:
             record.received += 1
+            if await self._too_big(ws, message):
+                return
             await ws.send(message)
             record.sent += 1
 
     async def _chat(self, ws: ServerConnection, record: ConnectionRecord, name: str) -> None:
         room = self.room
+        wanted, taken, n = name, set(room.members.values()), 1
+        while name in taken:  # names are unique in the room: a second asha is asha-2
+            n += 1
+            name = f"{wanted[:29]}-{n}"
         room.members[ws] = name
         try:
-            await self._send(ws, record, json.dumps({"type": "welcome", "you": name, "online": room.online()}))
+            welcome = {"type": "welcome", "you": name, "online": room.online()}
+            if name != wanted:
+                welcome["renamed"] = f"{wanted} is already in the room; you are {name}"
+            await self._send(ws, record, json.dumps(welcome))
             others = [m for m in room.members if m is not ws]
             broadcast(others, json.dumps({"type": "presence", "joined": name, "online": room.online()}))
             window: collections.deque[float] = collections.deque()
             async for raw in ws:
                 record.received += 1
+                if await self._too_big(ws, raw):
+                    return
                 now = time.perf_counter()
                 window.append(now)
                 while window and now - window[0] > 1.0:
@@ -351,20 +475,34 @@ class RealtimeServer:
             broadcast(list(room.members), json.dumps({"type": "presence", "left": name, "online": room.online()}))
 
     def _push_notification(self, note: Notification) -> None:
-        """Store listener: write the notification to every socket of its user at once."""
-        subscribers = self._subscribers.get(note.user)
-        if subscribers:
-            text = json.dumps({"type": "notification", **note.to_json(), "t_sent": time.perf_counter()})
-            broadcast(list(subscribers), text)  # one serialization, no task switch per socket
-            for record in subscribers.values():
-                record.sent += 1
+        """Store listener: write the notification to every socket of its user at once.
 
-    async def _notifications(self, ws: ServerConnection, record: ConnectionRecord, user: str) -> None:
-        await self._send(ws, record, json.dumps({"type": "subscribed", "user": user}))
-        self._subscribers.setdefault(user, {})[ws] = record
+        A private notification goes only to the user's authenticated ``/private/`` sockets.
+        """
+        groups = [self._private_subscribers.get(note.user)]
+        if not note.private:
+            groups.append(self._subscribers.get(note.user))
+        text = None
+        for subscribers in groups:
+            if subscribers:
+                if text is None:
+                    text = json.dumps({"type": "notification", **note.to_json(),
+                                       "t_sent": time.perf_counter()})
+                broadcast(list(subscribers), text)  # one serialization, no task switch per socket
+                for record in subscribers.values():
+                    record.sent += 1
+
+    async def _notifications(self, ws: ServerConnection, record: ConnectionRecord, user: str,
+                             *, private: bool = False) -> None:
+        channel = self._private_subscribers if private else self._subscribers
+        await self._send(ws, record, json.dumps({"type": "subscribed", "user": user,
+                                                 "private": private}))
+        channel.setdefault(user, {})[ws] = record
         try:
             async for raw in ws:
                 record.received += 1
+                if await self._too_big(ws, raw):
+                    return
                 try:
                     parse_message(raw, types=("ping",))
                 except ValueError as exc:
@@ -373,10 +511,10 @@ class RealtimeServer:
                     continue
                 await self._send(ws, record, json.dumps({"type": "pong", "t": time.perf_counter()}))
         finally:
-            subscribers = self._subscribers.get(user, {})
+            subscribers = channel.get(user, {})
             subscribers.pop(ws, None)
             if not subscribers:
-                self._subscribers.pop(user, None)
+                channel.pop(user, None)
 
 
     async def _stream(self, ws: ServerConnection, record: ConnectionRecord, name: str, last: int) -> None:
@@ -418,17 +556,23 @@ class RealtimeServer:
     async def _private(self, ws: ServerConnection, record: ConnectionRecord, user: str) -> None:
         try:
             raw = await asyncio.wait_for(ws.recv(), AUTH_TIMEOUT)
+            record.received += 1
+            if len(raw) > self.max_size:
+                raise ValueError(f"the first message is {len(raw)} bytes; an auth message is short")
             data = parse_message(raw, types=("auth",))
         except asyncio.TimeoutError:
             await ws.close(1008, f'send {{"type": "auth", "token": ...}} within {AUTH_TIMEOUT:g} s')
             return
-        except ValueError:
-            await ws.close(1008, 'the first message must be {"type": "auth", "token": ...}')
+        except ValueError as exc:
+            await ws.close(1008, f'the first message must be {{"type": "auth", "token": ...}}: '
+                                 f"{str(exc)[:60]}")
             return
-        if self.tokens.get(data.get("token")) != user:
-            await ws.close(1008, f"invalid token for {user}; get one with lab.issue_token({user!r})")
+        owner, why = self.token_user(data.get("token"))
+        if owner != user:
+            why = why or "invalid token: it belongs to another user"
+            await ws.close(1008, f"{why}; get a token for {user} with lab.issue_token({user!r})"[:120])
             return
-        await self._notifications(ws, record, user)
+        await self._notifications(ws, record, user, private=True)
 
 
 class WebSocketServer:
@@ -471,7 +615,7 @@ class WebSocketServer:
                 self._server = self.loop.run(begin(), 10)
             except OSError as exc:
                 self.loop.close()
-                if exc.errno == 98:
+                if exc.errno == errno.EADDRINUSE:
                     raise PortInUseError(self.host, self.port) from None
                 raise
             self.port = self._server.sockets[0].getsockname()[1]

@@ -5,11 +5,17 @@ notification with the moment the server created it, on the lab clock
 (:func:`time.perf_counter`, shared by every thread of the process). The HTTP
 routes that expose it live in :func:`add_routes`; later lessons push the same
 notifications over WebSockets through :meth:`NotificationStore.subscribe`.
+
+A notification made with ``private=True`` (a direct message, an OTP code) is
+never served by these routes, nor pushed on ``/notifications/<user>``: only the
+token-checked WebSocket channel ``/private/<user>`` carries it. The store keeps
+the last ``MAX_NOTIFICATIONS``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import re
 import time
@@ -26,6 +32,7 @@ __all__ = ["Notification", "NotificationStore", "add_routes", "valid_user"]
 LONG_POLL_DEFAULT = 25.0
 LONG_POLL_MAX = 60.0
 SSE_KEEPALIVE = 15.0
+MAX_NOTIFICATIONS = 10_000
 
 USER_PATTERN = re.compile(r"[a-z0-9_-]{1,32}")
 
@@ -43,7 +50,8 @@ def valid_user(user: str) -> str:
 class Notification:
     """One notification, as the server created it.
 
-    ``t`` is the moment of creation on the lab clock (``time.perf_counter()``).
+    ``t`` is the moment of creation on the lab clock (``time.perf_counter()``);
+    a ``private`` one travels only on the token-checked ``/private/<user>`` channel.
     """
 
     id: int
@@ -51,6 +59,7 @@ class Notification:
     kind: str
     text: str
     t: float
+    private: bool = False
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -72,31 +81,44 @@ class NotificationStore:
         store.for_user("asha", after=n.id)  # []
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.perf_counter,
+                 keep: int = MAX_NOTIFICATIONS) -> None:
         self._clock = clock
-        self._all: list[Notification] = []
+        self._all: collections.deque[Notification] = collections.deque(maxlen=keep)
         self._by_id: dict[int, Notification] = {}
         self._listeners: list[Listener] = []
+        self._next_id = 1
 
-    def add(self, user: str, text: str, *, kind: str = "message") -> Notification:
+    def add(self, user: str, text: str, *, kind: str = "message",
+            private: bool = False) -> Notification:
         """Create a notification for ``user`` now and tell every listener."""
         valid_user(user)
         if not isinstance(text, str) or not text:
             raise ValueError("a notification needs a non-empty text")
-        note = Notification(len(self._all) + 1, user, str(kind), text, self._clock())
+        note = Notification(self._next_id, user, str(kind), text, self._clock(), bool(private))
+        self._next_id += 1
+        if len(self._all) == self._all.maxlen:
+            self._by_id.pop(self._all[0].id, None)  # the oldest one is forgotten
         self._all.append(note)
         self._by_id[note.id] = note
         for listener in list(self._listeners):
             listener(note)
         return note
 
-    def get(self, note_id: int) -> Notification:
-        """The notification with this id; ``KeyError`` if there is none."""
-        return self._by_id[note_id]
+    def get(self, note_id: int, *, private: bool = False) -> Notification:
+        """The notification with this id; ``KeyError`` if there is none (or it is private)."""
+        note = self._by_id[note_id]
+        if note.private and not private:
+            raise KeyError(note_id)
+        return note
 
-    def for_user(self, user: str, *, after: int = 0) -> list[Notification]:
-        """The notifications of ``user`` with an id greater than ``after``."""
-        return [n for n in self._all if n.user == user and n.id > after]
+    def for_user(self, user: str, *, after: int = 0, private: bool = False) -> list[Notification]:
+        """The notifications of ``user`` with an id greater than ``after``.
+
+        Private ones only with ``private=True`` (the token-checked channel).
+        """
+        return [n for n in self._all
+                if n.user == user and n.id > after and (private or not n.private)]
 
     @property
     def all(self) -> list[Notification]:
@@ -114,7 +136,7 @@ class NotificationStore:
         return unsubscribe
 
     def clear(self) -> None:
-        """Forget every notification (listeners stay)."""
+        """Forget every notification (listeners stay; ids go on counting)."""
         self._all.clear()
         self._by_id.clear()
 
@@ -172,6 +194,9 @@ async def create_notification(request: web.Request) -> web.Response:
     body = await read_json(request, example='{"text": "Ravi accepted your friend request"}')
     text = body.get("text")
     kind = body.get("kind", "message")
+    private = body.get("private", False)
+    if not isinstance(private, bool):
+        raise json_error(400, "'private' must be true or false", 'leave it out or send "private": true')
     if not isinstance(text, str) or not text:
         raise json_error(
             400,
@@ -180,7 +205,7 @@ async def create_notification(request: web.Request) -> web.Response:
         )
     if not isinstance(kind, str):
         raise json_error(400, "'kind' must be a string", 'leave it out or send "kind": "message"')
-    note = request.app[STORE_KEY].add(user, text, kind=kind)
+    note = request.app[STORE_KEY].add(user, text, kind=kind, private=private)
     return web.json_response(note.to_json(), status=201)
 
 
@@ -190,7 +215,8 @@ async def get_notification(request: web.Request) -> web.Response:
     try:
         return web.json_response(store.get(int(raw)).to_json())
     except (ValueError, KeyError):
-        known = f"ids 1 to {len(store.all)} exist" if store.all else "no notification exists yet"
+        known = (f"ids up to {store.all[-1].id} exist (private ones are not served here)"
+                 if store.all else "no notification exists yet")
         raise json_error(
             404,
             f"no notification with id {raw!r}",
@@ -220,7 +246,7 @@ async def wait_notifications(request: web.Request) -> web.Response:
         news = asyncio.get_running_loop().create_future()
 
         def listener(note: Notification) -> None:
-            if note.user == user and not news.done():
+            if note.user == user and not note.private and not news.done():
                 news.set_result(note)
 
         unsubscribe = store.subscribe(listener)
@@ -253,7 +279,7 @@ async def stream_notifications(request: web.Request) -> web.StreamResponse:
     queue: asyncio.Queue[Notification] = asyncio.Queue()
 
     def listener(note: Notification) -> None:
-        if note.user == user:
+        if note.user == user and not note.private:
             queue.put_nowait(note)
 
     unsubscribe = store.subscribe(listener)

@@ -13,6 +13,10 @@ It can also play the network's failures, from a cell or a slider:
   with ``tap.idle_action = "silent"`` the path just goes dead, and nobody is told;
 - ``tap.drop_server()``: close the server's side; the client's side stays open,
   and what the client sends is swallowed.
+
+The recording is bounded: past ``MAX_RECORDED`` bytes the tap still passes
+everything on but records only how much (the transcript says "truncated").
+Its connections are counted at the lab's connection gate, if it has one.
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .capture import Capture, Chunk, Counts, Direction
 from .errors import PortInUseError
+from .hygiene import ConnectionGate
 from .runtime import LoopThread
 
 __all__ = ["Tap"]
 
 READ_SIZE = 64 * 1024
+MAX_RECORDED = 32 * 1024 * 1024  # bytes of recording kept
 IDLE_ACTIONS = ("close", "silent")
 
 
@@ -63,7 +69,8 @@ class Tap:
         print(tap.transcript())
     """
 
-    def __init__(self, target: str, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, target: str, *, host: str = "127.0.0.1", port: int = 0,
+                 gate: ConnectionGate | None = None, max_recorded: int = MAX_RECORDED) -> None:
         parts = urlsplit(target)
         if not parts.hostname or not parts.port:
             raise ValueError(f"the tap needs a target URL with a host and a port, not {target!r}")
@@ -71,6 +78,10 @@ class Tap:
         self._parts = parts
         self.host, self.port = host, port
         self._chunks: list[Chunk] = []
+        self._recorded = 0
+        self.truncated = 0
+        self.max_recorded = max_recorded
+        self.gate = gate
         self._ids = itertools.count(1)
         self._server: asyncio.Server | None = None
         self._loop: LoopThread | None = None
@@ -108,9 +119,23 @@ class Tap:
         self._loop = loop
 
     def _record(self, conn: int, direction: Direction, data: bytes) -> None:
+        if self._recorded + len(data) > self.max_recorded:
+            self.truncated += len(data)
+            return
+        self._recorded += len(data)
         self._chunks.append(Chunk(time.perf_counter(), conn, direction, data))
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.gate is not None and not self.gate.enter():
+            writer.transport.abort()  # the lab is full: no fd held for this one
+            return
+        try:
+            await self._carry(reader, writer)
+        finally:
+            if self.gate is not None:
+                self.gate.leave()
+
+    async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         link = _Link(next(self._ids), writer)
         task = asyncio.current_task()
         self._tasks.add(task)
@@ -266,7 +291,7 @@ class Tap:
 
     def capture(self) -> Capture:
         """A snapshot of everything recorded so far."""
-        return Capture(tuple(self._chunks))
+        return Capture(tuple(self._chunks), self.truncated)
 
     def transcript(self, **kwargs) -> str:
         """Every HTTP message so far, readable (see :meth:`Capture.transcript`)."""
@@ -283,6 +308,7 @@ class Tap:
     def clear(self) -> None:
         """Forget what was recorded (connections stay open)."""
         self._chunks.clear()
+        self._recorded = self.truncated = 0
 
     def __repr__(self) -> str:
         return f"<Tap {self.url} → {self.target}, {len(self._chunks)} chunks>"

@@ -1,12 +1,19 @@
 """The lab's HTTP server: an aiohttp.web application with JSON errors.
 
 Every error the server sends is a JSON object ``{"error": ..., "hint": ...}``:
-what was wrong, and what to send instead. Feature modules (``social``, later
-``judge``, ``otp``, ``sse``) add their routes to the application made here.
+what was wrong, and what to send instead. Feature modules (``social``,
+``judge``, ``otp``) add their routes to the application made here.
+
+Every request first passes the lab's :class:`~duplexlab.policy.RequestPolicy`
+(Host, Origin, JSON for changes). Bodies are read whole however they arrive
+(in pieces, chunked) up to ``MAX_BODY``; beyond it the answer is 413. Each
+connection is counted at the lab's :class:`~duplexlab.hygiene.ConnectionGate`
+and must send its request's headers within ``HEADER_TIMEOUT``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import time
@@ -15,8 +22,10 @@ from typing import Any
 from aiohttp import web
 
 from .errors import PortInUseError
+from .hygiene import KEEPALIVE_TIMEOUT, ConnectionGate, GuardedProtocol
+from .policy import RequestPolicy
 
-__all__ = ["HTTPServer", "json_error", "make_app", "read_json"]
+__all__ = ["HTTPServer", "POLICY_KEY", "json_error", "make_app", "read_json"]
 
 MAX_BODY = 64 * 1024
 
@@ -26,6 +35,7 @@ def json_error(status: int, error: str, hint: str = "") -> web.HTTPException:
     cls = web.HTTPException
     for candidate in (
         web.HTTPBadRequest,
+        web.HTTPForbidden,
         web.HTTPNotFound,
         web.HTTPMethodNotAllowed,
         web.HTTPConflict,
@@ -33,7 +43,9 @@ def json_error(status: int, error: str, hint: str = "") -> web.HTTPException:
         web.HTTPRequestEntityTooLarge,
         web.HTTPTooManyRequests,
         web.HTTPUnsupportedMediaType,
+        web.HTTPMisdirectedRequest,
         web.HTTPInternalServerError,
+        web.HTTPServiceUnavailable,
     ):
         if candidate.status_code == status:
             cls = candidate
@@ -53,18 +65,23 @@ def json_error(status: int, error: str, hint: str = "") -> web.HTTPException:
 
 
 async def read_json(request: web.Request, *, example: str = "{}") -> dict[str, Any]:
-    """The request body as a JSON object, or a 400/413 that says what was wrong."""
+    """The whole request body as a JSON object, or a 400/413 that says what was wrong.
+
+    The body is read to its end however it arrives (several writes, chunked);
+    more than ``MAX_BODY`` bytes, announced or not, is a 413.
+    """
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise json_error(
             413,
             f"the body is {request.content_length} bytes; the limit is {MAX_BODY}",
             "send a smaller JSON object",
         )
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
+    try:
+        raw = await request.read()  # to the end, up to the app's client_max_size
+    except web.HTTPRequestEntityTooLarge:
         raise json_error(
             413, f"the body is over the limit of {MAX_BODY} bytes", "send a smaller JSON object"
-        )
+        ) from None
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -110,15 +127,63 @@ async def json_errors(request: web.Request, handler):
         raise
 
 
+POLICY_KEY = web.AppKey("policy", RequestPolicy)
+
+
+@web.middleware
+async def request_policy(request: web.Request, handler):
+    """Refuse what the lab's :class:`RequestPolicy` refuses; time the headers of the next request."""
+    transport = request.transport
+    guard = transport.get_protocol() if transport is not None else None
+    if isinstance(guard, GuardedProtocol):
+        guard.request_started()
+    try:
+        policy = request.app.get(POLICY_KEY)
+        if policy is not None:
+            refusal = policy.check(
+                request.method,
+                host=request.headers.get("Host"),
+                origin=request.headers.get("Origin"),
+                content_type=request.headers.get("Content-Type"),
+                fetch_site=request.headers.get("Sec-Fetch-Site"),
+            )
+            if refusal is not None:
+                raise json_error(refusal.status, refusal.error, refusal.hint)
+        return await handler(request)
+    finally:
+        if isinstance(guard, GuardedProtocol):
+            guard.request_finished()
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "t": time.perf_counter()})
 
 
-def make_app() -> web.Application:
-    """An application with JSON errors and ``GET /api/health``; add routes to it."""
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY)
+def make_app(policy: RequestPolicy | None = None) -> web.Application:
+    """An application with the request policy, JSON errors and ``GET /api/health``."""
+    app = web.Application(middlewares=[request_policy, json_errors], client_max_size=MAX_BODY)
+    if policy is not None:
+        app[POLICY_KEY] = policy
     app.router.add_get("/api/health", health)
     return app
+
+
+class _GuardedSite(web.TCPSite):
+    """aiohttp's TCP site, with each connection wrapped in a :class:`GuardedProtocol`."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, gate: ConnectionGate) -> None:
+        super().__init__(runner, host, port, backlog=1024)
+        self.gate = gate
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        server = self._runner.server
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: GuardedProtocol(server(), self.gate), self._host, self._port,
+            backlog=self._backlog,
+        )
+        self._bound_port = self._server.sockets[0].getsockname()[1]
 
 
 class HTTPServer:
@@ -128,10 +193,12 @@ class HTTPServer:
     then set; ``await server.close()`` stops it and may be called twice.
     """
 
-    def __init__(self, app: web.Application, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: web.Application, *, host: str = "127.0.0.1", port: int = 0,
+                 gate: ConnectionGate | None = None) -> None:
         self.app = app
         self.host = host
         self.port = port
+        self.gate = gate or ConnectionGate()
         self._runner: web.AppRunner | None = None
 
     @property
@@ -139,11 +206,14 @@ class HTTPServer:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
+        # handler_cancellation: a client that goes away (a closed tab, an abandoned
+        # long poll) cancels its handler, so nothing stays registered for it.
         runner = web.AppRunner(
-            self.app, access_log=None, handle_signals=False, shutdown_timeout=0.25
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=0.25,
+            handler_cancellation=True, keepalive_timeout=KEEPALIVE_TIMEOUT,
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
+        site = _GuardedSite(runner, self.host, self.port, self.gate)
         try:
             await site.start()
         except OSError as exc:

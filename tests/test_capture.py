@@ -11,7 +11,7 @@ def cap(*parts):
 
 def test_chunked_response_counts_framing_as_body_and_decodes_it():
     """A chunked response: its decoded body, and header+body bytes == its wire size."""
-    req = b"GET /s HTTP/1.1\r\nHost: x\r\n\r\n"
+    req = b"GET /s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
     body = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
     c = cap((1, UP, req), (1, DOWN, head + body[:9]), (1, DOWN, body[9:]))
@@ -24,8 +24,8 @@ def test_chunked_response_counts_framing_as_body_and_decodes_it():
 
 def test_message_split_across_chunks_and_two_on_one_chunk():
     """Messages are found whatever the chunking: one split in two, two glued together."""
-    r1 = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
-    r2 = b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+    r1 = b"GET /a HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    r2 = b"POST /b HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nabc"
     a1 = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     a2 = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
     c = cap((1, UP, r1[:7]), (1, UP, r1[7:] + r2), (1, DOWN, a1 + a2))
@@ -36,7 +36,7 @@ def test_message_split_across_chunks_and_two_on_one_chunk():
 
 def test_incomplete_response_is_marked_unfinished():
     """A response whose body has not all arrived is reported incomplete, sized as received."""
-    c = cap((1, UP, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+    c = cap((1, UP, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
             (1, DOWN, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"))
     resp = c.http_messages()[1]
     assert not resp.complete and resp.body == b"abc" and resp.wire_bytes == 42
@@ -45,7 +45,7 @@ def test_incomplete_response_is_marked_unfinished():
 
 def test_upgrade_then_websocket_frames_are_decoded():
     """After a 101 answer the bytes are WebSocket frames: 6 bytes of overhead up, 2 down."""
-    req = (b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+    req = (b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
     resp = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
@@ -84,7 +84,7 @@ def test_garbage_is_counted_not_parsed():
 
 def test_read_until_close_body_needs_the_eof():
     """A response framed by closing the connection is complete once the EOF is recorded."""
-    c = cap((1, UP, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+    c = cap((1, UP, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
             (1, DOWN, b"HTTP/1.1 200 OK\r\n\r\nall of it"), (1, DOWN, b""))
     resp = c.http_messages()[1]
     assert resp.complete and resp.body == b"all of it"
@@ -98,7 +98,7 @@ def test_empty_capture_says_so():
 
 def test_stream_cut_mid_body_is_an_unfinished_response():
     """A chunked response cut by the connection closing is kept, with its body so far."""
-    c = cap((1, UP, b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n"),
+    c = cap((1, UP, b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
             (1, DOWN, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndata: \r\n3\r\nab"),
             (1, DOWN, b""))
     resp = c.http_messages()[1]

@@ -42,7 +42,7 @@ def test_failing_code_reports_the_error(lab):
     client = lab.client()
     sub = submit(client, code="1 / 0").json()
     done = client.poll(sub["poll"], interval=0.05).done.json()
-    assert done["verdict"] == "error" and "ZeroDivisionError" in done["error"]
+    assert done["verdict"] == "runtime-error" and "ZeroDivisionError" in done["error"]
 
 
 @pytest.mark.parametrize(

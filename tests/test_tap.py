@@ -34,7 +34,7 @@ def test_byte_counts_equal_what_the_client_socket_sent_and_received(lab):
     """For one HTTP exchange, tap bytes up/down == bytes the client socket sent/received."""
     tap = lab.tap()
     request = (
-        b"POST /api/users/asha/notifications HTTP/1.1\r\nHost: lab\r\n"
+        b"POST /api/users/asha/notifications HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"Content-Type: application/json\r\nContent-Length: 16\r\nConnection: close\r\n\r\n"
         b'{"text": "hey!"}'
     )
@@ -101,7 +101,7 @@ def test_clear_forgets_and_close_cuts(lab):
 def test_target_down_closes_the_client_side(lab):
     """A tap whose server is gone closes the client's connection instead of hanging."""
     tap = lab.tap("http://127.0.0.1:9")  # the discard port: nothing listens on loopback
-    assert _raw_exchange(tap.url, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") == b""
+    assert _raw_exchange(tap.url, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") == b""
 
 
 def test_tap_runs_on_any_loop():
@@ -136,7 +136,7 @@ def test_websocket_frames_in_the_tap_match_the_socket_bytes(lab):
 
     tap = lab.tap(lab.ws_url)
     key = base64.b64encode(os.urandom(16)).decode()
-    handshake = (f"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    handshake = (f"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
     frame = Frame(Opcode.TEXT, b"hello, tap").serialize(mask=True)
     with socket.create_connection(("127.0.0.1", tap.port), timeout=seconds(5)) as sock:
