@@ -320,14 +320,19 @@ class RealtimeServer:
 
     def _refuse(self, connection: ServerConnection, request: Request, status: HTTPStatus,
                 text: str) -> Response:
-        self.refused.append((time.perf_counter(), request.headers.get("Origin", ""), request.path,
+        origins = request.headers.get_all("Origin")
+        self.refused.append((time.perf_counter(), origins[0] if origins else "", request.path,
                              int(status)))
         return connection.respond(status, text)
 
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        origin = request.headers.get("Origin")
-        refusal = self.policy.check("GET", host=request.headers.get("Host"), origin=origin,
-                                    fetch_site=request.headers.get("Sec-Fetch-Site"))
+        def one(name: str) -> str | None:  # a header sent twice counts as garbage
+            values = request.headers.get_all(name)
+            return values[0] if len(values) == 1 else (None if not values else "")
+
+        origin = one("Origin")
+        refusal = self.policy.check("GET", host=one("Host"), origin=origin,
+                                    fetch_site=one("Sec-Fetch-Site"))
         if refusal is not None:
             return self._refuse(connection, request, HTTPStatus(refusal.status),
                                 f"{refusal.error}; {refusal.hint}\n")

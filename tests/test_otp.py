@@ -53,3 +53,22 @@ def test_http_resend_gets_429_with_retry_after(lab):
     assert client.post("/api/otp/verify", json={"phone": "9876543210", "code": code}).status == 200
     bad = client.post("/api/otp/send", json={"phone": "call me"})
     assert bad.status == 400 and "digits" in bad.json()["hint"]
+
+
+def test_one_phone_has_one_spelling():
+    """+44…, 44… and 0044… are one phone, so the resend cooldown cannot be dodged by spelling."""
+    from duplexlab.otp import OTPError, OTPService, normalize_phone
+
+    assert normalize_phone("+441234567890") == normalize_phone("441234567890") == "+441234567890"
+    assert normalize_phone("0044 1234-567890") == "+441234567890"
+    assert normalize_phone("98765 43210") == normalize_phone("+91 (98765) 43210") == "+919876543210"
+    assert normalize_phone("098765 43210") == "+919876543210"
+    service = OTPService(cooldown=30)
+    service.send("+441234567890")
+    with pytest.raises(OTPError) as info:
+        service.send("441234567890")
+    assert info.value.status == 429
+    assert service.inbox("0044 1234 567890") == service.inbox("+441234567890")
+    for bad in ("12", "phone", "+1234567890123456", 9876543210):
+        with pytest.raises(OTPError):
+            service.send(bad)

@@ -1,0 +1,221 @@
+"""Connection hygiene and bounded memory: what a careless or hostile client cannot do to the lab."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from websockets.asyncio.client import connect
+
+import duplexlab as dl
+from duplexlab import realtime
+from duplexlab.hygiene import HEADER_TIMEOUT, RateLimitedLog
+
+from .conftest import seconds
+
+
+def exchange(port: int, *parts: bytes, pause: float = 0.0) -> bytes:
+    """Send ``parts`` with ``pause`` seconds between them; read the answer to its end."""
+    with socket.create_connection(("127.0.0.1", port), timeout=seconds(5)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for k, part in enumerate(parts):
+            if k:
+                time.sleep(pause)
+            sock.sendall(part)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_json_sent_in_two_writes_is_read_whole(lab):
+    """A JSON body that arrives in two writes 50 ms apart is accepted, not 'malformed'."""
+    body = b'{"text": "sent in two halves"}'
+    head = (f"POST /api/users/asha/notifications HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"Connection: close\r\n\r\n").encode()
+    answer = exchange(lab.port, head + body[:10], body[10:], pause=0.05)
+    assert answer.startswith(b"HTTP/1.1 201"), answer[:200]
+    assert lab.notifications.all[-1].text == "sent in two halves"
+
+
+def chunked(body: bytes, size: int) -> bytes:
+    out = b""
+    for k in range(0, len(body), size):
+        piece = body[k:k + size]
+        out += f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    return out + b"0\r\n\r\n"
+
+
+def test_chunked_bodies_are_read_whole_and_limited(lab):
+    """A small chunked JSON body is accepted; a 70 KiB chunked one gets 413."""
+    head = (b"POST /api/users/asha/notifications HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+    small = exchange(lab.port, head + chunked(b'{"text": "chunked"}', 5))
+    assert small.startswith(b"HTTP/1.1 201"), small[:200]
+    big = json.dumps({"text": "x" * 70 * 1024}).encode()
+    answer = exchange(lab.port, head + chunked(big, 4096))
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"limit" in answer
+
+
+def test_ten_thousand_connections_keep_a_bounded_record(lab):
+    """10,000 WebSockets opened and closed: the kept records stay at MAX_RECORDS."""
+
+    async def one() -> None:
+        async with connect(lab.ws_url + "/echo", proxy=None, compression=None):
+            pass
+
+    async def crowd() -> None:
+        for _ in range(50):
+            await asyncio.gather(*(one() for _ in range(200)))
+
+    asyncio.run(crowd())
+    deadline = time.monotonic() + seconds(5)
+    while lab.websockets.open_connections and time.monotonic() < deadline:
+        time.sleep(0.02)
+    records = lab.websockets.records
+    assert len(records) == realtime.MAX_RECORDS
+    assert records[-1].id == 10_000 and not lab.websockets.open_connections
+
+
+def test_an_abandoned_long_poll_is_forgotten_at_once(lab):
+    """A client that gives up on a held request takes its waiter with it."""
+    before = len(lab.notifications._listeners)
+    sock = socket.create_connection(("127.0.0.1", lab.port))
+    sock.sendall(b"GET /api/users/asha/notifications/wait?timeout=30 HTTP/1.1\r\n"
+                 b"Host: 127.0.0.1\r\n\r\n")
+    deadline = time.monotonic() + seconds(2)
+    while len(lab.notifications._listeners) == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(lab.notifications._listeners) == before + 1
+    sock.close()
+    deadline = time.monotonic() + seconds(2)
+    while len(lab.notifications._listeners) > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(lab.notifications._listeners) == before
+
+
+def test_topics_and_the_taps_recording_are_bounded(lab):
+    """150 topics keep at most MAX_TOPICS; a tap past its recording limit says 'truncated'."""
+    for k in range(150):
+        lab.publish(f"topic-{k}", k)
+    lab.client().get("/api/health")  # the publishes ran before this round trip ends
+    assert len(lab.websockets.topics) == realtime.MAX_TOPICS
+    with pytest.raises(ValueError, match="topic names"):
+        lab.publish("bad topic!", 1)
+    tap = lab.tap()
+    tap.max_recorded = 500
+    client = lab.client(tap.url)
+    for _ in range(5):
+        client.get("/api/health")
+    assert tap.truncated > 0
+    assert tap.transcript().startswith("[truncated: the tap passed on")
+
+
+def test_the_log_filter_lets_one_line_per_kind_through():
+    """100 identical errors with tracebacks → one line without traceback; the next says how many."""
+    logger = logging.getLogger("duplexlab.test-flood")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    limit = RateLimitedLog(window=0.2)
+    logger.addFilter(limit)
+    try:
+        for _ in range(100):
+            try:
+                raise OSError(24, "Too many open files")
+            except OSError:
+                logger.exception("accept failed")
+        time.sleep(0.25)
+        logger.error("accept failed")
+    finally:
+        logger.removeHandler(handler)
+        logger.removeFilter(limit)
+    assert len(records) == 2
+    assert records[0].exc_info is None and "Too many open files" in records[0].getMessage()
+    assert "99 more like this" in records[1].getMessage()
+
+
+LAB_SCRIPT = """
+import sys, duplexlab as dl
+lab = dl.Lab().start()
+print(lab.port, lab.websockets.port, flush=True)
+sys.stdin.read()
+lab.close()
+"""
+
+
+@pytest.mark.skipif(shutil.which("prlimit") is None, reason="needs prlimit (util-linux)")
+def test_half_requests_under_1024_files_do_not_lock_out_a_client(tmp_path):
+    """1,100 half-sent requests to a lab limited to 1,024 files: a retrying client gets in
+    within the header time limit + 2 s, and the lab writes at most 20 log lines."""
+    log = tmp_path / "lab.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen(
+            ["prlimit", "--nofile=1024:1024", sys.executable, "-c", LAB_SCRIPT],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
+        )
+    held: list[socket.socket] = []
+    try:
+        http_port, ws_port = map(int, proc.stdout.readline().split())
+        t0 = time.monotonic()
+        for k in range(1100):
+            try:
+                sock = socket.create_connection(("127.0.0.1", http_port), timeout=1)
+                sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
+                held.append(sock)
+            except OSError:
+                pass
+        got_in = None
+        deadline = t0 + seconds(HEADER_TIMEOUT + 2)
+        while time.monotonic() < deadline:
+            try:
+                answer = exchange(http_port, b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                             b"Connection: close\r\n\r\n")
+                if answer.startswith(b"HTTP/1.1 200"):
+                    got_in = time.monotonic() - t0
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        assert got_in is not None, "the client never got in"
+        from websockets.sync.client import connect as ws_connect
+
+        with ws_connect(f"ws://127.0.0.1:{ws_port}/echo", proxy=None,
+                        open_timeout=seconds(5)) as ws:  # the WebSocket port serves again too
+            ws.send("in")
+            assert ws.recv(timeout=seconds(5)) == "in"
+    finally:
+        for sock in held:
+            sock.close()
+        proc.stdin.close()
+        try:
+            proc.wait(seconds(10))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    lines = log.read_text().splitlines()
+    assert len(lines) <= 20, "\n".join(lines[:40])
+
+
+def test_the_open_file_limit_is_raised_at_start():
+    """dl.start() raises the soft open-file limit toward the hard one (a classroom needs sockets)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (512, hard))
+        dl.start()
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] > 512
+    finally:
+        dl.stop()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

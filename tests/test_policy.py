@@ -1,0 +1,123 @@
+"""The request policy: Host, Origin and JSON-only changes, for HTTP and WebSocket alike."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from duplexlab.policy import RequestPolicy, normalize_origin, split_host
+
+from .conftest import seconds
+
+
+def raw(url_port: int, request: bytes) -> bytes:
+    """Send ``request`` on a fresh socket and read the whole answer."""
+    with socket.create_connection(("127.0.0.1", url_port), timeout=seconds(5)) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def post(port: int, path: str, body: bytes, *, content_type: str, extra: str = "") -> bytes:
+    return raw(port, (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra}\r\n"
+    ).encode() + body)
+
+
+def test_policy_rules_in_isolation():
+    """Each rule on its own: host names, origins, JSON for changes, Sec-Fetch-Site."""
+    policy = RequestPolicy(own_ports={8000})
+    ok = dict(host="127.0.0.1:8000", content_type="application/json")
+    assert policy.check("POST", **ok) is None
+    assert policy.check("GET", host="localhost:8000") is None
+    assert policy.check("GET", host="[::1]:8000") is None
+    assert policy.check("GET", host="attacker.example:8000").status == 421
+    assert policy.check("GET", host=None).status == 421
+    assert policy.check("GET", host="127.0.0.1@evil:80").status == 421
+    assert policy.check("POST", **ok, origin="http://127.0.0.1:9999").status == 403
+    assert policy.check("POST", **ok, origin="null").status == 403
+    assert policy.check("POST", **ok, origin="http://127.0.0.1:8000") is None  # the lab's own
+    assert policy.check("POST", host="127.0.0.1:8000", content_type="text/plain").status == 415
+    assert policy.check("POST", host="127.0.0.1:8000",
+                        content_type="application/x-www-form-urlencoded").status == 415
+    assert policy.check("POST", **ok, fetch_site="cross-site").status == 403
+    assert policy.check("GET", host="127.0.0.1:8000", fetch_site="cross-site") is None
+    policy.allow_origin("HTTP://LocalHost:8888/")
+    assert policy.check("POST", **ok, origin="http://localhost:8888") is None
+    policy.allow_host("hub.example.org")
+    assert policy.check("GET", host="hub.example.org:443") is None
+    policy.allow_host("other.example:8080")
+    assert policy.check("GET", host="other.example:8080") is None
+    assert policy.check("GET", host="other.example:8081").status == 421
+
+
+def test_origins_and_hosts_are_parsed_strictly():
+    """Origins normalize to scheme://host[:port]; garbage raises ValueError with an example."""
+    assert normalize_origin("https://Example.org:443") == "https://example.org"
+    assert split_host("[::1]:8000") == ("::1", 8000)
+    for bad in ("null", "ftp://x", "http://x/path", ""):
+        with pytest.raises(ValueError):
+            normalize_origin(bad)
+    with pytest.raises(ValueError, match="not a host"):
+        split_host("a b")
+
+
+def test_a_text_plain_post_cannot_submit_code_or_notify(lab):
+    """`no-cors` text/plain and form bodies are refused with 415; nothing is submitted or created."""
+    code = b'{"code": "open(\'x\', \'w\').write(\'x\')"}'
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        answer = post(lab.port, "/api/judge/submissions", code, content_type=content_type)
+        assert answer.startswith(b"HTTP/1.1 415"), answer[:80]
+        assert b"application/json" in answer
+        answer = post(lab.port, "/api/users/asha/notifications", b'{"text": "forged"}',
+                      content_type=content_type)
+        assert answer.startswith(b"HTTP/1.1 415")
+    assert lab.judge.submissions == [] and lab.notifications.all == []
+
+
+def test_a_page_from_another_origin_is_refused_even_with_json(lab):
+    """A POST with an unknown Origin gets 403 naming lab.allow_origin; once allowed it works."""
+    evil = "Origin: http://127.0.0.1:9999\r\n"
+    answer = post(lab.port, "/api/users/asha/notifications", b'{"text": "hi"}',
+                  content_type="application/json", extra=evil)
+    assert answer.startswith(b"HTTP/1.1 403") and b"lab.allow_origin" in answer
+    lab.allow_origin("http://127.0.0.1:9999")
+    answer = post(lab.port, "/api/users/asha/notifications", b'{"text": "hi"}',
+                  content_type="application/json", extra=evil)
+    assert answer.startswith(b"HTTP/1.1 201")
+
+
+def test_dns_rebinding_hosts_are_refused_on_http_and_websocket(lab):
+    """`Host: attacker.example` is refused (421) on the HTTP port and at the WebSocket handshake."""
+    answer = raw(lab.port, b"GET /api/health HTTP/1.1\r\nHost: attacker.example\r\n"
+                           b"Connection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 421") and b"allow_host" in answer
+    handshake = (b"GET /echo HTTP/1.1\r\nHost: attacker.example\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 b"Sec-WebSocket-Version: 13\r\n\r\n")
+    assert raw(lab.websockets.port, handshake).startswith(b"HTTP/1.1 421")
+    with pytest.raises(InvalidStatus) as info:  # two Host headers: refused too, not a 500
+        lab.connect("/echo", additional_headers={"Host": "attacker.example"})
+    assert info.value.response.status_code == 421
+    lab.allow_host("attacker.example")
+    assert raw(lab.port, b"GET /api/health HTTP/1.1\r\nHost: attacker.example\r\n"
+                         b"Connection: close\r\n\r\n").startswith(b"HTTP/1.1 200")
+
+
+def test_every_lesson_path_through_a_tap_still_works(lab):
+    """A tap keeps the client's loopback Host: HTTP, long polling, SSE and WebSockets pass."""
+    tap = lab.tap()
+    client = lab.client(tap.url)
+    assert client.get("/api/health").status == 200
+    assert client.post("/api/users/asha/notifications", json={"text": "hi"}).status == 201
+    assert client.get("/api/users/asha/notifications/wait?timeout=0").json()["notifications"]
+    ws_tap = lab.tap(lab.ws_url)
+    ws = lab.connect("/echo", base_url=ws_tap.url)
+    ws.send("through the tap")
+    assert ws.recv(timeout=seconds(5)) == "through the tap"
+    ws.close()
