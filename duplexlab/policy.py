@@ -34,6 +34,8 @@ classroom mode) add their hosts and origins here, in one place.
 
 from __future__ import annotations
 
+import collections
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -101,6 +103,12 @@ class RequestPolicy:
     own_ports: set[int] = field(default_factory=set)
     allowed_origins: set[str] = field(default_factory=set)
     allowed_hosts: set[tuple[str, int | None]] = field(default_factory=set)
+    refused: collections.deque = field(default_factory=lambda: collections.deque(maxlen=1000))
+    """The last refusals: ``(t, method, path, status, origin)``, newest last."""
+
+    def note(self, method: str, path: str, status: int, origin: str | None) -> None:
+        """Keep a refusal for the learner to look at (bounded)."""
+        self.refused.append((time.perf_counter(), method, path, status, origin))
 
     def allow_origin(self, origin: str) -> str:
         """Let browser pages from ``origin`` use the lab; returns it normalized."""

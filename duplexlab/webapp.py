@@ -148,6 +148,8 @@ async def request_policy(request: web.Request, handler):
                 fetch_site=request.headers.get("Sec-Fetch-Site"),
             )
             if refusal is not None:
+                policy.note(request.method, request.path, refusal.status,
+                            request.headers.get("Origin"))
                 raise json_error(refusal.status, refusal.error, refusal.hint)
         return await handler(request)
     finally:

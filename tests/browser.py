@@ -82,14 +82,14 @@ def jupyter_lab(folder: Path):
 
 
 @contextmanager
-def chromium_page(folder: Path):
+def chromium_page(folder: Path, *, args: tuple[str, ...] = ()):
     """A Playwright page in Debian's headless Chromium, with a profile of its own."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(folder / ".chromium"), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000},
+            args=[*CHROMIUM_ARGS, *args], viewport={"width": 1400, "height": 1000},
         )
         try:
             yield context.new_page()

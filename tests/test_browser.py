@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 
 import pytest
 
@@ -135,5 +136,87 @@ def test_a_page_from_another_origin_is_refused(tmp_path):
                 page.reload()
                 page.wait_for_function("document.title !== 'waiting'", timeout=seconds(10) * 1000)
                 assert page.title() == "opened"
+        finally:
+            site.shutdown()
+
+
+ATTACK_PAGE = """<!doctype html><title>attacking</title>
+<iframe name="sink"></iframe>
+<form id="urlencoded" method="POST" target="sink" action="{lab}/api/judge/submissions">
+  <input name='{{"code": "{code}", "x": "' value='"}}'></form>
+<form id="plain" method="POST" target="sink" enctype="text/plain"
+      action="{lab}/api/users/asha/notifications">
+  <input name='{{"text": "forged by a form", "x": "' value='"}}'></form>
+<script>
+const LAB = "{lab}";
+const code = "{code}";
+async function attack() {{
+  const tries = [
+    fetch(LAB + "/api/judge/submissions", {{method: "POST", mode: "no-cors",
+      headers: {{"Content-Type": "text/plain"}}, body: JSON.stringify({{code}})}}),
+    fetch(LAB + "/api/users/asha/notifications", {{method: "POST", mode: "no-cors",
+      headers: {{"Content-Type": "text/plain"}}, body: JSON.stringify({{text: "forged"}})}}),
+    fetch(LAB + "/api/judge/submissions", {{method: "POST",
+      headers: {{"Content-Type": "application/json"}}, body: JSON.stringify({{code}})}}),
+  ];
+  const results = await Promise.allSettled(tries);
+  document.getElementById("urlencoded").submit();
+  await new Promise(r => setTimeout(r, 300));
+  document.getElementById("plain").submit();
+  await new Promise(r => setTimeout(r, 300));
+  document.title = "done " + results.map(r => r.status).join(",");
+}}
+attack();
+</script>"""
+
+
+def test_a_page_from_another_origin_cannot_run_code_or_notify(tmp_path):
+    """A page on another loopback port tries fetch no-cors text/plain, a JSON fetch and two form
+    POSTs against the judge and the notifications: nothing is submitted, nothing created, no file
+    written. A page on a name that resolves to 127.0.0.1 (DNS rebinding) is refused (421)."""
+    import http.server
+    import threading
+    from collections import Counter
+
+    import duplexlab as dl
+
+    sentinel = tmp_path / "pwned.txt"
+    code = f"open('{sentinel}', 'w').write('x')"
+    with dl.Lab() as lab:
+        (tmp_path / "attack.html").write_text(ATTACK_PAGE.format(lab=lab.url, code=code))
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+            def log_message(self, *args):
+                pass
+
+        site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+        threading.Thread(target=site.serve_forever, daemon=True).start()
+        origin = f"http://127.0.0.1:{site.server_address[1]}"
+        rebinding = "--host-resolver-rules=MAP attacker.example 127.0.0.1"
+        try:
+            with chromium_page(tmp_path, args=(rebinding,)) as page, \
+                    screenshot_on_failure(page, "attack"):
+                page.goto(f"{origin}/attack.html")
+                page.wait_for_function("document.title.startsWith('done')",
+                                       timeout=seconds(15) * 1000)
+                # the JSON fetch needs a preflight the lab never grants: the browser blocks it
+                assert page.title().endswith("rejected")
+                time.sleep(seconds(1.5))  # anything the judge had accepted would have run by now
+                assert lab.judge.submissions == []
+                assert lab.notifications.all == []
+                assert not sentinel.exists()
+                # every attempt reached the lab and was refused there, by name
+                refused = Counter((m, p, s) for _, m, p, s, o in lab.policy.refused if o == origin)
+                assert refused[("POST", "/api/judge/submissions", 403)] == 2  # fetch and form
+                assert refused[("POST", "/api/users/asha/notifications", 403)] == 2
+                assert refused[("OPTIONS", "/api/judge/submissions", 403)] == 1  # the preflight
+
+                answer = page.goto(f"http://attacker.example:{lab.port}/api/health")
+                assert answer.status == 421
+                assert "does not answer for the host" in page.content()
+                assert lab.client().get("/api/health").status == 200  # the lab's own name works
         finally:
             site.shutdown()
