@@ -90,6 +90,26 @@ MAX_TOPICS = 100
 MAX_TOKEN = 128
 TOKEN_TTL = 3600.0
 TOPIC_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+SLOW_READER = 1024 * 1024  # bytes waiting in a socket's write buffer before it is let go
+
+
+def _readers(connections) -> list[ServerConnection]:
+    """The connections that keep up; those with over ``SLOW_READER`` bytes unsent are closed (1013).
+
+    ``broadcast`` has no backpressure: without this, a client that never reads
+    would make the lab hold every message for it in memory.
+    """
+    keep = []
+    for ws in connections:
+        transport = ws.transport
+        if transport is not None and transport.get_write_buffer_size() > SLOW_READER:
+            if not getattr(ws, "_duplexlab_slow", False):
+                ws._duplexlab_slow = True
+                asyncio.get_running_loop().create_task(
+                    ws.close(1013, "you read too slowly; reconnect and catch up"))
+            continue
+        keep.append(ws)
+    return keep
 CHAT_RATE = 20  # messages per second per connection
 AUTH_TIMEOUT = 5.0
 TOPIC_BUFFER = 10_000
@@ -447,7 +467,7 @@ class RealtimeServer:
                 welcome["renamed"] = f"{wanted} is already in the room; you are {name}"
             await self._send(ws, record, json.dumps(welcome))
             others = [m for m in room.members if m is not ws]
-            broadcast(others, json.dumps({"type": "presence", "joined": name, "online": room.online()}))
+            broadcast(_readers(others), json.dumps({"type": "presence", "joined": name, "online": room.online()}))
             window: collections.deque[float] = collections.deque()
             async for raw in ws:
                 record.received += 1
@@ -474,10 +494,10 @@ class RealtimeServer:
                     continue
                 out = json.dumps({"type": "message", "id": next(room.ids), "from": name,
                                   "text": text, "t": time.perf_counter()})
-                broadcast(list(room.members), out)
+                broadcast(_readers(room.members), out)
         finally:
             room.members.pop(ws, None)
-            broadcast(list(room.members), json.dumps({"type": "presence", "left": name, "online": room.online()}))
+            broadcast(_readers(room.members), json.dumps({"type": "presence", "left": name, "online": room.online()}))
 
     def _push_notification(self, note: Notification) -> None:
         """Store listener: write the notification to every socket of its user at once.
@@ -493,9 +513,10 @@ class RealtimeServer:
                 if text is None:
                     text = json.dumps({"type": "notification", **note.to_json(),
                                        "t_sent": time.perf_counter()})
-                broadcast(list(subscribers), text)  # one serialization, no task switch per socket
-                for record in subscribers.values():
-                    record.sent += 1
+                fast = _readers(subscribers)
+                broadcast(fast, text)  # one serialization, no task switch per socket
+                for ws in fast:
+                    subscribers[ws].sent += 1
 
     async def _notifications(self, ws: ServerConnection, record: ConnectionRecord, user: str,
                              *, private: bool = False) -> None:
@@ -549,8 +570,10 @@ class RealtimeServer:
 
         sender = asyncio.get_running_loop().create_task(send_all())
         try:
-            async for _ in ws:
+            async for raw in ws:
                 record.received += 1
+                if await self._too_big(ws, raw):
+                    return
                 await self._send(ws, record, _error("this stream only sends",
                                                     "reconnect with ?last=N to resume instead"))
         finally:

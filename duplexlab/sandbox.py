@@ -7,6 +7,12 @@ submission gets:
 - its own session and process group, and on Linux, where one can be made, its
   own ``pids`` cgroup; at the time limit, past the output cap and when the lab
   stops, all of it is killed, grandchildren included;
+- when the lab runs as root (containers, Colab, CI), the unprivileged user
+  ``nobody`` (uid 65534), so it can neither leave its cgroup, nor read or
+  signal the lab's process, nor raise its own limits. That needs a Python that
+  ``nobody`` may run: this one, or else the system's Python of the same
+  version (e.g. ``/usr/bin/python3.11`` when this one lives under ``/root``);
+  without either it runs as root, and the verdict says so;
 - a fresh temporary working directory, removed afterwards;
 - an environment of its own (``PATH``, ``HOME`` and ``TMPDIR`` in that folder,
   a UTF-8 locale): nothing from the kernel's environment, no secrets;
@@ -19,8 +25,11 @@ submission gets:
   kept, the rest counted, and past ``cap`` bytes in all the code is killed.
 
 :func:`enforced_limits` says which of these hold on this machine; every
-verdict carries that list. Not protected: reading the student's own files,
-the network, signals sent to other processes of the same user by pid.
+verdict carries that list. Not protected (when the lab does not run as root):
+reading the student's own files, the network, and the student's other
+processes: code running as the student can read their environment through
+``/proc`` and signal them by pid, and where the cgroup was delegated to the
+student it could lift the process limit.
 """
 
 from __future__ import annotations
@@ -33,8 +42,10 @@ import math
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -43,6 +54,7 @@ from pathlib import Path
 __all__ = ["Limits", "Outcome", "enforced_limits", "run"]
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
+NOBODY = 65534  # the uid submissions run as when the lab runs as root
 _names = itertools.count(1)
 
 
@@ -131,6 +143,44 @@ def cgroup_parent() -> Path | None:
     return _PARENT[0]
 
 
+def _reachable(path: Path) -> bool:
+    """Whether a user who is neither owner nor group may use ``path`` (every folder on the way)."""
+    try:
+        path = path.resolve()
+        if not path.stat().st_mode & stat.S_IROTH and not path.is_file():
+            return False
+        if path.is_file() and not path.stat().st_mode & stat.S_IXOTH:
+            return False
+        return all(p.stat().st_mode & stat.S_IXOTH for p in path.parents)
+    except OSError:
+        return False
+
+
+_PYTHON: list[str | None] = []
+
+
+def nobody_python() -> str | None:
+    """A Python of this version that ``nobody`` may run, or None (found once per process)."""
+    if not _PYTHON:
+        found = None
+        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        stdlib = Path(sysconfig.get_paths()["stdlib"])
+        if _reachable(Path(sys.executable)) and _reachable(stdlib):
+            found = sys.executable
+        else:
+            for folder in ("/usr/bin", "/usr/local/bin", "/bin"):
+                candidate = Path(folder) / version
+                if candidate.exists() and _reachable(candidate):
+                    found = str(candidate)
+                    break
+        _PYTHON.append(found)
+    return _PYTHON[0]
+
+
+def _drops_to_nobody() -> bool:
+    return _is_root() and nobody_python() is not None
+
+
 def _user_processes() -> int:
     """Processes this user runs now (Linux), for an ``RLIMIT_NPROC`` above them."""
     uid, count = os.getuid(), 0
@@ -153,6 +203,15 @@ def enforced_limits(limits: Limits = Limits()) -> dict[str, str]:
         "working directory": "a new temporary folder, removed afterwards",
         "environment": "PATH, HOME and TMPDIR only; nothing from the kernel's",
     }
+    if _drops_to_nobody():
+        out["user"] = (f"nobody (uid {NOBODY}), with {nobody_python()}: the lab's process is "
+                       "out of its reach")
+    elif _is_root():
+        out["user"] = ("root: no Python here that nobody may run, so the code can reach "
+                       "the lab's process and lift its limits")
+    elif posix:
+        out["user"] = ("you: your other processes (the kernel included) are readable and "
+                       "signalable by pid from the code")
     if not posix:
         out["memory"] = out["processes"] = out["cpu"] = out["files"] = (
             "not enforced on Windows by duplexlab")
@@ -163,7 +222,8 @@ def enforced_limits(limits: Limits = Limits()) -> dict[str, str]:
     else:
         out["memory"] = f"{limits.memory // 2**20} MiB resident (a watchdog checks every 0.1 s)"
     if linux and cgroup_parent() is not None:
-        out["processes"] = f"{limits.processes} (a pids cgroup)"
+        out["processes"] = f"{limits.processes} (a pids cgroup)" + (
+            "" if _drops_to_nobody() else "; code running as you could lift it")
     elif _is_root():
         out["processes"] = ("not enforced: running as root, where RLIMIT_NPROC does not bind, "
                             "and no pids cgroup could be made")
@@ -294,7 +354,12 @@ async def run(code: str, limits: Limits = Limits()) -> Outcome:
            "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
     if os.name == "nt":
         env["SYSTEMROOT"] = os.environ.get("SYSTEMROOT", r"C:\Windows")
-    settings = {"cgroup": str(cgroup) if cgroup else None, "rlimits": _rlimits(limits, cgroup)}
+    settings = {"cgroup": str(cgroup) if cgroup else None, "rlimits": _rlimits(limits, cgroup),
+                "uid": NOBODY if _drops_to_nobody() else None}
+    python = nobody_python() if _drops_to_nobody() else sys.executable
+    if _drops_to_nobody():
+        os.chown(folder, NOBODY, NOBODY)
+        os.chown(folder / "main.py", NOBODY, NOBODY)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     why: list[str] = []
@@ -314,7 +379,7 @@ async def run(code: str, limits: Limits = Limits()) -> Outcome:
             kwargs = ({"start_new_session": True} if os.name == "posix"
                       else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP})
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-I", str(CHILD), json.dumps(settings),
+                python, "-I", str(CHILD), json.dumps(settings),
                 stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, cwd=folder, env=env,
                 **kwargs,
             )

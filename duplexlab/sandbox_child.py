@@ -5,7 +5,9 @@ submission's own session and temporary folder; it uses the standard library
 only. It joins the submission's pids cgroup (when the judge made one), sets the
 resource limits it is given (soft = hard, so the code cannot raise them), then
 runs ``main.py`` in a child process and waits for it: ``os.getppid()`` in the
-submitted code is this process, not the lab.
+submitted code is this process, not the lab. Started as root, it becomes the
+unprivileged ``uid`` it is given first, so the code can neither leave its
+cgroup, nor read or signal the lab's process, nor raise its limits.
 """
 
 import json
@@ -29,6 +31,11 @@ def main() -> int:
     if resource is not None:
         for name, value in settings.get("rlimits", {}).items():
             resource.setrlimit(getattr(resource, name), (value, value))
+    uid = settings.get("uid")
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
     command = [sys.executable, "-I", "-X", "utf8", "main.py"]
     if not hasattr(os, "fork"):
         return subprocess.call(command)

@@ -32,7 +32,9 @@ __all__ = ["Notification", "NotificationStore", "add_routes", "valid_user"]
 LONG_POLL_DEFAULT = 25.0
 LONG_POLL_MAX = 60.0
 SSE_KEEPALIVE = 15.0
+SSE_QUEUE = 1_000  # notifications waiting for one slow event-stream reader
 MAX_NOTIFICATIONS = 10_000
+MAX_TEXT = 4_000
 
 USER_PATTERN = re.compile(r"[a-z0-9_-]{1,32}")
 
@@ -95,6 +97,9 @@ class NotificationStore:
         valid_user(user)
         if not isinstance(text, str) or not text:
             raise ValueError("a notification needs a non-empty text")
+        if len(text) > MAX_TEXT:
+            raise ValueError(f"a notification's text is at most {MAX_TEXT} characters, "
+                             f"not {len(text)}")
         note = Notification(self._next_id, user, str(kind), text, self._clock(), bool(private))
         self._next_id += 1
         if len(self._all) == self._all.maxlen:
@@ -194,18 +199,22 @@ async def create_notification(request: web.Request) -> web.Response:
     body = await read_json(request, example='{"text": "Ravi accepted your friend request"}')
     text = body.get("text")
     kind = body.get("kind", "message")
-    private = body.get("private", False)
-    if not isinstance(private, bool):
-        raise json_error(400, "'private' must be true or false", 'leave it out or send "private": true')
+    if "private" in body:
+        raise json_error(400, "private notifications are made by the server, not over HTTP",
+                         "leave 'private' out; in the notebook use lab.notify(user, text, "
+                         "private=True)")
     if not isinstance(text, str) or not text:
         raise json_error(
             400,
             "the JSON object needs a non-empty string field 'text'",
             'send {"text": "hello", "kind": "message"}',
         )
-    if not isinstance(kind, str):
-        raise json_error(400, "'kind' must be a string", 'leave it out or send "kind": "message"')
-    note = request.app[STORE_KEY].add(user, text, kind=kind, private=private)
+    if not isinstance(kind, str) or len(kind) > 64:
+        raise json_error(400, "'kind' must be a short string", 'leave it out or send "kind": "message"')
+    try:
+        note = request.app[STORE_KEY].add(user, text, kind=kind)
+    except ValueError as exc:
+        raise json_error(400, str(exc), "send a shorter text") from None
     return web.json_response(note.to_json(), status=201)
 
 
@@ -215,12 +224,10 @@ async def get_notification(request: web.Request) -> web.Response:
     try:
         return web.json_response(store.get(int(raw)).to_json())
     except (ValueError, KeyError):
-        known = (f"ids up to {store.all[-1].id} exist (private ones are not served here)"
-                 if store.all else "no notification exists yet")
         raise json_error(
             404,
             f"no notification with id {raw!r}",
-            f"{known}; list a user's with GET /api/users/<user>/notifications",
+            "list a user's notifications with GET /api/users/<user>/notifications",
         ) from None
 
 
@@ -276,11 +283,15 @@ async def stream_notifications(request: web.Request) -> web.StreamResponse:
         raise json_error(400, f"Last-Event-ID must be a notification id, not {raw_last!r}",
                          "reconnect with the id of the last event you received") from None
     store = request.app[STORE_KEY]
-    queue: asyncio.Queue[Notification] = asyncio.Queue()
+    queue: asyncio.Queue[Notification] = asyncio.Queue(maxsize=SSE_QUEUE)
+    overflow = []
 
     def listener(note: Notification) -> None:
         if note.user == user and not note.private:
-            queue.put_nowait(note)
+            try:
+                queue.put_nowait(note)
+            except asyncio.QueueFull:  # a reader this slow resumes with Last-Event-ID instead
+                overflow.append(note.id)
 
     unsubscribe = store.subscribe(listener)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
@@ -289,9 +300,17 @@ async def stream_notifications(request: web.Request) -> web.StreamResponse:
         await response.prepare(request)
         await response.write(sse.encode(retry=1000, comment=f"notifications of {user}"))
         for note in store.for_user(user, after=last):
-            queue.put_nowait(note)
+            try:
+                queue.put_nowait(note)
+            except asyncio.QueueFull:  # more to catch up than one stream holds: the rest next time
+                overflow.append(note.id)
+                break
         sent = last
         while True:
+            if overflow and queue.empty():
+                await response.write(sse.encode(
+                    comment="you read too slowly; reconnect with Last-Event-ID to catch up"))
+                break
             try:
                 note = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE)
             except asyncio.TimeoutError:

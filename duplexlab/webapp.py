@@ -28,6 +28,7 @@ from .policy import RequestPolicy
 __all__ = ["HTTPServer", "POLICY_KEY", "json_error", "make_app", "read_json"]
 
 MAX_BODY = 64 * 1024
+BODY_TIMEOUT = 10.0  # seconds for a request's body to arrive, once its headers have
 
 
 def json_error(status: int, error: str, hint: str = "") -> web.HTTPException:
@@ -38,6 +39,7 @@ def json_error(status: int, error: str, hint: str = "") -> web.HTTPException:
         web.HTTPForbidden,
         web.HTTPNotFound,
         web.HTTPMethodNotAllowed,
+        web.HTTPRequestTimeout,
         web.HTTPConflict,
         web.HTTPGone,
         web.HTTPRequestEntityTooLarge,
@@ -77,7 +79,11 @@ async def read_json(request: web.Request, *, example: str = "{}") -> dict[str, A
             "send a smaller JSON object",
         )
     try:
-        raw = await request.read()  # to the end, up to the app's client_max_size
+        async with asyncio.timeout(BODY_TIMEOUT):
+            raw = await request.read()  # to the end, up to the app's client_max_size
+    except TimeoutError:
+        raise json_error(408, f"the body did not arrive within {BODY_TIMEOUT:g} s",
+                         "send the whole body at once") from None
     except web.HTTPRequestEntityTooLarge:
         raise json_error(
             413, f"the body is over the limit of {MAX_BODY} bytes", "send a smaller JSON object"
@@ -140,12 +146,16 @@ async def request_policy(request: web.Request, handler):
     try:
         policy = request.app.get(POLICY_KEY)
         if policy is not None:
+            def one(name: str) -> str | None:  # a header sent twice counts as garbage
+                values = request.headers.getall(name, [])
+                return values[0] if len(values) == 1 else (None if not values else "")
+
             refusal = policy.check(
                 request.method,
-                host=request.headers.get("Host"),
-                origin=request.headers.get("Origin"),
-                content_type=request.headers.get("Content-Type"),
-                fetch_site=request.headers.get("Sec-Fetch-Site"),
+                host=one("Host"),
+                origin=one("Origin"),
+                content_type=one("Content-Type"),
+                fetch_site=one("Sec-Fetch-Site"),
             )
             if refusal is not None:
                 policy.note(request.method, request.path, refusal.status,

@@ -219,3 +219,62 @@ def test_the_open_file_limit_is_raised_at_start():
     finally:
         dl.stop()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_body_that_trickles_is_cut_with_408(lab, monkeypatch):
+    """Headers on time, then a body at one byte a while: 408 after BODY_TIMEOUT, not held forever."""
+    from duplexlab import webapp
+
+    monkeypatch.setattr(webapp, "BODY_TIMEOUT", 0.3)
+    head = (b"POST /api/users/asha/notifications HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{")
+    t0 = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", lab.port), timeout=seconds(5)) as sock:
+        sock.sendall(head)
+        time.sleep(0.1)
+        sock.sendall(b" ")  # then nothing more
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+    assert time.perf_counter() - t0 < seconds(2)
+
+
+def test_every_channel_closes_oversize_messages_with_1009(lab):
+    """A 100 KiB message on /stream, /echo, /chat and /notifications: closed with 1009."""
+    from websockets.exceptions import ConnectionClosed
+
+    for path in ("/stream/t?last=0", "/echo", "/chat?name=big", "/notifications/asha"):
+        ws = lab.connect(path, max_size=None)
+        ws.send("x" * 100 * 1024)
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                ws.recv(timeout=seconds(3))
+        assert info.value.rcvd.code == 1009, path
+
+
+def test_a_subscriber_that_never_reads_is_let_go(lab):
+    """A socket that never reads: once 1 MiB waits for it, the lab stops buffering and closes it."""
+    sock = socket.create_connection(("127.0.0.1", lab.websockets.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(b"GET /notifications/victim HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 b"Sec-WebSocket-Version: 13\r\n\r\n")
+    try:
+        assert sock.recv(12) == b"HTTP/1.1 101"
+        deadline = time.monotonic() + seconds(2)
+        while not lab.websockets._server.connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        server_side = next(iter(lab.websockets._server.connections))
+        text = "x" * 3_900
+        for _ in range(2_000):  # about 8 MB for a reader that takes none of it
+            lab.notify("victim", text)
+        buffered = lab.run(_buffered(server_side))
+        assert buffered < realtime.SLOW_READER + 64 * 1024, buffered
+        assert server_side.protocol.state.name in ("CLOSING", "CLOSED")
+    finally:
+        sock.close()
+
+
+async def _buffered(ws) -> int:
+    return ws.transport.get_write_buffer_size() if ws.transport else 0

@@ -39,6 +39,8 @@ def test_policy_rules_in_isolation():
     assert policy.check("GET", host="attacker.example:8000").status == 421
     assert policy.check("GET", host=None).status == 421
     assert policy.check("GET", host="127.0.0.1@evil:80").status == 421
+    assert policy.check("GET", host="[::1].attacker.example").status == 421
+    assert policy.check("GET", host="localhost:99999").status == 421
     assert policy.check("POST", **ok, origin="http://127.0.0.1:9999").status == 403
     assert policy.check("POST", **ok, origin="null").status == 403
     assert policy.check("POST", **ok, origin="http://127.0.0.1:8000") is None  # the lab's own
@@ -121,3 +123,12 @@ def test_every_lesson_path_through_a_tap_still_works(lab):
     ws.send("through the tap")
     assert ws.recv(timeout=seconds(5)) == "through the tap"
     ws.close()
+
+
+def test_a_header_sent_twice_is_refused(lab):
+    """Two Origin headers (the lab's own and another) are refused, not read as the first one."""
+    body = b'{"text": "hi"}'
+    answer = post(lab.port, "/api/users/asha/notifications", body, content_type="application/json",
+                  extra=f"Origin: http://127.0.0.1:{lab.port}\r\nOrigin: http://evil.example\r\n")
+    assert answer.startswith(b"HTTP/1.1 403")
+    assert lab.notifications.all == []

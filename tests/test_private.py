@@ -97,3 +97,11 @@ def test_two_ashas_in_one_room_are_told_apart(lab):
     welcome = json.loads(second.recv(timeout=seconds(2)))
     assert welcome["you"] == "asha-2" and "already in the room" in welcome["renamed"]
     assert welcome["online"] == ["asha", "asha-2"]
+
+
+def test_private_notifications_cannot_be_forged_over_http(lab):
+    """POST with "private": true is refused (400): only the server makes private notifications."""
+    reply = lab.client(check=False).post("/api/users/meera/notifications",
+                                         json={"text": "your code is 000000", "private": True})
+    assert reply.status == 400 and "lab.notify" in reply.json()["hint"]
+    assert lab.notifications.all == []

@@ -201,3 +201,60 @@ def test_limits_are_set_soft_and_hard(lab):
     limit = sandbox.Limits().memory
     assert done["output"].strip() == str((limit, limit))
     assert resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY
+
+
+ESCAPE = """
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        for path in ('/sys/fs/cgroup/pids/cgroup.procs', '/sys/fs/cgroup/cgroup.procs'):
+            try:
+                open(path, 'w').write(str(os.getpid()))  # try to leave the pids cgroup
+            except OSError:
+                pass
+        time.sleep(20)
+        os._exit(0)
+    print(os.getpid(), flush=True)
+    os._exit(0)
+os.wait()
+time.sleep(0.2)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as root the judge runs code as nobody; as you, "
+                    "your code may act on your own processes (the README says so)")
+def test_as_root_a_submission_cannot_reach_the_lab_or_leave_its_tree(lab, monkeypatch):
+    """Run by root, code runs as nobody: it cannot read the lab's environment, signal it, lift
+    its process limit, or leave a process behind after the verdict."""
+    monkeypatch.setenv("DUPLEXLAB_TEST_SECRET", "hunter2")
+    lab_pid = os.getpid()
+    probe = judge(lab, f"""
+import os, signal
+print(os.getuid())
+for what, act in [("environ", lambda: open('/proc/{lab_pid}/environ', 'rb').read()),
+                  ("signal", lambda: os.kill({lab_pid}, 0)),
+                  ("limit", lambda: open([
+                      '/sys/fs/cgroup/pids' + l.split(':', 2)[2] + '/pids.max'
+                      for l in open('/proc/self/cgroup') if ':pids:' in l][0], 'w').write('max'))]:
+    try:
+        act()
+        print(what, 'allowed')
+    except (OSError, IndexError) as exc:
+        print(what, 'refused', type(exc).__name__)
+""")
+    lines = probe["output"].splitlines()
+    assert lines[0] == str(sandbox.NOBODY)
+    assert lines[1].startswith("environ refused") and lines[2].startswith("signal refused")
+    assert not lines[3].startswith("limit allowed")
+    assert "hunter2" not in probe["output"]
+
+    done = judge(lab, ESCAPE)
+    middle = int(done["output"].split()[0])  # the setsid child printed its pid and left
+    deadline = time.monotonic() + seconds(2)
+    leftovers = lambda: [p for p in os.listdir("/proc") if p.isdigit() and alive(int(p))
+                         and _cmdline(p).endswith("main.py") and int(p) != middle]
+    while leftovers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert leftovers() == []
+    assert_lab_serves(lab)
