@@ -82,6 +82,31 @@ def jupyter_lab(folder: Path):
 
 
 @contextmanager
+def serve_folder(folder: Path):
+    """Serve ``folder`` over HTTP on another loopback port (a page the lab never allowed).
+
+    Yields the page server's origin, e.g. ``http://127.0.0.1:40123``.
+    """
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{site.server_address[1]}"
+    finally:
+        site.shutdown()
+        site.server_close()
+
+
+@contextmanager
 def chromium_page(folder: Path, *, args: tuple[str, ...] = ()):
     """A Playwright page in Debian's headless Chromium, with a profile of its own."""
     from playwright.sync_api import sync_playwright

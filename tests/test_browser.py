@@ -16,6 +16,7 @@ from .browser import (
     run_cell,
     run_first_cell,
     screenshot_on_failure,
+    serve_folder,
     write_notebook,
 )
 from .conftest import seconds
@@ -101,9 +102,6 @@ def test_browser_socket_mounts_receives_sends_and_closes_on_unmount(tmp_path):
 def test_a_page_from_another_origin_is_refused(tmp_path):
     """A page served from another loopback port opens a socket to the lab: refused with 403.
     (The course's own widget, which registers Jupyter's origin, is accepted: see the test above.)"""
-    import http.server
-    import threading
-
     import duplexlab as dl
 
     with dl.Lab() as lab:
@@ -113,18 +111,7 @@ def test_a_page_from_another_origin_is_refused(tmp_path):
           ws.onclose = (e) => {{ if (document.title !== "opened") document.title = "refused " + e.code; }};
         </script>"""
         (tmp_path / "evil.html").write_text(page_html)
-
-        class Quiet(http.server.SimpleHTTPRequestHandler):
-            def __init__(self, *args, **kwargs):
-                super().__init__(*args, directory=str(tmp_path), **kwargs)
-
-            def log_message(self, *args):
-                pass
-
-        site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-        threading.Thread(target=site.serve_forever, daemon=True).start()
-        origin = f"http://127.0.0.1:{site.server_address[1]}"
-        try:
+        with serve_folder(tmp_path) as origin:
             with chromium_page(tmp_path) as page, screenshot_on_failure(page, "origin"):
                 page.goto(f"{origin}/evil.html")
                 page.wait_for_function("document.title !== 'waiting'", timeout=seconds(10) * 1000)
@@ -136,8 +123,6 @@ def test_a_page_from_another_origin_is_refused(tmp_path):
                 page.reload()
                 page.wait_for_function("document.title !== 'waiting'", timeout=seconds(10) * 1000)
                 assert page.title() == "opened"
-        finally:
-            site.shutdown()
 
 
 ATTACK_PAGE = """<!doctype html><title>attacking</title>
@@ -174,8 +159,6 @@ def test_a_page_from_another_origin_cannot_run_code_or_notify(tmp_path):
     """A page on another loopback port tries fetch no-cors text/plain, a JSON fetch and two form
     POSTs against the judge and the notifications: nothing is submitted, nothing created, no file
     written. A page on a name that resolves to 127.0.0.1 (DNS rebinding) is refused (421)."""
-    import http.server
-    import threading
     from collections import Counter
 
     import duplexlab as dl
@@ -184,19 +167,8 @@ def test_a_page_from_another_origin_cannot_run_code_or_notify(tmp_path):
     code = f"open('{sentinel}', 'w').write('x')"
     with dl.Lab() as lab:
         (tmp_path / "attack.html").write_text(ATTACK_PAGE.format(lab=lab.url, code=code))
-
-        class Quiet(http.server.SimpleHTTPRequestHandler):
-            def __init__(self, *args, **kwargs):
-                super().__init__(*args, directory=str(tmp_path), **kwargs)
-
-            def log_message(self, *args):
-                pass
-
-        site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-        threading.Thread(target=site.serve_forever, daemon=True).start()
-        origin = f"http://127.0.0.1:{site.server_address[1]}"
         rebinding = "--host-resolver-rules=MAP attacker.example 127.0.0.1"
-        try:
+        with serve_folder(tmp_path) as origin:
             with chromium_page(tmp_path, args=(rebinding,)) as page, \
                     screenshot_on_failure(page, "attack"):
                 page.goto(f"{origin}/attack.html")
@@ -218,5 +190,3 @@ def test_a_page_from_another_origin_cannot_run_code_or_notify(tmp_path):
                 assert answer.status == 421
                 assert "does not answer for the host" in page.content()
                 assert lab.client().get("/api/health").status == 200  # the lab's own name works
-        finally:
-            site.shutdown()
