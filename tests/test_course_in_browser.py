@@ -1,0 +1,155 @@
+"""The course as a class sees it: every notebook, Run All in JupyterLab in Chromium, then its widgets.
+
+One JupyterLab server (on a copy of ``notebooks/``, so autosave never writes
+outputs into the repository) serves every test of this module. After Run All
+a test checks what a person sees: no error output except in cells tagged
+``raises-exception``, every widget rendered, every plot drawn at a size, and
+then the lesson's own interactive step. Screenshots of failures are kept
+(``$DUPLEXLAB_SCREENSHOTS``, default the temp folder).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .browser import CHROMIUM, CHROMIUM_ARGS, jupyter_lab, screenshot_on_failure
+from .conftest import seconds
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="Debian's chromium is not installed (bash .ci/run installs it)"
+)
+
+NOTEBOOKS = sorted(p.name for p in (Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A JupyterLab server on a copy of the course; yields (folder, base URL, token)."""
+    folder = tmp_path_factory.mktemp("course")
+    for name in NOTEBOOKS:
+        shutil.copy(Path(__file__).parent.parent / "notebooks" / name, folder / name)
+    with jupyter_lab(folder) as (base, token):
+        yield folder, base, token
+
+
+@pytest.fixture(scope="module")
+def browser(course):
+    """One Chromium for the module, at a classroom projector's 1366×900."""
+    from playwright.sync_api import sync_playwright
+
+    folder = course[0]
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(folder / ".chromium"), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1366, "height": 900},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def open_in_lab(page, base: str, token: str, name: str) -> None:
+    page.goto(f"{base}/lab/workspaces/{name.replace('.', '-')}/tree/{name}?reset&token={token}")
+    page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-Cell .cm-content", timeout=seconds(60) * 1000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                           timeout=seconds(60) * 1000)
+    time.sleep(0.5)
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    if dialog.count():  # a fresh server may ask which kernel to use: take the notebook's own
+        dialog.locator("button", has_text="Select").click()
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                               timeout=seconds(60) * 1000)
+
+
+def run_all(page) -> float:
+    """Run → Run All Cells, then wait until no cell is running or queued for 2 s; returns seconds."""
+    busy = f"""() => [...document.querySelectorAll('{PANEL} .jp-InputArea-prompt')]
+                   .some(e => e.textContent.includes('*'))"""
+    started = f"""() => [...document.querySelectorAll('{PANEL} .jp-InputArea-prompt')]
+                   .some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))"""
+    for attempt in range(3):  # a click that lands while the page settles does nothing: again
+        t0 = time.perf_counter()
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator('li.lm-Menu-item:has(.lm-Menu-itemLabel:text-is("Run All Cells"))').click()
+        try:
+            page.wait_for_function(started, timeout=seconds(10) * 1000)
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+    quiet_since = None
+    deadline = time.monotonic() + seconds(240)
+    while time.monotonic() < deadline:
+        if page.evaluate(busy):
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > 2:
+            return time.perf_counter() - t0 - 2
+        time.sleep(0.1)
+    raise AssertionError("Run All did not finish")
+
+
+def saved_notebook(page, base: str, token: str, name: str) -> dict:
+    """Save the notebook from the browser and read it back from the server."""
+    page.locator(f"{PANEL} .jp-Notebook").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + seconds(10)
+    while True:
+        problem = "the notebook was not saved"
+        try:
+            with urllib.request.urlopen(f"{base}/api/contents/{name}?token={token}") as answer:
+                model = json.load(answer)["content"]
+            if any(c.get("outputs") for c in model["cells"] if c["cell_type"] == "code"):
+                return model
+        except urllib.error.HTTPError as exc:  # read while being written: try again
+            problem = f"the server could not read {name}: {exc.read()[:300]!r}"
+        if time.monotonic() > deadline:
+            raise AssertionError(problem)
+        time.sleep(0.2)
+
+
+def assert_what_the_class_sees(page, model: dict) -> None:
+    """No unintended error, every cell run, widgets rendered, every image drawn at a size."""
+    for k, c in enumerate(model["cells"]):
+        if c["cell_type"] != "code":
+            continue
+        assert c["execution_count"] is not None, f"cell {k} did not run"
+        tags = c.get("metadata", {}).get("tags", [])
+        for out in c["outputs"]:
+            if out["output_type"] == "error" and "raises-exception" not in tags:
+                raise AssertionError(f"cell {k} failed: {out['ename']}: {out['evalue']}")
+    text = page.locator(PANEL).inner_text()
+    for broken in ("Loading widget", "Error displaying widget", "model not found"):
+        assert broken not in text, broken
+    images = page.locator(f"{PANEL} .jp-OutputArea img")
+    for k in range(images.count()):
+        image = images.nth(k)
+        image.scroll_into_view_if_needed()
+        size = image.evaluate("el => [el.naturalWidth, el.clientWidth, el.clientHeight]")
+        assert size[0] > 0 and size[1] > 0 and size[2] > 0, f"image {k} drawn as {size}"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_run_all_in_jupyterlab_shows_no_errors_and_every_plot(course, browser, name):
+    """Run All in JupyterLab: every cell runs, no unintended error, widgets and plots visible."""
+    folder, base, token = course
+    page = browser.new_page()
+    try:
+        with screenshot_on_failure(page, f"run-all-{name}"):
+            open_in_lab(page, base, token, name)
+            took = run_all(page)
+            print(f"{name}: Run All in {took:.1f} s")
+            model = saved_notebook(page, base, token, name)
+            assert_what_the_class_sees(page, model)
+    finally:
+        page.close()
