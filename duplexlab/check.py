@@ -221,12 +221,16 @@ def expected_wasted(fn: Callable[[float, float], int]) -> str:
 def no_sockets_left(lab=None) -> str:
     """Every WebSocket to the lab is closed (a page that unmounted left nothing open)."""
     lab = lab or current()
-    still = lab.websockets.open_connections
+    owned = [r for r in lab.websockets.open_connections if r.owner]
+    still = [r for r in lab.websockets.open_connections if not r.owner]
     if still:
         now = time.perf_counter()
         listed = "; ".join(f"{r.path} (open {now - r.t_open:.1f} s)" for r in still)
         raise _fail(f"{len(still)} WebSocket(s) still open: {listed}. Close them (ws.close()) "
                     "or leave the `with` block that opened them")
+    if owned:
+        return (f"no WebSocket is left open by a cell ({len(owned)} belong to widgets still showing: "
+                + ", ".join(r.owner for r in owned) + "; they close when their output is cleared).")
     return f"no WebSocket is open ({len(lab.websockets.records)} were opened and closed)."
 
 

@@ -19,6 +19,13 @@ WebSocket handshake, passes these checks, in this order:
    never allowed. Programs that are not browsers send no ``Origin`` and pass.
    A browser request with no ``Origin`` but ``Sec-Fetch-Site: cross-site`` or
    ``same-site`` that would change state is refused the same way.
+   **Tickets** stand in for an allowed origin on a WebSocket handshake: the
+   kernel puts a one-use, expiring ticket (:meth:`RequestPolicy.issue_ticket`)
+   in the state of the course's browser widget, which offers it as a
+   subprotocol (``Sec-WebSocket-Protocol: duplexlab, duplexlab.ticket.<t>``),
+   never in the URL. So the widget connects at once, without asking the
+   kernel to allow its page's origin (a request that would wait behind
+   running cells). Another page cannot read the ticket out of Jupyter.
 3. **JSON only for changes.** A request that changes state (any method but
    GET, HEAD and OPTIONS) must say ``Content-Type: application/json``. A page
    cannot send that to another origin without a CORS preflight, and the lab
@@ -36,11 +43,16 @@ from __future__ import annotations
 
 import collections
 import re
+import secrets
 import time
+import weakref
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-__all__ = ["Decision", "RequestPolicy", "SAFE_METHODS"]
+__all__ = ["Decision", "RequestPolicy", "SAFE_METHODS", "TICKET_PREFIX", "TICKET_TTL"]
+
+TICKET_PREFIX = "duplexlab.ticket."
+TICKET_TTL = 24 * 3600.0
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -106,6 +118,30 @@ class RequestPolicy:
     allowed_hosts: set[tuple[str, int | None]] = field(default_factory=set)
     refused: collections.deque = field(default_factory=lambda: collections.deque(maxlen=1000))
     """The last refusals: ``(t, method, path, status, origin)``, newest last."""
+    tickets: dict[str, tuple[float, str]] = field(default_factory=dict)  # ticket -> (expiry, owner)
+    on_redeem: dict[str, object] = field(default_factory=dict)  # owner -> called once its ticket is used
+
+    def issue_ticket(self, owner: str, *, ttl: float = TICKET_TTL) -> str:
+        """A one-use ticket that opens one WebSocket in place of an allowed origin."""
+        now = time.monotonic()
+        self.tickets = {t: v for t, v in self.tickets.items() if v[0] > now}  # drop expired
+        ticket = secrets.token_urlsafe(18)
+        self.tickets[ticket] = (now + ttl, owner)
+        return ticket
+
+    def redeem_ticket(self, ticket: str | None) -> str | None:
+        """The ticket's owner if it is valid (it is then used up), else None."""
+        if not ticket:
+            return None
+        expiry, owner = self.tickets.pop(ticket, (0.0, None))
+        if expiry <= time.monotonic():
+            return None
+        renew = self.on_redeem.get(owner)
+        if isinstance(renew, weakref.ref):  # a WeakMethod: the widget may be gone
+            renew = renew()
+        if renew is not None:
+            renew()
+        return owner
 
     def note(self, method: str, path: str, status: int, origin: str | None) -> None:
         """Keep a refusal for the learner to look at (bounded)."""

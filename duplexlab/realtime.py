@@ -49,7 +49,7 @@ from websockets.http11 import Request, Response
 
 from .errors import PortInUseError
 from .hygiene import ConnectionGate
-from .policy import RequestPolicy
+from .policy import TICKET_PREFIX, RequestPolicy
 from .social import Notification, NotificationStore, valid_user
 
 __all__ = [
@@ -156,6 +156,7 @@ class ConnectionRecord:
     close_reason: str = ""
     received: int = 0
     sent: int = 0
+    owner: str | None = None  # who holds it, when a ticket opened it (a browser widget)
 
     @property
     def open(self) -> bool:
@@ -196,6 +197,11 @@ class Topic:
         for queue in list(self.queues):
             queue.put_nowait(text)
         return self.seq
+
+
+def _select_subprotocol(connection: ServerConnection, offered) -> str | None:
+    """Answer ``duplexlab`` to a client that offers it (the browser widget, with its ticket)."""
+    return "duplexlab" if "duplexlab" in offered else None
 
 
 def _gated_connection(gate: ConnectionGate) -> type[ServerConnection]:
@@ -285,6 +291,7 @@ class RealtimeServer:
             self._server = await serve(
                 self._handle, self.host, self.port, compression=None, logger=LOGGER,
                 max_size=MAX_WIRE, process_request=self._check_request,
+                select_subprotocol=_select_subprotocol,
                 create_connection=_gated_connection(self.gate),
             )
         except OSError as exc:
@@ -351,7 +358,20 @@ class RealtimeServer:
             return values[0] if len(values) == 1 else (None if not values else "")
 
         origin = one("Origin")
-        refusal = self.policy.check("GET", host=one("Host"), origin=origin,
+        host = one("Host")
+        offered = [p.strip() for value in request.headers.get_all("Sec-WebSocket-Protocol")
+                   for p in value.split(",")]
+        ticket = next((p.removeprefix(TICKET_PREFIX) for p in offered
+                       if p.startswith(TICKET_PREFIX)), None)
+        if ticket is not None and self.policy.host_allowed(host):
+            owner = self.policy.redeem_ticket(ticket)
+            if owner is None:
+                return self._refuse(connection, request, HTTPStatus.FORBIDDEN,
+                                    "this ticket is used up or expired; run the widget's cell "
+                                    "again for a new one\n")
+            connection.duplexlab_owner = owner  # a ticket stands in for an allowed origin
+            return self._check_path(connection, request)
+        refusal = self.policy.check("GET", host=host, origin=origin,
                                     fetch_site=one("Sec-Fetch-Site"))
         if refusal is not None:
             return self._refuse(connection, request, HTTPStatus(refusal.status),
@@ -402,7 +422,8 @@ class RealtimeServer:
     async def _handle(self, ws: ServerConnection) -> None:
         parts = urlsplit(ws.request.path)
         record = ConnectionRecord(next(self._ids), ws.request.path,
-                                  ws.request.headers.get("Origin"), time.perf_counter())
+                                  ws.request.headers.get("Origin"), time.perf_counter(),
+                                  owner=getattr(ws, "duplexlab_owner", None))
         self._open[record.id] = record
         try:
             if parts.path == "/chat":

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import math
 import time
+import weakref
 
 import anywidget
 import ipywidgets as W
@@ -34,6 +36,9 @@ __all__ = [
     "TapControls",
     "figure_png",
 ]
+
+
+_widget_ids = itertools.count(1)
 
 
 def figure_png(fig: Figure) -> bytes:
@@ -499,11 +504,15 @@ function render({ model, el }) {
   let ws = null;
   let unmounted = false;
 
-  // Mount: this view opens its own WebSocket to the lab.
+  // Mount: this view opens its own WebSocket to the lab, at once. The lab lets it in on the
+  // one-use ticket the kernel put in the widget's state (offered as a subprotocol, never in
+  // the URL), so nothing waits for the kernel, which may be busy running the next cells.
+  let opened = false;
   function connect() {
     show("connecting to " + model.get("url") + " …");
-    ws = new WebSocket(model.get("url"));
+    ws = new WebSocket(model.get("url"), ["duplexlab", "duplexlab.ticket." + model.get("ticket")]);
     ws.onopen = () => {
+      opened = true;
       show("open: " + model.get("url"));
       model.set("opened", model.get("opened") + 1);
       model.save_changes();
@@ -516,19 +525,12 @@ function render({ model, el }) {
       model.set("received", [...model.get("received"), event.data].slice(-50));
       model.save_changes();
     };
-    ws.onclose = (event) => show("closed: " + event.code + " " + event.reason);
+    ws.onclose = (event) => show(opened
+      ? "closed: " + event.code + " " + event.reason
+      : "refused by the lab (" + event.code + "): this view's ticket was used up; " +
+        "run the widget's cell again");
   }
-
-  // The lab refuses pages from origins it does not know: tell it ours through the kernel
-  // (Jupyter's own authenticated channel), and connect once it says yes.
-  const whenAllowed = () => {
-    if (model.get("allowed_origin") === window.location.origin && !ws && !unmounted) connect();
-  };
-  model.on("change:allowed_origin", whenAllowed);
-  show("asking the lab to accept " + window.location.origin + " …");
-  model.set("origin", window.location.origin);
-  model.save_changes();
-  whenAllowed();
+  connect();
 
   const send = () => {
     const text = input.value.trim();
@@ -542,7 +544,6 @@ function render({ model, el }) {
   // Unmount: anywidget calls this when the view goes away (output cleared, cell re-run).
   return () => {
     unmounted = true;
-    model.off("change:allowed_origin", whenAllowed);
     if (ws) ws.close(1000, "unmount");
   };
 }
@@ -553,33 +554,75 @@ export default { render };
 class BrowserSocket(anywidget.AnyWidget):
     """A WebSocket client that runs in the browser, inside the notebook.
 
-    Showing it (mounting) first tells the lab the page's origin through the
-    kernel (the lab refuses browser pages from origins it does not know), then
-    opens a ``WebSocket`` from the page to the lab;
-    clearing the output or re-running the cell (unmounting) closes it with
-    code 1000, reason ``"unmount"``. Messages typed into it are sent as chat
-    messages; what arrives is listed, and kept in ``received``.
+    Showing it (mounting) opens a ``WebSocket`` from the page to the lab at
+    once: the lab lets it in on a one-use ticket that the kernel put in the
+    widget's state (see :mod:`duplexlab.policy`), so it never waits for a busy
+    kernel. Clearing the output or re-running the cell (unmounting) closes it
+    with code 1000, reason ``"unmount"``. Messages typed into it are sent as
+    chat messages; what arrives is listed, and kept in ``received``.
 
     Example::
 
-        dl.widgets.BrowserSocket(lab, "/chat?name=priya")
+        browser = dl.widgets.BrowserSocket(lab, "/chat?name=priya")
+        browser             # shows it: the browser connects
+        browser.wait_open() # in the next cell: waits, on the lab's side, until it has
     """
 
     _esm = _BROWSER_SOCKET_ESM
     url = traitlets.Unicode("").tag(sync=True)
+    ticket = traitlets.Unicode("").tag(sync=True)
     received = traitlets.List(traitlets.Unicode()).tag(sync=True)
     opened = traitlets.Int(0).tag(sync=True)
-    origin = traitlets.Unicode("").tag(sync=True)  # the page's origin, told by the browser
-    allowed_origin = traitlets.Unicode("").tag(sync=True)  # set once the lab accepts it
 
     def __init__(self, lab: Lab, path: str, **kwargs) -> None:
         self._lab = lab
-        super().__init__(url=lab.ws_url + path, **kwargs)
+        self.path = path
+        self.owner = f"browser widget {next(_widget_ids)} ({path})"
+        self.t_created = time.perf_counter()
+        super().__init__(url=lab.ws_url + path, ticket=lab.policy.issue_ticket(self.owner), **kwargs)
+        lab.policy.on_redeem[self.owner] = weakref.WeakMethod(self._renew)
 
-    @traitlets.observe("origin")
-    def _register_origin(self, change) -> None:
-        # The origin arrives through Jupyter's own (authenticated) channel, so only pages
-        # that can talk to this kernel get their origin accepted by the lab.
-        if change["new"]:
-            self._lab.allow_origin(change["new"])
-            self.allowed_origin = change["new"]
+    def _renew(self) -> None:
+        """The ticket was used (by this view): give the next view (a reload) a fresh one."""
+        self.ticket = self._lab.policy.issue_ticket(self.owner)
+
+    def records(self) -> list:
+        """The lab's records of the sockets this widget's views opened, oldest first."""
+
+        async def mine() -> list:
+            return [r for r in self._lab.websockets.records if r.owner == self.owner]
+
+        return self._lab.run(mine(), 5)
+
+    def wait_open(self, timeout: float = 3.0) -> bool:
+        """Wait, on the lab's side, until a view of this widget has its socket open.
+
+        Prints one line either way: when it opened, or that no browser shows
+        the notebook (a headless run), so nothing below involves the browser.
+        """
+        deadline = time.perf_counter() + timeout
+        while True:
+            live = [r for r in self.records() if r.open]
+            if live:
+                print(f"the browser's socket is open ({(live[-1].t_open - self.t_created) * 1000:.0f} ms "
+                      "after the widget was created)")
+                return True
+            if time.perf_counter() > deadline:
+                print(f"no browser opened this widget's socket within {timeout:g} s: nothing shows "
+                      "this notebook (a headless run?), so the cells below run without it")
+                return False
+            time.sleep(0.02)
+
+    def report(self) -> None:
+        """Say what became of this widget's sockets: still open, or closed with which code."""
+        found = self.records()
+        if not found:
+            print("no browser has opened this widget's socket (a headless run?)")
+            return
+        last = found[-1]
+        if last.open:
+            print(f"{last.path}: still open, {time.perf_counter() - last.t_open:.1f} s; clear the "
+                  "widget's output (right-click it → Clear Cell Output), then run this cell again")
+        else:
+            print(f"{last.path}: closed with {last.close_code} {last.close_reason!r} after "
+                  f"{last.t_close - last.t_open:.1f} s open")

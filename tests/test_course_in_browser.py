@@ -128,7 +128,7 @@ def assert_what_the_class_sees(page, model: dict) -> None:
         for out in c["outputs"]:
             if out["output_type"] == "error" and "raises-exception" not in tags:
                 raise AssertionError(f"cell {k} failed: {out['ename']}: {out['evalue']}")
-    text = page.locator(PANEL).inner_text()
+    text = page.locator(PANEL).text_content()
     for broken in ("Loading widget", "Error displaying widget", "model not found"):
         assert broken not in text, broken
     images = page.locator(f"{PANEL} .jp-OutputArea img")
@@ -139,9 +139,69 @@ def assert_what_the_class_sees(page, model: dict) -> None:
         assert size[0] > 0 and size[1] > 0 and size[2] > 0, f"image {k} drawn as {size}"
 
 
+def code_cell(page, source: str):
+    """The code cell whose source contains ``source``."""
+    found = page.locator(f"{PANEL} .jp-CodeCell").filter(
+        has=page.locator(".cm-content", has_text=source))
+    assert found.count() == 1, f"{found.count()} cells contain {source!r}"
+    return found
+
+
+def run_one(page, source: str) -> str:
+    """Run the cell containing ``source`` (Shift+Enter) and wait for it; return its output text."""
+    target = code_cell(page, source)
+    prompt = target.locator(".jp-InputArea-prompt")
+    before = prompt.inner_text()
+    target.locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_function("([el, old]) => el.textContent !== old && /\\[\\d+\\]/.test(el.textContent)",
+                           arg=[prompt.element_handle(), before], timeout=seconds(60) * 1000)
+    return target.locator(".jp-OutputArea").text_content()
+
+
+def step_02(page) -> None:
+    """A slider move re-runs the polling experiment and draws a new plot inside the widget."""
+    widget = page.locator(f"{PANEL} .jp-OutputArea-output:has(.widget-slider)").first
+    image = widget.locator("img")
+    before = image.get_attribute("src")
+    handle = widget.locator(".widget-slider .noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    widget.locator(".widget-html-content", has_text="run 1").wait_for(timeout=seconds(20) * 1000)
+    page.wait_for_function("([el, old]) => el.src !== old", arg=[image.element_handle(), before],
+                           timeout=seconds(10) * 1000)
+    image.scroll_into_view_if_needed()
+    size = image.evaluate("el => [el.naturalWidth, el.clientWidth, el.clientHeight]")
+    assert min(size) > 0, f"the new plot is drawn as {size}"
+
+
+def step_05(page) -> None:
+    """The browser's socket opened under Run All, got Asha's message, closes on unmount."""
+    waited = code_cell(page, "browser.wait_open()").locator(".jp-OutputArea").text_content()
+    assert "the browser's socket is open" in waited, waited
+    listed = code_cell(page, "lab.ws_connections").locator(".jp-OutputArea").text_content()
+    assert "/chat?name=browser" in listed, listed
+    widget = code_cell(page, "dl.widgets.BrowserSocket(lab")
+    widget.locator(".duplexlab-socket-log li", has_text="Hello, browser!").wait_for(
+        timeout=seconds(5) * 1000)
+    check = code_cell(page, "dl.check.no_sockets_left").locator(".jp-OutputArea").text_content()
+    assert "✓" in check and "widgets still showing" in check, check
+    widget.locator(".duplexlab-socket").click(button="right")
+    page.get_by_role("menuitem", name="Clear Cell Output").click()
+    deadline = time.monotonic() + seconds(10)
+    while "closed with 1000 'unmount'" not in (report := run_one(page, "browser.report()")):
+        assert time.monotonic() < deadline, report
+        time.sleep(0.5)
+
+
+STEPS = {"02-polling.ipynb": step_02, "05-chat-and-notifications.ipynb": step_05}
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_run_all_in_jupyterlab_shows_no_errors_and_every_plot(course, browser, name):
-    """Run All in JupyterLab: every cell runs, no unintended error, widgets and plots visible."""
+    """Run All in JupyterLab: every cell runs, no unintended error, widgets and plots visible;
+    then the lesson's own interactive step works on what Run All left."""
     folder, base, token = course
     page = browser.new_page()
     try:
@@ -151,5 +211,7 @@ def test_run_all_in_jupyterlab_shows_no_errors_and_every_plot(course, browser, n
             print(f"{name}: Run All in {took:.1f} s")
             model = saved_notebook(page, base, token, name)
             assert_what_the_class_sees(page, model)
+            if name in STEPS:
+                STEPS[name](page)
     finally:
         page.close()
