@@ -136,7 +136,15 @@ class ArenaResult:
     results: dict[str, TransportResult]
 
     def table(self) -> str:
-        return "\n".join(str(r) for r in self.results.values())
+        """One row per transport, narrow enough for a projector (under 90 characters)."""
+        rows = [f"{'':<13} {'delay p50':>10} {'p99':>8} {'req/event':>10} {'bytes/event':>12} "
+                f"{'CPU ms/s':>9} {'delivered':>10}"]
+        for r in self.results.values():
+            wire = f"{r.bytes_per_event:12.0f}" if r.bytes_total else f"{'(no tap)':>12}"
+            rows.append(f"{r.name:<13} {r.delay_ms(50):7.1f} ms {r.delay_ms(99):5.0f} ms "
+                        f"{r.requests_per_event:10.2f} {wire} {r.cpu_per_second * 1000:9.2f} "
+                        f"{r.delivered_share:10.0%}")
+        return "\n".join(rows)
 
 
 class Arena:

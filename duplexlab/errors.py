@@ -21,7 +21,14 @@ __all__ = [
 
 
 class DuplexLabError(Exception):
-    """Base class of the errors duplexlab raises."""
+    """Base class of the errors duplexlab raises.
+
+    In a notebook it shows as one line with its hint, not a traceback through
+    the lab's threads (IPython calls ``_render_traceback_``).
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
 
 
 class PortInUseError(DuplexLabError, OSError):

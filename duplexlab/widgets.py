@@ -279,6 +279,10 @@ class SideBySide(SliderExperiment):
         if autorun:
             self._changed()
 
+    def _changed(self, change=None) -> None:
+        self.arena.start()  # a closed arena comes back at the next use of a slider
+        super()._changed(change)
+
     def _progress(self, fraction: float) -> None:
         self.progress.value = fraction
 
@@ -300,6 +304,7 @@ class SideBySide(SliderExperiment):
     def run(self, *, rate: float | None = None, burstiness: float | None = None,
             poll_interval: float | None = None):
         """Run now (blocking), optionally moving sliders first; returns the :class:`ArenaResult`."""
+        self.arena.start()
         self.wait_idle()
         for slider, value in ((self.rate, rate), (self.burstiness, burstiness),
                               (self.poll_interval, poll_interval)):
@@ -359,11 +364,16 @@ class Classroom(SliderExperiment):
         self.status.value = f"<b>run {self.runs_done}</b>: N = {n}"
         return merged
 
+    def _changed(self, change=None) -> None:
+        self.arena.start()  # a closed arena comes back at the next use of the slider
+        super()._changed(change)
+
     async def _run_current(self) -> None:
         await self._measure(self.clients.value)
 
     def measure(self, *ns: int):
         """Measure each N now (blocking); returns the results by N."""
+        self.arena.start()
         self.wait_idle()
         for n in ns:
             self._set_quietly(self.clients, n)

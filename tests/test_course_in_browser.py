@@ -195,7 +195,39 @@ def step_05(page) -> None:
         time.sleep(0.5)
 
 
-STEPS = {"02-polling.ipynb": step_02, "05-chat-and-notifications.ipynb": step_05}
+def step_06(page) -> None:
+    """After Run All (the arena stays up), a slider move produces events and new plots."""
+    widget = page.locator(f"{PANEL} .jp-OutputArea-output:has(.widget-slider)").first
+    image = widget.locator("img")
+    before = image.get_attribute("src")
+    status = widget.locator(".widget-html-content")
+    runs_before = status.first.text_content()
+    handle = widget.locator(".widget-slider .noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "([el, old]) => el.textContent !== old && /run \\d+/.test(el.textContent)",
+        arg=[status.first.element_handle(), runs_before], timeout=seconds(30) * 1000)
+    text = status.first.text_content()
+    events = int(text.split(":")[1].split()[0])
+    assert events > 0, text
+    page.wait_for_function("([el, old]) => el.src !== old", arg=[image.element_handle(), before],
+                           timeout=seconds(10) * 1000)
+    image.scroll_into_view_if_needed()
+    assert min(image.evaluate("el => [el.naturalWidth, el.clientWidth, el.clientHeight]")) > 0
+
+
+def step_00(page) -> None:
+    """The lesson's intended error (a 404) shows as one short line with its hint."""
+    error = code_cell(page, 'client.get("/api/notifications/12345")')
+    text = error.locator(".jp-OutputArea").text_content()
+    assert "404" in text and "hint" in text, text
+    assert len(text.strip().splitlines()) <= 2, text
+
+
+STEPS = {"00-start-here.ipynb": step_00, "02-polling.ipynb": step_02, "05-chat-and-notifications.ipynb": step_05,
+         "06-side-by-side.ipynb": step_06}
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

@@ -14,3 +14,13 @@ def test_messages_name_the_fix_and_keep_their_data():
     assert issubclass(dl.CheckFailed, AssertionError)
     for exc in (port, stopped, http, dl.CheckFailed("x")):
         assert isinstance(exc, dl.DuplexLabError)
+
+
+def test_lab_errors_show_as_one_line_in_a_notebook():
+    """IPython renders a lab error as one line with its hint, not a traceback through threads."""
+    from duplexlab.errors import HTTPStatusError
+
+    error = HTTPStatusError("GET", "http://127.0.0.1:1/x", 404, "no route", "try /api/health")
+    lines = error._render_traceback_()
+    assert len(lines) == 1
+    assert "HTTPStatusError" in lines[0] and "404" in lines[0] and "try /api/health" in lines[0]
