@@ -156,7 +156,7 @@ class ConnectionRecord:
     close_reason: str = ""
     received: int = 0
     sent: int = 0
-    owner: str | None = None  # who holds it, when a ticket opened it (a browser widget)
+    owner: str | None = None  # who holds it: a ticket's widget, or an X-Duplexlab-Owner label
 
     @property
     def open(self) -> bool:
@@ -423,7 +423,8 @@ class RealtimeServer:
         parts = urlsplit(ws.request.path)
         record = ConnectionRecord(next(self._ids), ws.request.path,
                                   ws.request.headers.get("Origin"), time.perf_counter(),
-                                  owner=getattr(ws, "duplexlab_owner", None))
+                                  owner=getattr(ws, "duplexlab_owner", None)
+                                  or ws.request.headers.get("X-Duplexlab-Owner"))
         self._open[record.id] = record
         try:
             if parts.path == "/chat":

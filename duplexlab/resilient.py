@@ -67,6 +67,11 @@ class ResilientClient:
         resume: ask for missed messages on reconnect (False: start again from "now").
         backoff: how long to wait between attempts.
         max_attempts: give up after this many failed attempts in a row (None: never).
+        ping_interval, ping_timeout: keepalive, so a dead path is noticed within about
+            their sum (and then reconnected).
+        close_timeout: how long a close waits for the other side before it just drops.
+        owner: a label the lab keeps with the connection (e.g. the widget that shows the
+            client), so leak checks list it as owned instead of left over. Not a credential.
 
     Example::
 
@@ -84,12 +89,19 @@ class ResilientClient:
         backoff: Backoff | None = None,
         max_attempts: int | None = None,
         open_timeout: float = 5.0,
+        ping_interval: float = 1.0,
+        ping_timeout: float = 1.0,
+        close_timeout: float = 0.5,
+        owner: str | None = None,
     ) -> None:
         self.url = url
         self.resume = resume
         self.backoff = backoff or Backoff()
         self.max_attempts = max_attempts
         self.open_timeout = open_timeout
+        self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
+        self.close_timeout = close_timeout
+        self.owner = owner
         self.state = State.CLOSED
         self.history: list[tuple[float, State]] = []
         self.received: list[tuple[int, Any, float]] = []  # (seq, data, when)
@@ -147,7 +159,10 @@ class ResilientClient:
             last = self.last_seq if self.resume else -1
             url = f"{self.url}?last={last}"
             try:
+                headers = {"X-Duplexlab-Owner": self.owner} if self.owner else None
                 async with connect(url, proxy=None, compression=None, open_timeout=self.open_timeout,
+                                   ping_interval=self.ping_interval, ping_timeout=self.ping_timeout,
+                                   close_timeout=self.close_timeout, additional_headers=headers,
                                    max_queue=None, logger=LOGGER) as ws:
                     self.connections += 1
                     failures = 0

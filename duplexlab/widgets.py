@@ -384,14 +384,20 @@ class Classroom(SliderExperiment):
 class TapControls(_Shown):
     """Sliders and buttons that break the network inside a tap: latency, idle cut, cut, drop.
 
+    With ``client`` (a :class:`~duplexlab.ResilientClient` that goes through
+    the tap), a line under the buttons shows the client's state, its messages
+    and connections, refreshed four times a second.
+
     Example::
 
         tap = lab.tap(lab.ws_url)
-        dl.widgets.TapControls(tap)
+        follower = dl.ResilientClient(tap.url + "/stream/scores").start()
+        dl.widgets.TapControls(tap, client=follower)
     """
 
-    def __init__(self, tap) -> None:
+    def __init__(self, tap, *, client=None) -> None:
         self.tap = tap
+        self.client = client
         style = {"description_width": "120px"}
         layout = W.Layout(width="400px")
         self.latency = W.FloatSlider(value=tap.latency * 1000, min=0, max=500, step=10,
@@ -408,8 +414,26 @@ class TapControls(_Shown):
         self.idle_action.observe(self._set_idle, names="value")
         self.cut_button.on_click(lambda _: self._report("cut", tap.cut()))
         self.drop_button.on_click(lambda _: self._report("dropped the server side of", tap.drop_server()))
+        self.client_status = W.HTML("")
         self.widget = W.VBox([self.latency, W.HBox([self.idle, self.idle_action]),
-                              W.HBox([self.cut_button, self.drop_button]), self.status])
+                              W.HBox([self.cut_button, self.drop_button]), self.status,
+                              self.client_status])
+        if client is not None and tap._loop is not None:
+            self._show_client()
+            tap._loop.call_soon(lambda: asyncio.get_running_loop().create_task(self._follow()))
+
+    def _show_client(self) -> None:
+        c = self.client
+        text = (f"client: <b>{c.state.value}</b>, {len(c.received)} message(s), "
+                f"{c.connections} connection(s); the tap carries {self.tap.open_connections}")
+        if self.client_status.value != text:
+            self.client_status.value = text
+
+    async def _follow(self) -> None:
+        """Refresh the client's line while the tap runs (on the lab's loop, never the kernel's)."""
+        while self.tap._server is not None:
+            self._show_client()
+            await asyncio.sleep(0.25)
 
     def _set_latency(self, change) -> None:
         self.tap.latency = change["new"] / 1000  # read by the tap's loop on its next chunk

@@ -226,7 +226,31 @@ def step_00(page) -> None:
     assert len(text.strip().splitlines()) <= 2, text
 
 
-STEPS = {"00-start-here.ipynb": step_00, "02-polling.ipynb": step_02, "05-chat-and-notifications.ipynb": step_05,
+def step_07(page) -> None:
+    """After Run All the fault controls act on a live client, whose state and counts they show;
+    the next cell still answers in seconds after a cut and after the server's side is dropped."""
+    widget = page.locator(f"{PANEL} .jp-OutputArea-output:has(button:has-text('Cut now'))")
+    widget.scroll_into_view_if_needed()
+    client_line = widget.locator(".widget-html-content", has_text="client:")
+    client_line.filter(has_text="1 connection(s)").filter(has_text="connected").wait_for(
+        timeout=seconds(10) * 1000)
+    widget.locator("button", has_text="Cut now").click()
+    widget.locator(".widget-html-content", has_text="cut 1 connection(s)").wait_for(
+        timeout=seconds(5) * 1000)
+    client_line.filter(has_text="2 connection(s)").filter(has_text="client: connected").wait_for(
+        timeout=seconds(10) * 1000)
+    widget.locator("button", has_text="Drop server side").click()
+    widget.locator(".widget-html-content", has_text="dropped the server side of 1").wait_for(
+        timeout=seconds(5) * 1000)
+    client_line.filter(has_text="3 connection(s)").filter(has_text="client: connected").wait_for(
+        timeout=seconds(15) * 1000)
+    t0 = time.monotonic()
+    out = run_one(page, 'lab.publish("scores", {"ball": "one more"})')
+    assert time.monotonic() - t0 < seconds(8), out
+    assert "<ResilientClient connected" in out, out
+
+
+STEPS = {"00-start-here.ipynb": step_00, "07-keeping-websockets-alive.ipynb": step_07, "02-polling.ipynb": step_02, "05-chat-and-notifications.ipynb": step_05,
          "06-side-by-side.ipynb": step_06}
 
 
