@@ -57,8 +57,12 @@ def browser(course):
             context.close()
 
 
-def open_in_lab(page, base: str, token: str, name: str) -> None:
-    page.goto(f"{base}/lab/workspaces/{name.replace('.', '-')}/tree/{name}?reset&token={token}")
+def open_in_lab(page, base: str, token: str, name: str, *, ui: str = "lab") -> None:
+    """Open a notebook in JupyterLab (``ui="lab"``) or Notebook 7 (``ui="notebook"``)."""
+    if ui == "lab":
+        page.goto(f"{base}/lab/workspaces/{name.replace('.', '-')}/tree/{name}?reset&token={token}")
+    else:
+        page.goto(f"{base}/notebooks/{name}?token={token}")
     page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-Cell .cm-content", timeout=seconds(60) * 1000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
                            timeout=seconds(60) * 1000)
@@ -159,15 +163,25 @@ def run_one(page, source: str) -> str:
     return target.locator(".jp-OutputArea").text_content()
 
 
+def drag_first_slider(page, widget, pixels: int = 40) -> None:
+    """Drag the widget's first slider a little to the right with the mouse, as a person does."""
+    handle = widget.locator(".widget-slider .noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    box = handle.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + pixels / 2, y, steps=4)
+    page.mouse.move(x + pixels, y, steps=4)
+    page.mouse.up()
+
+
 def step_02(page) -> None:
     """A slider move re-runs the polling experiment and draws a new plot inside the widget."""
     widget = page.locator(f"{PANEL} .jp-OutputArea-output:has(.widget-slider)").first
     image = widget.locator("img")
     before = image.get_attribute("src")
-    handle = widget.locator(".widget-slider .noUi-handle").first
-    handle.scroll_into_view_if_needed()
-    handle.focus()
-    page.keyboard.press("ArrowRight")
+    drag_first_slider(page, widget)
     widget.locator(".widget-html-content", has_text="run 1").wait_for(timeout=seconds(20) * 1000)
     page.wait_for_function("([el, old]) => el.src !== old", arg=[image.element_handle(), before],
                            timeout=seconds(10) * 1000)
@@ -202,10 +216,7 @@ def step_06(page) -> None:
     before = image.get_attribute("src")
     status = widget.locator(".widget-html-content")
     runs_before = status.first.text_content()
-    handle = widget.locator(".widget-slider .noUi-handle").first
-    handle.scroll_into_view_if_needed()
-    handle.focus()
-    page.keyboard.press("ArrowRight")
+    drag_first_slider(page, widget)
     page.wait_for_function(
         "([el, old]) => el.textContent !== old && /run \\d+/.test(el.textContent)",
         arg=[status.first.element_handle(), runs_before], timeout=seconds(30) * 1000)
@@ -269,5 +280,23 @@ def test_run_all_in_jupyterlab_shows_no_errors_and_every_plot(course, browser, n
             assert_what_the_class_sees(page, model)
             if name in STEPS:
                 STEPS[name](page)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("name", ["02-polling.ipynb", "05-chat-and-notifications.ipynb",
+                                  "07-keeping-websockets-alive.ipynb"])
+def test_run_all_in_notebook_7_then_the_lessons_step(course, browser, name):
+    """The same in Notebook 7 for the lessons whose widgets matter most: Run All, then use them."""
+    folder, base, token = course
+    page = browser.new_page()
+    try:
+        with screenshot_on_failure(page, f"notebook7-{name}"):
+            open_in_lab(page, base, token, name, ui="notebook")
+            took = run_all(page)
+            print(f"{name}: Run All in Notebook 7 in {took:.1f} s")
+            model = saved_notebook(page, base, token, name)
+            assert_what_the_class_sees(page, model)
+            STEPS[name](page)
     finally:
         page.close()
