@@ -317,6 +317,7 @@ class Lab:
         tap = Tap(target or self.url, host=self.host, port=port, gate=self.gate)
         self.run(tap.start(), 10)
         tap._bind(self.loop)
+        tap.lab = self
         self._taps.append(tap)
         return tap
 

@@ -5,6 +5,7 @@ One server, routed by path:
 - ``/chat?name=asha``          a chat room: everyone gets every message, and who is online
 - ``/notifications/<user>``    the social app pushes each new notification of ``<user>``
 - ``/echo``                    sends every message back (for measuring round trips)
+- ``/alive``                   holds a line open, so a widget notices when the lab stops
 - ``/stream/<topic>?last=N``   numbered messages; a client that reconnects with the last
                                number it saw gets what it missed (from a bounded buffer)
 - ``/private/<user>``          every notification of ``<user>``, private ones included, after
@@ -409,7 +410,7 @@ class RealtimeServer:
             except ValueError as exc:
                 return connection.respond(HTTPStatus.BAD_REQUEST, f"{exc}; connect to /chat?name=asha\n")
             return None
-        if path == "/echo":
+        if path in ("/echo", "/alive"):
             return None
         return connection.respond(
             HTTPStatus.NOT_FOUND,
@@ -431,6 +432,9 @@ class RealtimeServer:
                 await self._chat(ws, record, parse_qs(parts.query)["name"][0])
             elif parts.path == "/echo":
                 await self._echo(ws, record)
+            elif parts.path == "/alive":
+                async for _ in ws:  # a widget's line to the lab: it only notices when it ends
+                    record.received += 1
             elif parts.path.startswith("/stream/"):
                 last = int(parse_qs(parts.query).get("last", ["-1"])[0])
                 await self._stream(ws, record, parts.path.removeprefix("/stream/"), last)

@@ -82,6 +82,7 @@ class Tap:
         self.truncated = 0
         self.max_recorded = max_recorded
         self.gate = gate
+        self.lab = None  # the lab that started it, if one did (lab.tap)
         self._ids = itertools.count(1)
         self._server: asyncio.Server | None = None
         self._loop: LoopThread | None = None

@@ -29,6 +29,7 @@ from .runtime import LoopThread
 __all__ = [
     "BrowserSocket",
     "Classroom",
+    "LabWatch",
     "OTPScreen",
     "PollingExperiment",
     "SideBySide",
@@ -48,10 +49,63 @@ def figure_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+_LAB_WATCH_ESM = r"""
+function render({ model, el }) {
+  // A line to the lab, opened on a one-use ticket. The lab lives in the kernel: when the line
+  // drops (the kernel restarted, or the lab was stopped), say so over the stale controls.
+  const note = document.createElement("div");
+  note.className = "duplexlab-lab-watch";
+  note.style.cssText = "display:none;padding:6px 10px;margin:4px 0;border-radius:4px;" +
+    "background:#fff3cd;color:#664d03;border:1px solid #ffda6a;font:13px sans-serif";
+  el.append(note);
+  let unmounted = false;
+  const ws = new WebSocket(model.get("url"), ["duplexlab", "duplexlab.ticket." + model.get("ticket")]);
+  ws.onclose = () => {
+    if (unmounted) return;
+    note.textContent = "Kernel restarted (or the lab stopped): these controls are no longer " +
+      "connected and their numbers are stale. Run this cell again.";
+    note.style.display = "block";
+    const group = el.closest(".widget-vbox");
+    if (group) group.style.opacity = "0.55";
+  };
+  return () => { unmounted = true; ws.close(1000, "unmount"); };
+}
+export default { render };
+"""
+
+
+class LabWatch(anywidget.AnyWidget):
+    """A line from the page to the lab; when it drops, the widget group says the kernel restarted.
+
+    Shown inside each group of controls (it is invisible while all is well).
+    """
+
+    _esm = _LAB_WATCH_ESM
+    url = traitlets.Unicode("").tag(sync=True)
+    ticket = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, lab: Lab) -> None:
+        self._lab = lab
+        self.owner = f"lab watch {next(_widget_ids)}"
+        super().__init__(url=lab.ws_url + "/alive", ticket=lab.policy.issue_ticket(self.owner))
+        lab.policy.on_redeem[self.owner] = weakref.WeakMethod(self._renew)
+
+    def _renew(self) -> None:
+        self.ticket = self._lab.policy.issue_ticket(self.owner)
+
+
 class _Shown:
-    """A group of widgets in ``self.widget`` that shows itself as the last value of a cell."""
+    """A group of widgets in ``self.widget`` that shows itself as the last value of a cell.
+
+    With a lab to watch (``_watch``), a :class:`LabWatch` in the group tells the
+    class when the kernel restarted under it.
+    """
 
     widget: W.Widget
+
+    def _watch(self, lab: Lab | None) -> None:
+        if lab is not None and lab.running:
+            self.widget.children = (*self.widget.children, LabWatch(lab))
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -174,6 +228,7 @@ class PollingExperiment(SliderExperiment):
                     W.VBox([self.progress, self.status])]),
             self.image,
         ])
+        self._watch(lab)
         super().__init__(lab.loop, (self.interval, self.judge_seconds, self.students),
                          debounce=debounce)
         if autorun:
@@ -274,6 +329,7 @@ class SideBySide(SliderExperiment):
         self.image = W.Image(format="png", layout=W.Layout(width="980px"))
         self.widget = W.VBox([W.HBox([W.VBox([self.rate, self.burstiness, self.poll_interval]),
                                       W.VBox([self.progress, self.status])]), self.image])
+        self._watch(self.arena.labs.get("WebSocket"))
         super().__init__(arena.clients, (self.rate, self.burstiness, self.poll_interval),
                          debounce=debounce)
         if autorun:
@@ -335,6 +391,7 @@ class Classroom(SliderExperiment):
         self.status = W.HTML("")
         self.image = W.Image(format="png", layout=W.Layout(width="980px"))
         self.widget = W.VBox([W.HBox([self.clients, W.VBox([self.progress, self.status])]), self.image])
+        self._watch(self.arena.labs.get("WebSocket"))
         super().__init__(arena.clients, (self.clients,), debounce=debounce)
         if autorun:
             self._changed()
@@ -418,6 +475,7 @@ class TapControls(_Shown):
         self.widget = W.VBox([self.latency, W.HBox([self.idle, self.idle_action]),
                               W.HBox([self.cut_button, self.drop_button]), self.status,
                               self.client_status])
+        self._watch(tap.lab)
         if client is not None and tap._loop is not None:
             self._show_client()
             tap._loop.call_soon(lambda: asyncio.get_running_loop().create_task(self._follow()))
@@ -468,6 +526,7 @@ class OTPScreen(_Shown):
         self.message = W.HTML("")
         self.widget = W.VBox([self.title, W.HBox([self.code, self.verify_button]),
                               W.HBox([self.countdown, self.resend_button]), self.message])
+        self._watch(lab)
         self.resend_button.on_click(lambda _: self.send())
         self.verify_button.on_click(lambda _: self.verify(self.code.value))
         self._timer: asyncio.TimerHandle | None = None

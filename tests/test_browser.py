@@ -190,3 +190,25 @@ def test_a_page_from_another_origin_cannot_run_code_or_notify(tmp_path):
                 assert answer.status == 421
                 assert "does not answer for the host" in page.content()
                 assert lab.client().get("/api/health").status == 200  # the lab's own name works
+
+
+def test_a_widget_left_on_the_page_says_when_the_kernel_restarted(tmp_path):
+    """After Kernel → Restart, the polling controls say "Kernel restarted … run this cell again"."""
+    name = write_notebook(
+        tmp_path, "restart.ipynb",
+        "import duplexlab as dl\nlab = dl.start()\n"
+        "exp = dl.widgets.PollingExperiment(lab, autorun=False)\nexp",
+    )
+    with jupyter_lab(tmp_path) as (base, token), chromium_page(tmp_path) as page, \
+            screenshot_on_failure(page, "restart"):
+        open_notebook(page, base, token, name)
+        run_cell(page, 0)
+        note = page.locator(".duplexlab-lab-watch")
+        note.wait_for(state="attached", timeout=seconds(10) * 1000)
+        time.sleep(1)
+        assert not note.is_visible()  # all is well: the note stays hidden
+        page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").first.click()
+        page.locator('li.lm-Menu-item:has(.lm-Menu-itemLabel:text-is("Restart Kernel…"))').click()
+        page.locator(".jp-Dialog button", has_text="Restart").click()
+        note.filter(has_text="Kernel restarted").wait_for(state="visible", timeout=seconds(20) * 1000)
+        assert "Run this cell again" in note.inner_text()
