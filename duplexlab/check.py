@@ -179,12 +179,12 @@ def backoff_poll(fn: Callable) -> str:
             )
     url = _submit(client, 3.0)
     t0 = time.perf_counter()
-    late = fn(client, url, first=0.1, factor=2.0, deadline=1.0)
+    late = fn(client, url, first=0.1, factor=2.0, deadline=0.5)
     took = time.perf_counter() - t0
     if late is not None:
-        raise _fail(f"with deadline=1.0 and a 3 s judgement fn should give up and return None, got {late!r}")
-    if took > 1.0 + 0.8:
-        raise _fail(f"with deadline=1.0 it took {took:.2f} s to give up; stop once the deadline has passed")
+        raise _fail(f"with deadline=0.5 and a 3 s judgement fn should give up and return None, got {late!r}")
+    if took > 0.5 + 0.8:
+        raise _fail(f"with deadline=0.5 it took {took:.2f} s to give up; stop once the deadline has passed")
     return f"backoff_poll works: {len(sent)} requests, gaps {', '.join(f'{g:.2f}' for g in gaps)} s; gives up at the deadline."
 
 
@@ -208,7 +208,7 @@ def expected_wasted(fn: Callable[[float, float], int]) -> str:
             )
     lab = current()
     client = lab.client()
-    run = client.poll(_submit(client, 1.0), interval=0.3)
+    run = client.poll(_submit(client, 0.6), interval=0.3)
     ready_after = run.done.json()["t_ready"] - run.t_start
     predicted = fn(ready_after, 0.3)
     if predicted != run.wasted:
@@ -401,12 +401,13 @@ def polls_per_event(fn: Callable[[float, float], float]) -> str:
             raise _fail(f"fn({rate}, {interval}) = {got!r}; the client sends 1/{interval:g} polls per second "
                         f"and gets {rate:g} events per second, so {want:g} polls per event")
     with Arena() as arena:
-        result = arena.run(rate=8, duration=2, poll_interval=0.5, transports=("polling",), tap=False, seed=7)
+        result = arena.run(rate=10, duration=1.5, poll_interval=0.5, transports=("polling",), tap=False,
+                           seed=7)
     measured = result.results["polling"]
     measured_ratio = measured.requests / len(result.event_times)
-    if not 0.5 * fn(8, 0.5) <= measured_ratio <= 1.6 * fn(8, 0.5):
-        raise _fail(f"a real run measured {measured_ratio:.2f} polls per event; your formula says {fn(8, 0.5):.2f}")
-    return f"polls_per_event works; a real run measured {measured_ratio:.2f} (formula {fn(8, 0.5):.2f})."
+    if not 0.5 * fn(10, 0.5) <= measured_ratio <= 1.6 * fn(10, 0.5):
+        raise _fail(f"a real run measured {measured_ratio:.2f} polls per event; your formula says {fn(10, 0.5):.2f}")
+    return f"polls_per_event works; a real run measured {measured_ratio:.2f} (formula {fn(10, 0.5):.2f})."
 
 
 _ARENA_RESULT = []
