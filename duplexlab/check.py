@@ -229,8 +229,9 @@ def no_sockets_left(lab=None) -> str:
         raise _fail(f"{len(still)} WebSocket(s) still open: {listed}. Close them (ws.close()) "
                     "or leave the `with` block that opened them")
     if owned:
-        return (f"no WebSocket is left open by a cell ({len(owned)} belong to widgets still showing: "
-                + ", ".join(r.owner for r in owned) + "; they close when their output is cleared).")
+        return (f"no WebSocket is left open by a cell; {len(owned)} belong(s) to widgets still "
+                "showing (" + "; ".join(r.owner for r in owned) + ") and close when their output "
+                "is cleared.")
     return f"no WebSocket is open ({len(lab.websockets.records)} were opened and closed)."
 
 

@@ -217,5 +217,5 @@ class ResilientClient:
         return [seq for seq, _, _ in self.received]
 
     def __repr__(self) -> str:
-        return (f"<ResilientClient {self.state.value}: {len(self.received)} messages, last #{self.last_seq}, "
+        return (f"<ResilientClient {self.state.value}: {len(self.received)} message(s), last #{self.last_seq}, "
                 f"{self.connections} connection(s), {self.duplicates} duplicate(s) dropped>")

@@ -86,7 +86,7 @@ class LabWatch(anywidget.AnyWidget):
 
     def __init__(self, lab: Lab) -> None:
         self._lab = lab
-        self.owner = f"lab watch {next(_widget_ids)}"
+        self.owner = f"a widget's line to the lab ({next(_widget_ids)})"
         super().__init__(url=lab.ws_url + "/alive", ticket=lab.policy.issue_ticket(self.owner))
         lab.policy.on_redeem[self.owner] = weakref.WeakMethod(self._renew)
 
@@ -323,7 +323,7 @@ class SideBySide(SliderExperiment):
         self.poll_interval = W.FloatSlider(value=poll_interval, min=0.1, max=3, step=0.1,
                                            description="poll every (s)", style=style, layout=layout,
                                            readout_format=".1f")
-        self.progress = W.FloatProgress(value=0, min=0, max=1, description="running",
+        self.progress = W.FloatProgress(value=0, min=0, max=1, description="idle",
                                         style=style, layout=layout)
         self.status = W.HTML("")
         self.image = W.Image(format="png", layout=W.Layout(width="980px"))
@@ -344,6 +344,7 @@ class SideBySide(SliderExperiment):
 
     async def _run_current(self) -> None:
         self.status.value = "measuring all four transports…"
+        self.progress.description = "running"
         result = await self.arena.arun(
             rate=self.rate.value, burstiness=self.burstiness.value, duration=self.duration,
             poll_interval=self.poll_interval.value, clients=1,
@@ -354,6 +355,7 @@ class SideBySide(SliderExperiment):
         plots.side_by_side(result, fig=fig)
         self.image.value = figure_png(fig)
         self.progress.value = 1
+        self.progress.description = "done"
         self.runs_done += 1
         self.status.value = f"<b>run {self.runs_done}</b>: {len(result.event_times)} events"
 
@@ -386,7 +388,7 @@ class Classroom(SliderExperiment):
         layout = W.Layout(width="430px")
         self.clients = W.IntSlider(value=clients, min=1, max=1000, step=1, description="clients (N)",
                                    style=style, layout=layout, continuous_update=False)
-        self.progress = W.FloatProgress(value=0, min=0, max=1, description="running",
+        self.progress = W.FloatProgress(value=0, min=0, max=1, description="idle",
                                         style=style, layout=layout)
         self.status = W.HTML("")
         self.image = W.Image(format="png", layout=W.Layout(width="980px"))
@@ -399,6 +401,7 @@ class Classroom(SliderExperiment):
     async def _measure(self, n: int):
         from .arena import TRANSPORTS, ArenaResult
 
+        self.progress.description = "running"
         merged = None
         for i, name in enumerate(TRANSPORTS):
             def tick(fraction, i=i):
@@ -417,6 +420,7 @@ class Classroom(SliderExperiment):
         plots.classroom(list(self.runs.values()), fig=fig)
         self.image.value = figure_png(fig)
         self.progress.value = 1
+        self.progress.description = "done"
         self.runs_done += 1
         self.status.value = f"<b>run {self.runs_done}</b>: N = {n}"
         return merged
@@ -495,6 +499,8 @@ class TapControls(_Shown):
 
     def _set_latency(self, change) -> None:
         self.tap.latency = change["new"] / 1000  # read by the tap's loop on its next chunk
+        self.status.value = (f"latency now {change['new']:g} ms on every chunk, each way "
+                             "(messages arrive that much later; nothing breaks)")
 
     def _set_idle(self, change=None) -> None:
         self.tap.idle_action = self.idle_action.value
