@@ -25,13 +25,16 @@ def test_event_times_have_the_rate_and_bursts():
 def test_all_four_transports_deliver_every_event():
     """Every event reaches every transport; polling's delay is near interval/2, push's far below."""
     with dl.Arena() as arena:
-        result = arena.run(rate=6, duration=2, poll_interval=0.4, seed=5)
+        result = arena.run(rate=10, duration=2.5, poll_interval=0.4, seed=5)
     assert set(result.results) == set(TRANSPORTS) and result.event_times
     for r in result.results.values():
         assert r.delivered_share == 1.0, r
         assert r.bytes_total > 0 and r.cpu_seconds > 0
     polling, ws = result.results["polling"], result.results["WebSocket"]
-    assert 0.05 <= polling.delay_ms(50) / 1000 <= 0.4
+    # the mean over ~25 events, not the median of a few: events that bunch up just before
+    # one poll would make a median of 7 look like push (it did once)
+    mean_delay = sum(polling.delays) / len(polling.delays)
+    assert 0.08 <= mean_delay <= 0.32, polling.delays
     assert ws.delay_ms(50) < 50
     assert result.results["long polling"].requests_per_event >= 0.9
     assert ws.requests == result.results["SSE"].requests == 1
