@@ -49,7 +49,7 @@ import weakref
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-__all__ = ["Decision", "RequestPolicy", "SAFE_METHODS", "TICKET_PREFIX", "TICKET_TTL"]
+__all__ = ["Decision", "RequestPolicy", "SAFE_METHODS", "TICKET_PREFIX", "TICKET_TTL", "single"]
 
 TICKET_PREFIX = "duplexlab.ticket."
 TICKET_TTL = 24 * 3600.0
@@ -66,6 +66,13 @@ class Decision:
     status: int
     error: str
     hint: str
+
+
+def single(values: list[str]) -> str | None:
+    """A header's one value: ``None`` if it is absent, ``""`` (garbage) if it was sent twice."""
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else ""
 
 
 def split_host(value: str) -> tuple[str, int | None]:

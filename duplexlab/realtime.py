@@ -50,7 +50,7 @@ from websockets.http11 import Request, Response
 
 from .errors import PortInUseError
 from .hygiene import ConnectionGate
-from .policy import TICKET_PREFIX, RequestPolicy
+from .policy import TICKET_PREFIX, RequestPolicy, single
 from .social import Notification, NotificationStore, valid_user
 
 __all__ = [
@@ -92,6 +92,10 @@ MAX_TOKEN = 128
 TOKEN_TTL = 3600.0
 TOPIC_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 SLOW_READER = 1024 * 1024  # bytes waiting in a socket's write buffer before it is let go
+CHAT_RATE = 20  # messages per second per connection
+AUTH_TIMEOUT = 5.0
+TOPIC_BUFFER = 10_000
+SEND_QUEUE = 20_000
 
 
 def _readers(connections) -> list[ServerConnection]:
@@ -111,10 +115,6 @@ def _readers(connections) -> list[ServerConnection]:
             continue
         keep.append(ws)
     return keep
-CHAT_RATE = 20  # messages per second per connection
-AUTH_TIMEOUT = 5.0
-TOPIC_BUFFER = 10_000
-SEND_QUEUE = 20_000
 
 
 def parse_message(raw: str | bytes, *, types: tuple[str, ...]) -> dict:
@@ -347,16 +347,13 @@ class RealtimeServer:
         return user, ""
 
     def _refuse(self, connection: ServerConnection, request: Request, status: HTTPStatus,
-                text: str) -> Response:
-        origins = request.headers.get_all("Origin")
-        self.refused.append((time.perf_counter(), origins[0] if origins else "", request.path,
-                             int(status)))
+                text: str, origin: str | None) -> Response:
+        self.refused.append((time.perf_counter(), origin or "", request.path, int(status)))
         return connection.respond(status, text)
 
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        def one(name: str) -> str | None:  # a header sent twice counts as garbage
-            values = request.headers.get_all(name)
-            return values[0] if len(values) == 1 else (None if not values else "")
+        def one(name: str) -> str | None:
+            return single(request.headers.get_all(name))
 
         origin = one("Origin")
         host = one("Host")
@@ -369,14 +366,14 @@ class RealtimeServer:
             if owner is None:
                 return self._refuse(connection, request, HTTPStatus.FORBIDDEN,
                                     "this ticket is used up or expired; run the widget's cell "
-                                    "again for a new one\n")
+                                    "again for a new one\n", origin)
             connection.duplexlab_owner = owner  # a ticket stands in for an allowed origin
             return self._check_path(connection, request)
         refusal = self.policy.check("GET", host=host, origin=origin,
                                     fetch_site=one("Sec-Fetch-Site"))
         if refusal is not None:
             return self._refuse(connection, request, HTTPStatus(refusal.status),
-                                f"{refusal.error}; {refusal.hint}\n")
+                                f"{refusal.error}; {refusal.hint}\n", origin)
         response = self._check_path(connection, request)
         if response is not None:
             self.refused.append((time.perf_counter(), origin or "", request.path,

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import math
@@ -133,14 +134,10 @@ def _cgroup_parent() -> Path | None:
     return None
 
 
-_PARENT: list[Path | None] = []
-
-
+@functools.cache
 def cgroup_parent() -> Path | None:
     """The cgroup folder for submissions, found once per process."""
-    if not _PARENT:
-        _PARENT.append(_cgroup_parent())
-    return _PARENT[0]
+    return _cgroup_parent()
 
 
 def _reachable(path: Path) -> bool:
@@ -156,25 +153,18 @@ def _reachable(path: Path) -> bool:
         return False
 
 
-_PYTHON: list[str | None] = []
-
-
+@functools.cache
 def nobody_python() -> str | None:
     """A Python of this version that ``nobody`` may run, or None (found once per process)."""
-    if not _PYTHON:
-        found = None
-        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-        stdlib = Path(sysconfig.get_paths()["stdlib"])
-        if _reachable(Path(sys.executable)) and _reachable(stdlib):
-            found = sys.executable
-        else:
-            for folder in ("/usr/bin", "/usr/local/bin", "/bin"):
-                candidate = Path(folder) / version
-                if candidate.exists() and _reachable(candidate):
-                    found = str(candidate)
-                    break
-        _PYTHON.append(found)
-    return _PYTHON[0]
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    if _reachable(Path(sys.executable)) and _reachable(stdlib):
+        return sys.executable
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for folder in ("/usr/bin", "/usr/local/bin", "/bin"):
+        candidate = Path(folder) / version
+        if candidate.exists() and _reachable(candidate):
+            return str(candidate)
+    return None
 
 
 def _drops_to_nobody() -> bool:
@@ -354,10 +344,11 @@ async def run(code: str, limits: Limits = Limits()) -> Outcome:
            "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
     if os.name == "nt":
         env["SYSTEMROOT"] = os.environ.get("SYSTEMROOT", r"C:\Windows")
+    as_nobody = _drops_to_nobody()
     settings = {"cgroup": str(cgroup) if cgroup else None, "rlimits": _rlimits(limits, cgroup),
-                "uid": NOBODY if _drops_to_nobody() else None}
-    python = nobody_python() if _drops_to_nobody() else sys.executable
-    if _drops_to_nobody():
+                "uid": NOBODY if as_nobody else None}
+    python = nobody_python() if as_nobody else sys.executable
+    if as_nobody:
         os.chown(folder, NOBODY, NOBODY)
         os.chown(folder / "main.py", NOBODY, NOBODY)
     out_r, out_w = os.pipe()

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from .errors import PortInUseError
 from .hygiene import KEEPALIVE_TIMEOUT, ConnectionGate, GuardedProtocol
-from .policy import RequestPolicy
+from .policy import RequestPolicy, single
 
 __all__ = ["HTTPServer", "POLICY_KEY", "json_error", "make_app", "read_json"]
 
@@ -146,20 +146,19 @@ async def request_policy(request: web.Request, handler):
     try:
         policy = request.app.get(POLICY_KEY)
         if policy is not None:
-            def one(name: str) -> str | None:  # a header sent twice counts as garbage
-                values = request.headers.getall(name, [])
-                return values[0] if len(values) == 1 else (None if not values else "")
+            def one(name: str) -> str | None:
+                return single(request.headers.getall(name, []))
 
+            origin = one("Origin")
             refusal = policy.check(
                 request.method,
                 host=one("Host"),
-                origin=one("Origin"),
+                origin=origin,
                 content_type=one("Content-Type"),
                 fetch_site=one("Sec-Fetch-Site"),
             )
             if refusal is not None:
-                policy.note(request.method, request.path, refusal.status,
-                            request.headers.get("Origin"))
+                policy.note(request.method, request.path, refusal.status, origin)
                 raise json_error(refusal.status, refusal.error, refusal.hint)
         return await handler(request)
     finally:

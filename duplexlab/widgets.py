@@ -74,24 +74,36 @@ export default { render };
 """
 
 
-class LabWatch(anywidget.AnyWidget):
+class _Ticketed(anywidget.AnyWidget):
+    """A widget whose browser view opens a WebSocket to ``lab`` on a one-use ticket.
+
+    The kernel puts the ticket in the widget's state (see :mod:`duplexlab.policy`);
+    once a view has used it, the next view (a reload) gets a fresh one.
+    """
+
+    url = traitlets.Unicode("").tag(sync=True)
+    ticket = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, lab: Lab, path: str, owner: str, **kwargs) -> None:
+        self._lab = lab
+        self.owner = owner
+        super().__init__(url=lab.ws_url + path, ticket=lab.policy.issue_ticket(owner), **kwargs)
+        lab.policy.on_redeem[owner] = weakref.WeakMethod(self._renew)
+
+    def _renew(self) -> None:
+        self.ticket = self._lab.policy.issue_ticket(self.owner)
+
+
+class LabWatch(_Ticketed):
     """A line from the page to the lab; when it drops, the widget group says the kernel restarted.
 
     Shown inside each group of controls (it is invisible while all is well).
     """
 
     _esm = _LAB_WATCH_ESM
-    url = traitlets.Unicode("").tag(sync=True)
-    ticket = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, lab: Lab) -> None:
-        self._lab = lab
-        self.owner = f"a widget's line to the lab ({next(_widget_ids)})"
-        super().__init__(url=lab.ws_url + "/alive", ticket=lab.policy.issue_ticket(self.owner))
-        lab.policy.on_redeem[self.owner] = weakref.WeakMethod(self._renew)
-
-    def _renew(self) -> None:
-        self.ticket = self._lab.policy.issue_ticket(self.owner)
+        super().__init__(lab, "/alive", f"a widget's line to the lab ({next(_widget_ids)})")
 
 
 class _Shown:
@@ -650,7 +662,7 @@ export default { render };
 """
 
 
-class BrowserSocket(anywidget.AnyWidget):
+class BrowserSocket(_Ticketed):
     """A WebSocket client that runs in the browser, inside the notebook.
 
     Showing it (mounting) opens a ``WebSocket`` from the page to the lab at
@@ -668,22 +680,13 @@ class BrowserSocket(anywidget.AnyWidget):
     """
 
     _esm = _BROWSER_SOCKET_ESM
-    url = traitlets.Unicode("").tag(sync=True)
-    ticket = traitlets.Unicode("").tag(sync=True)
     received = traitlets.List(traitlets.Unicode()).tag(sync=True)
     opened = traitlets.Int(0).tag(sync=True)
 
     def __init__(self, lab: Lab, path: str, **kwargs) -> None:
-        self._lab = lab
         self.path = path
-        self.owner = f"browser widget {next(_widget_ids)} ({path})"
         self.t_created = time.perf_counter()
-        super().__init__(url=lab.ws_url + path, ticket=lab.policy.issue_ticket(self.owner), **kwargs)
-        lab.policy.on_redeem[self.owner] = weakref.WeakMethod(self._renew)
-
-    def _renew(self) -> None:
-        """The ticket was used (by this view): give the next view (a reload) a fresh one."""
-        self.ticket = self._lab.policy.issue_ticket(self.owner)
+        super().__init__(lab, path, f"browser widget {next(_widget_ids)} ({path})", **kwargs)
 
     def records(self) -> list:
         """The lab's records of the sockets this widget's views opened, oldest first."""
