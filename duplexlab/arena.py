@@ -25,6 +25,7 @@ from .runtime import LoopThread, raise_open_file_limit
 from .tap import Tap
 
 __all__ = [
+    "EVENTS_START",
     "TRANSPORTS",
     "Arena",
     "ArenaResult",
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 TRANSPORTS = ("polling", "long polling", "SSE", "WebSocket")
+EVENTS_START = 0.2  # seconds into a run before the first event may come (clients settle)
 USER = "feed"
 
 
@@ -43,7 +45,7 @@ def thread_cpu(thread_id: int) -> float:
 
 
 def event_times(rate: float, duration: float, *, burstiness: float = 1.0,
-                rng: random.Random | None = None, start: float = 0.2) -> list[float]:
+                rng: random.Random | None = None, start: float = EVENTS_START) -> list[float]:
     """Random event times in ``[start, duration)``: ``rate`` per second on average.
 
     ``burstiness`` b ≥ 1 groups events into bursts of b on average (bursts come
@@ -256,7 +258,7 @@ class Arena:
                     self.labs[name].schedule(at, USER, f"event {k}")
             go.begin(t0 + duration + grace)
             ticker = loop.create_task(self._tick(on_progress, t0, go.end))
-            _, pending = await asyncio.wait(tasks, timeout=go.end - time.perf_counter() + 5)
+            pending = await self._until_done(tasks, results, times, t0, duration, go.end)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -280,6 +282,24 @@ class Arena:
         return results
 
     @staticmethod
+    async def _until_done(tasks, results, times, t0, duration, end) -> set:
+        """Wait for the clients; the run ends once every event reached every client.
+
+        That is at ``duration`` or at the last delivery, whichever is later
+        (polling's last delivery comes up to an interval after the last event;
+        the pushed transports' within milliseconds), and at the latest at
+        ``end`` (the grace after ``duration``), so a lost event can't stall it.
+        """
+        pending = set(tasks)
+        last_event = t0 + (times[-1] if times else 0.0)
+        while pending and (now := time.perf_counter()) < end + 5:
+            _, pending = await asyncio.wait(pending, timeout=0.02)
+            if now >= max(last_event, t0 + duration) and all(
+                    r.deliveries >= r.events * r.clients for r in results.values()):
+                break
+        return pending
+
+    @staticmethod
     async def _tick(on_progress, t0, end) -> None:
         if on_progress is None:
             return
@@ -298,7 +318,8 @@ class Arena:
             after = 0
             next_at = time.perf_counter() + random.uniform(0, interval)
             while True:
-                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+                # never sleep past the end: a poll due after it would never be sent
+                await asyncio.sleep(max(0.0, min(next_at, go.end) - time.perf_counter()))
                 if time.perf_counter() >= go.end:
                     return
                 reply = await client.get(f"/api/users/{USER}/notifications", params={"after": after})

@@ -43,9 +43,13 @@ _widget_ids = itertools.count(1)
 
 
 def figure_png(fig: Figure) -> bytes:
-    """A matplotlib figure as PNG bytes (drawn with Agg, for this figure only)."""
+    """A matplotlib figure as PNG bytes (drawn with Agg, for this figure only).
+
+    75 dpi draws a 12-inch figure at 900 px and a 13-inch one at 975 px: the
+    widths the widgets show them at, so the browser doesn't rescale them.
+    """
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
+    fig.savefig(buf, format="png", dpi=75)
     return buf.getvalue()
 
 

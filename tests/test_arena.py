@@ -41,6 +41,20 @@ def test_all_four_transports_deliver_every_event():
     assert ws.bytes_per_event < result.results["long polling"].bytes_per_event
 
 
+def test_a_run_ends_at_its_last_delivery_not_a_grace_later():
+    """A run lasts ``duration`` or until the last delivery, whichever is later, not the whole grace."""
+    with dl.Arena() as arena:
+        push = arena.run(rate=6, duration=1.0, poll_interval=2.0, seed=4, tap=False,
+                         transports=("SSE", "WebSocket"))
+        polled = arena.run(rate=6, duration=1.0, poll_interval=2.0, seed=4, tap=False,
+                           transports=("polling",))
+    for r in push.results.values():
+        assert r.delivered_share == 1.0 and 1.0 <= r.seconds < 1.25, (r.name, r.seconds)
+    r = polled.results["polling"]
+    last_delivery = push.event_times[-1] + max(r.delays)
+    assert r.delivered_share == 1.0 and r.seconds < last_delivery + 0.25, (r.seconds, last_delivery)
+
+
 def test_unknown_transport_is_refused():
     """Asking for a transport that does not exist names the ones that do."""
     with dl.Arena() as arena, pytest.raises(ValueError, match="choose from"):

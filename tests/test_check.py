@@ -57,3 +57,31 @@ def test_accept_key_check_knows_the_rfc_example():
     assert dl.check.accept_key(right).passed
     wrong = dl.check.accept_key(no_guid)
     assert not wrong.passed and "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in wrong.message
+
+
+def test_an_untouched_stub_is_not_attempted_yet_and_costs_nothing():
+    """A stub whose body is only `...` gets a friendly "not attempted yet", without a real run."""
+
+    def polls_per_event(rate, interval):
+        ...  # your code here
+
+    result = dl.check.polls_per_event(polls_per_event)
+    assert not result.passed and result.message.startswith("not attempted yet")
+    assert not dl.check.polls_per_event(lambda rate, interval: None).message.startswith("not attempted")
+
+
+def test_lesson_6_checks_judge_the_lessons_own_run():
+    """polls_per_event and cheapest read the run they are given: figures from that run in the message."""
+    with dl.Arena() as arena:
+        run = arena.run(rate=8, duration=1.2, poll_interval=0.5, seed=3)
+    right = dl.check.polls_per_event(lambda rate, interval: 1 / (rate * interval), run)
+    assert right.passed and "interval 0.5 s) says 0.25" in right.message, right.message
+    polling = run.results["polling"]
+    assert f"{polling.requests / polling.seconds:.2f} polls/s" in right.message
+    assert not dl.check.polls_per_event(lambda rate, interval: rate * interval, run).passed
+
+    fewest = min(run.results, key=lambda name: run.results[name].bytes_per_event)
+    assert dl.check.cheapest(lambda result: fewest, run).passed
+    wrong = next(name for name in run.results if name != fewest)
+    verdict = dl.check.cheapest(lambda result: wrong, run)
+    assert not verdict.passed and f"the fewest is {fewest!r}" in verdict.message
