@@ -9,8 +9,8 @@ Prints "ready" once all N are connected. ``broadcast``: subscribes N sockets
 to the notifications of the user "crowd", records when each notification
 arrives (perf_counter is the system's monotonic clock, shared with the lab's
 process), and after MESSAGES of them prints a JSON list of [notification id,
-seconds from its creation on the server to its arrival] for every delivery. ``idle``: connects N sockets to /echo and holds
-them until its standard input closes. ``server``: starts a lab in a fresh
+seconds from its creation on the server to its arrival] for every delivery. ``idle``: connects N sockets
+to /echo and holds them until its standard input closes. ``server``: starts a lab in a fresh
 process, prints its WebSocket URL, and serves until its standard input closes
 (so its memory can be read from outside, untouched by other benchmarks).
 """
@@ -26,8 +26,9 @@ from websockets.asyncio.client import connect
 
 
 async def broadcast(url: str, n: int, messages: int) -> None:
-    conns = [await connect(f"{url}/notifications/crowd", proxy=None, compression=None, max_queue=None)
-             for _ in range(n)]
+    conns = [
+        await connect(f"{url}/notifications/crowd", proxy=None, compression=None, max_queue=None) for _ in range(n)
+    ]
     for ws in conns:
         await ws.recv()  # subscribed
     print("ready", flush=True)

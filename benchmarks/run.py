@@ -1,6 +1,6 @@
 """duplexlab's benchmarks: the course's measurements, headless; a table and JSON.
 
-    python benchmarks/run.py                 # everything (about 3 minutes)
+    python benchmarks/run.py                 # everything (about 4 minutes)
     python benchmarks/run.py --quick         # fewer repetitions, no notebooks
     python benchmarks/run.py --only-browser  # each notebook's Run All in JupyterLab, Chromium
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -22,11 +22,10 @@ import time
 from pathlib import Path
 
 from websockets.asyncio.client import connect as ws_connect
-from websockets.asyncio.server import serve as ws_serve
 
 import duplexlab as dl
-from duplexlab.arena import Arena
-from duplexlab.experiments import measure_polling
+from duplexlab.experiments.arena import Arena
+from duplexlab.experiments.polling import measure_polling
 from duplexlab.measure import percentile
 
 HERE = Path(__file__).resolve().parent
@@ -61,46 +60,42 @@ async def _ws_rtts(url: str, n: int) -> list[float]:
 
 
 def echo_round_trips(n: int, rounds: int) -> dict:
-    """Raw TCP echo, bare websockets echo, the lab's /echo, and the lab's /echo through the tap.
+    """Raw TCP echo, a bare websockets echo, the lab's /echo, and the lab's /echo through the tap.
 
-    All four servers run on the lab's own loop thread (so thread placement is
-    the same for all); the client runs on this thread. They are measured in
-    interleaved rounds; each figure is the median over all rounds.
+    The bare websockets server runs on a thread of its own (``dl.WebSocketServer``),
+    as a student's own server would; the raw TCP echo, the lab and the tap on the
+    lab's loop thread; the client on this thread. Measured in interleaved rounds;
+    each figure is the median over all rounds.
     """
 
     async def start_raw():
         async def echo(reader, writer):
             while data := await reader.read(65536):
                 writer.write(data)
+
         server = await asyncio.start_server(echo, "127.0.0.1", 0)
         return server, server.sockets[0].getsockname()[1]
 
-    async def start_bare():
-        async def echo(ws):
-            async for message in ws:
-                await ws.send(message)
-        server = await ws_serve(echo, "127.0.0.1", 0, compression=None)
-        return server, server.sockets[0].getsockname()[1]
+    async def bare_echo(ws):
+        async for message in ws:
+            await ws.send(message)
 
-    samples = {"tcp": [], "bare_ws": [], "lab_ws": [], "lab_ws_tap": []}
-    with dl.Lab() as lab:
+    samples: dict[str, list[float]] = {"tcp": [], "bare_ws": [], "lab_ws": [], "lab_ws_tap": []}
+    with dl.Lab() as lab, dl.WebSocketServer(bare_echo) as bare:
         raw_server, raw_port = lab.run(start_raw())
-        bare_server, bare_port = lab.run(start_bare())
         tap = lab.tap(lab.ws_url)
         targets = {
             "tcp": lambda: _tcp_rtts(raw_port, n),
-            "bare_ws": lambda: _ws_rtts(f"ws://127.0.0.1:{bare_port}/", n),
+            "bare_ws": lambda: _ws_rtts(f"{bare.url}/", n),
             "lab_ws": lambda: _ws_rtts(f"{lab.ws_url}/echo", n),
             "lab_ws_tap": lambda: _ws_rtts(f"{tap.url}/echo", n),
         }
         for _ in range(rounds):
             for name, run in targets.items():
-                samples[name] += asyncio.run(run())[n // 10:]  # drop each round's warm-up
+                samples[name] += asyncio.run(run())[n // 10 :]  # drop each round's warm-up
 
         async def stop():
             raw_server.close()
-            bare_server.close()
-            await bare_server.wait_closed()
 
         lab.run(stop())
     med = {k: statistics.median(v) * 1e6 for k, v in samples.items()}
@@ -110,7 +105,107 @@ def echo_round_trips(n: int, rounds: int) -> dict:
         "lab_ws_echo_us": med["lab_ws"],
         "lab_ws_tap_echo_us": med["lab_ws_tap"],
         "ws_echo_ratio": med["lab_ws"] / med["bare_ws"],
-        "tap_ratio": med["lab_ws_tap"] / med["lab_ws"],
+        "tap_ratio": med["lab_ws_tap"] / med["bare_ws"],
+    }
+
+
+def pinned_and_unpinned(n: int, rounds: int) -> dict:
+    """The round trips twice, each in a fresh process: pinned to one CPU, then free to move.
+
+    On a 2-vCPU machine a thread woken on the other core costs ~100 µs, more than
+    what is measured; pinned, every thread shares one core and the ratios compare
+    the code, not the scheduler's placement. Both are reported side by side.
+    """
+    out = {}
+    for mode in ("pinned", "unpinned"):
+        child = subprocess.run(
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--child-echo",
+                mode,
+                "--n",
+                str(n),
+                "--rounds",
+                str(rounds),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        )
+        out[mode] = json.loads(child.stdout.strip().splitlines()[-1])
+    return {"echo": out}
+
+
+def _child_echo(mode: str, n: int, rounds: int) -> None:
+    if mode == "pinned":
+        cpu = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})  # before any thread starts: every thread inherits it
+    print(json.dumps({"cpus": sorted(os.sched_getaffinity(0)), **echo_round_trips(n, rounds)}))
+
+
+def stop_times() -> dict:
+    """How long dl.stop() takes with 20 chat sockets full of unread messages, and with 1,000 idle sockets."""
+    lab = dl.start()
+    sockets = [lab.connect(f"/chat?name=reader{i}") for i in range(20)]
+    witness = lab.connect("/chat?name=witness")
+    talkers = [lab.connect(f"/chat?name=talker{i}") for i in range(5)]
+    for k in range(10):
+        for talker in talkers:
+            talker.send(json.dumps({"type": "message", "text": f"message {k}"}))
+    said = 0
+    while said < 50:
+        said += json.loads(witness.recv(timeout=5))["type"] == "message"
+    t0 = time.perf_counter()
+    dl.stop()
+    chat = time.perf_counter() - t0
+    assert all(ws.state.name == "CLOSED" for ws in sockets)
+
+    lab = dl.start()
+    crowd = _crowd("idle", lab.ws_url, 1000)
+    t0 = time.perf_counter()
+    dl.stop()
+    idle = time.perf_counter() - t0
+    crowd.kill()
+    crowd.communicate(timeout=30)
+    return {"stop_chat_unread_s": chat, "stop_idle_1000_s": idle}
+
+
+def cross_thread_notify(rounds: int = 20) -> dict:
+    """lab.notifications.add() from this (non-loop) thread until a waiting long poll and an SSE stream have it."""
+    import threading
+
+    long_poll, sse = [], []
+    with dl.Lab() as lab:
+        client = lab.client()
+        for k in range(rounds):
+            user = f"x{k}"
+            after = lab.notify(user, "warm-up").id
+            got: dict[str, float] = {}
+
+            def wait(user=user, after=after, got=got) -> None:
+                client.get(f"/api/users/{user}/notifications/wait", params={"after": after, "timeout": 10})
+                got["lp"] = time.perf_counter()
+
+            def stream(user=user, after=after, got=got) -> None:
+                for _ in lab.client().iter_events(f"/api/users/{user}/events", last_event_id=str(after)):
+                    got["sse"] = time.perf_counter()
+                    break
+
+            readers = [threading.Thread(target=wait), threading.Thread(target=stream)]
+            for r in readers:
+                r.start()
+            time.sleep(0.2)
+            t0 = time.perf_counter()
+            lab.notifications.add(user, "from this thread")
+            for r in readers:
+                r.join(10)
+            long_poll.append(got["lp"] - t0)
+            sse.append(got["sse"] - t0)
+    return {
+        "notify_cross_thread_long_poll_ms": statistics.median(long_poll) * 1000,
+        "notify_cross_thread_sse_ms": statistics.median(sse) * 1000,
     }
 
 
@@ -157,11 +252,14 @@ def polling_delays(students: int, rounds: int = 2) -> dict:
     rows = {}
     with dl.Lab() as lab:
         for interval in (0.1, 0.5, 1.0):
-            runs = [lab.run(measure_polling(lab.url, interval=interval, judge_seconds=1.0,
-                                            students=students, tap=False), 120)
-                    for _ in range(rounds)]
+            runs = [
+                lab.run(
+                    measure_polling(lab.url, interval=interval, judge_seconds=1.0, students=students, tap=False), 120
+                )
+                for _ in range(rounds)
+            ]
             delays = [d for r in runs for d in r.delays]
-            rtt = statistics.median(p.done.elapsed for r in runs for p in r.runs)
+            rtt = statistics.median(p.answer.elapsed for r in runs for p in r.runs)
             mean, theory = statistics.fmean(delays), interval / 2 + rtt
             rows[str(interval)] = {
                 "mean_delay_ms": mean * 1000,
@@ -178,24 +276,32 @@ def transports(duration: float) -> dict:
     """Delay, requests and bytes per delivered event, and server CPU, for the four transports."""
     with Arena() as arena:
         result = arena.run(rate=5, duration=duration, poll_interval=1.0, seed=2026)
-    return {"transports": {
-        name: {
-            "delay_median_ms": r.delay_ms(50),
-            "delay_p99_ms": r.delay_ms(99),
-            "requests_per_event": r.requests_per_event,
-            "bytes_per_event": r.bytes_per_event,
-            "server_cpu_ms_per_s": r.cpu_per_second * 1000,
-        }
-        for name, r in result.results.items()
-    }, "transport_events": len(result.event_times)}
+    return {
+        "transports": {
+            name: {
+                "delay_median_ms": r.delay_ms(50),
+                "delay_p99_ms": r.delay_ms(99),
+                "requests_per_event": r.requests_per_event,
+                "bytes_per_event": r.bytes_per_event,
+                "server_cpu_ms_per_s": r.cpu_per_second * 1000,
+            }
+            for name, r in result.results.items()
+        },
+        "transport_events": len(result.event_times),
+    }
 
 
 # -- many connections (clients in another process) ----------------------------------------------
 
 
 def _crowd(mode: str, url: str, n: int, *extra: str) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, str(HERE / "clients.py"), mode, url, str(n), *extra],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "clients.py"), mode, url, str(n), *extra],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     if line != "ready":
         proc.kill()
@@ -236,9 +342,11 @@ def _rss_kib(pid: int) -> int:
 
 def idle_memory(n: int) -> dict:
     """Memory growth of a fresh lab process per idle WebSocket connection (clients in a third process)."""
-    server = subprocess.Popen([sys.executable, str(HERE / "clients.py"), "server"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "clients.py"), "server"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
+        assert server.stdout is not None
         url = server.stdout.readline().strip()
         warm = _crowd("idle", url, 20)  # first connections load code and caches
         warm.communicate("", timeout=30)
@@ -265,8 +373,9 @@ def course_time() -> dict:
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         t = time.perf_counter()
-        NotebookClient(nb, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        ).execute()
         per[path.name] = time.perf_counter() - t
     return {"course_seconds": sum(per.values()), "notebook_seconds": per}
 
@@ -296,8 +405,12 @@ def browser_run_all() -> dict:
             shutil.copy(ROOT / "notebooks" / name, folder / name)
         with jupyter_lab(folder) as (base, token), sync_playwright() as pw:
             context = pw.chromium.launch_persistent_context(
-                str(folder / ".chromium"), executable_path=CHROMIUM, headless=True,
-                args=CHROMIUM_ARGS, viewport={"width": 1366, "height": 900})
+                str(folder / ".chromium"),
+                executable_path=CHROMIUM,
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": 1366, "height": 900},
+            )
             try:
                 for name in names:
                     page = context.new_page()
@@ -318,29 +431,48 @@ def report(r: dict) -> None:
 
     print(f"{'measurement':<50} {'value':>16}  target")
     print("-" * 90)
-    row("raw asyncio TCP echo (loopback floor)", f"{r['tcp_echo_us']:.0f} µs")
-    row("bare websockets echo", f"{r['bare_ws_echo_us']:.0f} µs")
-    row("the lab's WebSocket /echo", f"{r['lab_ws_echo_us']:.0f} µs")
-    row("  lab / bare websockets", f"{r['ws_echo_ratio']:.3f}", "≤ 1.10")
-    row("the lab's /echo through the tap", f"{r['lab_ws_tap_echo_us']:.0f} µs")
-    row("  through the tap / direct", f"{r['tap_ratio']:.3f}", "≤ 1.5")
+    pin, free = r["echo"]["pinned"], r["echo"]["unpinned"]
+    row("round trips (µs)", "pinned / unpinned", f"(pinned to CPU {pin['cpus']}; unpinned on {free['cpus']})")
+
+    def both(label: str, key: str, fmt: str, target: str = "") -> None:
+        row(label, f"{format(pin[key], fmt)} / {format(free[key], fmt)}", target)
+
+    both("raw asyncio TCP echo (loopback floor)", "tcp_echo_us", ".0f")
+    both("bare websockets echo (its own thread)", "bare_ws_echo_us", ".0f")
+    both("the lab's WebSocket /echo", "lab_ws_echo_us", ".0f")
+    both("  lab / bare websockets", "ws_echo_ratio", ".3f", "≤ 1.10 pinned")
+    both("the lab's /echo through the tap", "lab_ws_tap_echo_us", ".0f")
+    both("  through the tap / bare websockets", "tap_ratio", ".3f", "≤ 1.5 pinned")
     row("HTTP keep-alive GET, blocking Client", f"{r['http_rtt_us']:.0f} µs")
     row("HTTP keep-alive GET, AsyncClient", f"{r['http_rtt_async_us']:.0f} µs")
     row("HTTP GET through the tap / direct", f"{r['http_tap_ratio']:.3f}")
     row("one notifications GET + response", f"{r['one_get_bytes']} B", f"({r['one_get_header_bytes']} B headers)")
     for interval, p in r["poll_delay"].items():
-        row(f"polling every {interval} s: mean detection delay", f"{p['mean_delay_ms']:.1f} ms",
-            f"theory {p['theory_ms']:.1f} ms, error {p['error']:+.1%}")
+        row(
+            f"polling every {interval} s: mean detection delay",
+            f"{p['mean_delay_ms']:.1f} ms",
+            f"theory {p['theory_ms']:.1f} ms, error {p['error']:+.1%}",
+        )
     row("  largest polling-delay error", f"{r['poll_delay_error']:.1%}", "within ±10 %")
     for name, t in r["transports"].items():
-        row(f"{name}: delay median / p99", f"{t['delay_median_ms']:.1f} / {t['delay_p99_ms']:.1f} ms",
+        row(
+            f"{name}: delay median / p99",
+            f"{t['delay_median_ms']:.1f} / {t['delay_p99_ms']:.1f} ms",
             f"{t['requests_per_event']:.2f} req/event, {t['bytes_per_event']:.0f} B/event, "
-            f"CPU {t['server_cpu_ms_per_s']:.2f} ms/s")
+            f"CPU {t['server_cpu_ms_per_s']:.2f} ms/s",
+        )
+    row("notifications.add() from a cell's thread → long poll", f"{r['notify_cross_thread_long_poll_ms']:.2f} ms")
+    row("notifications.add() from a cell's thread → SSE", f"{r['notify_cross_thread_sse_ms']:.2f} ms")
+    row("dl.stop(): 20 chat sockets, 50 unread each", f"{r['stop_chat_unread_s']:.3f} s", "≤ 1 s")
+    row("dl.stop(): 1,000 idle sockets (another process)", f"{r['stop_idle_1000_s']:.3f} s", "≤ 1 s")
     n = r["broadcast_clients"]
     row(f"push to {n} clients (another process): median", f"{r[f'broadcast_{n}_ms']:.1f} ms", "≤ 50 ms")
-    row(f"  p99 (last client reached)", f"{r[f'broadcast_{n}_p99_ms']:.1f} ms")
-    row("memory per idle WebSocket connection", f"{r['idle_conn_kib']:.1f} KiB",
-        f"({r['idle_connections']} connections)")
+    row("  p99 (last client reached)", f"{r[f'broadcast_{n}_p99_ms']:.1f} ms")
+    row(
+        "memory per idle WebSocket connection",
+        f"{r['idle_conn_kib']:.1f} KiB",
+        f"({r['idle_connections']} connections)",
+    )
     if "course_seconds" in r:
         row("all notebooks, headless", f"{r['course_seconds']:.1f} s", "(no target)")
         for name, s in r["notebook_seconds"].items():
@@ -355,9 +487,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, no notebooks")
     parser.add_argument("--no-notebooks", action="store_true", help="skip the course run time")
-    parser.add_argument("--only-browser", action="store_true",
-                        help="only each notebook's Run All in JupyterLab in Chromium")
+    parser.add_argument(
+        "--only-browser", action="store_true", help="only each notebook's Run All in JupyterLab in Chromium"
+    )
+    parser.add_argument("--child-echo", choices=("pinned", "unpinned"), help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, default=500, help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=16, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child_echo:
+        _child_echo(args.child_echo, args.n, args.rounds)
+        return 0
     n, rounds, students = (300, 4, 20) if args.quick else (500, 16, 20)
 
     t0 = time.perf_counter()
@@ -367,10 +506,12 @@ def main(argv: list[str] | None = None) -> int:
         for name, s in results.get("browser_run_all_seconds", {}).items():
             print(f"Run All in JupyterLab (Chromium): {name:<40} {s:5.1f} s  (≤ 15 s)")
         return 0
-    results.update(echo_round_trips(n, rounds))
+    results.update(pinned_and_unpinned(n, rounds))
     results.update(http_round_trips(n))
     results.update(polling_delays(students))
     results.update(transports(3.0 if args.quick else 6.0))
+    results.update(cross_thread_notify())
+    results.update(stop_times())
     results.update(broadcast(1000, 10 if args.quick else 30))
     results.update(idle_memory(1000))
     if not (args.quick or args.no_notebooks):

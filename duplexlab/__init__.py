@@ -4,15 +4,30 @@ In a notebook::
 
     import duplexlab as dl
     lab = dl.start()
-    dl.Client(lab.url).get("/api/health").json()
+    lab.client().get("/api/health").json()
+
+The layers (each imports only those above it in this list)::
+
+    errors, measure   plain Python
+    wire/             pure decoding: HTTP and WebSocket bytes, SSE text
+    runtime/          the loop thread, the HTTP and WebSocket server hosts, the request policy
+    apps/             the lessons' servers: notifications, long poll, SSE, judge, OTP, realtime
+    clients/          HTTP (sync + async), polling, resilient WebSocket client, page
+    tap               the recording, fault-injecting proxy
+    lab               assembles the servers and owns everything it hands out
+    experiments/      polling runs, the four transports side by side
+    show/             plots and widgets (matplotlib, ipywidgets: loaded on first use)
+    check/            the exercises' checks, one module per lesson
+
+Names are loaded on first use, so ``import duplexlab`` stays light: nothing
+loads matplotlib or ipywidgets until a plot or a widget is asked for.
 """
 
 from __future__ import annotations
 
-from . import arena, check, experiments, measure, plots, polling, sse, widgets
-from .arena import Arena
-from .capture import Capture, Chunk, Counts, Direction, HTTPMessage, WSFrame
-from .client import AsyncClient, Client, Reply
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     CheckFailed,
     DuplexLabError,
@@ -20,14 +35,63 @@ from .errors import (
     LabNotRunningError,
     PortInUseError,
 )
-from .lab import Lab, current, start, stop
-from .measure import Stats, first_seen, summarize
-from .page import Page
-from .realtime import WebSocketServer
-from .resilient import Backoff, ResilientClient
-from .runtime import LoopThread
-from .social import Notification, NotificationStore
-from .tap import Tap
+
+if TYPE_CHECKING:
+    from . import check, experiments, measure
+    from .apps.notifications import Notification, NotificationStore
+    from .clients import polling
+    from .clients.http import AsyncClient, Client
+    from .clients.page import Page
+    from .clients.reply import Reply
+    from .clients.resilient import Backoff, ResilientClient
+    from .experiments import arena
+    from .experiments.arena import Arena
+    from .lab import Lab, current, start, stop
+    from .measure import Stats, first_seen, summarize
+    from .runtime.loop import LoopThread
+    from .runtime.websocket import WebSocketServer
+    from .show import plots, widgets
+    from .tap import Tap
+    from .wire import capture, sse
+    from .wire.capture import Capture, Chunk, Counts, Direction, HTTPMessage, WSFrame
+
+# name → (module, attribute); attribute None means the module itself
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "Arena": ("duplexlab.experiments.arena", "Arena"),
+    "AsyncClient": ("duplexlab.clients.http", "AsyncClient"),
+    "Backoff": ("duplexlab.clients.resilient", "Backoff"),
+    "Capture": ("duplexlab.wire.capture", "Capture"),
+    "Chunk": ("duplexlab.wire.capture", "Chunk"),
+    "Client": ("duplexlab.clients.http", "Client"),
+    "Counts": ("duplexlab.wire.capture", "Counts"),
+    "Direction": ("duplexlab.wire.capture", "Direction"),
+    "HTTPMessage": ("duplexlab.wire.capture", "HTTPMessage"),
+    "Lab": ("duplexlab.lab", "Lab"),
+    "LoopThread": ("duplexlab.runtime.loop", "LoopThread"),
+    "Notification": ("duplexlab.apps.notifications", "Notification"),
+    "NotificationStore": ("duplexlab.apps.notifications", "NotificationStore"),
+    "Page": ("duplexlab.clients.page", "Page"),
+    "Reply": ("duplexlab.clients.reply", "Reply"),
+    "ResilientClient": ("duplexlab.clients.resilient", "ResilientClient"),
+    "Stats": ("duplexlab.measure", "Stats"),
+    "Tap": ("duplexlab.tap", "Tap"),
+    "WSFrame": ("duplexlab.wire.capture", "WSFrame"),
+    "WebSocketServer": ("duplexlab.runtime.websocket", "WebSocketServer"),
+    "arena": ("duplexlab.experiments.arena", None),
+    "capture": ("duplexlab.wire.capture", None),
+    "check": ("duplexlab.check", None),
+    "current": ("duplexlab.lab", "current"),
+    "experiments": ("duplexlab.experiments", None),
+    "first_seen": ("duplexlab.measure", "first_seen"),
+    "measure": ("duplexlab.measure", None),
+    "plots": ("duplexlab.show.plots", None),
+    "polling": ("duplexlab.clients.polling", None),
+    "sse": ("duplexlab.wire.sse", None),
+    "start": ("duplexlab.lab", "start"),
+    "stop": ("duplexlab.lab", "stop"),
+    "summarize": ("duplexlab.measure", "summarize"),
+    "widgets": ("duplexlab.show.widgets", None),
+}
 
 __all__ = [
     "Arena",
@@ -56,9 +120,10 @@ __all__ = [
     "WSFrame",
     "WebSocketServer",
     "arena",
+    "capture",
     "check",
-    "experiments",
     "current",
+    "experiments",
     "first_seen",
     "measure",
     "plots",
@@ -71,3 +136,18 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'duplexlab' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -11,13 +11,24 @@ The tree::
 
 from __future__ import annotations
 
+import errno
+
 __all__ = [
     "CheckFailed",
     "DuplexLabError",
     "HTTPStatusError",
     "LabNotRunningError",
     "PortInUseError",
+    "is_address_in_use",
 ]
+
+# "Address already in use": 98 on Linux, 48 on macOS and the BSDs, WSAEADDRINUSE (10048) on Windows.
+_ADDRESS_IN_USE = {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE), 10048}
+
+
+def is_address_in_use(exc: OSError) -> bool:
+    """Whether binding failed because the address is taken, on any platform."""
+    return exc.errno in _ADDRESS_IN_USE or getattr(exc, "winerror", None) == 10048
 
 
 class DuplexLabError(Exception):
@@ -74,9 +85,7 @@ class HTTPStatusError(DuplexLabError):
         hint: the server's ``hint`` field: what to do about it.
     """
 
-    def __init__(
-        self, method: str, url: str, status: int, error: str = "", hint: str = ""
-    ) -> None:
+    def __init__(self, method: str, url: str, status: int, error: str = "", hint: str = "") -> None:
         super().__init__(method, url, status, error, hint)
         self.method = method
         self.url = url

@@ -7,20 +7,27 @@ so does the end of the Python process.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import threading
 import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from . import judge, otp, realtime, social
-from .client import AsyncClient, Client
+from websockets.asyncio.client import connect as aconnect
+from websockets.sync.client import connect
+
+from .apps import events, judge, longpoll, otp, realtime
+from .apps import notifications as social
+from .clients.http import AsyncClient, Client
 from .errors import LabNotRunningError
-from .hygiene import ConnectionGate, quiet_server_logs
-from .policy import RequestPolicy
-from .runtime import LoopThread, allow_nested_asyncio_run, raise_open_file_limit
+from .runtime.http import HTTPServer, make_app
+from .runtime.hygiene import ConnectionGate, quiet_server_logs
+from .runtime.loop import LoopThread, allow_nested_asyncio_run, raise_open_file_limit
+from .runtime.owner import GRACE, Owner, close_shared
+from .runtime.policy import RequestPolicy
+from .runtime.websocket import LOGGER, ClosingSocket
 from .tap import Tap
-from .webapp import HTTPServer, make_app
 
 __all__ = ["Lab", "current", "start", "stop"]
 
@@ -30,7 +37,7 @@ T = TypeVar("T")
 class Lab:
     """The course's servers on a background event loop.
 
-    Every request to them passes one :class:`~duplexlab.policy.RequestPolicy`
+    Every request to them passes one :class:`~duplexlab.runtime.policy.RequestPolicy`
     (``lab.policy``; read its docstring for the rules): browsers' pages are
     kept out unless allowed with :meth:`allow_origin`, and requests that name
     another host are refused unless allowed with :meth:`allow_host`.
@@ -56,9 +63,8 @@ class Lab:
         self.otp = otp.OTPService()
         self._http: HTTPServer | None = None
         self._ws: realtime.RealtimeServer | None = None
-        self._ws_clients: list = []
         self._taps: list[Tap] = []
-        self._clients: list[Client] = []
+        self.owned = Owner("duplexlab-lab")  # clients and sockets handed out, closed with the lab
         self._lock = threading.Lock()
 
     # -- lifecycle -----------------------------------------------------------
@@ -78,11 +84,12 @@ class Lab:
             self.loop.start()
             app = make_app(self.policy)
             social.add_routes(app, self.notifications)
+            longpoll.add_routes(app, self.notifications)
+            events.add_routes(app, self.notifications)
             judge.add_routes(app, self.judge)
             otp.add_routes(app, self.otp)
             server = HTTPServer(app, host=self.host, port=self.requested_port, gate=gate)
-            ws = realtime.RealtimeServer(self.notifications, host=self.host,
-                                         policy=self.policy, gate=gate)
+            ws = realtime.RealtimeServer(self.notifications, host=self.host, policy=self.policy, gate=gate)
 
             async def start_both() -> None:
                 await server.start()
@@ -99,36 +106,36 @@ class Lab:
                 raise
             self._http, self._ws = server, ws
             self.policy.own_ports = {server.port, ws.port}
+            self.notifications.bind(self.loop.loop)
             return self
 
     def close(self) -> None:
-        """Stop every server, tap and client of the lab, then its thread. Twice is harmless."""
+        """Stop every server, tap and client of the lab, then its thread. Twice is harmless.
+
+        Everything closes at once, each with a short grace (:data:`~duplexlab.runtime.owner.GRACE`),
+        then what is still open is cut: well under a second, however much is open.
+        """
         with self._lock:
             if not self.loop.running:
                 self._http = None
                 return
-            for client in self._clients:
-                client.close()
-            self._clients.clear()
-            for ws in self._ws_clients:
-                ws.close()
-            self._ws_clients.clear()
+            self.loop.stop_waiting()  # blocking calls in flight end with LabNotRunningError
+            self.owned.close_all()
+            taps, self._taps = self._taps, []
 
             async def shutdown() -> None:
-                for tap in self._taps:
-                    await tap.aclose()
-                await self.judge.aclose()
+                await asyncio.gather(*(tap.aclose() for tap in taps), self.judge.aclose(), return_exceptions=True)
                 if self._ws is not None:
-                    await self._ws.close()
+                    await self._ws.close(grace=GRACE)
                 if self._http is not None:
                     await self._http.close()
 
             try:
                 self.loop.run(shutdown(), 10)
             finally:
-                self._taps.clear()
+                self.notifications.bind(None)
                 self._http = self._ws = None
-                self.loop.close()
+                self.loop.close(timeout=GRACE)
 
     def __enter__(self) -> Lab:
         return self.start()
@@ -159,8 +166,7 @@ class Lab:
     @property
     def ws_url(self) -> str:
         """The base URL of the lab's WebSocket server, e.g. ``ws://127.0.0.1:40125``."""
-        self._require()
-        return self._ws.url
+        return self.websockets.url
 
     @property
     def servers(self) -> dict[str, str]:
@@ -171,6 +177,8 @@ class Lab:
     def websockets(self) -> realtime.RealtimeServer:
         """The WebSocket server: its ``records`` of every connection, its chat ``room``."""
         self._require()
+        if self._ws is None:
+            raise LabNotRunningError()
         return self._ws
 
     def publish(self, topic: str, data: object) -> None:
@@ -179,8 +187,7 @@ class Lab:
         Raises:
             ValueError: a bad topic name, or too many topics.
         """
-        self._require()
-        ws = self._ws
+        ws = self.websockets
         if self.loop.on_loop_thread:
             ws.topic(topic).publish(data)
             return
@@ -232,8 +239,7 @@ class Lab:
 
     # -- the social app's notifications --------------------------------------
 
-    def notify(self, user: str, text: str, *, kind: str = "message",
-               private: bool = False) -> social.Notification:
+    def notify(self, user: str, text: str, *, kind: str = "message", private: bool = False) -> social.Notification:
         """Make the server create a notification for ``user`` now (no request involved).
 
         ``private=True`` (a direct message, a code): it travels only on the
@@ -246,9 +252,7 @@ class Lab:
         self._require()
         return self.run(add(), 5)
 
-    def schedule(
-        self, delay: float, user: str, text: str, *, kind: str = "message"
-    ) -> float:
+    def schedule(self, delay: float, user: str, text: str, *, kind: str = "message") -> float:
         """Make the server create a notification ``delay`` seconds from now.
 
         Returns the moment it is due, on the lab clock (``time.perf_counter()``).
@@ -258,7 +262,7 @@ class Lab:
         due = time.perf_counter() + delay
 
         def later() -> None:
-            self.loop.loop.call_later(
+            asyncio.get_running_loop().call_later(
                 max(0.0, due - time.perf_counter()),
                 lambda: self.notifications.add(user, text, kind=kind),
             )
@@ -274,9 +278,7 @@ class Lab:
         The lab closes it when the lab stops.
         """
         self._require()
-        client = Client(base_url or self.url, loop=self.loop, **kwargs)
-        self._clients.append(client)
-        return client
+        return Client(base_url or self.url, loop=self.loop, owner=self.owned, **kwargs)
 
     def async_client(self, base_url: str | None = None, **kwargs) -> AsyncClient:
         """An :class:`AsyncClient` for ``await`` in a cell; close it with ``await c.aclose()``."""
@@ -289,13 +291,10 @@ class Lab:
         tap (``tap.url``). Compression is off so a tap shows the payloads as they
         are. The lab closes it when the lab stops; close it yourself with ``.close()``.
         """
-        from websockets.sync.client import connect
-
         self._require()
-        options = {"proxy": None, "compression": None, "open_timeout": 10, "legacy": True,
-                   "logger": realtime.LOGGER, **options}
+        options = {"proxy": None, "compression": None, "open_timeout": 10, "legacy": True, "logger": LOGGER, **options}
         ws = connect((base_url or self.ws_url) + path, **options)
-        self._ws_clients.append(ws)
+        self.owned.own(ClosingSocket(ws))
         return ws
 
     def aconnect(self, path: str, *, base_url: str | None = None, **options):
@@ -304,12 +303,9 @@ class Lab:
         Also works as ``async with lab.aconnect(path) as ws:``. It runs on the
         loop that awaits it (the notebook's); close it with ``await ws.close()``.
         """
-        from websockets.asyncio.client import connect
-
         self._require()
-        options = {"proxy": None, "compression": None, "open_timeout": 10,
-                   "logger": realtime.LOGGER, **options}
-        return connect((base_url or self.ws_url) + path, **options)
+        options = {"proxy": None, "compression": None, "open_timeout": 10, "logger": LOGGER, **options}
+        return aconnect((base_url or self.ws_url) + path, **options)
 
     def tap(self, target: str | None = None, *, port: int = 0) -> Tap:
         """Start a recording proxy in front of ``target`` (default: the lab's HTTP server)."""
@@ -356,12 +352,17 @@ def current() -> Lab:
 
 
 def stop() -> None:
-    """Stop the lab that :func:`start` started. Harmless when none runs."""
+    """Stop the lab that :func:`start` started, and everything handed out without a lab.
+
+    Clients, sockets, resilient followers, taps and the judge's processes all
+    close at once; it takes well under a second. Harmless when nothing runs.
+    """
     global _current
     with _current_lock:
         lab, _current = _current, None
     if lab is not None:
         lab.close()
+    close_shared()
 
 
 atexit.register(stop)

@@ -42,8 +42,7 @@ class Stats:
     def scaled(self, factor: float) -> Stats:
         """The same summary multiplied by ``factor`` (e.g. 1000 for s → ms)."""
         return Stats(
-            self.n, *(v * factor for v in (self.mean, self.median, self.p90, self.p99,
-                                           self.min, self.max, self.stdev))
+            self.n, *(v * factor for v in (self.mean, self.median, self.p90, self.p99, self.min, self.max, self.stdev))
         )
 
     def __str__(self) -> str:

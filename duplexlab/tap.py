@@ -2,7 +2,7 @@
 
 Point a client at ``tap.url`` instead of the server's URL; the tap opens its own
 connection to the server and copies bytes across unchanged, recording each read
-as a :class:`~duplexlab.capture.Chunk` with the moment it arrived. Read what it
+as a :class:`~duplexlab.wire.capture.Chunk` with the moment it arrived. Read what it
 saw with :meth:`Tap.capture`, :meth:`Tap.transcript` and :meth:`Tap.counts`.
 
 It can also play the network's failures, from a cell or a slider:
@@ -22,16 +22,16 @@ Its connections are counted at the lab's connection gate, if it has one.
 from __future__ import annotations
 
 import asyncio
-import errno
+import collections
 import itertools
 import time
-from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .capture import Capture, Chunk, Counts, Direction
-from .errors import PortInUseError
-from .hygiene import ConnectionGate
-from .runtime import LoopThread
+from .errors import PortInUseError, is_address_in_use
+from .runtime.hygiene import ConnectionGate
+from .runtime.loop import LoopThread
+from .wire.capture import Capture, Chunk, Counts, Direction
 
 __all__ = ["Tap"]
 
@@ -40,20 +40,84 @@ MAX_RECORDED = 32 * 1024 * 1024  # bytes of recording kept
 IDLE_ACTIONS = ("close", "silent")
 
 
-@dataclass(eq=False)
 class _Link:
-    """One client connection through the tap, and its server-side twin."""
+    """One client connection through the tap, and its server-side twin.
 
-    id: int
-    client: asyncio.StreamWriter
-    server: asyncio.StreamWriter | None = None
-    last_activity: float = field(default_factory=time.perf_counter)
-    silent: bool = False  # the path is dead: nothing is passed on, nobody is told
+    Bytes are carried by protocol callbacks (no task per direction): what one
+    side receives is recorded and written to the other side in the same
+    callback, so the tap adds no event-loop wake-up to a round trip.
+    """
+
+    def __init__(self, tap: Tap, link_id: int) -> None:
+        self.tap = tap
+        self.id = link_id
+        self.client: _End | None = None
+        self.server: _End | None = None
+        self.last_activity = time.perf_counter()
+        self.silent = False  # the path is dead: nothing is passed on, nobody is told
+        self.early: list[bytes] = []  # what the client sent before the server side was up
+        self.delayed: dict[Direction, collections.deque[tuple[float, bytes]]] = {
+            Direction.UP: collections.deque(),
+            Direction.DOWN: collections.deque(),
+        }
+        self.timers: dict[Direction, asyncio.TimerHandle | None] = {Direction.UP: None, Direction.DOWN: None}
+        self.ended: set[Direction] = set()
+        self.lost: set[Direction] = set()
+
+    def end(self, direction: Direction) -> _End | None:
+        """The end that receives what travels in ``direction``."""
+        return self.server if direction is Direction.UP else self.client
 
     def abort(self) -> None:
-        for w in (self.client, self.server):
-            if w is not None:
-                w.transport.abort()
+        for end in (self.client, self.server):
+            if end is not None and end.transport is not None:
+                end.transport.abort()
+
+
+class _End(asyncio.Protocol):
+    """One socket of a link: the client's (reads go UP) or the server's (reads go DOWN)."""
+
+    def __init__(self, link: _Link | None, direction: Direction, tap: Tap) -> None:
+        self.link = link
+        self.direction = direction  # of what this end receives
+        self.tap = tap
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        if self.link is None:  # a client arrived: the tap makes its link
+            self.tap._accept(self)
+        else:
+            self.link.server = self
+
+    def data_received(self, data: bytes) -> None:
+        if self.link is not None:
+            self.tap._carry(self.link, self.direction, data)
+
+    def eof_received(self) -> bool:
+        if self.link is not None:
+            self.tap._eof(self.link, self.direction)
+        return True  # keep our side open: the other direction may still be sending
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.link is not None:
+            self.tap._lost(self.link, self, exc)
+
+    # the other side's reading follows this side's write buffer (back-pressure)
+    def pause_writing(self) -> None:
+        other = self._other()
+        if other is not None and other.transport is not None:
+            other.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        other = self._other()
+        if other is not None and other.transport is not None and not other.transport.is_closing():
+            other.transport.resume_reading()
+
+    def _other(self) -> _End | None:
+        if self.link is None:
+            return None
+        return self.link.server if self is self.link.client else self.link.client
 
 
 class Tap:
@@ -69,20 +133,28 @@ class Tap:
         print(tap.transcript())
     """
 
-    def __init__(self, target: str, *, host: str = "127.0.0.1", port: int = 0,
-                 gate: ConnectionGate | None = None, max_recorded: int = MAX_RECORDED) -> None:
+    def __init__(
+        self,
+        target: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        gate: ConnectionGate | None = None,
+        max_recorded: int = MAX_RECORDED,
+    ) -> None:
         parts = urlsplit(target)
         if not parts.hostname or not parts.port:
             raise ValueError(f"the tap needs a target URL with a host and a port, not {target!r}")
         self.target = target
         self._parts = parts
+        self._target_host, self._target_port = parts.hostname, parts.port
         self.host, self.port = host, port
         self._chunks: list[Chunk] = []
         self._recorded = 0
         self.truncated = 0
         self.max_recorded = max_recorded
         self.gate = gate
-        self.lab = None  # the lab that started it, if one did (lab.tap)
+        self.lab: Any = None  # the lab that started it, if one did (lab.tap)
         self._ids = itertools.count(1)
         self._server: asyncio.Server | None = None
         self._loop: LoopThread | None = None
@@ -107,9 +179,10 @@ class Tap:
 
     async def start(self) -> Tap:
         try:
-            self._server = await asyncio.start_server(self._handle, self.host, self.port)
+            loop = asyncio.get_running_loop()
+            self._server = await loop.create_server(lambda: _End(None, Direction.UP, self), self.host, self.port)
         except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
+            if is_address_in_use(exc):
                 raise PortInUseError(self.host, self.port) from None
             raise
         self.port = self._server.sockets[0].getsockname()[1]
@@ -126,81 +199,132 @@ class Tap:
         self._recorded += len(data)
         self._chunks.append(Chunk(time.perf_counter(), conn, direction, data))
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    # -- carrying bytes (on the loop) --------------------------------------------
+
+    def _accept(self, end: _End) -> None:
+        """A client connected: make its link and open the tap's own connection to the server."""
+        assert end.transport is not None
         if self.gate is not None and not self.gate.enter():
-            writer.transport.abort()  # the lab is full: no fd held for this one
+            end.transport.abort()  # the lab is full: no fd held for this one
+            end.link = None
             return
-        try:
-            await self._carry(reader, writer)
-        finally:
-            if self.gate is not None:
-                self.gate.leave()
-
-    async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        link = _Link(next(self._ids), writer)
-        task = asyncio.current_task()
-        self._tasks.add(task)
+        link = _Link(self, next(self._ids))
+        link.client, end.link = end, link
         self._links[link.id] = link
-        try:
-            try:
-                up_reader, link.server = await asyncio.open_connection(
-                    self._parts.hostname, self._parts.port
-                )
-            except OSError:
-                return
-            await asyncio.gather(
-                self._pump(link, Direction.UP, reader),
-                self._pump(link, Direction.DOWN, up_reader),
-            )
-        except asyncio.CancelledError:
-            pass  # the tap or the lab is closing: end this connection quietly
-        finally:
-            link.client.close()
-            if link.server is not None:
-                link.server.close()
-            self._links.pop(link.id, None)
-            self._tasks.discard(task)
+        task = asyncio.get_running_loop().create_task(self._connect(link))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _pump(self, link: _Link, direction: Direction, reader: asyncio.StreamReader) -> None:
-        while True:
-            writer = link.server if direction is Direction.UP else link.client
-            try:
-                data = await reader.read(READ_SIZE)
-            except (ConnectionError, OSError):
-                data = None
-            if link.silent:
-                if data:
-                    self.dropped_bytes += len(data)
-                    continue
-                # this end gave up on the dead path; the other end is not told
-                own = link.client if direction is Direction.UP else link.server
-                if own is not None:
-                    own.transport.abort()
-                return
-            if not data:
-                self._record(link.id, direction, b"")
-                if data is None:
-                    link.abort()
-                elif writer is not None and writer.can_write_eof() and not writer.is_closing():
-                    try:
-                        writer.write_eof()
-                    except OSError:
-                        pass
-                return
-            link.last_activity = time.perf_counter()
-            if self.latency > 0:
-                await asyncio.sleep(self.latency)
-            if link.silent:
-                self.dropped_bytes += len(data)
-                continue
-            self._record(link.id, direction, data)
-            try:
-                writer.write(data)
-                await writer.drain()
-            except (ConnectionError, OSError):
-                self._record(link.id, direction, b"")
-                link.abort()
-                return
+    async def _connect(self, link: _Link) -> None:
+        """Open the tap's own connection to the server for ``link``, then pass on what waited."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.create_connection(lambda: _End(link, Direction.DOWN, self), self._target_host, self._target_port)
+        except asyncio.CancelledError:
+            link.abort()
+            raise
+        except OSError:  # the server is down: the client sees its connection closed
+            if link.client is not None and link.client.transport is not None:
+                link.client.transport.close()
+            return
+        client = link.client
+        if client is None or client.transport is None or client.transport.is_closing():
+            link.abort()
+            return
+        for data in link.early:
+            self._forward(link, Direction.UP, data)
+        link.early.clear()
+        if Direction.UP in link.ended:  # the client finished sending before the server was there
+            self._pass_eof(link, Direction.UP)
+        client.transport.resume_reading()
+
+    def _carry(self, link: _Link, direction: Direction, data: bytes) -> None:
+        link.last_activity = time.perf_counter()
+        if link.silent:
+            self.dropped_bytes += len(data)
+            return
+        if self.latency > 0 or link.delayed[direction]:
+            link.delayed[direction].append((time.perf_counter() + self.latency, data))
+            self._schedule(link, direction)
+            return
+        self._forward(link, direction, data)
+
+    def _forward(self, link: _Link, direction: Direction, data: bytes) -> None:
+        if link.silent:
+            self.dropped_bytes += len(data)
+            return
+        end = link.end(direction)
+        if end is None or end.transport is None:  # the server side is still connecting
+            link.early.append(data)
+            if sum(map(len, link.early)) > READ_SIZE and link.client and link.client.transport:
+                link.client.transport.pause_reading()  # enough waiting: the client waits too
+            return
+        self._record(link.id, direction, data)
+        if not end.transport.is_closing():
+            end.transport.write(data)
+
+    def _schedule(self, link: _Link, direction: Direction) -> None:
+        """Pass on delayed chunks when they are due, in order (``tap.latency``)."""
+        if link.timers[direction] is not None or not link.delayed[direction]:
+            return
+        due = link.delayed[direction][0][0]
+        loop = asyncio.get_running_loop()
+
+        def flush() -> None:
+            link.timers[direction] = None
+            queue = link.delayed[direction]
+            now = time.perf_counter()
+            while queue and queue[0][0] <= now:
+                self._forward(link, direction, queue.popleft()[1])
+            if not queue and direction in link.ended:
+                self._pass_eof(link, direction)
+            self._schedule(link, direction)
+
+        link.timers[direction] = loop.call_later(max(0.0, due - time.perf_counter()), flush)
+
+    def _eof(self, link: _Link, direction: Direction) -> None:
+        """One side finished sending: record it and pass the half-close on (after delayed bytes)."""
+        link.ended.add(direction)
+        if link.silent:
+            return
+        if not link.delayed[direction] and link.end(direction) is not None:
+            self._pass_eof(link, direction)  # else the flush, or the connect, passes it on
+
+    def _pass_eof(self, link: _Link, direction: Direction) -> None:
+        self._record(link.id, direction, b"")
+        end = link.end(direction)
+        if end is not None and end.transport is not None and not end.transport.is_closing():
+            if end.transport.can_write_eof():
+                try:
+                    end.transport.write_eof()
+                except OSError:
+                    end.transport.abort()
+        if len(link.ended) == 2:  # both sides finished: close both, after what is buffered
+            for side in (link.client, link.server):
+                if side is not None and side.transport is not None:
+                    side.transport.close()
+
+    def _lost(self, link: _Link, end: _End, exc: Exception | None) -> None:
+        """A socket of the link closed: unless the path is silent, the other one goes too."""
+        link.lost.add(end.direction)
+        if not link.silent:
+            if end.direction not in link.ended:
+                link.ended.add(end.direction)
+                self._record(link.id, end.direction, b"")
+            other = end._other()
+            if other is not None and other.transport is not None and not other.transport.is_closing():
+                if exc is not None:
+                    other.transport.abort()  # a reset: pass it on as one
+                elif not link.delayed[end.direction]:
+                    other.transport.close()  # after what is already buffered for it
+        client_gone = Direction.UP in link.lost
+        server_gone = link.server is None or Direction.DOWN in link.lost
+        if client_gone and server_gone:
+            for timer in link.timers.values():
+                if timer is not None:
+                    timer.cancel()
+            if self._links.pop(link.id, None) is not None and self.gate is not None:
+                self.gate.leave()
 
     async def _watch_idle(self) -> None:
         while True:
@@ -220,7 +344,7 @@ class Tap:
             link.silent = True
         elif how == "drop-server":
             link.silent = True
-            if link.server is not None:
+            if link.server is not None and link.server.transport is not None:
                 link.server.transport.abort()
 
     # -- faults, from any thread ----------------------------------------------
@@ -238,6 +362,7 @@ class Tap:
             return len(links)
 
         if self._loop is not None and self._loop.running and not self._loop.on_loop_thread:
+
             async def run() -> int:
                 return act()
 
@@ -274,12 +399,13 @@ class Tap:
             self._watchdog = None
         if server is not None:
             server.close()
+        for task in list(self._tasks):
+            task.cancel()
         for link in list(self._links.values()):
             link.abort()
         if self._tasks:
-            _, pending = await asyncio.wait(list(self._tasks), timeout=2)
-            for task in pending:
-                task.cancel()
+            await asyncio.wait(list(self._tasks), timeout=2)
+        await asyncio.sleep(0)  # let the aborted sockets report connection_lost
         if server is not None:
             await server.wait_closed()
 

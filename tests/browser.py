@@ -52,9 +52,16 @@ def jupyter_lab(folder: Path):
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
     cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
-        f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={folder / '.ws'}",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={folder}",
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={folder / '.ws'}",
     ]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
@@ -69,7 +76,7 @@ def jupyter_lab(folder: Path):
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("jupyter lab did not start:\n" + (folder / "jupyter.log").read_text())
+                    raise RuntimeError("jupyter lab did not start:\n" + (folder / "jupyter.log").read_text()) from None
                 time.sleep(0.2)
         yield base, token
     finally:
@@ -113,8 +120,11 @@ def chromium_page(folder: Path, *, args: tuple[str, ...] = ()):
 
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(folder / ".chromium"), executable_path=CHROMIUM, headless=True,
-            args=[*CHROMIUM_ARGS, *args], viewport={"width": 1400, "height": 1000},
+            str(folder / ".chromium"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[*CHROMIUM_ARGS, *args],
+            viewport={"width": 1400, "height": 1000},
         )
         try:
             yield context.new_page()
@@ -126,8 +136,7 @@ def open_notebook(page, base: str, token: str, name: str) -> None:
     """Open a notebook in JupyterLab and wait until its kernel is idle."""
     page.goto(f"{base}/lab/tree/{name}?reset&token={token}")
     page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=seconds(60) * 1000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                           timeout=seconds(60) * 1000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=seconds(60) * 1000)
 
 
 def cell(page, index: int):
@@ -144,7 +153,8 @@ def run_cell(page, index: int, *, wait: bool = True) -> None:
         try:
             page.wait_for_function(
                 "([el, old]) => el.textContent !== old && /\\[(\\*|\\d+)\\]/.test(el.textContent)",
-                arg=[prompt.element_handle(), before], timeout=seconds(10) * 1000,
+                arg=[prompt.element_handle(), before],
+                timeout=seconds(10) * 1000,
             )
             break
         except Exception:
@@ -152,8 +162,9 @@ def run_cell(page, index: int, *, wait: bool = True) -> None:
     else:
         raise AssertionError(f"JupyterLab did not start running cell {index}")
     if wait:
-        page.wait_for_function("el => /\\[\\d+\\]/.test(el.textContent)",
-                               arg=prompt.element_handle(), timeout=seconds(60) * 1000)
+        page.wait_for_function(
+            "el => /\\[\\d+\\]/.test(el.textContent)", arg=prompt.element_handle(), timeout=seconds(60) * 1000
+        )
 
 
 def output_text(page, index: int) -> str:

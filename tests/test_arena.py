@@ -5,7 +5,7 @@ import logging
 import pytest
 
 import duplexlab as dl
-from duplexlab.arena import TRANSPORTS, event_times
+from duplexlab.experiments.arena import TRANSPORTS, event_times
 
 
 def test_event_times_have_the_rate_and_bursts():
@@ -44,10 +44,8 @@ def test_all_four_transports_deliver_every_event():
 def test_a_run_ends_at_its_last_delivery_not_a_grace_later():
     """A run lasts ``duration`` or until the last delivery, whichever is later, not the whole grace."""
     with dl.Arena() as arena:
-        push = arena.run(rate=6, duration=1.0, poll_interval=2.0, seed=4, tap=False,
-                         transports=("SSE", "WebSocket"))
-        polled = arena.run(rate=6, duration=1.0, poll_interval=2.0, seed=4, tap=False,
-                           transports=("polling",))
+        push = arena.run(rate=6, duration=1.0, poll_interval=2.0, seed=4, tap=False, transports=("SSE", "WebSocket"))
+        polled = arena.run(rate=6, duration=1.0, poll_interval=2.0, seed=4, tap=False, transports=("polling",))
     for r in push.results.values():
         assert r.delivered_share == 1.0 and 1.0 <= r.seconds < 1.25, (r.name, r.seconds)
     r = polled.results["polling"]

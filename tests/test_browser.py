@@ -29,7 +29,8 @@ pytestmark = pytest.mark.skipif(
 def test_moving_the_interval_slider_updates_the_plot(tmp_path):
     """In JupyterLab, pressing → on the interval slider re-runs the experiment and redraws within 5 s."""
     name = write_notebook(
-        tmp_path, "slider.ipynb",
+        tmp_path,
+        "slider.ipynb",
         "import duplexlab as dl\nlab = dl.start()\n"
         "exp = dl.widgets.PollingExperiment(lab, interval=0.5, judge_seconds=0.5, students=2)\nexp",
     )
@@ -47,7 +48,8 @@ def test_moving_the_interval_slider_updates_the_plot(tmp_path):
         page.locator(".widget-html-content", has_text="run 2").wait_for(timeout=seconds(5) * 1000)
         page.wait_for_function(
             "old => document.querySelector('.jp-OutputArea img').src !== old",
-            arg=first_src, timeout=seconds(5) * 1000,
+            arg=first_src,
+            timeout=seconds(5) * 1000,
         )
         assert "every 0.6 s" in page.locator(".widget-html-content", has_text="run 2").inner_text()
         assert page.locator(".widget-readout").first.inner_text().strip() == "0.6"
@@ -58,7 +60,8 @@ def test_browser_socket_mounts_receives_sends_and_closes_on_unmount(tmp_path):
     """The notebook's browser client opens on mount, gets a push, reaches an in-kernel user,
     and closes with 1000 "unmount" when its output is cleared."""
     name = write_notebook(
-        tmp_path, "socket.ipynb",
+        tmp_path,
+        "socket.ipynb",
         "import json, time\nimport duplexlab as dl\nlab = dl.start()\n"
         "meera = lab.connect('/chat?name=meera')\nprint(json.loads(meera.recv(timeout=5))['type'])",
         "w = dl.widgets.BrowserSocket(lab, '/chat?name=browser')\nw",
@@ -83,14 +86,16 @@ def test_browser_socket_mounts_receives_sends_and_closes_on_unmount(tmp_path):
 
         run_cell(page, 3)  # push from the kernel reaches the browser
         widget.locator(".duplexlab-socket-log li", has_text="pushed from the kernel").wait_for(
-            timeout=seconds(10) * 1000)
+            timeout=seconds(10) * 1000
+        )
 
         run_cell(page, 4, wait=False)  # the kernel waits for the browser's message
         widget.locator(".duplexlab-socket-input").fill("hello from the browser")
         widget.locator(".duplexlab-socket-send").click()
         page.wait_for_function(
             "el => el.textContent.includes('kernel got: hello from the browser')",
-            arg=cell(page, 4).element_handle(), timeout=seconds(20) * 1000,
+            arg=cell(page, 4).element_handle(),
+            timeout=seconds(20) * 1000,
         )
 
         cell(page, 1).locator(".jp-OutputArea").click(button="right")  # unmount: clear the output
@@ -169,11 +174,9 @@ def test_a_page_from_another_origin_cannot_run_code_or_notify(tmp_path):
         (tmp_path / "attack.html").write_text(ATTACK_PAGE.format(lab=lab.url, code=code))
         rebinding = "--host-resolver-rules=MAP attacker.example 127.0.0.1"
         with serve_folder(tmp_path) as origin:
-            with chromium_page(tmp_path, args=(rebinding,)) as page, \
-                    screenshot_on_failure(page, "attack"):
+            with chromium_page(tmp_path, args=(rebinding,)) as page, screenshot_on_failure(page, "attack"):
                 page.goto(f"{origin}/attack.html")
-                page.wait_for_function("document.title.startsWith('done')",
-                                       timeout=seconds(15) * 1000)
+                page.wait_for_function("document.title.startsWith('done')", timeout=seconds(15) * 1000)
                 # the JSON fetch needs a preflight the lab never grants: the browser blocks it
                 assert page.title().endswith("rejected")
                 time.sleep(seconds(1.5))  # anything the judge had accepted would have run by now
@@ -195,12 +198,15 @@ def test_a_page_from_another_origin_cannot_run_code_or_notify(tmp_path):
 def test_a_widget_left_on_the_page_says_when_the_kernel_restarted(tmp_path):
     """After Kernel → Restart, the polling controls say "Kernel restarted … run this cell again"."""
     name = write_notebook(
-        tmp_path, "restart.ipynb",
-        "import duplexlab as dl\nlab = dl.start()\n"
-        "exp = dl.widgets.PollingExperiment(lab, autorun=False)\nexp",
+        tmp_path,
+        "restart.ipynb",
+        "import duplexlab as dl\nlab = dl.start()\nexp = dl.widgets.PollingExperiment(lab, autorun=False)\nexp",
     )
-    with jupyter_lab(tmp_path) as (base, token), chromium_page(tmp_path) as page, \
-            screenshot_on_failure(page, "restart"):
+    with (
+        jupyter_lab(tmp_path) as (base, token),
+        chromium_page(tmp_path) as page,
+        screenshot_on_failure(page, "restart"),
+    ):
         open_notebook(page, base, token, name)
         run_cell(page, 0)
         note = page.locator(".duplexlab-lab-watch")

@@ -1,6 +1,6 @@
 """Decoding captured bytes into HTTP messages, with no sockets."""
 
-from duplexlab.capture import Capture, Chunk, Direction
+from duplexlab.wire.capture import Capture, Chunk, Direction
 
 UP, DOWN = Direction.UP, Direction.DOWN
 
@@ -36,8 +36,10 @@ def test_message_split_across_chunks_and_two_on_one_chunk():
 
 def test_incomplete_response_is_marked_unfinished():
     """A response whose body has not all arrived is reported incomplete, sized as received."""
-    c = cap((1, UP, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
-            (1, DOWN, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"))
+    c = cap(
+        (1, UP, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+        (1, DOWN, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
+    )
     resp = c.http_messages()[1]
     assert not resp.complete and resp.body == b"abc" and resp.wire_bytes == 42
     assert "unfinished" in c.transcript()
@@ -45,10 +47,14 @@ def test_incomplete_response_is_marked_unfinished():
 
 def test_upgrade_then_websocket_frames_are_decoded():
     """After a 101 answer the bytes are WebSocket frames: 6 bytes of overhead up, 2 down."""
-    req = (b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-    resp = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+    req = (
+        b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    resp = (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+    )
     frame_up, frame_down = b"\x81\x82abcd\x00\x00", b"\x81\x02hi"
     c = cap((1, UP, req + frame_up), (1, DOWN, resp + frame_down))
     assert [m.status for m in c.http_messages() if not m.is_request] == [101]
@@ -65,13 +71,13 @@ def test_upgrade_then_websocket_frames_are_decoded():
 
 def test_partial_and_garbage_frames_are_left_over():
     """A frame still arriving, or bytes that are no frame, are left over, not guessed at."""
-    from duplexlab.capture import decode_frames
+    from duplexlab.wire.capture import decode_frames
 
     frames, rest = decode_frames(b"\x81\x05hel", client=False)
     assert frames == [] and rest == b"\x81\x05hel"
     frames, rest = decode_frames(b"\x81\x02hi\x81\x02yo\x8f\x00", client=False)  # opcode 15 is invalid
     assert [f.payload for f in frames] == [b"hi", b"yo"] and rest == b"\x8f\x00"
-    close, = decode_frames(b"\x88\x05\x03\xe8bye", client=False)[0]
+    (close,) = decode_frames(b"\x88\x05\x03\xe8bye", client=False)[0]
     assert (close.opcode, close.close_code, close.close_reason) == ("CLOSE", 1000, "bye")
 
 
@@ -84,8 +90,11 @@ def test_garbage_is_counted_not_parsed():
 
 def test_read_until_close_body_needs_the_eof():
     """A response framed by closing the connection is complete once the EOF is recorded."""
-    c = cap((1, UP, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
-            (1, DOWN, b"HTTP/1.1 200 OK\r\n\r\nall of it"), (1, DOWN, b""))
+    c = cap(
+        (1, UP, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+        (1, DOWN, b"HTTP/1.1 200 OK\r\n\r\nall of it"),
+        (1, DOWN, b""),
+    )
     resp = c.http_messages()[1]
     assert resp.complete and resp.body == b"all of it"
 
@@ -98,9 +107,11 @@ def test_empty_capture_says_so():
 
 def test_stream_cut_mid_body_is_an_unfinished_response():
     """A chunked response cut by the connection closing is kept, with its body so far."""
-    c = cap((1, UP, b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
-            (1, DOWN, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndata: \r\n3\r\nab"),
-            (1, DOWN, b""))
+    c = cap(
+        (1, UP, b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+        (1, DOWN, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndata: \r\n3\r\nab"),
+        (1, DOWN, b""),
+    )
     resp = c.http_messages()[1]
     assert resp.status == 200 and not resp.complete and resp.body.startswith(b"data: ")
     assert c.counts().responses == 1

@@ -62,8 +62,7 @@ def test_accept_key_check_knows_the_rfc_example():
 def test_an_untouched_stub_is_not_attempted_yet_and_costs_nothing():
     """A stub whose body is only `...` gets a friendly "not attempted yet", without a real run."""
 
-    def polls_per_event(rate, interval):
-        ...  # your code here
+    def polls_per_event(rate, interval): ...  # your code here
 
     result = dl.check.polls_per_event(polls_per_event)
     assert not result.passed and result.message.startswith("not attempted yet")

@@ -39,14 +39,33 @@ def test_check_false_returns_error_replies(lab):
         reply.raise_for_status()
 
 
-def test_standalone_client_owns_and_ends_its_thread(lab):
-    """A Client made without a lab loop starts its own thread and ends it on close."""
+def test_standalone_clients_share_one_thread_that_stop_ends(lab):
+    """Clients made without a lab share one loop thread (not one each); dl.stop() ends it."""
     import threading
 
-    before = threading.active_count()
-    with dl.Client(lab.url) as client:
-        assert client.get("/api/health").ok
-    assert threading.active_count() == before
+    def shared() -> int:
+        return sum(t.name == "duplexlab-clients" for t in threading.enumerate())
+
+    for _ in range(5):
+        with dl.Client(lab.url) as client:
+            assert client.get("/api/health").ok
+    dropped = dl.Client(lab.url)
+    assert dropped.get("/api/health").ok
+    assert shared() == 1
+    dl.stop()
+    assert shared() == 0
+    assert dl.Client(lab.url, check=False) is not None  # a new client after stop starts it again
+    assert shared() == 1
+    dl.stop()
+
+
+def test_sync_and_async_clients_mirror_each_other():
+    """Client and AsyncClient have the same public names (close / aclose aside)."""
+
+    def names(cls) -> set[str]:
+        return {n for n in dir(cls) if not n.startswith("_")} - {"close", "aclose"}
+
+    assert names(dl.Client) == names(dl.AsyncClient)
 
 
 def test_unreachable_server_raises_a_connection_error():

@@ -48,8 +48,11 @@ def browser(course):
     folder = course[0]
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(folder / ".chromium"), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1366, "height": 900},
+            str(folder / ".chromium"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1366, "height": 900},
         )
         try:
             yield context
@@ -64,14 +67,12 @@ def open_in_lab(page, base: str, token: str, name: str, *, ui: str = "lab") -> N
     else:
         page.goto(f"{base}/notebooks/{name}?token={token}")
     page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-Cell .cm-content", timeout=seconds(60) * 1000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                           timeout=seconds(60) * 1000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=seconds(60) * 1000)
     time.sleep(0.5)
     dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
     if dialog.count():  # a fresh server may ask which kernel to use: take the notebook's own
         dialog.locator("button", has_text="Select").click()
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                               timeout=seconds(60) * 1000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=seconds(60) * 1000)
 
 
 def run_all(page) -> float:
@@ -145,8 +146,7 @@ def assert_what_the_class_sees(page, model: dict) -> None:
 
 def code_cell(page, source: str):
     """The code cell whose source contains ``source``."""
-    found = page.locator(f"{PANEL} .jp-CodeCell").filter(
-        has=page.locator(".cm-content", has_text=source))
+    found = page.locator(f"{PANEL} .jp-CodeCell").filter(has=page.locator(".cm-content", has_text=source))
     assert found.count() == 1, f"{found.count()} cells contain {source!r}"
     return found
 
@@ -158,8 +158,11 @@ def run_one(page, source: str) -> str:
     before = prompt.inner_text()
     target.locator(".cm-content").click()
     page.keyboard.press("Shift+Enter")
-    page.wait_for_function("([el, old]) => el.textContent !== old && /\\[\\d+\\]/.test(el.textContent)",
-                           arg=[prompt.element_handle(), before], timeout=seconds(60) * 1000)
+    page.wait_for_function(
+        "([el, old]) => el.textContent !== old && /\\[\\d+\\]/.test(el.textContent)",
+        arg=[prompt.element_handle(), before],
+        timeout=seconds(60) * 1000,
+    )
     return target.locator(".jp-OutputArea").text_content()
 
 
@@ -183,8 +186,9 @@ def step_02(page) -> None:
     before = image.get_attribute("src")
     drag_first_slider(page, widget)
     widget.locator(".widget-html-content", has_text="run 1").wait_for(timeout=seconds(20) * 1000)
-    page.wait_for_function("([el, old]) => el.src !== old", arg=[image.element_handle(), before],
-                           timeout=seconds(10) * 1000)
+    page.wait_for_function(
+        "([el, old]) => el.src !== old", arg=[image.element_handle(), before], timeout=seconds(10) * 1000
+    )
     image.scroll_into_view_if_needed()
     size = image.evaluate("el => [el.naturalWidth, el.clientWidth, el.clientHeight]")
     assert min(size) > 0, f"the new plot is drawn as {size}"
@@ -197,8 +201,7 @@ def step_05(page) -> None:
     listed = code_cell(page, "lab.ws_connections").locator(".jp-OutputArea").text_content()
     assert "/chat?name=browser" in listed, listed
     widget = code_cell(page, "dl.widgets.BrowserSocket(lab")
-    widget.locator(".duplexlab-socket-log li", has_text="Hello, browser!").wait_for(
-        timeout=seconds(5) * 1000)
+    widget.locator(".duplexlab-socket-log li", has_text="Hello, browser!").wait_for(timeout=seconds(5) * 1000)
     check = code_cell(page, "dl.check.no_sockets_left").locator(".jp-OutputArea").text_content()
     assert "✓" in check and "widgets still showing" in check, check
     widget.locator(".duplexlab-socket").click(button="right")
@@ -219,12 +222,15 @@ def step_06(page) -> None:
     drag_first_slider(page, widget)
     page.wait_for_function(
         "([el, old]) => el.textContent !== old && /run \\d+/.test(el.textContent)",
-        arg=[status.first.element_handle(), runs_before], timeout=seconds(30) * 1000)
+        arg=[status.first.element_handle(), runs_before],
+        timeout=seconds(30) * 1000,
+    )
     text = status.first.text_content()
     events = int(text.split(":")[1].split()[0])
     assert events > 0, text
-    page.wait_for_function("([el, old]) => el.src !== old", arg=[image.element_handle(), before],
-                           timeout=seconds(10) * 1000)
+    page.wait_for_function(
+        "([el, old]) => el.src !== old", arg=[image.element_handle(), before], timeout=seconds(10) * 1000
+    )
     image.scroll_into_view_if_needed()
     assert min(image.evaluate("el => [el.naturalWidth, el.clientWidth, el.clientHeight]")) > 0
 
@@ -243,26 +249,30 @@ def step_07(page) -> None:
     widget = page.locator(f"{PANEL} .jp-OutputArea-output:has(button:has-text('Cut now'))")
     widget.scroll_into_view_if_needed()
     client_line = widget.locator(".widget-html-content", has_text="client:")
-    client_line.filter(has_text="1 connection(s)").filter(has_text="connected").wait_for(
-        timeout=seconds(10) * 1000)
+    client_line.filter(has_text="1 connection(s)").filter(has_text="connected").wait_for(timeout=seconds(10) * 1000)
     widget.locator("button", has_text="Cut now").click()
-    widget.locator(".widget-html-content", has_text="cut 1 connection(s)").wait_for(
-        timeout=seconds(5) * 1000)
+    widget.locator(".widget-html-content", has_text="cut 1 connection(s)").wait_for(timeout=seconds(5) * 1000)
     client_line.filter(has_text="2 connection(s)").filter(has_text="client: connected").wait_for(
-        timeout=seconds(10) * 1000)
+        timeout=seconds(10) * 1000
+    )
     widget.locator("button", has_text="Drop server side").click()
-    widget.locator(".widget-html-content", has_text="dropped the server side of 1").wait_for(
-        timeout=seconds(5) * 1000)
+    widget.locator(".widget-html-content", has_text="dropped the server side of 1").wait_for(timeout=seconds(5) * 1000)
     client_line.filter(has_text="3 connection(s)").filter(has_text="client: connected").wait_for(
-        timeout=seconds(15) * 1000)
+        timeout=seconds(15) * 1000
+    )
     t0 = time.monotonic()
     out = run_one(page, 'lab.publish("scores", {"ball": "one more"})')
     assert time.monotonic() - t0 < seconds(8), out
     assert "<ResilientClient connected" in out, out
 
 
-STEPS = {"00-start-here.ipynb": step_00, "07-keeping-websockets-alive.ipynb": step_07, "02-polling.ipynb": step_02, "05-chat-and-notifications.ipynb": step_05,
-         "06-side-by-side.ipynb": step_06}
+STEPS = {
+    "00-start-here.ipynb": step_00,
+    "02-polling.ipynb": step_02,
+    "05-chat-and-notifications.ipynb": step_05,
+    "06-side-by-side.ipynb": step_06,
+    "07-keeping-websockets-alive.ipynb": step_07,
+}
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -284,8 +294,9 @@ def test_run_all_in_jupyterlab_shows_no_errors_and_every_plot(course, browser, n
         page.close()
 
 
-@pytest.mark.parametrize("name", ["02-polling.ipynb", "05-chat-and-notifications.ipynb",
-                                  "07-keeping-websockets-alive.ipynb"])
+@pytest.mark.parametrize(
+    "name", ["02-polling.ipynb", "05-chat-and-notifications.ipynb", "07-keeping-websockets-alive.ipynb"]
+)
 def test_run_all_in_notebook_7_then_the_lessons_step(course, browser, name):
     """The same in Notebook 7 for the lessons whose widgets matter most: Run All, then use them."""
     folder, base, token = course

@@ -1,6 +1,6 @@
 """Measured experiments against the real lab."""
 
-from duplexlab.experiments import measure_polling
+from duplexlab.experiments.polling import measure_polling
 
 
 def test_polling_experiment_counts_requests_delay_and_bytes(lab):

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 import os
 import socket
 import time
@@ -37,8 +38,9 @@ def test_silent_idle_cut_is_found_by_keepalive_and_only_by_it(lab):
     tap.idle_timeout, tap.idle_action = 0.3, "silent"
     expected = PING + PONG_WAIT + CLOSE_WAIT
     t0 = time.perf_counter()
-    with_keepalive = lab.connect("/echo", base_url=tap.url, ping_interval=PING,
-                                 ping_timeout=PONG_WAIT, close_timeout=CLOSE_WAIT)
+    with_keepalive = lab.connect(
+        "/echo", base_url=tap.url, ping_interval=PING, ping_timeout=PONG_WAIT, close_timeout=CLOSE_WAIT
+    )
     learned = time_until_closed(with_keepalive, expected * 2, t0)
     assert learned is not None and 0.8 * expected <= learned <= 1.2 * expected, learned
     assert with_keepalive.closed_by.sent.code == 1011  # keepalive ping timeout
@@ -66,8 +68,14 @@ def test_blocked_event_loop_causes_a_1011_keepalive_timeout_and_the_fix_works():
 
     for handler, works in ((blocking, False), (fixed, True)):
         with dl.WebSocketServer(handler, ping_interval=None) as server:
-            with connect(server.url, proxy=None, ping_interval=0.3, ping_timeout=0.6,
-                         close_timeout=0.3, logger=dl.realtime.LOGGER) as ws:
+            with connect(
+                server.url,
+                proxy=None,
+                ping_interval=0.3,
+                ping_timeout=0.6,
+                close_timeout=0.3,
+                logger=logging.getLogger("duplexlab.websockets"),
+            ) as ws:
                 ws.send("work")
                 if works:
                     assert ws.recv(timeout=seconds(5)) == "work"
@@ -111,7 +119,7 @@ def _read_to_end(sock: socket.socket, got: bytes = b"") -> bytes:
     try:
         while chunk := sock.recv(65536):
             got += chunk
-    except (socket.timeout, ConnectionResetError):
+    except (TimeoutError, ConnectionResetError):
         pass
     return got
 
@@ -135,8 +143,10 @@ def _after_handshake(port: int, data: bytes) -> bytes:
 
 
 def _handshake(path: str = "/echo") -> bytes:
-    return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
 
 
 def _still_serving(lab) -> None:
@@ -147,8 +157,9 @@ def _still_serving(lab) -> None:
     assert lab.client().get("/api/health").json()["ok"] is True
 
 
-@pytest.mark.parametrize("attack", ["random bytes", "truncated frame", "oversize frame", "bad opcode",
-                                    "http garbage", "half a request"])
+@pytest.mark.parametrize(
+    "attack", ["random bytes", "truncated frame", "oversize frame", "bad opcode", "http garbage", "half a request"]
+)
 def test_garbage_leaves_the_lab_serving(lab, attack):
     """Random bytes, truncated and oversize frames to the WebSocket port, and garbage to the
     HTTP port: each is refused or dropped, and a normal client still works afterwards."""
@@ -169,16 +180,17 @@ def test_garbage_leaves_the_lab_serving(lab, attack):
     elif attack == "http garbage":
         assert _raw(http_port, os.urandom(2048) + b"\r\n\r\n").startswith(b"HTTP/1.")
     else:
-        _raw(http_port, b"POST /api/users/asha/notifications HTTP/1.1\r\nContent-Length: 100\r\n\r\n{",
-             read=False)
+        _raw(http_port, b"POST /api/users/asha/notifications HTTP/1.1\r\nContent-Length: 100\r\n\r\n{", read=False)
     _still_serving(lab)
 
 
 def test_private_channel_wants_a_token_in_the_first_message(lab):
     """No token, a wrong token, or silence: closed with 1008 and a reason; the right token works."""
     token = lab.issue_token("meera")
-    for first, words in (('{"type": "auth", "token": "nope"}', "invalid token"),
-                         ('{"type": "hello"}', "first message")):
+    for first, words in (
+        ('{"type": "auth", "token": "nope"}', "invalid token"),
+        ('{"type": "hello"}', "first message"),
+    ):
         ws = lab.connect("/private/meera")
         ws.send(first)
         with pytest.raises(ConnectionClosed) as info:

@@ -15,8 +15,8 @@ import pytest
 from websockets.asyncio.client import connect
 
 import duplexlab as dl
-from duplexlab import realtime
-from duplexlab.hygiene import HEADER_TIMEOUT, RateLimitedLog
+from duplexlab.apps import realtime
+from duplexlab.runtime.hygiene import HEADER_TIMEOUT, RateLimitedLog
 
 from .conftest import seconds
 
@@ -38,9 +38,11 @@ def exchange(port: int, *parts: bytes, pause: float = 0.0) -> bytes:
 def test_json_sent_in_two_writes_is_read_whole(lab):
     """A JSON body that arrives in two writes 50 ms apart is accepted, not 'malformed'."""
     body = b'{"text": "sent in two halves"}'
-    head = (f"POST /api/users/asha/notifications HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            f"Connection: close\r\n\r\n").encode()
+    head = (
+        f"POST /api/users/asha/notifications HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        f"Connection: close\r\n\r\n"
+    ).encode()
     answer = exchange(lab.port, head + body[:10], body[10:], pause=0.05)
     assert answer.startswith(b"HTTP/1.1 201"), answer[:200]
     assert lab.notifications.all[-1].text == "sent in two halves"
@@ -49,15 +51,17 @@ def test_json_sent_in_two_writes_is_read_whole(lab):
 def chunked(body: bytes, size: int) -> bytes:
     out = b""
     for k in range(0, len(body), size):
-        piece = body[k:k + size]
+        piece = body[k : k + size]
         out += f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
     return out + b"0\r\n\r\n"
 
 
 def test_chunked_bodies_are_read_whole_and_limited(lab):
     """A small chunked JSON body is accepted; a 70 KiB chunked one gets 413."""
-    head = (b"POST /api/users/asha/notifications HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+    head = (
+        b"POST /api/users/asha/notifications HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
     small = exchange(lab.port, head + chunked(b'{"text": "chunked"}', 5))
     assert small.startswith(b"HTTP/1.1 201"), small[:200]
     big = json.dumps({"text": "x" * 70 * 1024}).encode()
@@ -90,8 +94,7 @@ def test_an_abandoned_long_poll_is_forgotten_at_once(lab):
     """A client that gives up on a held request takes its waiter with it."""
     before = len(lab.notifications._listeners)
     sock = socket.create_connection(("127.0.0.1", lab.port))
-    sock.sendall(b"GET /api/users/asha/notifications/wait?timeout=30 HTTP/1.1\r\n"
-                 b"Host: 127.0.0.1\r\n\r\n")
+    sock.sendall(b"GET /api/users/asha/notifications/wait?timeout=30 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     deadline = time.monotonic() + seconds(2)
     while len(lab.notifications._listeners) == before and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -162,13 +165,16 @@ def test_half_requests_under_1024_files_do_not_lock_out_a_client(tmp_path):
     with open(log, "w") as err:
         proc = subprocess.Popen(
             ["prlimit", "--nofile=1024:1024", sys.executable, "-c", LAB_SCRIPT],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
         )
     held: list[socket.socket] = []
     try:
         http_port, ws_port = map(int, proc.stdout.readline().split())
         t0 = time.monotonic()
-        for k in range(1100):
+        for _ in range(1100):
             try:
                 sock = socket.create_connection(("127.0.0.1", http_port), timeout=1)
                 sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
@@ -179,8 +185,9 @@ def test_half_requests_under_1024_files_do_not_lock_out_a_client(tmp_path):
         deadline = t0 + seconds(HEADER_TIMEOUT + 2)
         while time.monotonic() < deadline:
             try:
-                answer = exchange(http_port, b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                             b"Connection: close\r\n\r\n")
+                answer = exchange(
+                    http_port, b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                )
                 if answer.startswith(b"HTTP/1.1 200"):
                     got_in = time.monotonic() - t0
                     break
@@ -190,8 +197,9 @@ def test_half_requests_under_1024_files_do_not_lock_out_a_client(tmp_path):
         assert got_in is not None, "the client never got in"
         from websockets.sync.client import connect as ws_connect
 
-        with ws_connect(f"ws://127.0.0.1:{ws_port}/echo", proxy=None,
-                        open_timeout=seconds(5)) as ws:  # the WebSocket port serves again too
+        with ws_connect(
+            f"ws://127.0.0.1:{ws_port}/echo", proxy=None, open_timeout=seconds(5)
+        ) as ws:  # the WebSocket port serves again too
             ws.send("in")
             assert ws.recv(timeout=seconds(5)) == "in"
     finally:
@@ -223,11 +231,13 @@ def test_the_open_file_limit_is_raised_at_start():
 
 def test_a_body_that_trickles_is_cut_with_408(lab, monkeypatch):
     """Headers on time, then a body at one byte a while: 408 after BODY_TIMEOUT, not held forever."""
-    from duplexlab import webapp
+    from duplexlab.runtime import http as webapp
 
     monkeypatch.setattr(webapp, "BODY_TIMEOUT", 0.3)
-    head = (b"POST /api/users/asha/notifications HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b"Content-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{")
+    head = (
+        b"POST /api/users/asha/notifications HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{"
+    )
     t0 = time.perf_counter()
     with socket.create_connection(("127.0.0.1", lab.port), timeout=seconds(5)) as sock:
         sock.sendall(head)
@@ -257,9 +267,11 @@ def test_a_subscriber_that_never_reads_is_let_go(lab):
     """A socket that never reads: once 1 MiB waits for it, the lab stops buffering and closes it."""
     sock = socket.create_connection(("127.0.0.1", lab.websockets.port))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.sendall(b"GET /notifications/victim HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                 b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                 b"Sec-WebSocket-Version: 13\r\n\r\n")
+    sock.sendall(
+        b"GET /notifications/victim HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
     try:
         assert sock.recv(12) == b"HTTP/1.1 101"
         deadline = time.monotonic() + seconds(2)

@@ -64,8 +64,9 @@ def test_bad_submissions_get_clear_4xx(lab, body, status, words):
 def test_huge_body_and_unknown_id(lab):
     """A body over the limit gets 413; an unknown id gets 404 with a hint; the judge goes on."""
     client = lab.client(check=False)
-    huge = client.post("/api/judge/submissions", data=b"{" + b" " * 100_000 + b"}",
-                       headers={"Content-Type": "application/json"})
+    huge = client.post(
+        "/api/judge/submissions", data=b"{" + b" " * 100_000 + b"}", headers={"Content-Type": "application/json"}
+    )
     assert huge.status == 413
     missing = client.get("/api/judge/submissions/77")
     assert missing.status == 404 and "POST /api/judge/submissions" in missing.json()["hint"]
@@ -83,8 +84,9 @@ def test_closing_the_lab_kills_running_code(lab):
     while client.get(sub["poll"]).json()["status"] != "running":
         assert time.perf_counter() < deadline
         time.sleep(0.02)
-    children = {p for p in os.listdir("/proc") if p.isdigit()
-                and open(f"/proc/{p}/stat").read().split()[3] == str(os.getpid())}
+    children = {
+        p for p in os.listdir("/proc") if p.isdigit() and open(f"/proc/{p}/stat").read().split()[3] == str(os.getpid())
+    }
     assert children
     lab.close()
     for pid in children:

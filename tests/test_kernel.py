@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import nbformat
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -22,8 +21,7 @@ def test_sleeping_cell_then_blocking_call_returns_within_3_s():
     """In a kernel, time.sleep(2) then a blocking call to the lab returns in under 3 s."""
     out = run_cells(
         "import time, duplexlab as dl\nlab = dl.start()\nclient = lab.client()",
-        "t0 = time.perf_counter()\ntime.sleep(2)\nclient.get('/api/health')\n"
-        "print(time.perf_counter() - t0)",
+        "t0 = time.perf_counter()\ntime.sleep(2)\nclient.get('/api/health')\nprint(time.perf_counter() - t0)",
     )
     assert 2.0 <= float(out[1]) < 3.0
 
@@ -56,7 +54,8 @@ def test_asyncio_run_and_top_level_await_both_work():
     """After dl.start(), asyncio.run(...) pasted from docs and top-level await both work in cells."""
     out = run_cells(
         "import asyncio, duplexlab as dl\nlab = dl.start()",
-        "async def ask():\n    async with lab.async_client() as c:\n        return (await c.get('/api/health')).status\n"
+        "async def ask():\n    async with lab.async_client() as c:\n"
+        "        return (await c.get('/api/health')).status\n"
         "print(asyncio.run(ask()))",
         "print(await ask())",
     )

@@ -77,7 +77,7 @@ def test_stopped_lab_says_how_to_restart(lab):
     """Using a stopped lab raises LabNotRunningError that names dl.start()."""
     lab.close()
     with pytest.raises(dl.LabNotRunningError, match=r"dl\.start"):
-        lab.url
+        _ = lab.url
 
 
 def test_notify_and_schedule_create_notifications_on_the_server(lab):

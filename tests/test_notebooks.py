@@ -43,8 +43,16 @@ def run_notebook(path: Path):
 def test_there_are_notebooks():
     """The course has its notebooks where the README says."""
     names = [p.name for p in ALL]
-    for expected in ("00-start-here.ipynb", "01-one-way-api.ipynb", "02-polling.ipynb",
-                     "03-long-polling-and-sse.ipynb", "04-websocket-handshake.ipynb", "05-chat-and-notifications.ipynb", "06-side-by-side.ipynb", "07-keeping-websockets-alive.ipynb"):
+    for expected in (
+        "00-start-here.ipynb",
+        "01-one-way-api.ipynb",
+        "02-polling.ipynb",
+        "03-long-polling-and-sse.ipynb",
+        "04-websocket-handshake.ipynb",
+        "05-chat-and-notifications.ipynb",
+        "06-side-by-side.ipynb",
+        "07-keeping-websockets-alive.ipynb",
+    ):
         assert expected in names
     readme = (NOTEBOOKS.parent / "README.md").read_text()
     for name in names:
@@ -55,8 +63,11 @@ def test_there_are_notebooks():
 def test_notebook_is_committed_without_outputs(path):
     """No code cell keeps outputs or an execution count in git."""
     nb = json.loads(path.read_text())
-    dirty = [i for i, c in enumerate(nb["cells"])
-             if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+    dirty = [
+        i
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))
+    ]
     assert dirty == [], f"{path.name}: cells {dirty} keep outputs; clear them before committing"
 
 

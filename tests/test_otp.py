@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from duplexlab.otp import OTPError, OTPService
+from duplexlab.apps.otp import OTPError, OTPService
 
 
 class Clock:
@@ -57,7 +57,7 @@ def test_http_resend_gets_429_with_retry_after(lab):
 
 def test_one_phone_has_one_spelling():
     """+44…, 44… and 0044… are one phone, so the resend cooldown cannot be dodged by spelling."""
-    from duplexlab.otp import OTPError, OTPService, normalize_phone
+    from duplexlab.apps.otp import OTPError, OTPService, normalize_phone
 
     assert normalize_phone("+441234567890") == normalize_phone("441234567890") == "+441234567890"
     assert normalize_phone("0044 1234-567890") == "+441234567890"

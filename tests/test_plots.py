@@ -5,8 +5,8 @@ import matplotlib
 matplotlib.use("Agg")  # tests only: no kernel here to show images
 import matplotlib.pyplot as plt
 
-from duplexlab import plots
-from duplexlab.capture import Counts
+from duplexlab.show import plots
+from duplexlab.wire.capture import Counts
 
 
 def test_timeline_draws_events_requests_and_arrows():

@@ -7,7 +7,7 @@ import socket
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from duplexlab.policy import RequestPolicy, normalize_origin, split_host
+from duplexlab.runtime.policy import RequestPolicy, normalize_origin, split_host
 
 from .conftest import seconds
 
@@ -23,10 +23,14 @@ def raw(url_port: int, request: bytes) -> bytes:
 
 
 def post(port: int, path: str, body: bytes, *, content_type: str, extra: str = "") -> bytes:
-    return raw(port, (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra}\r\n"
-    ).encode() + body)
+    return raw(
+        port,
+        (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra}\r\n"
+        ).encode()
+        + body,
+    )
 
 
 def test_policy_rules_in_isolation():
@@ -45,8 +49,7 @@ def test_policy_rules_in_isolation():
     assert policy.check("POST", **ok, origin="null").status == 403
     assert policy.check("POST", **ok, origin="http://127.0.0.1:8000") is None  # the lab's own
     assert policy.check("POST", host="127.0.0.1:8000", content_type="text/plain").status == 415
-    assert policy.check("POST", host="127.0.0.1:8000",
-                        content_type="application/x-www-form-urlencoded").status == 415
+    assert policy.check("POST", host="127.0.0.1:8000", content_type="application/x-www-form-urlencoded").status == 415
     assert policy.check("POST", **ok, fetch_site="cross-site").status == 403
     assert policy.check("GET", host="127.0.0.1:8000", fetch_site="cross-site") is None
     policy.allow_origin("HTTP://LocalHost:8888/")
@@ -71,13 +74,12 @@ def test_origins_and_hosts_are_parsed_strictly():
 
 def test_a_text_plain_post_cannot_submit_code_or_notify(lab):
     """`no-cors` text/plain and form bodies are refused with 415; nothing is submitted or created."""
-    code = b'{"code": "open(\'x\', \'w\').write(\'x\')"}'
+    code = b"{\"code\": \"open('x', 'w').write('x')\"}"
     for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
         answer = post(lab.port, "/api/judge/submissions", code, content_type=content_type)
         assert answer.startswith(b"HTTP/1.1 415"), answer[:80]
         assert b"application/json" in answer
-        answer = post(lab.port, "/api/users/asha/notifications", b'{"text": "forged"}',
-                      content_type=content_type)
+        answer = post(lab.port, "/api/users/asha/notifications", b'{"text": "forged"}', content_type=content_type)
         assert answer.startswith(b"HTTP/1.1 415")
     assert lab.judge.submissions == [] and lab.notifications.all == []
 
@@ -85,30 +87,34 @@ def test_a_text_plain_post_cannot_submit_code_or_notify(lab):
 def test_a_page_from_another_origin_is_refused_even_with_json(lab):
     """A POST with an unknown Origin gets 403 naming lab.allow_origin; once allowed it works."""
     evil = "Origin: http://127.0.0.1:9999\r\n"
-    answer = post(lab.port, "/api/users/asha/notifications", b'{"text": "hi"}',
-                  content_type="application/json", extra=evil)
+    answer = post(
+        lab.port, "/api/users/asha/notifications", b'{"text": "hi"}', content_type="application/json", extra=evil
+    )
     assert answer.startswith(b"HTTP/1.1 403") and b"lab.allow_origin" in answer
     lab.allow_origin("http://127.0.0.1:9999")
-    answer = post(lab.port, "/api/users/asha/notifications", b'{"text": "hi"}',
-                  content_type="application/json", extra=evil)
+    answer = post(
+        lab.port, "/api/users/asha/notifications", b'{"text": "hi"}', content_type="application/json", extra=evil
+    )
     assert answer.startswith(b"HTTP/1.1 201")
 
 
 def test_dns_rebinding_hosts_are_refused_on_http_and_websocket(lab):
     """`Host: attacker.example` is refused (421) on the HTTP port and at the WebSocket handshake."""
-    answer = raw(lab.port, b"GET /api/health HTTP/1.1\r\nHost: attacker.example\r\n"
-                           b"Connection: close\r\n\r\n")
+    answer = raw(lab.port, b"GET /api/health HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 421") and b"allow_host" in answer
-    handshake = (b"GET /echo HTTP/1.1\r\nHost: attacker.example\r\nUpgrade: websocket\r\n"
-                 b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                 b"Sec-WebSocket-Version: 13\r\n\r\n")
+    handshake = (
+        b"GET /echo HTTP/1.1\r\nHost: attacker.example\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
     assert raw(lab.websockets.port, handshake).startswith(b"HTTP/1.1 421")
     with pytest.raises(InvalidStatus) as info:  # two Host headers: refused too, not a 500
         lab.connect("/echo", additional_headers={"Host": "attacker.example"})
     assert info.value.response.status_code == 421
     lab.allow_host("attacker.example")
-    assert raw(lab.port, b"GET /api/health HTTP/1.1\r\nHost: attacker.example\r\n"
-                         b"Connection: close\r\n\r\n").startswith(b"HTTP/1.1 200")
+    assert raw(lab.port, b"GET /api/health HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n").startswith(
+        b"HTTP/1.1 200"
+    )
 
 
 def test_every_lesson_path_through_a_tap_still_works(lab):
@@ -128,7 +134,12 @@ def test_every_lesson_path_through_a_tap_still_works(lab):
 def test_a_header_sent_twice_is_refused(lab):
     """Two Origin headers (the lab's own and another) are refused, not read as the first one."""
     body = b'{"text": "hi"}'
-    answer = post(lab.port, "/api/users/asha/notifications", body, content_type="application/json",
-                  extra=f"Origin: http://127.0.0.1:{lab.port}\r\nOrigin: http://evil.example\r\n")
+    answer = post(
+        lab.port,
+        "/api/users/asha/notifications",
+        body,
+        content_type="application/json",
+        extra=f"Origin: http://127.0.0.1:{lab.port}\r\nOrigin: http://evil.example\r\n",
+    )
     assert answer.startswith(b"HTTP/1.1 403")
     assert lab.notifications.all == []

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from duplexlab.client import Reply
-from duplexlab.polling import expected_polls, poll
+from duplexlab.clients.polling import expected_polls, poll
+from duplexlab.clients.reply import Reply
 
 
 def fake_reply(done: bool) -> Reply:

@@ -23,14 +23,18 @@ def test_an_eavesdropper_on_every_open_channel_sees_no_private_message(lab):
     assert json.loads(private_ws.recv(timeout=seconds(2)))["private"] is True
 
     sse = lab.client()
-    stream = threading.Thread(target=lambda: heard.extend(
-        e.json()["text"] for e in sse.events("/api/users/meera/events", count=1,
-                                                         timeout=seconds(5))), daemon=True)
+    stream = threading.Thread(
+        target=lambda: heard.extend(
+            e.json()["text"] for e in sse.events("/api/users/meera/events", count=1, timeout=seconds(5))
+        ),
+        daemon=True,
+    )
     stream.start()
     waiter = lab.client()
     long_poll: list = []
-    polling = threading.Thread(target=lambda: long_poll.append(
-        waiter.get("/api/users/meera/notifications/wait?timeout=3").json()), daemon=True)
+    polling = threading.Thread(
+        target=lambda: long_poll.append(waiter.get("/api/users/meera/notifications/wait?timeout=3").json()), daemon=True
+    )
     polling.start()
     time.sleep(0.3)
 
@@ -50,8 +54,9 @@ def test_an_eavesdropper_on_every_open_channel_sees_no_private_message(lab):
     assert by_id.status == 404
 
 
-@pytest.mark.parametrize("token", [["a", "list"], 42, None, "x" * 1_000_000, ""],
-                         ids=["list", "number", "null", "1 MB", "empty"])
+@pytest.mark.parametrize(
+    "token", [["a", "list"], 42, None, "x" * 1_000_000, ""], ids=["list", "number", "null", "1 MB", "empty"]
+)
 def test_a_malformed_token_closes_with_1008(lab, token):
     """A list, a number, nothing, 1 MB or an empty string as the token: 1008 and a closed socket."""
     ws = lab.connect("/private/meera", max_size=None)
@@ -101,7 +106,8 @@ def test_two_ashas_in_one_room_are_told_apart(lab):
 
 def test_private_notifications_cannot_be_forged_over_http(lab):
     """POST with "private": true is refused (400): only the server makes private notifications."""
-    reply = lab.client(check=False).post("/api/users/meera/notifications",
-                                         json={"text": "your code is 000000", "private": True})
+    reply = lab.client(check=False).post(
+        "/api/users/meera/notifications", json={"text": "your code is 000000", "private": True}
+    )
     assert reply.status == 400 and "lab.notify" in reply.json()["hint"]
     assert lab.notifications.all == []

@@ -50,8 +50,12 @@ def test_malformed_message_gets_an_error_and_the_connection_stays(lab):
     """Bad JSON, a missing type, an unknown type: each answered with an error; then chat works."""
     asha = lab.connect("/chat?name=asha")
     recv_json(asha)
-    for bad, words in (("{oops", "malformed JSON"), ("[1]", '"type"'),
-                       ('{"type": "shout"}', "unknown type"), ('{"type": "message"}', '"text"')):
+    for bad, words in (
+        ("{oops", "malformed JSON"),
+        ("[1]", '"type"'),
+        ('{"type": "shout"}', "unknown type"),
+        ('{"type": "message"}', '"text"'),
+    ):
         asha.send(bad)
         error = recv_type(asha, "error")
         assert words in error["error"] and error["hint"]

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import duplexlab as dl
-from duplexlab.resilient import Backoff, State
+from duplexlab.clients.resilient import Backoff, State
 
 from .conftest import seconds
 
@@ -60,8 +60,7 @@ def test_ten_thousand_messages_through_a_hundred_cuts_arrive_once_in_order(lab):
 def test_without_resume_a_cut_loses_messages(lab):
     """The same cut with resume off: the client notices what it missed (and cannot get it back)."""
     tap = lab.tap(lab.ws_url)
-    client = dl.ResilientClient(tap.url + "/stream/lossy", resume=False,
-                                backoff=Backoff(first=0.2, cap=0.2)).start()
+    client = dl.ResilientClient(tap.url + "/stream/lossy", resume=False, backoff=Backoff(first=0.2, cap=0.2)).start()
     while client.state is not State.CONNECTED:
         time.sleep(0.005)
     for i in range(5):
@@ -97,8 +96,9 @@ def test_a_gap_too_old_to_replay_is_reported(lab):
 
 def test_gives_up_after_max_attempts_and_says_so():
     """With no server at all, the client gives up after max_attempts and its state says so."""
-    client = dl.ResilientClient("ws://127.0.0.1:9/stream/x", max_attempts=3,
-                                backoff=Backoff(first=0.01, cap=0.02)).start()
+    client = dl.ResilientClient(
+        "ws://127.0.0.1:9/stream/x", max_attempts=3, backoff=Backoff(first=0.01, cap=0.02)
+    ).start()
     deadline = time.perf_counter() + seconds(5)
     while client.state is not State.GAVE_UP:
         assert time.perf_counter() < deadline, client.history

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from duplexlab.errors import LabNotRunningError
-from duplexlab.runtime import LoopThread
+from duplexlab.runtime.loop import LoopThread
 
 from .conftest import seconds
 
@@ -17,6 +17,7 @@ def test_run_returns_the_coroutine_result():
     loop = LoopThread(name="duplexlab-test")
     loop.start()
     try:
+
         async def where():
             return threading.current_thread().name
 
@@ -68,6 +69,7 @@ def test_run_on_its_own_thread_refuses_instead_of_deadlocking():
     loop = LoopThread(name="duplexlab-self")
     loop.start()
     try:
+
         async def inner():
             with pytest.raises(RuntimeError, match="deadlock"):
                 loop.run(asyncio.sleep(0))
@@ -93,7 +95,7 @@ def test_open_file_limit_is_raised_up_to_what_is_asked():
     """raise_open_file_limit() lifts a low soft limit (never above the hard one)."""
     import resource
 
-    from duplexlab.runtime import raise_open_file_limit
+    from duplexlab.runtime.loop import raise_open_file_limit
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:

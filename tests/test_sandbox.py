@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from duplexlab import sandbox
+from duplexlab.apps import sandbox
 
 from .conftest import seconds
 
@@ -83,8 +83,11 @@ def test_endless_printing_stops_quickly_and_frees_its_slot(lab):
 def test_a_grandchild_is_killed_with_the_submission(lab):
     """`Popen(['sleep', '60'])` + sleep: time-limit at 1 s, and the sleep is gone afterwards."""
     t0 = time.perf_counter()
-    done = judge(lab, "import subprocess, time\np = subprocess.Popen(['sleep', '60'])\n"
-                      "print(p.pid, flush=True)\ntime.sleep(60)", time_limit=1)
+    done = judge(
+        lab,
+        "import subprocess, time\np = subprocess.Popen(['sleep', '60'])\nprint(p.pid, flush=True)\ntime.sleep(60)",
+        time_limit=1,
+    )
     assert done["verdict"] == "time-limit"
     assert time.perf_counter() - t0 < seconds(3)
     grandchild = int(done["output"].split()[0])
@@ -125,8 +128,7 @@ def test_a_fork_bomb_stays_under_the_process_limit(lab):
 def test_the_child_sees_nothing_of_the_kernels_environment(lab, monkeypatch):
     """A variable set in the lab's environment is absent in the submission's."""
     monkeypatch.setenv("DUPLEXLAB_TEST_SECRET", "hunter2")
-    done = judge(lab, "import os\nprint(sorted(os.environ))\n"
-                      "print(os.environ.get('DUPLEXLAB_TEST_SECRET'))")
+    done = judge(lab, "import os\nprint(sorted(os.environ))\nprint(os.environ.get('DUPLEXLAB_TEST_SECRET'))")
     assert "hunter2" not in done["output"] and "DUPLEXLAB_TEST_SECRET" not in done["output"]
     assert done["output"].splitlines()[-1] == "None"
 
@@ -134,8 +136,9 @@ def test_the_child_sees_nothing_of_the_kernels_environment(lab, monkeypatch):
 def test_the_working_directory_is_new_and_removed_afterwards(lab, tmp_path, monkeypatch):
     """The submission runs in a fresh temporary folder, not the lab's, and that folder goes."""
     monkeypatch.chdir(tmp_path)
-    done = judge(lab, "import os\nprint(os.getcwd())\nprint(sorted(os.listdir()))\n"
-                      "open('left-behind.txt', 'w').write('x')")
+    done = judge(
+        lab, "import os\nprint(os.getcwd())\nprint(sorted(os.listdir()))\nopen('left-behind.txt', 'w').write('x')"
+    )
     cwd, listing = done["output"].splitlines()
     assert cwd != str(tmp_path) and os.path.basename(cwd).startswith("duplexlab-judge-")
     assert listing == "['main.py']"
@@ -155,8 +158,7 @@ def test_a_full_queue_answers_503_with_retry_after(lab):
     lab.judge.max_waiting = 2
     client = lab.client(check=False)
     for _ in range(2):
-        assert client.post("/api/judge/submissions",
-                           json={"code": "pass", "queue_delay": 5}).status == 202
+        assert client.post("/api/judge/submissions", json={"code": "pass", "queue_delay": 5}).status == 202
     full = client.post("/api/judge/submissions", json={"code": "pass"})
     assert full.status == 503 and full.headers["Retry-After"] == "1"
     assert "queued or running" in full.json()["error"]
@@ -168,9 +170,13 @@ def test_stopping_the_lab_kills_running_submissions():
 
     with dl.Lab() as lab:
         client = lab.client()
-        sub = client.post("/api/judge/submissions", json={
-            "code": "import subprocess, time\nsubprocess.Popen(['sleep', '61.5'])\ntime.sleep(60)",
-            "time_limit": 10}).json()
+        sub = client.post(
+            "/api/judge/submissions",
+            json={
+                "code": "import subprocess, time\nsubprocess.Popen(['sleep', '61.5'])\ntime.sleep(60)",
+                "time_limit": 10,
+            },
+        ).json()
         deadline = time.monotonic() + seconds(5)
         running = []
         while not running and time.monotonic() < deadline:
@@ -194,9 +200,12 @@ def _cmdline(pid: str) -> str:
 
 def test_limits_are_set_soft_and_hard(lab):
     """The code cannot raise its own limits back: soft and hard are the same."""
-    done = judge(lab, "import resource\n"
-                      "print(resource.getrlimit(resource.RLIMIT_AS))\n"
-                      "resource.setrlimit(resource.RLIMIT_AS, (-1, -1))")
+    done = judge(
+        lab,
+        "import resource\n"
+        "print(resource.getrlimit(resource.RLIMIT_AS))\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (-1, -1))",
+    )
     assert done["verdict"] == "runtime-error"
     limit = sandbox.Limits().memory
     assert done["output"].strip() == str((limit, limit))
@@ -222,14 +231,19 @@ time.sleep(0.2)
 """
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="as root the judge runs code as nobody; as you, "
-                    "your code may act on your own processes (the README says so)")
+@pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason="as root the judge runs code as nobody; as you, "
+    "your code may act on your own processes (the README says so)",
+)
 def test_as_root_a_submission_cannot_reach_the_lab_or_leave_its_tree(lab, monkeypatch):
     """Run by root, code runs as nobody: it cannot read the lab's environment, signal it, lift
     its process limit, or leave a process behind after the verdict."""
     monkeypatch.setenv("DUPLEXLAB_TEST_SECRET", "hunter2")
     lab_pid = os.getpid()
-    probe = judge(lab, f"""
+    probe = judge(
+        lab,
+        f"""
 import os, signal
 print(os.getuid())
 for what, act in [("environ", lambda: open('/proc/{lab_pid}/environ', 'rb').read()),
@@ -242,7 +256,8 @@ for what, act in [("environ", lambda: open('/proc/{lab_pid}/environ', 'rb').read
         print(what, 'allowed')
     except (OSError, IndexError) as exc:
         print(what, 'refused', type(exc).__name__)
-""")
+""",
+    )
     lines = probe["output"].splitlines()
     assert lines[0] == str(sandbox.NOBODY)
     assert lines[1].startswith("environ refused") and lines[2].startswith("signal refused")
@@ -252,8 +267,11 @@ for what, act in [("environ", lambda: open('/proc/{lab_pid}/environ', 'rb').read
     done = judge(lab, ESCAPE)
     middle = int(done["output"].split()[0])  # the setsid child printed its pid and left
     deadline = time.monotonic() + seconds(2)
-    leftovers = lambda: [p for p in os.listdir("/proc") if p.isdigit() and alive(int(p))
-                         and _cmdline(p).endswith("main.py") and int(p) != middle]
+    leftovers = lambda: [
+        p
+        for p in os.listdir("/proc")
+        if p.isdigit() and alive(int(p)) and _cmdline(p).endswith("main.py") and int(p) != middle
+    ]
     while leftovers() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert leftovers() == []

@@ -2,7 +2,7 @@
 
 import pytest
 
-from duplexlab.social import NotificationStore, valid_user
+from duplexlab.apps.notifications import NotificationStore, valid_user
 
 
 def test_ids_grow_and_after_filters():

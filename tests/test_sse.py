@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from duplexlab.sse import Event, EventParser, encode
+from duplexlab.wire.sse import Event, EventParser, encode
 
 from .conftest import seconds
 
@@ -13,7 +13,7 @@ def test_encode_then_parse_round_trips_byte_by_byte():
     """Encoded events parse back the same, even when fed one byte at a time."""
     wire = encode(retry=1500, comment="hello") + encode("line 1\nline 2", event="note", id=7) + encode("x")
     parser = EventParser()
-    events = [e for i in range(len(wire)) for e in parser.feed(wire[i:i + 1])]
+    events = [e for i in range(len(wire)) for e in parser.feed(wire[i : i + 1])]
     assert events == [Event("line 1\nline 2", "note", "7", 1500), Event("x", "message", "7", 1500)]
     assert parser.last_event_id == "7"
 

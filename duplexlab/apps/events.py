@@ -1,0 +1,93 @@
+"""Server-sent events: one response that stays open, one event per notification.
+
+``GET /api/users/{user}/events`` streams ``text/event-stream``; each event's id
+is the notification's id, so a client that reconnects with ``Last-Event-ID``
+gets what it missed first. A reader too slow for ``SSE_QUEUE`` waiting
+notifications is told to reconnect and catch up; a comment every
+``SSE_KEEPALIVE`` seconds keeps idle proxies from cutting the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from aiohttp import web
+
+from ..runtime.http import json_error
+from ..wire import sse
+from .notifications import STORE_KEY, Notification, NotificationStore, user_of
+
+__all__ = ["SSE_KEEPALIVE", "SSE_QUEUE", "add_routes", "stream_notifications"]
+
+SSE_KEEPALIVE = 15.0
+SSE_QUEUE = 1_000  # notifications waiting for one slow event-stream reader
+
+
+def add_routes(app: web.Application, store: NotificationStore) -> None:
+    """``GET /api/users/{user}/events`` on ``app`` (resume with ``Last-Event-ID``)."""
+    app[STORE_KEY] = store
+    app.router.add_get("/api/users/{user}/events", stream_notifications)
+
+
+async def stream_notifications(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: one response that stays open; each notification is one event.
+
+    A client that reconnects with ``Last-Event-ID: N`` first gets every
+    notification after N that it missed.
+    """
+    user = user_of(request)
+    raw_last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id") or "0"
+    try:
+        last = int(raw_last)
+    except ValueError:
+        raise json_error(
+            400,
+            f"Last-Event-ID must be a notification id, not {raw_last!r}",
+            "reconnect with the id of the last event you received",
+        ) from None
+    store = request.app[STORE_KEY]
+    queue: asyncio.Queue[Notification] = asyncio.Queue(maxsize=SSE_QUEUE)
+    overflow = []
+
+    def listener(note: Notification) -> None:
+        if note.user == user and not note.private:
+            try:
+                queue.put_nowait(note)
+            except asyncio.QueueFull:  # a reader this slow resumes with Last-Event-ID instead
+                overflow.append(note.id)
+
+    unsubscribe = store.subscribe(listener)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    try:
+        await response.prepare(request)
+        await response.write(sse.encode(retry=1000, comment=f"notifications of {user}"))
+        for note in store.for_user(user, after=last):
+            try:
+                queue.put_nowait(note)
+            except asyncio.QueueFull:  # more to catch up than one stream holds: the rest next time
+                overflow.append(note.id)
+                break
+        sent = last
+        while True:
+            if overflow and queue.empty():
+                await response.write(
+                    sse.encode(comment="you read too slowly; reconnect with Last-Event-ID to catch up")
+                )
+                break
+            try:
+                note = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE)
+            except TimeoutError:
+                await response.write(sse.encode(comment="keep-alive"))
+                continue
+            if note.id <= sent:
+                continue  # replayed and also heard live: send it once
+            sent = note.id
+            data = json.dumps({**note.to_json(), "t_sent": time.perf_counter()})
+            await response.write(sse.encode(data, event="notification", id=note.id))
+    except ConnectionResetError:
+        pass  # the client went away: nothing more to send
+    finally:
+        unsubscribe()
+    return response

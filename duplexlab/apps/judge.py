@@ -1,0 +1,270 @@
+"""A real code judge, like the one behind LeetCode's "Run" button.
+
+``POST /api/judge/submissions`` with ``{"code": "print(6 * 7)"}`` answers
+``202 Accepted`` and an id at once; the judge then runs the code in the
+:mod:`~duplexlab.apps.sandbox` (its own process tree and temporary folder, with
+time, memory, process and output limits). ``GET /api/judge/submissions/{id}``
+answers ``queued``, ``running`` or ``done`` with a verdict: ``ok``,
+``runtime-error``, ``time-limit``, ``memory-limit`` or ``output-limit``, the
+output, and which limits this machine enforced. The client must keep asking:
+that is polling.
+
+The queue is bounded: with ``max_waiting`` submissions queued or running, a
+new one gets ``503`` and ``Retry-After``. The judge remembers the last
+``MAX_KEPT`` submissions.
+
+``queue_delay`` (seconds, in the request or as the judge's default) makes the
+submission wait before it runs, as on a busy judge. ``ready_after`` (seconds)
+holds the finished result until that long after the submission, so a lesson can
+make results arrive at the moment it chooses (to the millisecond), whatever
+the code's own run time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import itertools
+import time
+from dataclasses import dataclass, field, replace
+
+from aiohttp import web
+
+from ..runtime.http import json_error, read_json
+from . import sandbox
+
+__all__ = ["Judge", "JudgeBusy", "Status", "Submission", "Verdict", "add_routes"]
+
+MAX_CODE = 10_000
+MAX_QUEUE_DELAY = 60.0
+MAX_TIME_LIMIT = 10.0
+MAX_WAITING = 64
+MAX_KEPT = 1_000
+
+
+class Status(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+
+
+class Verdict(str, enum.Enum):
+    OK = "ok"
+    RUNTIME_ERROR = "runtime-error"
+    TIME_LIMIT = "time-limit"
+    MEMORY_LIMIT = "memory-limit"
+    OUTPUT_LIMIT = "output-limit"
+
+
+class JudgeBusy(Exception):
+    """The queue is full; try again in ``retry_after`` seconds."""
+
+    def __init__(self, waiting: int, retry_after: int = 1) -> None:
+        super().__init__(f"the judge already has {waiting} submissions queued or running")
+        self.waiting, self.retry_after = waiting, retry_after
+
+
+@dataclass
+class Submission:
+    """One submission and what became of it. Times are on the lab clock."""
+
+    id: int
+    code: str
+    queue_delay: float
+    time_limit: float
+    ready_after: float | None = None
+    status: Status = Status.QUEUED
+    verdict: Verdict | None = None
+    output: str = ""
+    error: str = ""
+    limits: dict[str, str] = field(default_factory=dict)
+    t_submitted: float = field(default_factory=time.perf_counter)
+    t_started: float | None = None
+    t_finished: float | None = None
+    t_ready: float | None = None
+
+    def to_json(self) -> dict:
+        data: dict[str, object] = {
+            "id": self.id,
+            "status": self.status.value,
+            "t_submitted": self.t_submitted,
+        }
+        if self.status is Status.DONE:
+            data.update(
+                verdict=self.verdict.value if self.verdict else None,
+                output=self.output,
+                error=self.error,
+                limits=self.limits,
+                t_ready=self.t_ready,
+                run_seconds=round((self.t_finished or 0) - (self.t_started or 0), 4),
+            )
+        return data
+
+
+class Judge:
+    """Runs submitted Python code in the sandbox, a few at a time.
+
+    Args:
+        time_limit: seconds a submission may run before it is stopped.
+        queue_delay: default seconds a submission waits before it runs.
+        concurrency: how many submissions run at once.
+        limits: the sandbox's other limits (memory, processes, output…).
+        max_waiting: submissions queued or running at most; more get 503.
+    """
+
+    def __init__(
+        self,
+        *,
+        time_limit: float = 2.0,
+        queue_delay: float = 0.0,
+        concurrency: int = 4,
+        limits: sandbox.Limits = sandbox.Limits(),
+        max_waiting: int = MAX_WAITING,
+    ) -> None:
+        self.time_limit = time_limit
+        self.queue_delay = queue_delay
+        self.base_limits = limits
+        self.max_waiting = max_waiting
+        self._slots: asyncio.Semaphore | None = None
+        self._slots_loop: asyncio.AbstractEventLoop | None = None
+        self._concurrency = concurrency
+        self._ids = itertools.count(1)
+        self._subs: collections.OrderedDict[int, Submission] = collections.OrderedDict()
+        self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def limits(self) -> dict[str, str]:
+        """Each limit, and how this machine enforces it (or why it does not)."""
+        return sandbox.enforced_limits(self._limits(self.time_limit))
+
+    def _limits(self, time_limit: float) -> sandbox.Limits:
+        return replace(self.base_limits, time=time_limit)
+
+    def submit(
+        self,
+        code: str,
+        *,
+        queue_delay: float | None = None,
+        time_limit: float | None = None,
+        ready_after: float | None = None,
+    ) -> Submission:
+        """Accept ``code`` and start judging it in the background (call on the lab loop).
+
+        Raises:
+            JudgeBusy: ``max_waiting`` submissions are already queued or running.
+        """
+        if len(self._tasks) >= self.max_waiting:
+            raise JudgeBusy(len(self._tasks))
+        sub = Submission(
+            next(self._ids),
+            code,
+            self.queue_delay if queue_delay is None else queue_delay,
+            self.time_limit if time_limit is None else time_limit,
+            ready_after,
+        )
+        self._subs[sub.id] = sub
+        while len(self._subs) > MAX_KEPT:
+            self._subs.popitem(last=False)  # forget the oldest
+        task = asyncio.get_running_loop().create_task(self._judge(sub))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return sub
+
+    def get(self, sub_id: int) -> Submission:
+        """The submission with this id; ``KeyError`` if there is none."""
+        return self._subs[sub_id]
+
+    @property
+    def submissions(self) -> list[Submission]:
+        return list(self._subs.values())
+
+    async def _judge(self, sub: Submission) -> None:
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots_loop is not loop:  # one per loop, if restarted
+            self._slots, self._slots_loop = asyncio.Semaphore(self._concurrency), loop
+        if sub.queue_delay > 0:
+            await asyncio.sleep(sub.queue_delay)
+        async with self._slots:
+            sub.status = Status.RUNNING
+            sub.t_started = time.perf_counter()
+            outcome = await sandbox.run(sub.code, self._limits(sub.time_limit))
+            sub.output, sub.error, sub.limits = outcome.output, outcome.error, outcome.limits
+            sub.verdict = Verdict(outcome.verdict)
+            sub.t_finished = time.perf_counter()
+        if sub.ready_after is not None:
+            hold = sub.t_submitted + sub.ready_after - time.perf_counter()
+            if hold > 0:
+                await asyncio.sleep(hold)
+        sub.t_ready = time.perf_counter()
+        sub.status = Status.DONE
+
+    async def aclose(self) -> None:
+        """Stop every submission still waiting or running (their processes are killed)."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._slots = self._slots_loop = None
+
+
+JUDGE_KEY = web.AppKey("judge", Judge)
+
+
+def add_routes(app: web.Application, judge: Judge) -> None:
+    """``POST /api/judge/submissions`` and ``GET /api/judge/submissions/{id}``."""
+    app[JUDGE_KEY] = judge
+    app.router.add_post("/api/judge/submissions", create_submission)
+    app.router.add_get("/api/judge/submissions/{id}", get_submission)
+
+
+def _number(body: dict, name: str, high: float) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= high:
+        raise json_error(
+            400, f"'{name}' must be a number of seconds from 0 to {high:g}", f'send e.g. "{name}": 1.5, or leave it out'
+        )
+    return float(value)
+
+
+async def create_submission(request: web.Request) -> web.Response:
+    body = await read_json(request, example='{"code": "print(6 * 7)"}')
+    code = body.get("code")
+    if not isinstance(code, str) or not code.strip():
+        raise json_error(400, "the JSON object needs a non-empty string field 'code'", 'send {"code": "print(6 * 7)"}')
+    if len(code) > MAX_CODE:
+        raise json_error(
+            413, f"the code is {len(code)} characters; the judge takes {MAX_CODE}", "submit a shorter program"
+        )
+    queue_delay = _number(body, "queue_delay", MAX_QUEUE_DELAY)
+    time_limit = _number(body, "time_limit", MAX_TIME_LIMIT)
+    ready_after = _number(body, "ready_after", MAX_QUEUE_DELAY)
+    try:
+        sub = request.app[JUDGE_KEY].submit(
+            code, queue_delay=queue_delay, time_limit=time_limit, ready_after=ready_after
+        )
+    except JudgeBusy as exc:
+        error = json_error(
+            503, str(exc), f"wait for a result, then submit again in {exc.retry_after} s (the Retry-After header)"
+        )
+        error.headers["Retry-After"] = str(exc.retry_after)
+        raise error from None
+    data = sub.to_json()
+    data["poll"] = f"/api/judge/submissions/{sub.id}"
+    return web.json_response(data, status=202, headers={"Location": data["poll"]})
+
+
+async def get_submission(request: web.Request) -> web.Response:
+    raw = request.match_info["id"]
+    judge = request.app[JUDGE_KEY]
+    try:
+        sub = judge.get(int(raw))
+    except (ValueError, KeyError):
+        subs = judge.submissions
+        known = f"ids {subs[0].id} to {subs[-1].id} are kept" if subs else "nothing has been submitted yet"
+        raise json_error(
+            404, f"no submission with id {raw!r}", f"{known}; use the id that POST /api/judge/submissions answered"
+        ) from None
+    return web.json_response(sub.to_json())

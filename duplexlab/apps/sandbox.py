@@ -1,0 +1,475 @@
+"""The judge's sandbox: run one submission in its own process tree, within limits.
+
+Meant for the student's own laptop, where the code submitted is the student's
+own (the request policy keeps other web pages from submitting). Each
+submission gets:
+
+- its own session and process group, and on Linux, where one can be made, its
+  own ``pids`` cgroup; at the time limit, past the output cap and when the lab
+  stops, all of it is killed, grandchildren included;
+- when the lab runs as root (containers, Colab, CI), the unprivileged user
+  ``nobody`` (uid 65534), so it can neither leave its cgroup, nor read or
+  signal the lab's process, nor raise its own limits. That needs a Python that
+  ``nobody`` may run: this one, or else the system's Python of the same
+  version (e.g. ``/usr/bin/python3.11`` when this one lives under ``/root``);
+  without either it runs as root, and the verdict says so;
+- a fresh temporary working directory, removed afterwards;
+- an environment of its own (``PATH``, ``HOME`` and ``TMPDIR`` in that folder,
+  a UTF-8 locale): nothing from the kernel's environment, no secrets;
+- ``python -I`` (no user site-packages, no ``PYTHON*`` variables);
+- the limits this operating system offers: CPU seconds, memory (``RLIMIT_AS``
+  on Linux; a resident-memory watchdog elsewhere on POSIX), processes (a pids
+  cgroup, else ``RLIMIT_NPROC``, which does not bind for root), file size and
+  open files;
+- its output read as it comes: the first ``keep`` bytes of each stream are
+  kept, the rest counted, and past ``cap`` bytes in all the code is killed.
+
+:func:`enforced_limits` says which of these hold on this machine; every
+verdict carries that list. Not protected (when the lab does not run as root):
+reading the student's own files, the network, and the student's other
+processes: code running as the student can read their environment through
+``/proc`` and signal them by pid, and where the cgroup was delegated to the
+student it could lift the process limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import itertools
+import json
+import math
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Limits", "Outcome", "enforced_limits", "run"]
+
+CHILD = Path(__file__).with_name("sandbox_child.py")
+NOBODY = 65534  # the uid submissions run as when the lab runs as root
+_names = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use.
+
+    Args:
+        time: wall-clock seconds before the whole process tree is killed.
+        memory: bytes of memory (address space on Linux).
+        processes: processes and threads at once, the submission's first one included.
+        file_size: bytes in any file it writes.
+        open_files: files and sockets open at once.
+        keep: bytes of stdout and of stderr kept for the verdict.
+        cap: bytes of output in all, past which the code is killed.
+    """
+
+    time: float = 2.0
+    memory: int = 256 * 1024 * 1024
+    processes: int = 64
+    file_size: int = 1024 * 1024
+    open_files: int = 64
+    keep: int = 64 * 1024
+    cap: int = 1024 * 1024
+
+
+@dataclass
+class Outcome:
+    """How a submission ended: the verdict, what it printed, and how long it ran."""
+
+    verdict: str  # ok, runtime-error, time-limit, memory-limit, output-limit
+    output: str
+    error: str
+    returncode: int | None
+    seconds: float
+    output_bytes: int
+    limits: dict[str, str] = field(default_factory=dict)
+
+
+# -- what this machine can enforce ---------------------------------------------
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _cgroup_parent() -> Path | None:
+    """A folder where this process may make pids cgroups, or None."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    candidates = []
+    for line in lines:
+        number, controllers, path = line.split(":", 2)
+        if "pids" in controllers.split(","):  # cgroup v1
+            candidates.append(Path("/sys/fs/cgroup/pids") / path.lstrip("/"))
+        elif number == "0" and controllers == "":  # cgroup v2
+            candidates.append(Path("/sys/fs/cgroup") / path.lstrip("/"))
+    for parent in candidates:
+        probe = parent / f"duplexlab-probe-{os.getpid()}"
+        try:
+            probe.mkdir()
+        except OSError:
+            continue
+        try:
+            if (probe / "pids.max").exists():
+                return parent
+            if (parent / "cgroup.subtree_control").exists():
+                with contextlib.suppress(OSError):
+                    (parent / "cgroup.subtree_control").write_text("+pids")
+                if (probe / "pids.max").exists():
+                    return parent
+        finally:
+            with contextlib.suppress(OSError):
+                probe.rmdir()
+    return None
+
+
+@functools.cache
+def cgroup_parent() -> Path | None:
+    """The cgroup folder for submissions, found once per process."""
+    return _cgroup_parent()
+
+
+def _reachable(path: Path) -> bool:
+    """Whether a user who is neither owner nor group may use ``path`` (every folder on the way)."""
+    try:
+        path = path.resolve()
+        if not path.stat().st_mode & stat.S_IROTH and not path.is_file():
+            return False
+        if path.is_file() and not path.stat().st_mode & stat.S_IXOTH:
+            return False
+        return all(p.stat().st_mode & stat.S_IXOTH for p in path.parents)
+    except OSError:
+        return False
+
+
+@functools.cache
+def nobody_python() -> str | None:
+    """A Python of this version that ``nobody`` may run, or None (found once per process)."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    if _reachable(Path(sys.executable)) and _reachable(stdlib):
+        return sys.executable
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for folder in ("/usr/bin", "/usr/local/bin", "/bin"):
+        candidate = Path(folder) / version
+        if candidate.exists() and _reachable(candidate):
+            return str(candidate)
+    return None
+
+
+def _drops_to_nobody() -> bool:
+    return _is_root() and nobody_python() is not None
+
+
+def _user_processes() -> int:
+    """Processes this user runs now (Linux), for an ``RLIMIT_NPROC`` above them."""
+    uid, count = os.getuid(), 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if entry.stat().st_uid == uid:
+                    count += 1
+    return count
+
+
+def enforced_limits(limits: Limits = Limits()) -> dict[str, str]:
+    """Each limit, and how (or whether) this machine enforces it."""
+    posix = os.name == "posix"
+    linux = sys.platform.startswith("linux")
+    out = {
+        "time": f"{limits.time:g} s wall clock; then the whole process tree is killed",
+        "output": f"first {limits.keep // 1024} KiB of each stream kept; killed past {limits.cap // 1024} KiB in all",
+        "working directory": "a new temporary folder, removed afterwards",
+        "environment": "PATH, HOME and TMPDIR only; nothing from the kernel's",
+    }
+    if _drops_to_nobody():
+        out["user"] = f"nobody (uid {NOBODY}), with {nobody_python()}: the lab's process is out of its reach"
+    elif _is_root():
+        out["user"] = (
+            "root: no Python here that nobody may run, so the code can reach the lab's process and lift its limits"
+        )
+    elif posix:
+        out["user"] = "you: your other processes (the kernel included) are readable and signalable by pid from the code"
+    if not posix:
+        out["memory"] = out["processes"] = out["cpu"] = out["files"] = "not enforced on Windows by duplexlab"
+        return out
+    out["cpu"] = f"{math.ceil(limits.time) + 1} s of CPU (RLIMIT_CPU)"
+    if linux:
+        out["memory"] = f"{limits.memory // 2**20} MiB of address space (RLIMIT_AS)"
+    else:
+        out["memory"] = f"{limits.memory // 2**20} MiB resident (a watchdog checks every 0.1 s)"
+    if linux and cgroup_parent() is not None:
+        out["processes"] = f"{limits.processes} (a pids cgroup)" + (
+            "" if _drops_to_nobody() else "; code running as you could lift it"
+        )
+    elif _is_root():
+        out["processes"] = (
+            "not enforced: running as root, where RLIMIT_NPROC does not bind, and no pids cgroup could be made"
+        )
+    elif linux:
+        out["processes"] = f"{limits.processes} more than this user runs now (RLIMIT_NPROC)"
+    else:
+        out["processes"] = "not enforced on this system (RLIMIT_NPROC counts all of the user's)"
+    out["files"] = (
+        f"{limits.file_size // 1024} KiB per file (RLIMIT_FSIZE), {limits.open_files} open at once (RLIMIT_NOFILE)"
+    )
+    return out
+
+
+def _rlimits(limits: Limits, cgroup: Path | None) -> dict[str, int]:
+    if os.name != "posix":
+        return {}
+    out = {
+        "RLIMIT_CPU": math.ceil(limits.time) + 1,
+        "RLIMIT_FSIZE": limits.file_size,
+        "RLIMIT_NOFILE": limits.open_files,
+        "RLIMIT_CORE": 0,
+    }
+    if sys.platform.startswith("linux"):
+        out["RLIMIT_AS"] = limits.memory
+        if cgroup is None and not _is_root():
+            out["RLIMIT_NPROC"] = _user_processes() + limits.processes
+    return out
+
+
+# -- one run -------------------------------------------------------------------
+
+
+class _Output(asyncio.Protocol):
+    """Reads one stream of the child as it comes: keeps the head, counts the rest."""
+
+    def __init__(self, budget: _Budget, keep: int) -> None:
+        self.budget, self.keep = budget, keep
+        self.head = bytearray()
+        self.tail = b""
+        self.total = 0
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        room = self.keep - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+        self.tail = (self.tail + data)[-2048:]
+        self.total += len(data)
+        self.budget.add(len(data))
+
+    def connection_lost(self, exc) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class _Budget:
+    def __init__(self, cap: int, over) -> None:
+        self.cap, self.over, self.total = cap, over, 0
+
+    def add(self, n: int) -> None:
+        self.total += n
+        if self.total > self.cap and self.over is not None:
+            over, self.over = self.over, None
+            over()
+
+
+class _Tree:
+    """The processes of one submission: its session/process group and its cgroup."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, cgroup: Path | None) -> None:
+        self.proc, self.cgroup = proc, cgroup
+
+    def kill(self) -> None:
+        if os.name == "posix":
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        elif self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+        if self.cgroup is not None:
+            for pid in self.members():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+
+    def members(self) -> list[int]:
+        if self.cgroup is None:
+            return []
+        try:
+            return [int(p) for p in (self.cgroup / "cgroup.procs").read_text().split()]
+        except OSError:
+            return []
+
+    async def remove_cgroup(self, timeout: float = 2.0) -> None:
+        if self.cgroup is None:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.kill()
+            try:
+                self.cgroup.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                await asyncio.sleep(0.01)  # members still exiting
+
+
+def _rss_bytes(pgid: int) -> int:
+    """Resident memory of a process group, via ``ps`` (POSIX systems without RLIMIT_AS)."""
+    out = subprocess.run(["ps", "-o", "rss=", "-g", str(pgid)], capture_output=True, text=True, timeout=2).stdout
+    return 1024 * sum(int(x) for x in out.split() if x.isdigit())
+
+
+async def run(code: str, limits: Limits = Limits()) -> Outcome:
+    """Run ``code`` in the sandbox and wait for its :class:`Outcome`. Cancelling kills it."""
+    loop = asyncio.get_running_loop()
+    folder = Path(tempfile.mkdtemp(prefix="duplexlab-judge-"))
+    (folder / "main.py").write_text(code, encoding="utf-8")
+    cgroup = None
+    parent = cgroup_parent() if sys.platform.startswith("linux") else None
+    if parent is not None:
+        cgroup = parent / f"duplexlab-{os.getpid()}-{next(_names)}"
+        try:
+            cgroup.mkdir()
+            (cgroup / "pids.max").write_text(str(limits.processes))
+        except OSError:
+            cgroup = None
+    env = {"PATH": os.defpath, "HOME": str(folder), "TMPDIR": str(folder), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    if os.name == "nt":
+        env["SYSTEMROOT"] = os.environ.get("SYSTEMROOT", r"C:\Windows")
+    as_nobody = _drops_to_nobody()
+    settings = {
+        "cgroup": str(cgroup) if cgroup else None,
+        "rlimits": _rlimits(limits, cgroup),
+        "uid": NOBODY if as_nobody else None,
+    }
+    python = (nobody_python() if as_nobody else None) or sys.executable
+    if as_nobody:
+        os.chown(folder, NOBODY, NOBODY)
+        os.chown(folder / "main.py", NOBODY, NOBODY)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    why: list[str] = []
+    tree: _Tree | None = None
+    readers: list[tuple[asyncio.BaseTransport, _Output]] = []
+    started = time.perf_counter()
+
+    def stop(reason: str) -> None:
+        if not why:
+            why.append(reason)
+        if tree is not None:
+            tree.kill()
+
+    budget = _Budget(limits.cap, lambda: stop("output-limit"))
+    try:
+        try:
+            kwargs: dict[str, Any] = (
+                {"start_new_session": True}
+                if os.name == "posix"
+                else {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+            )
+            proc = await asyncio.create_subprocess_exec(
+                python,
+                "-I",
+                str(CHILD),
+                json.dumps(settings),
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=err_w,
+                cwd=folder,
+                env=env,
+                **kwargs,
+            )
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        tree = _Tree(proc, cgroup)
+        for fd in (out_r, err_r):
+            transport, protocol = await loop.connect_read_pipe(
+                lambda: _Output(budget, limits.keep), os.fdopen(fd, "rb", 0)
+            )
+            readers.append((transport, protocol))
+        out_r = err_r = -1
+        watchdog = None
+        if os.name == "posix" and not sys.platform.startswith("linux"):
+
+            async def watch() -> None:
+                while proc.returncode is None:
+                    await asyncio.sleep(0.1)
+                    rss = await asyncio.to_thread(_rss_bytes, proc.pid)
+                    if rss > limits.memory:
+                        stop("memory-limit")
+                        return
+
+            watchdog = loop.create_task(watch())
+        try:
+            await asyncio.wait_for(proc.wait(), limits.time)
+        except TimeoutError:
+            stop("time-limit")
+            await proc.wait()
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+        seconds = time.perf_counter() - started
+        tree.kill()  # whatever the code left running
+        await tree.remove_cgroup()
+        # what is already in the pipes; a grandchild that escaped cannot hold us up
+        await asyncio.wait([asyncio.ensure_future(p.closed) for _, p in readers], timeout=0.2)
+    except BaseException:
+        if tree is not None:
+            tree.kill()
+            await asyncio.shield(tree.remove_cgroup())
+        raise
+    finally:
+        for pipe, _ in readers:
+            pipe.close()
+        for fd in (out_r, err_r):
+            if fd >= 0:
+                os.close(fd)
+        shutil.rmtree(folder, ignore_errors=True)
+    out, err = readers[0][1], readers[1][1]
+    # tracebacks name the file as the student wrote it: main.py, not the temporary path
+    output, error = _text(out), _text(err).replace(f"{folder}{os.sep}", "")
+    code_ = proc.returncode
+    tail = err.tail.decode("utf-8", errors="replace")
+    if why:
+        verdict = why[0]
+    elif code_ != 0 and ("MemoryError" in tail or "Cannot allocate memory" in tail):
+        verdict = "memory-limit"
+    elif code_ == 128 + getattr(signal, "SIGXCPU", -1000):
+        verdict = "time-limit"
+    else:
+        verdict = "ok" if code_ == 0 else "runtime-error"
+    notes = {
+        "time-limit": f"stopped after the time limit of {limits.time:g} s",
+        "output-limit": f"stopped after printing more than {limits.cap // 1024} KiB",
+        "memory-limit": f"went over the memory limit of {limits.memory // 2**20} MiB",
+    }
+    if verdict in notes:
+        error = (error + "\n" if error else "") + notes[verdict]
+    elif verdict == "runtime-error" and code_ is not None and (code_ > 128 or code_ < 0):
+        number = code_ - 128 if code_ > 128 else -code_
+        error = (error + "\n" if error else "") + (f"killed by signal {number} ({_signal_name(number)})")
+    return Outcome(verdict, output, error, code_, round(seconds, 4), budget.total, enforced_limits(limits))
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown"
+
+
+def _text(stream: _Output) -> str:
+    text = bytes(stream.head).decode("utf-8", errors="replace")
+    if stream.total > len(stream.head):
+        text += f"\n… ({stream.total - len(stream.head)} more bytes not kept)"
+    return text

@@ -1,0 +1,57 @@
+"""Checks for lesson 3, long polling and server-sent events."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from ..lab import current
+from ..wire.sse import EventParser, encode
+from .result import check, fail, new_user
+
+__all__ = ["event_data", "long_poll_loop"]
+
+
+@check
+def long_poll_loop(fn: Callable) -> str:
+    """Lesson 3: ``fn(client, user, n)`` long-polls until it has ``n`` notifications; returns them."""
+    lab = current()
+    user = new_user("long")
+    client = lab.client()
+    for delay in (0.2, 0.5, 0.8):
+        lab.schedule(delay, user, f"at {delay} s")
+    t0 = time.perf_counter()
+    got = fn(client, user, 3)
+    took = time.perf_counter() - t0
+    texts = [n.get("text") if isinstance(n, dict) else n for n in (got or [])]
+    if texts != ["at 0.2 s", "at 0.5 s", "at 0.8 s"]:
+        raise fail(f"expected the 3 notifications in order, got {texts!r}")
+    paths = [r.url for r in client.history]
+    if any("/notifications/wait" not in p for p in paths):
+        raise fail("use the long-polling endpoint /api/users/<user>/notifications/wait for every request")
+    if len(paths) > 4:
+        raise fail(f"{len(paths)} requests for 3 events; pass after=<last_id> so each answer brings only news")
+    if took > 1.3:
+        raise fail(f"it took {took:.2f} s for events at 0.2-0.8 s; ask again at once after each answer")
+    return f"long_poll_loop works: {len(paths)} requests for 3 events, done {took:.2f} s after the start."
+
+
+@check
+def event_data(fn: Callable[[str], list]) -> str:
+    """Lesson 3: ``fn(text)`` returns the data of each event in an event-stream text."""
+
+    stream = (
+        encode(retry=1000, comment="hello")
+        + encode("first", id=1)
+        + encode("two\nlines", event="note", id=2)
+        + encode(comment="keep-alive")
+        + encode('{"json": true}', id=3)
+    ).decode()
+    want = [e.data for e in EventParser().feed(stream.encode())]
+    got = fn(stream)
+    if got != want:
+        raise fail(
+            f"for the stream\n{stream}\nthe event data are {want!r}, yours gave {got!r}. "
+            "Events end at a blank line; join several data: lines with a newline; skip ':' comments"
+        )
+    return "event_data reads events, multi-line data and comments right."

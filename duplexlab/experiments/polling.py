@@ -1,0 +1,123 @@
+"""Measured experiments the lessons run: many clients at once, on the lab's loop.
+
+Each experiment is a coroutine that runs on the lab's loop thread (call it with
+``lab.run(...)`` from a cell); it sends its traffic through a tap so bytes are
+counted too, and returns a result object with the figures and the theory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..clients.http import AsyncClient, Reply
+from ..clients.polling import PollRun, expected_polls
+from ..tap import Tap
+
+__all__ = ["PollingResult", "measure_polling"]
+
+JUDGE_CODE = "print(sum(range(10)))"
+
+
+@dataclass
+class PollingResult:
+    """What ``students`` clients polling the judge every ``interval`` seconds cost."""
+
+    interval: float
+    judge_seconds: float
+    students: int
+    runs: list[PollRun] = field(default_factory=list)
+    t_ready: list[float] = field(default_factory=list)
+    bytes_total: int = 0
+    header_bytes: int = 0
+
+    @property
+    def requests(self) -> int:
+        """Polls sent by all students (the submissions themselves not counted)."""
+        return sum(r.requests for r in self.runs)
+
+    @property
+    def wasted(self) -> int:
+        return sum(r.wasted for r in self.runs)
+
+    @property
+    def delays(self) -> list[float]:
+        """Seconds from "ready" on the server to "known" by each student."""
+        return [r.answer.t_done - t for r, t in zip(self.runs, self.t_ready)]
+
+    @property
+    def mean_delay(self) -> float:
+        return statistics.fmean(self.delays)
+
+    @property
+    def rtt(self) -> float:
+        """The median round trip of the polls that said "done", in seconds.
+
+        Those are the round trips that add to the detection delay (earlier polls
+        may have been slowed by the judge starting processes).
+        """
+        return statistics.median(r.answer.elapsed for r in self.runs)
+
+    @property
+    def theory_delay(self) -> float:
+        """The expected detection delay: half an interval, plus one round trip."""
+        return self.interval / 2 + self.rtt
+
+    @property
+    def expected_requests_per_student(self) -> float:
+        """Polls one student needs if the result is ready after ``judge_seconds``."""
+        return expected_polls(self.judge_seconds + self.interval / 2, self.interval)
+
+    def __str__(self) -> str:
+        per = self.requests / self.students
+        return (
+            f"every {self.interval:g} s, judge {self.judge_seconds:g} s, {self.students} student(s): "
+            f"{per:.1f} polls each ({self.wasted / self.students:.1f} wasted), "
+            f"detection delay {self.mean_delay * 1000:.0f} ms "
+            f"(theory {self.theory_delay * 1000:.0f} ms), {self.bytes_total / self.students:.0f} bytes each"
+        )
+
+
+async def measure_polling(
+    url: str,
+    *,
+    interval: float,
+    judge_seconds: float,
+    students: int = 1,
+    on_reply: Callable[[Reply], None] | None = None,
+    tap: bool = True,
+) -> PollingResult:
+    """Students submit code to the judge at ``url`` and poll until it is judged.
+
+    Student *k*'s result is published ``judge_seconds`` plus ``(k + 0.5) / students``
+    of an interval after the submission (the judge's ``ready_after``), so the
+    moments results become ready fall evenly across the polling cycle, as real,
+    varied run times do; the mean delay then measures the polling itself, not
+    one lucky phase.
+    """
+    if students < 1:
+        raise ValueError(f"students must be 1 or more, not {students}")
+    recorder = await Tap(url).start() if tap else None
+    base = recorder.url if recorder else url
+    result = PollingResult(interval, judge_seconds, students)
+
+    async def student(k: int) -> tuple[PollRun, float]:
+        async with AsyncClient(base) as client:
+            ready_after = judge_seconds + (k + 0.5) / students * interval
+            sub = await client.post("/api/judge/submissions", json={"code": JUDGE_CODE, "ready_after": ready_after})
+            run = await client.poll(sub.json()["poll"], interval=interval, on_reply=on_reply)
+            return run, run.answer.json()["t_ready"]
+
+    try:
+        for run, t_ready in await asyncio.gather(*(student(k) for k in range(students))):
+            result.runs.append(run)
+            result.t_ready.append(t_ready)
+    finally:
+        if recorder is not None:
+            await recorder.aclose()
+    if recorder is not None:
+        counts = recorder.counts()
+        result.bytes_total, result.header_bytes = counts.bytes_total, counts.header_bytes
+    return result

@@ -1,0 +1,133 @@
+"""What the lab hands out, it owns: one place that closes everything, fast.
+
+Thread rules (the same everywhere in the package):
+
+- Servers and clients run on loop threads (:class:`~duplexlab.runtime.loop.LoopThread`);
+  their loop objects are touched only on their loop. Any other thread (the
+  kernel, JupyterLab's widget subshell, a test) hands work over with the loop's
+  thread-safe calls; every public method says when it is not safe from any thread.
+- Blocking clients made without a lab (``dl.Client(url)``, ``dl.ResilientClient(url)``)
+  share one package-owned loop thread, :func:`shared_loop`, instead of one
+  thread each. ``dl.stop()`` and the end of the process close it.
+- Everything handed out is registered with an :class:`Owner`; ``close_all``
+  closes all of it at once (not one after another), each with a short grace,
+  then aborts what is still open. ``dl.stop()`` takes well under a second
+  whatever is open.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+import weakref
+from typing import Protocol
+
+from .loop import LoopThread
+
+__all__ = ["GRACE", "Closeable", "Owner", "close_shared", "shared_loop", "shared_owner"]
+
+GRACE = 0.4  # seconds everything closing together may take before what's left is aborted
+
+
+class Closeable(Protocol):
+    def close(self) -> None: ...
+
+
+class Owner:
+    """Things to close together: held strongly (sockets, followers) or weakly (clients that close when dropped).
+
+    Example::
+
+        owner = Owner()
+        owner.own(client, weak=True)
+        owner.close_all()     # closes every thing still open, concurrently
+    """
+
+    def __init__(self, name: str = "duplexlab") -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self._strong: list[Closeable] = []
+        self._weak: weakref.WeakSet[Closeable] = weakref.WeakSet()
+
+    def own(self, thing, *, weak: bool = False):
+        """Register ``thing`` (anything with ``close()``, optionally ``abort()``); returns it."""
+        with self._lock:
+            if weak:
+                self._weak.add(thing)
+            else:
+                # forget what closed meanwhile (a socket its user closed), so re-run cells don't pile up
+                self._strong = [t for t in self._strong if not getattr(t, "closed", False)]
+                self._strong.append(thing)
+        return thing
+
+    def release(self, thing) -> None:
+        """Forget ``thing`` (it was closed by its user)."""
+        with self._lock:
+            self._weak.discard(thing)
+            if thing in self._strong:
+                self._strong.remove(thing)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._strong) + len(self._weak)
+
+    def close_all(self, grace: float = GRACE) -> None:
+        """Close everything owned, all at once; after ``grace`` seconds abort what is still closing."""
+        with self._lock:
+            things = [*self._strong, *self._weak]
+            self._strong.clear()
+            self._weak = weakref.WeakSet()
+        if not things:
+            return
+        closers = [
+            threading.Thread(target=_quietly, args=(thing.close,), daemon=True, name=f"{self.name}-close")
+            for thing in things
+        ]
+        for closer in closers:
+            closer.start()
+        deadline = time.monotonic() + grace
+        for thing, closer in zip(things, closers):
+            closer.join(max(0.0, deadline - time.monotonic()))
+            if closer.is_alive() and hasattr(thing, "abort"):
+                _quietly(thing.abort)
+
+
+def _quietly(action) -> None:
+    try:
+        action()
+    except Exception:  # closing what is already broken: nothing left to do
+        pass
+
+
+_shared_lock = threading.Lock()
+_shared: LoopThread | None = None
+_shared_owner = Owner("duplexlab-shared")
+
+
+def shared_loop() -> LoopThread:
+    """The loop thread that blocking clients made without a lab share (started on first use)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or not _shared.running:
+            _shared = LoopThread(name="duplexlab-clients")
+            _shared.start()
+        return _shared
+
+
+def shared_owner() -> Owner:
+    """The owner of what was handed out without a lab; closed by ``dl.stop()``."""
+    return _shared_owner
+
+
+def close_shared(grace: float = GRACE) -> None:
+    """Close everything made without a lab, then the shared loop thread. Twice is harmless."""
+    global _shared
+    _shared_owner.close_all(grace)
+    with _shared_lock:
+        loop, _shared = _shared, None
+    if loop is not None:
+        loop.close(timeout=grace)
+
+
+atexit.register(close_shared)

@@ -1,0 +1,227 @@
+"""Who may talk to the lab: one request policy for its HTTP and WebSocket servers.
+
+The lab listens on 127.0.0.1, next to the student's browser. Loopback is not a
+security boundary: any web page the browser shows can send requests to
+``http://127.0.0.1:<port>``, and a page from a domain that later resolves to
+127.0.0.1 (DNS rebinding) can even read the answers. So every request, HTTP or
+WebSocket handshake, passes these checks, in this order:
+
+1. **Host.** The ``Host`` header must name the lab: ``127.0.0.1``, ``localhost``,
+   ``::1``, the address the lab is bound to, or a host added with
+   ``lab.allow_host(...)`` (a name alone allows every port; ``"name:port"`` one
+   port). Whatever forwards to the lab without rewriting ``Host`` (a tap, a
+   load balancer on loopback) passes, since it keeps a loopback name. A page on
+   ``attacker.example`` that rebinds to 127.0.0.1 does not: 421.
+2. **Origin.** Browsers send ``Origin`` on cross-origin requests, on every
+   ``POST`` and on every WebSocket handshake. It must be the lab's own origin or
+   one added with ``lab.allow_origin(...)`` (the course's browser widget adds
+   Jupyter's); otherwise 403. ``Origin: null`` (sandboxed frames, files) is
+   never allowed. Programs that are not browsers send no ``Origin`` and pass.
+   A browser request with no ``Origin`` but ``Sec-Fetch-Site: cross-site`` or
+   ``same-site`` that would change state is refused the same way.
+   **Tickets** stand in for an allowed origin on a WebSocket handshake: the
+   kernel puts a one-use, expiring ticket (:meth:`RequestPolicy.issue_ticket`)
+   in the state of the course's browser widget, which offers it as a
+   subprotocol (``Sec-WebSocket-Protocol: duplexlab, duplexlab.ticket.<t>``),
+   never in the URL. So the widget connects at once, without asking the
+   kernel to allow its page's origin (a request that would wait behind
+   running cells). Another page cannot read the ticket out of Jupyter.
+3. **JSON only for changes.** A request that changes state (any method but
+   GET, HEAD and OPTIONS) must say ``Content-Type: application/json``. A page
+   cannot send that to another origin without a CORS preflight, and the lab
+   grants no CORS permission, so forms and ``fetch(..., {mode: "no-cors"})``
+   from other pages end here with 415 even if a browser sent no ``Origin``.
+
+The policy protects the student from *browsers* (other tabs, pages, rebinding).
+It does not stop a program on the machine, which can send any header: that is
+what tokens (``/private/<user>``) and, in classroom mode, credentials are for.
+Later extensions (the browser widget's ticket, a notebook-server proxy,
+classroom mode) add their hosts and origins here, in one place.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import secrets
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["Decision", "RequestPolicy", "SAFE_METHODS", "TICKET_PREFIX", "TICKET_TTL", "single"]
+
+TICKET_PREFIX = "duplexlab.ticket."
+TICKET_TTL = 24 * 3600.0
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+HOST_PATTERN = re.compile(r"(?:\[(?P<ip6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9.-]+))(?::(?P<port>[0-9]{1,5}))?")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A refusal: the HTTP status, what was wrong and what to do instead."""
+
+    status: int
+    error: str
+    hint: str
+
+
+def single(values: list[str]) -> str | None:
+    """A header's one value: ``None`` if it is absent, ``""`` (garbage) if it was sent twice."""
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else ""
+
+
+def split_host(value: str) -> tuple[str, int | None]:
+    """``"127.0.0.1:8000"`` → ``("127.0.0.1", 8000)``; ``"[::1]"`` → ``("::1", None)``.
+
+    Raises ``ValueError`` for a value that is not a host with an optional port.
+    """
+    match = HOST_PATTERN.fullmatch(value.strip())
+    if match is None:
+        raise ValueError(f"{value!r} is not a host such as 'localhost:8000'")
+    port = int(match["port"]) if match["port"] else None
+    if port is not None and port > 65535:
+        raise ValueError(f"{value!r} has a bad port")
+    name = (match["ip6"] or match["name"]).lower().rstrip(".")
+    if not name:
+        raise ValueError(f"{value!r} is not a host such as 'localhost:8000'")
+    return name, port
+
+
+def normalize_origin(origin: str) -> str:
+    """``"HTTP://LocalHost:8888/"`` → ``"http://localhost:8888"``; ``ValueError`` if not an origin."""
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise ValueError(f"{origin!r} is not an origin such as 'http://localhost:8888'")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{origin!r} has a bad port") from None
+    default = 443 if parts.scheme == "https" else 80
+    host = parts.hostname.lower()
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}" + ("" if port in (None, default) else f":{port}")
+
+
+@dataclass
+class RequestPolicy:
+    """The rules above, for one lab. Change them with its methods, from any thread.
+
+    Example::
+
+        policy = RequestPolicy(bound_host="127.0.0.1")
+        policy.own_ports.add(8000)
+        policy.check("POST", host="127.0.0.1:8000", origin="http://evil.example",
+                     content_type="application/json")   # Decision(403, ...)
+    """
+
+    bound_host: str = "127.0.0.1"
+    own_ports: set[int] = field(default_factory=set)
+    allowed_origins: set[str] = field(default_factory=set)
+    allowed_hosts: set[tuple[str, int | None]] = field(default_factory=set)
+    refused: collections.deque = field(default_factory=lambda: collections.deque(maxlen=1000))
+    """The last refusals: ``(t, method, path, status, origin)``, newest last."""
+    tickets: dict[str, tuple[float, str]] = field(default_factory=dict)  # ticket -> (expiry, owner)
+    on_redeem: dict[str, object] = field(default_factory=dict)  # owner -> called once its ticket is used
+
+    def issue_ticket(self, owner: str, *, ttl: float = TICKET_TTL) -> str:
+        """A one-use ticket that opens one WebSocket in place of an allowed origin."""
+        now = time.monotonic()
+        self.tickets = {t: v for t, v in self.tickets.items() if v[0] > now}  # drop expired
+        ticket = secrets.token_urlsafe(18)
+        self.tickets[ticket] = (now + ttl, owner)
+        return ticket
+
+    def redeem_ticket(self, ticket: str | None) -> str | None:
+        """The ticket's owner if it is valid (it is then used up), else None."""
+        if not ticket:
+            return None
+        expiry, owner = self.tickets.pop(ticket, (0.0, None))
+        if owner is None or expiry <= time.monotonic():
+            return None
+        renew: Any = self.on_redeem.get(owner)
+        if isinstance(renew, weakref.ref):  # a WeakMethod: the widget may be gone
+            renew = renew()
+        if renew is not None:
+            renew()
+        return owner
+
+    def note(self, method: str, path: str, status: int, origin: str | None) -> None:
+        """Keep a refusal for the learner to look at (bounded)."""
+        self.refused.append((time.perf_counter(), method, path, status, origin))
+
+    def allow_origin(self, origin: str) -> str:
+        """Let browser pages from ``origin`` use the lab; returns it normalized."""
+        origin = normalize_origin(origin)
+        self.allowed_origins = self.allowed_origins | {origin}  # replace: readers never see a half-made set
+        return origin
+
+    def allow_host(self, host: str) -> None:
+        """Accept requests whose ``Host`` is ``host`` (``"name"`` any port, ``"name:port"`` one)."""
+        self.allowed_hosts = self.allowed_hosts | {split_host(host)}
+
+    def own_origins(self) -> set[str]:
+        return {f"http://{name}:{port}" for port in self.own_ports for name in ("127.0.0.1", "localhost", "[::1]")}
+
+    def host_allowed(self, host: str | None) -> bool:
+        if not host:
+            return False
+        try:
+            name, port = split_host(host)
+        except ValueError:
+            return False
+        if name in LOOPBACK_NAMES or name == self.bound_host.lower():
+            return True
+        return (name, None) in self.allowed_hosts or (name, port) in self.allowed_hosts
+
+    def origin_allowed(self, origin: str) -> bool:
+        try:
+            origin = normalize_origin(origin)
+        except ValueError:
+            return False  # "null", garbage
+        return origin in self.allowed_origins or origin in self.own_origins()
+
+    def check(
+        self,
+        method: str,
+        *,
+        host: str | None,
+        origin: str | None = None,
+        content_type: str | None = None,
+        fetch_site: str | None = None,
+    ) -> Decision | None:
+        """``None`` if the request may go on, else the :class:`Decision` to refuse it with."""
+        if not self.host_allowed(host):
+            return Decision(
+                421,
+                f"this lab does not answer for the host {host!r}",
+                "use the lab's own URL (lab.url); to reach it under another name, run lab.allow_host('<name>') first",
+            )
+        changes_state = method.upper() not in SAFE_METHODS
+        if origin is not None and not self.origin_allowed(origin):
+            return Decision(
+                403,
+                f"a page from {origin} may not use the lab",
+                f"if you trust that page, run lab.allow_origin({origin!r}) in the notebook",
+            )
+        if origin is None and changes_state and fetch_site in ("cross-site", "same-site"):
+            return Decision(
+                403,
+                "a page from another site may not change anything in the lab",
+                "send the request from the notebook (dl.Client) instead",
+            )
+        if changes_state:
+            mime = (content_type or "").split(";")[0].strip().lower()
+            if mime != "application/json":
+                return Decision(
+                    415,
+                    f"a {method.upper()} must carry JSON, not {mime or 'no Content-Type'}",
+                    "send the body as JSON with Content-Type: application/json "
+                    "(dl.Client does: client.post(path, json={...}))",
+                )
+        return None

@@ -1,0 +1,66 @@
+function render({ model, el }) {
+  const box = document.createElement("div");
+  box.className = "duplexlab-socket";
+  box.style.cssText = "border:1px solid #bbb;border-radius:6px;padding:8px;max-width:640px;font:13px sans-serif";
+  const status = document.createElement("div");
+  status.className = "duplexlab-socket-status";
+  const log = document.createElement("ul");
+  log.className = "duplexlab-socket-log";
+  log.style.cssText = "max-height:180px;overflow:auto;margin:6px 0;padding-left:18px;font-family:monospace";
+  const input = document.createElement("input");
+  input.className = "duplexlab-socket-input";
+  input.placeholder = "type a message";
+  const button = document.createElement("button");
+  button.className = "duplexlab-socket-send";
+  button.textContent = "Send";
+  box.append(status, log, input, button);
+  el.append(box);
+  const show = (text) => { status.textContent = text; };
+
+  let ws = null;
+  let unmounted = false;
+
+  // Mount: this view opens its own WebSocket to the lab, at once. The lab lets it in on the
+  // one-use ticket the kernel put in the widget's state (offered as a subprotocol, never in
+  // the URL), so nothing waits for the kernel, which may be busy running the next cells.
+  let opened = false;
+  function connect() {
+    show("connecting to " + model.get("url") + " …");
+    ws = new WebSocket(model.get("url"), ["duplexlab", "duplexlab.ticket." + model.get("ticket")]);
+    ws.onopen = () => {
+      opened = true;
+      show("open: " + model.get("url"));
+      model.set("opened", model.get("opened") + 1);
+      model.save_changes();
+    };
+    ws.onmessage = (event) => {
+      const item = document.createElement("li");
+      item.textContent = event.data;
+      log.append(item);
+      log.scrollTop = log.scrollHeight;
+      model.set("received", [...model.get("received"), event.data].slice(-50));
+      model.save_changes();
+    };
+    ws.onclose = (event) => show(opened
+      ? "closed: " + event.code + " " + event.reason
+      : "refused by the lab (" + event.code + "): this view's ticket was used up; " +
+        "run the widget's cell again");
+  }
+  connect();
+
+  const send = () => {
+    const text = input.value.trim();
+    if (!text || !ws || ws.readyState !== WebSocket.OPEN) return;
+    ws.send(text.startsWith("{") ? text : JSON.stringify({ type: "message", text }));
+    input.value = "";
+  };
+  button.onclick = send;
+  input.onkeydown = (event) => { if (event.key === "Enter") send(); };
+
+  // Unmount: anywidget calls this when the view goes away (output cleared, cell re-run).
+  return () => {
+    unmounted = true;
+    if (ws) ws.close(1000, "unmount");
+  };
+}
+export default { render };

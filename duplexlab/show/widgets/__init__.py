@@ -1,0 +1,29 @@
+"""Interactive controls for the lessons (ipywidgets and anywidget), one module per widget.
+
+Widget callbacks may run on any thread (in JupyterLab 4.6, on a subshell
+thread), so they never do the work themselves: they hand it to a loop thread
+with its thread-safe calls. Plots are drawn to PNG on a figure of their own
+(the notebook's backend is left alone) and shown in an ``Image`` widget. The
+browser-side code lives in ``duplexlab/show/js/``.
+"""
+
+from __future__ import annotations
+
+from .arena import Classroom, SideBySide
+from .base import LabWatch, SliderExperiment, figure_png
+from .browser import BrowserSocket
+from .otp import OTPScreen
+from .polling import PollingExperiment
+from .tap import TapControls
+
+__all__ = [
+    "BrowserSocket",
+    "Classroom",
+    "LabWatch",
+    "OTPScreen",
+    "PollingExperiment",
+    "SideBySide",
+    "SliderExperiment",
+    "TapControls",
+    "figure_png",
+]

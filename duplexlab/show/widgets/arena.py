@@ -1,0 +1,202 @@
+"""Lesson 6's widgets: the four transports side by side, and a classroom of N clients."""
+
+from __future__ import annotations
+
+import ipywidgets as W
+
+from ...experiments.arena import TRANSPORTS, ArenaResult
+from .. import plots
+from .base import SliderExperiment, render_png
+
+__all__ = ["Classroom", "SideBySide"]
+
+
+class SideBySide(SliderExperiment):
+    """Sliders for the side-by-side run: event rate, burstiness, polling interval.
+
+    Each change re-runs all four transports on the same events and redraws the
+    four panels. Runs are seeded (run k uses ``seed + k``), so Run All shows the
+    same events each time; ``seed=None`` draws new ones. Example::
+
+        arena = dl.Arena().start()
+        dl.widgets.SideBySide(arena)
+    """
+
+    def __init__(
+        self,
+        arena,
+        *,
+        rate: float = 3.0,
+        burstiness: float = 1.0,
+        poll_interval: float = 1.0,
+        duration: float = 3.0,
+        seed: int | None = 0,
+        debounce: float = 0.3,
+        autorun: bool = True,
+    ) -> None:
+        self.arena = arena.start()
+        self.duration = duration
+        self.seed = seed  # run k uses seed + k: Run All gives the same events each time
+        self.result = None
+        style = {"description_width": "130px"}
+        layout = W.Layout(width="430px")
+        self.rate = W.FloatSlider(
+            value=rate, min=0.5, max=20, step=0.5, description="events per second", style=style, layout=layout
+        )
+        self.burstiness = W.FloatSlider(
+            value=burstiness, min=1, max=10, step=1, description="events per burst", style=style, layout=layout
+        )
+        self.poll_interval = W.FloatSlider(
+            value=poll_interval,
+            min=0.1,
+            max=3,
+            step=0.1,
+            description="poll every (s)",
+            style=style,
+            layout=layout,
+            readout_format=".1f",
+        )
+        self.progress = W.FloatProgress(value=0, min=0, max=1, description="idle", style=style, layout=layout)
+        self.status = W.HTML("")
+        self.image = W.Image(format="png", layout=W.Layout(width="980px"))
+        self.widget = W.VBox(
+            [
+                W.HBox(
+                    [W.VBox([self.rate, self.burstiness, self.poll_interval]), W.VBox([self.progress, self.status])]
+                ),
+                self.image,
+            ]
+        )
+        self._watch(self.arena.labs.get("WebSocket"))
+        super().__init__(arena.clients, (self.rate, self.burstiness, self.poll_interval), debounce=debounce)
+        if autorun:
+            self._changed()
+
+    def _changed(self, change=None) -> None:
+        self.arena.start()  # a closed arena comes back at the next use of a slider
+        super()._changed(change)
+
+    def _progress(self, fraction: float) -> None:
+        self.progress.value = fraction
+
+    async def _run_current(self) -> None:
+        self.status.value = "measuring all four transports…"
+        self.progress.description = "running"
+        result = await self.arena.arun(
+            rate=self.rate.value,
+            burstiness=self.burstiness.value,
+            duration=self.duration,
+            poll_interval=self.poll_interval.value,
+            clients=1,
+            transports=("polling", "long polling", "SSE", "WebSocket"),
+            tap=True,
+            seed=None if self.seed is None else self.seed + self.runs_done,
+            on_progress=self._progress,
+        )
+        self.result = result
+        self.image.value = await render_png(lambda fig: plots.side_by_side(result, fig=fig), (13, 3.4))
+        self.progress.value = 1
+        self.progress.description = "done"
+        self.runs_done += 1
+        self.status.value = f"<b>run {self.runs_done}</b>: {len(result.event_times)} events"
+
+    def run(self, *, rate: float | None = None, burstiness: float | None = None, poll_interval: float | None = None):
+        """Run now (blocking), optionally moving sliders first; returns the :class:`ArenaResult`."""
+        self.arena.start()
+        self.wait_idle()
+        for slider, value in ((self.rate, rate), (self.burstiness, burstiness), (self.poll_interval, poll_interval)):
+            if value is not None:
+                self._set_quietly(slider, value)
+        self._loop.run(self.shown(self._run_current()), 120)
+        return self.result
+
+
+class Classroom(SliderExperiment):
+    """A slider for the number of clients N (up to 1,000); each value adds a point per transport.
+
+    The transports run one after another (each with N clients), so each one's
+    server CPU and delay are its own.
+    """
+
+    def __init__(
+        self,
+        arena,
+        *,
+        clients: int = 100,
+        rate: float = 4.0,
+        poll_interval: float = 1.0,
+        duration: float = 1.5,
+        debounce: float = 0.5,
+        autorun: bool = True,
+    ) -> None:
+        self.arena = arena.start()
+        self.rate, self.poll_interval, self.duration = rate, poll_interval, duration
+        self.runs: dict[int, object] = {}
+        style = {"description_width": "130px"}
+        layout = W.Layout(width="430px")
+        self.clients = W.IntSlider(
+            value=clients,
+            min=1,
+            max=1000,
+            step=1,
+            description="clients (N)",
+            style=style,
+            layout=layout,
+            continuous_update=False,
+        )
+        self.progress = W.FloatProgress(value=0, min=0, max=1, description="idle", style=style, layout=layout)
+        self.status = W.HTML("")
+        self.image = W.Image(format="png", layout=W.Layout(width="980px"))
+        self.widget = W.VBox([W.HBox([self.clients, W.VBox([self.progress, self.status])]), self.image])
+        self._watch(self.arena.labs.get("WebSocket"))
+        super().__init__(arena.clients, (self.clients,), debounce=debounce)
+        if autorun:
+            self._changed()
+
+    async def _measure(self, n: int):
+        self.progress.description = "running"
+        merged = None
+        for i, name in enumerate(TRANSPORTS):
+
+            def tick(fraction, i=i):
+                self.progress.value = (i + fraction) / len(TRANSPORTS)
+
+            self.status.value = f"N = {n}: measuring {name}…"
+            one = await self.arena.arun(
+                rate=self.rate,
+                burstiness=1.0,
+                duration=self.duration,
+                poll_interval=self.poll_interval,
+                clients=n,
+                transports=(name,),
+                tap=False,
+                seed=n,
+                on_progress=tick,
+            )
+            if merged is None:
+                merged = ArenaResult(one.rate, one.burstiness, one.duration, one.poll_interval, n, one.event_times, {})
+            merged.results[name] = one.results[name]
+        self.runs[n] = merged
+        runs = list(self.runs.values())
+        self.image.value = await render_png(lambda fig: plots.classroom(runs, fig=fig), (13, 3.4))
+        self.progress.value = 1
+        self.progress.description = "done"
+        self.runs_done += 1
+        self.status.value = f"<b>run {self.runs_done}</b>: N = {n}"
+        return merged
+
+    def _changed(self, change=None) -> None:
+        self.arena.start()  # a closed arena comes back at the next use of the slider
+        super()._changed(change)
+
+    async def _run_current(self) -> None:
+        await self._measure(self.clients.value)
+
+    def measure(self, *ns: int):
+        """Measure each N now (blocking); returns the results by N."""
+        self.arena.start()
+        self.wait_idle()
+        for n in ns:
+            self._set_quietly(self.clients, n)
+            self._loop.run(self.shown(self._measure(n)), 300)
+        return {n: self.runs[n] for n in ns}

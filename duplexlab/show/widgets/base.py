@@ -1,0 +1,193 @@
+"""What every widget of the course shares: PNG figures, the line to the lab, the debounced slider run."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import io
+import itertools
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import anywidget
+import ipywidgets as W
+import traitlets
+from matplotlib.figure import Figure
+
+from ...lab import Lab
+from ...runtime.loop import LoopThread
+
+T = TypeVar("T")
+
+__all__ = ["LabWatch", "Shown", "SliderExperiment", "TicketedWidget", "figure_png", "render_png", "widget_ids"]
+
+
+JS = Path(__file__).parent.parent / "js"
+
+
+widget_ids = itertools.count(1)
+
+
+async def render_png(draw: Callable[[Figure], object], figsize: tuple[float, float]) -> bytes:
+    """Draw a figure and encode it as PNG on a worker thread, so the loop's servers never wait for it."""
+
+    def work() -> bytes:
+        fig = Figure(figsize=figsize, layout="constrained")
+        draw(fig)
+        return figure_png(fig)
+
+    return await asyncio.get_running_loop().run_in_executor(None, work)
+
+
+def figure_png(fig: Figure) -> bytes:
+    """A matplotlib figure as PNG bytes (drawn with Agg, for this figure only).
+
+    75 dpi draws a 12-inch figure at 900 px and a 13-inch one at 975 px: the
+    widths the widgets show them at, so the browser doesn't rescale them.
+    """
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=75)
+    return buf.getvalue()
+
+
+_LAB_WATCH_ESM = (JS / "lab_watch.js").read_text(encoding="utf-8")
+
+
+class TicketedWidget(anywidget.AnyWidget):
+    """A widget whose browser view opens a WebSocket to ``lab`` on a one-use ticket.
+
+    The kernel puts the ticket in the widget's state (see :mod:`duplexlab.runtime.policy`);
+    once a view has used it, the next view (a reload) gets a fresh one.
+    """
+
+    url = traitlets.Unicode("").tag(sync=True)
+    ticket = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, lab: Lab, path: str, owner: str, **kwargs) -> None:
+        self._lab = lab
+        self.owner = owner
+        super().__init__(url=lab.ws_url + path, ticket=lab.policy.issue_ticket(owner), **kwargs)
+        lab.policy.on_redeem[owner] = weakref.WeakMethod(self._renew)
+
+    def _renew(self) -> None:
+        self.ticket = self._lab.policy.issue_ticket(self.owner)
+
+
+class LabWatch(TicketedWidget):
+    """A line from the page to the lab; when it drops, the widget group says the kernel restarted.
+
+    Shown inside each group of controls (it is invisible while all is well).
+    """
+
+    _esm = _LAB_WATCH_ESM
+
+    def __init__(self, lab: Lab) -> None:
+        super().__init__(lab, "/alive", f"a widget's line to the lab ({next(widget_ids)})")
+
+
+class Shown:
+    """A group of widgets in ``self.widget`` that shows itself as the last value of a cell.
+
+    With a lab to watch (``_watch``), a :class:`LabWatch` in the group tells the
+    class when the kernel restarted under it.
+    """
+
+    widget: W.Widget
+
+    def _watch(self, lab: Lab | None) -> None:
+        if lab is not None and lab.running:
+            self.widget.children = (*self.widget.children, LabWatch(lab))
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class SliderExperiment(Shown):
+    """Sliders that re-run an experiment on an event loop thread, debounced and single-flight.
+
+    Slider callbacks may arrive on any thread; they only count the change and
+    hand over to ``loop`` with its thread-safe call. There, changes closer
+    together than ``debounce`` seconds count as one, a run never overlaps
+    another, and a change during a run makes one more run at the end.
+    Subclasses define ``async def _run_current(self)``.
+    """
+
+    def __init__(self, loop: LoopThread, sliders, *, debounce: float = 0.3) -> None:
+        self._loop = loop
+        self.debounce = debounce
+        self.runs_done = 0
+        self.last_error = ""
+        self._timer: asyncio.TimerHandle | None = None
+        self._running = False
+        self._pending = False
+        self._changes = 0  # slider changes asked for, from any thread
+        self._seen = 0  # changes a run has started for (loop thread only)
+        for slider in sliders:
+            slider.observe(self._changed, names="value")
+
+    def _changed(self, change=None) -> None:
+        self._changes += 1
+        self._loop.call_soon(self._debounce)
+
+    def _debounce(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(self.debounce, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        if self._running:
+            self._pending = True
+            return
+        self._running = True
+        asyncio.get_running_loop().create_task(self._run_and_draw())
+
+    async def _run_and_draw(self) -> None:
+        try:
+            while True:
+                self._pending = False
+                self._seen = self._changes
+                await self.shown(self._run_current())
+                if not self._pending:
+                    break
+        except Exception:
+            pass  # shown in the widget by shown(); a slider's run has no cell to raise into
+        finally:
+            self._running = False
+
+    async def shown(self, work: Awaitable[T]) -> T:
+        """Await ``work``; if it fails, say so in the widget (and raise, for a cell that waits)."""
+        try:
+            return await work
+        except Exception as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            status, progress = getattr(self, "status", None), getattr(self, "progress", None)
+            if status is not None:
+                status.value = f"<span style='color:#b00020'><b>run failed</b>: {html.escape(self.last_error)}</span>"
+            if progress is not None:
+                progress.description = "failed"
+            raise
+
+    async def _run_current(self) -> None:
+        raise NotImplementedError
+
+    def _set_quietly(self, slider, value) -> None:
+        """Move a slider from code without triggering a run."""
+        slider.unobserve(self._changed, names="value")
+        try:
+            slider.value = value
+        finally:
+            slider.observe(self._changed, names="value")
+
+    def wait_idle(self, timeout: float = 120) -> None:
+        """Block until no run is scheduled or running (for scripts and tests)."""
+        end = time.perf_counter() + timeout
+        while self._timer is not None or self._running or self._seen != self._changes:
+            if time.perf_counter() > end:
+                raise TimeoutError("the experiment is still running")
+            time.sleep(0.05)

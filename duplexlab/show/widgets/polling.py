@@ -1,0 +1,148 @@
+"""Lesson 2's polling experiment: sliders for the judge's time and the interval, a dashboard of runs."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import ipywidgets as W
+
+from ...experiments.polling import PollingResult, measure_polling
+from ...lab import Lab
+from .. import plots
+from .base import SliderExperiment, render_png
+
+__all__ = ["PollingExperiment"]
+
+
+class PollingExperiment(SliderExperiment):
+    """Sliders for a polling experiment; each change re-runs it and redraws the plots.
+
+    Drag *interval* to add a measured point at that interval; changing *judge
+    time* or *students* starts a new series. Changes closer together than
+    ``debounce`` seconds count as one, and a run never overlaps another.
+
+    Example::
+
+        exp = dl.widgets.PollingExperiment(lab)
+        exp            # shows the sliders and the plots
+        exp.measure(0.5)   # a blocking run from code, same as dragging to 0.5
+    """
+
+    def __init__(
+        self,
+        lab: Lab,
+        *,
+        interval: float = 1.0,
+        judge_seconds: float = 3.0,
+        students: int = 5,
+        debounce: float = 0.3,
+        autorun: bool = True,
+    ) -> None:
+        self.lab = lab
+        self.results: list[PollingResult] = []
+        style = {"description_width": "110px"}
+        layout = W.Layout(width="420px")
+        self.interval = W.FloatSlider(
+            value=interval,
+            min=0.1,
+            max=2.0,
+            step=0.1,
+            description="poll every (s)",
+            style=style,
+            layout=layout,
+            continuous_update=True,
+            readout_format=".1f",
+        )
+        self.judge_seconds = W.FloatSlider(
+            value=judge_seconds,
+            min=0.5,
+            max=10.0,
+            step=0.5,
+            description="judge takes (s)",
+            style=style,
+            layout=layout,
+            readout_format=".1f",
+        )
+        self.students = W.IntSlider(value=students, min=1, max=50, description="students", style=style, layout=layout)
+        self.progress = W.IntProgress(value=0, min=0, max=1, description="polls", style=style, layout=layout)
+        self.status = W.HTML(value="")
+        self.image = W.Image(format="png", layout=W.Layout(width="900px"))
+        self.widget = W.VBox(
+            [
+                W.HBox(
+                    [W.VBox([self.interval, self.judge_seconds, self.students]), W.VBox([self.progress, self.status])]
+                ),
+                self.image,
+            ]
+        )
+        self._watch(lab)
+        super().__init__(lab.loop, (self.interval, self.judge_seconds, self.students), debounce=debounce)
+        if autorun:
+            self._changed()
+
+    async def _run_current(self) -> None:
+        await self._run_once(self.interval.value, self.judge_seconds.value, self.students.value)
+
+    async def _keep(self, found: list[PollingResult], current: PollingResult | None = None) -> None:
+        """Add results to the series (a new series if judge time or students changed); redraw."""
+        first = found[0]
+        if self.results and (self.results[0].judge_seconds, self.results[0].students) != (
+            first.judge_seconds,
+            first.students,
+        ):
+            self.results = []
+        done = {r.interval for r in found}
+        self.results = [r for r in self.results if r.interval not in done] + list(found)
+        results = list(self.results)
+        self.image.value = await render_png(
+            lambda fig: plots.polling_dashboard(results, current=current, fig=fig), (12, 3.4)
+        )
+
+    async def _run_once(self, interval: float, judge_seconds: float, students: int) -> PollingResult:
+        self.progress.max = max(1, students * math.ceil(judge_seconds / interval + 2))
+        self.progress.value = 0
+        self.status.value = (
+            f"measuring: {students} student(s) poll every {interval:g} s for a {judge_seconds:g} s judgement…"
+        )
+
+        def tick(reply) -> None:
+            self.progress.value = min(self.progress.max, self.progress.value + 1)
+
+        result = await measure_polling(
+            self.lab.url, interval=interval, judge_seconds=judge_seconds, students=students, on_reply=tick
+        )
+        self.progress.value = self.progress.max
+        await self._keep([result], current=result)
+        self.runs_done += 1
+        self.status.value = (
+            f"<b>run {self.runs_done}</b>: every {interval:g} s → "
+            f"{result.requests / students:.1f} polls per student, "
+            f"{result.wasted / students:.1f} wasted, delay {result.mean_delay * 1000:.0f} ms"
+        )
+        return result
+
+    # -- from a cell -------------------------------------------------------------
+
+    def measure(self, interval: float | None = None) -> PollingResult:
+        """Run the experiment now at ``interval`` (blocking) and redraw; returns the result."""
+        self.wait_idle()
+        if interval is not None:
+            self._set_quietly(self.interval, interval)
+        return self.lab.run(
+            self.shown(self._run_once(self.interval.value, self.judge_seconds.value, self.students.value)), 120
+        )
+
+    def sweep(self, intervals) -> list[PollingResult]:
+        """Measure several intervals at once (blocking), then redraw; returns the results."""
+        self.wait_idle()
+
+        async def all_at_once() -> list[PollingResult]:
+            judge, students = self.judge_seconds.value, self.students.value
+            found = await asyncio.gather(
+                *(measure_polling(self.lab.url, interval=i, judge_seconds=judge, students=students) for i in intervals)
+            )
+            await self._keep(list(found))
+            return list(found)
+
+        return self.lab.run(self.shown(all_at_once()), 120)
