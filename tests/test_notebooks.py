@@ -87,3 +87,31 @@ def test_notebook_executes(path):
             text = _text(cell)
             assert "✓" in text and "✗" not in text, f"{path.name} cell {i}: {text}"
     print(f"{path.name}: {took:.1f} s")
+
+
+CORRECTIONS = {
+    "01-one-way-api.ipynb": ["HPACK", "QPACK", "cookies"],
+    "03-long-polling-and-sse.ipynb": ["SETTINGS_MAX_CONCURRENT_STREAMS", "RFC 6455 §4.1", "CONNECTING"],
+    "04-websocket-handshake.ipynb": ["RSV", "| opcode |", "continuation", "binary", "& 0x7F", "426"],
+    "05-chat-and-notifications.ipynb": ["latency", "BrowserSocket.javascript()", "readyState"],
+    "07-keeping-websockets-alive.ipynb": [
+        "1006",
+        "CSWSH",
+        "SameSite",
+        "Sec-Fetch-Site",
+        "wss://",
+        "browser users",
+        "| 1001 |",
+        "heartbeat",
+        "Sec-WebSocket-Protocol",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CORRECTIONS))
+def test_the_experts_corrections_are_in_their_lessons(name):
+    """Each lesson states what an expert would otherwise correct (terms from issue 12's review)."""
+    nb = json.loads((NOTEBOOKS / name).read_text())
+    text = "\n".join("".join(cell["source"]) for cell in nb["cells"])
+    missing = [term for term in CORRECTIONS[name] if term not in text]
+    assert missing == [], f"{name} lacks {missing}"

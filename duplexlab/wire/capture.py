@@ -114,12 +114,21 @@ class WSFrame:
         sizes = f"[{self.wire_bytes} bytes: {self.header_bytes} header + {self.length} payload]"
         if self.opcode == "CLOSE":
             body = f"code {self.close_code} {self.close_reason!r}" if self.close_code else "no code"
-        elif self.opcode == "TEXT":
+        elif self.opcode == "TEXT" or (self.opcode == "CONT" and _readable(self.payload)):
+            # a continuation of a text message is text too (shown as such when it reads as text)
             text = self.payload.decode("utf-8", errors="replace")
             body = text[:payloads] + (" …" if len(text) > payloads else "")
         else:
             body = self.payload[:payloads].hex(" ") if self.payload else ""
         return f"{arrow} {what}   {sizes}  {body}".rstrip()
+
+
+def _readable(payload: bytes) -> bool:
+    """Whether bytes read as printable UTF-8 text."""
+    try:
+        return payload.decode("utf-8").isprintable()
+    except UnicodeDecodeError:
+        return False
 
 
 def decode_frames(

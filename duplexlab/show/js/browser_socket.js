@@ -17,6 +17,18 @@ function render({ model, el }) {
   el.append(box);
   const show = (text) => { status.textContent = text; };
 
+  // Each message is JSON with a "type"; show chat lines as a person would read them.
+  const readable = (data) => {
+    try {
+      const m = JSON.parse(data);
+      if (m.type === "message") return m.from + ": " + m.text;
+      if (m.type === "presence") return m.joined ? "→ " + m.joined + " joined" : "← " + m.left + " left";
+      if (m.type === "welcome") return "welcome, " + m.you + " (online: " + m.online.join(", ") + ")";
+      if (m.type === "error") return "error: " + m.error + " (" + m.hint + ")";
+    } catch (e) { /* not JSON: show it as it came */ }
+    return data;
+  };
+
   let ws = null;
   let unmounted = false;
 
@@ -35,7 +47,7 @@ function render({ model, el }) {
     };
     ws.onmessage = (event) => {
       const item = document.createElement("li");
-      item.textContent = event.data;
+      item.textContent = readable(event.data);
       log.append(item);
       log.scrollTop = log.scrollHeight;
       model.set("received", [...model.get("received"), event.data].slice(-50));

@@ -37,6 +37,12 @@ class BrowserSocket(TicketedWidget):
     """
 
     _esm = _BROWSER_SOCKET_ESM
+
+    @staticmethod
+    def javascript() -> str:
+        """The JavaScript the browser runs for this widget (``duplexlab/show/js/browser_socket.js``)."""
+        return _BROWSER_SOCKET_ESM
+
     received = traitlets.List(traitlets.Unicode()).tag(sync=True)
     opened = traitlets.Int(0).tag(sync=True)
 
