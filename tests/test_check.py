@@ -65,7 +65,8 @@ def test_an_untouched_stub_is_not_attempted_yet_and_costs_nothing():
     def polls_per_event(rate, interval): ...  # your code here
 
     result = dl.check.polls_per_event(polls_per_event)
-    assert not result.passed and result.message.startswith("not attempted yet")
+    assert not result.passed and not result.attempted and result.message.startswith("not attempted yet")
+    assert str(result).startswith("○ polls_per_event: not attempted yet")
     assert not dl.check.polls_per_event(lambda rate, interval: None).message.startswith("not attempted")
 
 

@@ -14,6 +14,7 @@ from .conftest import seconds
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 ALL = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+SOLUTIONS = sorted((NOTEBOOKS / "solutions").glob("[0-9][0-9]-*-solutions.ipynb"))
 
 
 def _text(cell) -> str:
@@ -33,7 +34,7 @@ def run_notebook(path: Path):
         nb,
         timeout=int(seconds(120)),
         kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOKS)}},
+        resources={"metadata": {"path": str(path.parent)}},
     )
     t0 = time.perf_counter()
     client.execute()
@@ -59,7 +60,7 @@ def test_there_are_notebooks():
         assert f"(notebooks/{name})" in readme, f"the README's lesson map does not link {name}"
 
 
-@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", ALL + SOLUTIONS, ids=lambda p: p.stem)
 def test_notebook_is_committed_without_outputs(path):
     """No code cell keeps outputs or an execution count in git."""
     nb = json.loads(path.read_text())
@@ -71,10 +72,19 @@ def test_notebook_is_committed_without_outputs(path):
     assert dirty == [], f"{path.name}: cells {dirty} keep outputs; clear them before committing"
 
 
+def _checks(nb):
+    """(cell index, printed text) of each code cell that runs an exercise check."""
+    return [
+        (i, _text(c))
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and "dl.check." in c.source and "no_sockets_left" not in c.source
+    ]
+
+
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
 def test_notebook_executes(path):
-    """The notebook runs top to bottom; only cells tagged raises-exception may raise;
-    every solution cell's check says ✓."""
+    """The notebook runs top to bottom; only cells tagged raises-exception may raise; it holds no
+    solution, and each exercise's untouched stub gets a friendly "not attempted yet", never ✗."""
     nb, took = run_notebook(path)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
@@ -83,10 +93,33 @@ def test_notebook_executes(path):
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if "raises-exception" in tags:
             assert errors, f"{path.name} cell {i} is tagged raises-exception but raised nothing"
-        if "solution" in tags:
-            text = _text(cell)
-            assert "✓" in text and "✗" not in text, f"{path.name} cell {i}: {text}"
-    print(f"{path.name}: {took:.1f} s")
+        assert "solution" not in tags, f"{path.name} cell {i} is a solution: it belongs in notebooks/solutions/"
+    checks = _checks(nb)
+    for i, text in checks:
+        assert text.startswith("○") and "not attempted yet" in text and "✗" not in text, f"{path.name} {i}: {text}"
+    print(f"{path.name}: {took:.1f} s, {len(checks)} exercise(s) not attempted")
+
+
+def test_every_lesson_with_exercises_has_its_solutions_notebook():
+    """Each lesson's exercises link a solutions notebook that exists, and each solutions notebook a lesson."""
+    for path in ALL:
+        text = path.read_text()
+        if "dl.check." not in text.replace("dl.check.no_sockets_left", ""):
+            continue
+        solutions = NOTEBOOKS / "solutions" / path.name.replace(".ipynb", "-solutions.ipynb")
+        assert solutions in SOLUTIONS, f"{path.name} has exercises but no {solutions.name}"
+        assert f"(solutions/{solutions.name})" in text, f"{path.name} does not link {solutions.name}"
+    assert len(SOLUTIONS) >= 7
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
+def test_solutions_notebook_passes_every_check(path):
+    """Every solution in the solutions notebook gets ✓ from its check."""
+    nb, _ = run_notebook(path)
+    checks = _checks(nb)
+    assert checks, f"{path.name} runs no check"
+    for i, text in checks:
+        assert text.startswith("✓") and "✗" not in text, f"{path.name} cell {i}: {text}"
 
 
 CORRECTIONS = {

@@ -23,6 +23,7 @@ class Result:
     name: str
     passed: bool
     message: str
+    attempted: bool = True  # False: the exercise's stub is untouched
 
     def raise_if_failed(self) -> Result:
         if not self.passed:
@@ -33,7 +34,8 @@ class Result:
         return self.passed
 
     def __str__(self) -> str:
-        return f"{'✓' if self.passed else '✗'} {self.name}: {self.message}"
+        mark = "✓" if self.passed else ("✗" if self.attempted else "○")
+        return f"{mark} {self.name}: {self.message}"
 
     def __repr__(self) -> str:
         return str(self)
@@ -64,7 +66,10 @@ def check(fn: Callable[..., str]) -> Callable[..., Result]:
     def run(*args, **kwargs) -> Result:
         if args and is_stub(args[0]):
             return Result(
-                fn.__name__, False, "not attempted yet: replace the `...` with your code, then run the cell again"
+                fn.__name__,
+                False,
+                "not attempted yet: replace the `...` with your code, then run the cell again",
+                attempted=False,
             )
         try:
             return Result(fn.__name__, True, fn(*args, **kwargs))
