@@ -1,6 +1,7 @@
 """Side by side: four transports on the same events, and a classroom of clients."""
 
 import logging
+import random
 
 import pytest
 
@@ -72,3 +73,33 @@ def test_a_classroom_of_1000_returns_and_warns_nothing(caplog, recwarn):
     assert bytes(room.image.value).startswith(b"\x89PNG")
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert [str(w.message) for w in recwarn] == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_lesson_6_claims_hold_or_say_what_happened_instead_for_any_seed(seed):
+    """With five seeds, lesson 6's default runs print every claim as ✓ or ✗ with a reason; never nan or inf."""
+    with dl.Arena() as arena:
+        plain = arena.run(rate=70, duration=1.0, poll_interval=1.0, seed=seed)
+        bursty = arena.run(rate=70, burstiness=5, duration=1.0, poll_interval=1.0, seed=seed)
+    assert plain.seed == seed and len(plain.event_times) >= 40
+    text = "\n".join([plain.table(), plain.claims(), plain.compare_bursts(bursty), bursty.table()])
+    assert "nan" not in text and "inf" not in text, text
+    claims = [line for line in (plain.claims() + "\n" + plain.compare_bursts(bursty)).splitlines() if line[:1] in "✓✗"]
+    assert len(claims) >= 5, text
+    for line in claims:
+        assert line.startswith("✓") or ":" in line.split("✗", 1)[1], line  # a ✗ says why
+    assert sum(line.startswith("✓") for line in claims) >= len(claims) - 2, text
+
+
+def test_a_run_is_the_same_for_the_same_seed_and_the_default_comes_from_the_environment(monkeypatch):
+    """Seeds make runs repeat; DUPLEXLAB_SEED sets the default; a bad value says what to do."""
+    from duplexlab.experiments.seeds import DEFAULT_SEED, default_seed
+
+    assert event_times(10, 2, rng=random.Random(3)) == event_times(10, 2, rng=random.Random(3))
+    monkeypatch.delenv("DUPLEXLAB_SEED", raising=False)
+    assert default_seed() == DEFAULT_SEED
+    monkeypatch.setenv("DUPLEXLAB_SEED", "7")
+    assert default_seed() == 7
+    monkeypatch.setenv("DUPLEXLAB_SEED", "seven")
+    with pytest.raises(ValueError, match="whole number"):
+        default_seed()

@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from .arena import Arena, ArenaResult
 from .polling import PollingResult, measure_polling
+from .seeds import default_seed
 
-__all__ = ["Arena", "ArenaResult", "PollingResult", "measure_polling"]
+__all__ = ["Arena", "ArenaResult", "PollingResult", "default_seed", "measure_polling"]

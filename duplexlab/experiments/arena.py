@@ -25,6 +25,7 @@ from ..measure import percentile
 from ..runtime.loop import LoopThread, raise_open_file_limit
 from ..runtime.owner import shared_owner
 from ..tap import Tap
+from .seeds import default_seed
 
 __all__ = [
     "EVENTS_START",
@@ -98,6 +99,12 @@ class TransportResult:
     payload_bytes: int = 0
     cpu_seconds: float = 0.0
     seconds: float = 0.0
+    opening_requests: int = 0  # made before the run started (an SSE stream's or a WebSocket's one request)
+
+    @property
+    def requests_during(self) -> int:
+        """Requests sent while the run went on (the opening ones left out)."""
+        return self.requests - self.opening_requests
 
     @property
     def deliveries(self) -> int:
@@ -144,6 +151,107 @@ class ArenaResult:
     clients: int
     event_times: list[float]
     results: dict[str, TransportResult]
+    seed: int | None = None
+
+    def claims(self) -> str:
+        """The lesson's claims about this run, each checked: ✓, or what happened instead and why."""
+        lines = []
+        polling = self.results.get("polling")
+        if polling is not None and polling.delays:
+            half = self.poll_interval / 2 * 1000
+            median = polling.delay_ms(50)
+            if abs(median - half) <= 0.25 * half:
+                lines.append(
+                    f"✓ polling waited about half an interval: median {median:.0f} ms, "
+                    f"interval/2 = {half:.0f} ms ({polling.deliveries} events)"
+                )
+            else:
+                lines.append(
+                    f"✗ polling's median delay was {median:.0f} ms, not about {half:.0f} ms: "
+                    f"with {polling.deliveries} events, where they fell between polls decides it; "
+                    "a longer run (more events) comes closer"
+                )
+        pushed = {n: r for n, r in self.results.items() if n != "polling" and r.delays}
+        if pushed:
+            slowest = max(r.delay_ms(50) for r in pushed.values())
+            shown = ", ".join(f"{n} {r.delay_ms(50):.1f} ms" for n, r in pushed.items())
+            if polling is not None and polling.delays and slowest * 10 < polling.delay_ms(50):
+                lines.append(f"✓ the pushed transports delivered at once (medians: {shown})")
+            elif polling is not None and polling.delays:
+                lines.append(
+                    f"✗ a pushed transport was slow this time (medians: {shown}): the machine was busy; run it again"
+                )
+        for name in ("SSE", "WebSocket"):
+            r = self.results.get(name)
+            if r is not None and r.deliveries:
+                lines.append(
+                    f"{'✓' if r.requests_during == 0 else '✗'} {name} sent {r.requests_during} "
+                    f"request(s) during the run, after the {r.opening_requests} that opened it"
+                )
+        return "\n".join(lines)
+
+    def classroom_claims(self) -> str:
+        """The classroom's claims about this run of N clients, each checked: ✓, or what happened instead."""
+        n, lines = self.clients, []
+        polling = self.results.get("polling")
+        if polling is not None and polling.seconds:
+            per_s, want = polling.requests_during / polling.seconds, n / self.poll_interval
+            ok = abs(per_s - want) <= 0.3 * want
+            lines.append(
+                f"{'✓' if ok else '✗'} polling: {per_s:.0f} requests/s from {n} clients (N / interval = "
+                f"{want:.0f}/s), news or not" + ("" if ok else ": the run was too short to average")
+            )
+        long_polling = self.results.get("long polling")
+        if long_polling is not None and long_polling.deliveries:
+            each = long_polling.requests_during / max(1, long_polling.deliveries)
+            lines.append(
+                f"{'✓' if each >= 0.8 else '✗'} long polling: {long_polling.requests_during} requests for "
+                f"{long_polling.deliveries} deliveries ({each:.2f} per client per event)"
+            )
+        for name in ("SSE", "WebSocket"):
+            r = self.results.get(name)
+            if r is not None:
+                lines.append(
+                    f"{'✓' if r.requests_during == 0 else '✗'} {name}: {r.requests_during} requests during "
+                    f"the run; {r.opening_requests} opened the streams before it"
+                )
+        return "\n".join(lines)
+
+    def compare_bursts(self, bursty: ArenaResult) -> str:
+        """What bursts changed, against this run: each claim checked, ✓ or what happened instead."""
+        lines = []
+        for name in ("polling", "long polling"):
+            before, after = self.results.get(name), bursty.results.get(name)
+            if before is None or after is None or not before.deliveries or not after.deliveries:
+                continue
+            lines.append(
+                f"{name:<13} requests per event: {before.requests_per_event:.2f} → {after.requests_per_event:.2f}"
+            )
+        poll_b, poll_a = self.results.get("polling"), bursty.results.get("polling")
+        if poll_b and poll_a and poll_b.deliveries and poll_a.deliveries:
+            # on a clock: each client asks once per interval while the run lasts (±1 for where it started)
+            fits = [abs(r.requests / r.clients - r.seconds / self.poll_interval) <= 1.0 for r in (poll_b, poll_a)]
+            shown = (
+                f"polling asked {poll_b.requests / poll_b.clients:.0f} times in {poll_b.seconds:.1f} s, then "
+                f"{poll_a.requests / poll_a.clients:.0f} times in {poll_a.seconds:.1f} s"
+            )
+            lines.append(
+                f"✓ {shown}: once per {self.poll_interval:g} s both times, the clock decides, not the events"
+                if all(fits)
+                else f"✗ {shown}: not once per {self.poll_interval:g} s; the machine was too busy to keep time"
+            )
+        long_a = bursty.results.get("long polling")
+        if long_a is not None and long_a.deliveries:
+            each = long_a.requests_per_event
+            lines.append(
+                f"{'✓' if each >= 0.8 else '✗'} long polling still paid {each:.2f} exchanges per event "
+                + (
+                    "in bursts: a burst's events come 5 ms apart, and it asks again within a millisecond"
+                    if each >= 0.8
+                    else "in bursts: some answers carried several events (the machine was slow to ask again)"
+                )
+            )
+        return "\n".join(lines)
 
     def table(self) -> str:
         """One row per transport, narrow enough for a projector (under 90 characters)."""
@@ -228,7 +336,8 @@ class Arena:
             clients: clients per transport (a classroom).
             transports: which of :data:`TRANSPORTS` to run.
             tap: count bytes with a tap per transport (costs client-side time).
-            seed: makes the random event times repeatable (None: new ones each run).
+            seed: the random draws' seed (None: the course's default, ``DUPLEXLAB_SEED`` or 2026), so a
+                run repeats; pass another number for other events.
             min_events: draw the random events again until there are at least this many
                 (a short run with bursts can have none, and then measures nothing).
             on_progress: called with the fraction done, about ten times a second.
@@ -266,6 +375,7 @@ class Arena:
         unknown = set(transports) - set(TRANSPORTS)
         if unknown:
             raise ValueError(f"unknown transport(s) {sorted(unknown)}; choose from {TRANSPORTS}")
+        seed = default_seed() if seed is None else seed
         rng = random.Random(seed)
         times = event_times(rate, duration, burstiness=burstiness, rng=rng)
         for _ in range(1000):  # at these rates a draw with min_events comes within a few tries
@@ -274,10 +384,11 @@ class Arena:
             times = event_times(rate, duration, burstiness=burstiness, rng=rng)
         for lab in self.labs.values():
             lab.call_soon(lab.notifications.clear)
-        found = await self._all(times, duration, poll_interval, clients, transports, tap, on_progress)
-        return ArenaResult(rate, burstiness, duration, poll_interval, clients, times, found)
+        phases = [rng.uniform(0, poll_interval) for _ in range(clients)]  # when each polling client starts
+        found = await self._all(times, duration, poll_interval, clients, transports, tap, on_progress, phases)
+        return ArenaResult(rate, burstiness, duration, poll_interval, clients, times, found, seed)
 
-    async def _all(self, times, duration, interval, clients, transports, use_tap, on_progress):
+    async def _all(self, times, duration, interval, clients, transports, use_tap, on_progress, phases):
         loop = asyncio.get_running_loop()
         taps: dict[str, Tap] = {}
         bases: dict[str, str] = {}
@@ -298,9 +409,9 @@ class Arena:
         }
         go = _Start(len(transports) * clients)
         tasks = [
-            loop.create_task(runners[name](bases[name], interval, results[name], go))
+            loop.create_task(runners[name](bases[name], interval, results[name], go, phases[k]))
             for name in transports
-            for _ in range(clients)
+            for k in range(clients)
         ]
         ticker = None
         try:
@@ -369,11 +480,11 @@ class Arena:
         for note in notes:
             result.delays.append(t - note["t"])
 
-    async def _polling(self, base, interval, result, go) -> None:
+    async def _polling(self, base, interval, result, go, phase) -> None:
         async with AsyncClient(base) as client:
             await go.ready()
             after = 0
-            next_at = time.perf_counter() + random.uniform(0, interval)
+            next_at = time.perf_counter() + phase
             while True:
                 # never sleep past the end: a poll due after it would never be sent
                 await asyncio.sleep(max(0.0, min(next_at, go.end) - time.perf_counter()))
@@ -386,7 +497,7 @@ class Arena:
                 after = data["last_id"]
                 next_at += interval
 
-    async def _long_polling(self, base, interval, result, go) -> None:
+    async def _long_polling(self, base, interval, result, go, phase) -> None:
         async with AsyncClient(base, timeout=60) as client:
             await go.ready()
             after = 0
@@ -399,9 +510,10 @@ class Arena:
                 self._learn(result, data["notifications"], reply.t_done)
                 after = data["last_id"]
 
-    async def _sse(self, base, interval, result, go) -> None:
+    async def _sse(self, base, interval, result, go, phase) -> None:
         async with AsyncClient(base) as client:
             result.requests += 1
+            result.opening_requests += 1
             stream = client.iter_events(f"/api/users/{USER}/events", on_open=go.ready_nowait)
 
             async def read() -> None:
@@ -415,9 +527,10 @@ class Arena:
             except TimeoutError:
                 pass
 
-    async def _websocket(self, base, interval, result, go) -> None:
+    async def _websocket(self, base, interval, result, go, phase) -> None:
         async with ws_connect(f"{base}/notifications/{USER}", proxy=None, compression=None, open_timeout=60) as ws:
             result.requests += 1
+            result.opening_requests += 1
             await ws.recv()  # "subscribed"
             await go.ready()
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipywidgets as W
 
 from ...experiments.arena import TRANSPORTS, ArenaResult
+from ...experiments.seeds import default_seed
 from .. import plots
 from .base import SliderExperiment, render_png
 
@@ -30,18 +31,19 @@ class SideBySide(SliderExperiment):
         burstiness: float = 1.0,
         poll_interval: float = 1.0,
         duration: float = 3.0,
-        seed: int | None = 0,
+        seed: int | None = None,
         debounce: float = 0.3,
         autorun: bool = True,
     ) -> None:
         self.arena = arena.start()
         self.duration = duration
-        self.seed = seed  # run k uses seed + k: Run All gives the same events each time
+        self.seed = default_seed() if seed is None else seed  # run k uses seed + k: Run All repeats
         self.result = None
+        self._next_seed: int | None = None  # a one-off seed for run(seed=...)
         style = {"description_width": "130px"}
         layout = W.Layout(width="430px")
         self.rate = W.FloatSlider(
-            value=rate, min=0.5, max=20, step=0.5, description="events per second", style=style, layout=layout
+            value=rate, min=0.5, max=100, step=0.5, description="events per second", style=style, layout=layout
         )
         self.burstiness = W.FloatSlider(
             value=burstiness, min=1, max=10, step=1, description="events per burst", style=style, layout=layout
@@ -90,7 +92,7 @@ class SideBySide(SliderExperiment):
             clients=1,
             transports=("polling", "long polling", "SSE", "WebSocket"),
             tap=True,
-            seed=None if self.seed is None else self.seed + self.runs_done,
+            seed=self._next_seed if self._next_seed is not None else self.seed + self.runs_done,
             on_progress=self._progress,
         )
         self.result = result
@@ -98,16 +100,30 @@ class SideBySide(SliderExperiment):
         self.progress.value = 1
         self.progress.description = "done"
         self.runs_done += 1
-        self.status.value = f"<b>run {self.runs_done}</b>: {len(result.event_times)} events"
+        self.status.value = f"<b>run {self.runs_done}</b>: {len(result.event_times)} events (seed {result.seed})"
 
-    def run(self, *, rate: float | None = None, burstiness: float | None = None, poll_interval: float | None = None):
-        """Run now (blocking), optionally moving sliders first; returns the :class:`ArenaResult`."""
+    def run(
+        self,
+        *,
+        rate: float | None = None,
+        burstiness: float | None = None,
+        poll_interval: float | None = None,
+        seed: int | None = None,
+    ):
+        """Run now (blocking), optionally moving sliders first; returns the :class:`ArenaResult`.
+
+        ``seed`` draws this one run's events with another seed (default: the widget's next one).
+        """
         self.arena.start()
         self.wait_idle()
         for slider, value in ((self.rate, rate), (self.burstiness, burstiness), (self.poll_interval, poll_interval)):
             if value is not None:
                 self._set_quietly(slider, value)
-        self._loop.run(self.shown(self._run_current()), 120)
+        self._next_seed = seed
+        try:
+            self._loop.run(self.shown(self._run_current()), 120)
+        finally:
+            self._next_seed = None
         return self.result
 
 
@@ -170,11 +186,13 @@ class Classroom(SliderExperiment):
                 clients=n,
                 transports=(name,),
                 tap=False,
-                seed=n,
+                seed=default_seed() + n,
                 on_progress=tick,
             )
             if merged is None:
-                merged = ArenaResult(one.rate, one.burstiness, one.duration, one.poll_interval, n, one.event_times, {})
+                merged = ArenaResult(
+                    one.rate, one.burstiness, one.duration, one.poll_interval, n, one.event_times, {}, one.seed
+                )
             merged.results[name] = one.results[name]
         self.runs[n] = merged
         runs = list(self.runs.values())
