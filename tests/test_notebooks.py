@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -72,6 +73,9 @@ def test_notebook_is_committed_without_outputs(path):
     assert dirty == [], f"{path.name}: cells {dirty} keep outputs; clear them before committing"
 
 
+NOT_A_NUMBER = re.compile(r"\b(nan|inf)\b", re.IGNORECASE)
+
+
 def _checks(nb):
     """(cell index, printed text) of each code cell that runs an exercise check."""
     return [
@@ -97,6 +101,8 @@ def test_notebook_executes(path):
     checks = _checks(nb)
     for i, text in checks:
         assert text.startswith("○") and "not attempted yet" in text and "✗" not in text, f"{path.name} {i}: {text}"
+    for i, cell in enumerate(nb.cells):
+        assert not NOT_A_NUMBER.search(_text(cell)), f"{path.name} cell {i} prints nan or inf: {_text(cell)}"
     print(f"{path.name}: {took:.1f} s, {len(checks)} exercise(s) not attempted")
 
 
@@ -148,3 +154,16 @@ def test_the_experts_corrections_are_in_their_lessons(name):
     text = "\n".join("".join(cell["source"]) for cell in nb["cells"])
     missing = [term for term in CORRECTIONS[name] if term not in text]
     assert missing == [], f"{name} lacks {missing}"
+
+
+@pytest.mark.parametrize("seed", ["1", "2"])
+def test_lesson_6_with_other_seeds_prints_checked_claims_and_no_nan(seed, monkeypatch):
+    """Lesson 6 under DUPLEXLAB_SEED=1 and 2: every claim line is ✓ or ✗ with its reason; no nan or inf."""
+    monkeypatch.setenv("DUPLEXLAB_SEED", seed)
+    nb, _ = run_notebook(NOTEBOOKS / "06-side-by-side.ipynb")
+    text = "\n".join(_text(c) for c in nb.cells if c.cell_type == "code")
+    assert not NOT_A_NUMBER.search(text), text
+    claims = [line for line in text.splitlines() if line and line[0] in "✓✗"]
+    assert len(claims) >= 10, text
+    for line in claims:
+        assert line.startswith("✓") or ":" in line.split("✗", 1)[1], line

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .arena import Arena, ArenaResult
-from .polling import PollingResult, measure_polling
+from .polling import PollingResult, delay_claims, measure_polling
 from .seeds import default_seed
 
-__all__ = ["Arena", "ArenaResult", "PollingResult", "default_seed", "measure_polling"]
+__all__ = ["Arena", "ArenaResult", "PollingResult", "default_seed", "delay_claims", "measure_polling"]

@@ -16,7 +16,7 @@ from ..clients.http import AsyncClient, Reply
 from ..clients.polling import PollRun, expected_polls
 from ..tap import Tap
 
-__all__ = ["PollingResult", "measure_polling"]
+__all__ = ["PollingResult", "delay_claims", "measure_polling"]
 
 JUDGE_CODE = "print(sum(range(10)))"
 
@@ -78,6 +78,26 @@ class PollingResult:
             f"detection delay {self.mean_delay * 1000:.0f} ms "
             f"(theory {self.theory_delay * 1000:.0f} ms), {self.bytes_total / self.students:.0f} bytes each"
         )
+
+
+def delay_claims(results: list[PollingResult]) -> str:
+    """The lesson's claim, "you learn half an interval late on average", checked for each result.
+
+    ✓ when the mean delay is within 30 % (or 20 ms) of interval/2 plus a round trip; else what
+    happened instead.
+    """
+    lines = []
+    for r in results:
+        mean, theory = r.mean_delay * 1000, r.theory_delay * 1000
+        if abs(mean - theory) <= max(0.3 * theory, 20):
+            lines.append(f"✓ every {r.interval:g} s: learned {mean:.0f} ms late on average, theory {theory:.0f} ms")
+        else:
+            lines.append(
+                f"✗ every {r.interval:g} s: learned {mean:.0f} ms late on average, not about {theory:.0f} ms: "
+                f"with {r.students} student(s) the ready moments sample the polling cycle coarsely, "
+                "or the machine was busy; more students average better"
+            )
+    return "\n".join(lines)
 
 
 async def measure_polling(
