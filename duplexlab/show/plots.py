@@ -1,14 +1,20 @@
 """Plots for the lessons, on matplotlib (the notebook's inline backend shows them).
 
 Each function draws on ``ax`` when given one (tests and dashboards do that) and
-otherwise makes a figure of its own and shows it.
+otherwise makes a figure of its own and shows it. Every plot is drawn for a
+projector: text of 10 pt or more, no rotated tick labels, a white background
+(readable in a dark theme too) and the Okabe-Ito colours, which people with
+any common colour-vision deficiency can tell apart.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
+import matplotlib
 import matplotlib.pyplot as plt
+from matplotlib.patches import Patch
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from ..clients.polling import expected_polls
@@ -24,8 +30,46 @@ __all__ = [
     "timeline",
 ]
 
-SERVER_COLOR = "tab:orange"
-CLIENT_COLOR = "tab:blue"
+# Okabe & Ito's palette (2008), safe for colour-blind readers
+BLUE, ORANGE, GREEN, VERMILLION, SKY, PURPLE, GREY = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#56B4E9",
+    "#CC79A7",
+    "#7F7F7F",
+)
+SERVER_COLOR = ORANGE
+CLIENT_COLOR = BLUE
+
+STYLE = {
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "figure.titlesize": 12,
+    "figure.facecolor": "white",
+    "axes.facecolor": "white",
+    "savefig.facecolor": "white",
+    "text.color": "black",
+    "axes.labelcolor": "black",
+    "xtick.color": "black",
+    "ytick.color": "black",
+}
+
+
+def _styled(draw):
+    """Draw under :data:`STYLE`, whatever the notebook's settings."""
+
+    @functools.wraps(draw)
+    def styled(*args, **kwargs):
+        with matplotlib.rc_context(STYLE):
+            return draw(*args, **kwargs)
+
+    return styled
 
 
 def _axes(ax, size):
@@ -35,6 +79,7 @@ def _axes(ax, size):
     return ax, True
 
 
+@_styled
 def timeline(
     created: Mapping[object, float],
     requests: Sequence[tuple[float, float]],
@@ -85,38 +130,40 @@ def timeline(
             0.5,
             f"{(t_seen - t_made) * 1000:.0f} ms",
             ha="center",
-            fontsize=8,
+            fontsize=10,
             color="dimgray",
         )
     ax.set_yticks([0, 1], ["client", "server"])
     ax.set_ylim(-0.5, 1.6)
     ax.set_xlabel("seconds")
     ax.set_title(title)
-    ax.legend(loc="upper left", fontsize=8, ncols=2, frameon=False)
+    ax.legend(loc="upper left", fontsize=10, ncols=2, frameon=False)
     if own:
         plt.show()
     return None if own else ax
 
 
+@_styled
 def bytes_split(counts: Counts, *, title: str = "Bytes on the wire", ax=None):
     """Header bytes vs body bytes, each way, as stacked bars."""
     ax, own = _axes(ax, (7, 2.2))
     rows = ["client → server", "server → client"]
     headers = [counts.header_bytes_up, counts.header_bytes_down]
     bodies = [counts.body_bytes_up, counts.body_bytes_down]
-    ax.barh(rows, headers, color="tab:gray", label="headers")
-    ax.barh(rows, bodies, left=headers, color="tab:green", label="body")
+    ax.barh(rows, headers, color=GREY, label="headers")
+    ax.barh(rows, bodies, left=headers, color=GREEN, label="body")
     for i, (h, b) in enumerate(zip(headers, bodies)):
-        ax.text(h + b, i, f"  {h + b} B ({h} header)", va="center", fontsize=8)
+        ax.text(h + b, i, f"  {h + b} B ({h} header)", va="center", fontsize=10)
     ax.set_xlabel("bytes")
     ax.set_xlim(0, max(h + b for h, b in zip(headers, bodies)) * 1.45 + 1)
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.legend(loc="lower right", fontsize=10, frameon=False)
     if own:
         plt.show()
     return None if own else ax
 
 
+@_styled
 def polling_dashboard(results, *, current=None, fig=None):
     """Three panels over polling results at several intervals (one series).
 
@@ -136,7 +183,7 @@ def polling_dashboard(results, *, current=None, fig=None):
     grid = [lo + (hi - lo) * i / 100 for i in range(101)]
 
     ax_req.plot(xs, [r.requests / r.students for r in results], "o", color=CLIENT_COLOR, label="polls")
-    ax_req.plot(xs, [r.wasted / r.students for r in results], "x", color="tab:red", label='wasted ("not yet")')
+    ax_req.plot(xs, [r.wasted / r.students for r in results], "x", color=VERMILLION, label='wasted ("not yet")')
     ax_req.plot(grid, [expected_polls(judge + g / 2, g) for g in grid], color="gray", lw=1, label="theory")
     ax_req.set_xlabel("poll interval (s)")
     ax_req.set_ylabel("per student")
@@ -151,8 +198,8 @@ def polling_dashboard(results, *, current=None, fig=None):
     ax_delay.set_ylabel("ms")
     ax_delay.set_title("Ready on the server → client knows")
 
-    ax_bytes.plot(xs, [r.bytes_total / r.students for r in results], "o", color="tab:green", label="all bytes")
-    ax_bytes.plot(xs, [r.header_bytes / r.students for r in results], "s", color="tab:gray", label="of which headers")
+    ax_bytes.plot(xs, [r.bytes_total / r.students for r in results], "o", color=GREEN, label="all bytes")
+    ax_bytes.plot(xs, [r.header_bytes / r.students for r in results], "s", color=GREY, label="of which headers")
     ax_bytes.set_xlabel("poll interval (s)")
     ax_bytes.set_ylabel("bytes per student")
     ax_bytes.set_title("Bytes on the wire")
@@ -167,7 +214,7 @@ def polling_dashboard(results, *, current=None, fig=None):
     for ax in (ax_req, ax_delay, ax_bytes):
         ax.set_xlim(0, hi * 1.05)
         ax.set_ylim(bottom=0)
-        ax.legend(fontsize=7, frameon=False)
+        ax.legend(fontsize=10, frameon=False)
         ax.grid(alpha=0.3)
     fig.suptitle(f"{students} student(s) polling the code judge", fontsize=10)
     if own:
@@ -176,9 +223,10 @@ def polling_dashboard(results, *, current=None, fig=None):
     return fig
 
 
-TRANSPORT_COLORS = {"polling": "tab:red", "long polling": "tab:orange", "SSE": "tab:green", "WebSocket": "tab:blue"}
+TRANSPORT_COLORS = {"polling": VERMILLION, "long polling": ORANGE, "SSE": GREEN, "WebSocket": BLUE}
 
 
+@_styled
 def side_by_side(result, *, fig=None):
     """Four panels for one side-by-side run: delays, requests, bytes and server CPU per transport."""
     own = fig is None
@@ -189,13 +237,14 @@ def side_by_side(result, *, fig=None):
     names = [r.name for r in rs]
     colors = [TRANSPORT_COLORS.get(n, "gray") for n in names]
     data = [[d * 1000 for d in r.delays] or [float("nan")] for r in rs]
-    parts = ax_delay.boxplot(data, tick_labels=names, showfliers=True, patch_artist=True)
+    labels = [n.replace(" ", "\n") for n in names]  # "long\npolling": no rotated labels
+    parts = ax_delay.boxplot(data, tick_labels=labels, showfliers=True, patch_artist=True)
     for patch, color in zip(parts["boxes"], colors):
         patch.set_facecolor(color)
         patch.set_alpha(0.5)
     ax_delay.axhline(
         result.poll_interval / 2 * 1000,
-        color="tab:red",
+        color=VERMILLION,
         ls="--",
         lw=1,
         label=f"polling theory: interval/2 = {result.poll_interval / 2 * 1000:.0f} ms",
@@ -203,26 +252,29 @@ def side_by_side(result, *, fig=None):
     ax_delay.set_yscale("symlog", linthresh=1)
     ax_delay.set_ylim(bottom=0)
     ax_delay.set_ylabel("ms (log scale above 1)")
-    ax_delay.set_title("Delivery delay")
-    ax_delay.legend(fontsize=7, frameon=False, loc="upper right")
+    ax_delay.set_title(f"Delivery delay\n(dashed: interval/2 = {result.poll_interval / 2 * 1000:.0f} ms)")
 
-    ax_req.bar(names, [r.requests_per_event for r in rs], color=colors)
+    ax_req.bar(labels, [r.requests_per_event for r in rs], color=colors)
     ax_req.set_title("HTTP requests per delivered event")
     heads = [r.header_bytes / max(r.deliveries, 1) for r in rs]
     pays = [r.payload_bytes / max(r.deliveries, 1) for r in rs]
-    ax_bytes.bar(names, heads, color="tab:gray", label="headers (HTTP + frame)")
-    ax_bytes.bar(names, pays, bottom=heads, color=colors, label="payload")
+    ax_bytes.bar(labels, heads, color=GREY)
+    ax_bytes.bar(labels, pays, bottom=heads, color=colors)
     ax_bytes.set_title("Bytes per delivered event")
-    ax_bytes.legend(fontsize=7, frameon=False)
-    ax_cpu.bar(names, [r.cpu_per_second * 1000 for r in rs], color=colors)
+    ax_bytes.set_ylim(top=max([h + p for h, p in zip(heads, pays)] + [1]) * 1.45)  # room for the legend
+    ax_bytes.legend(
+        handles=[Patch(color=GREY, label="headers (HTTP + frame)"), Patch(color="black", alpha=0.25, label="payload")],
+        frameon=False,
+        loc="upper right",
+    )
+    ax_cpu.bar(labels, [r.cpu_per_second * 1000 for r in rs], color=colors)
     ax_cpu.set_title("Server CPU (ms per second)")
     for ax in (ax_delay, ax_req, ax_bytes, ax_cpu):
-        ax.tick_params(axis="x", labelsize=7, rotation=20)
+        ax.tick_params(axis="x", labelsize=10)
         ax.grid(alpha=0.3, axis="y")
     fig.suptitle(
         f"{len(result.event_times)} events at {result.rate:g}/s (bursts of ~{result.burstiness:g}), "
         f"{result.clients} client(s) per transport, polling every {result.poll_interval:g} s",
-        fontsize=10,
     )
     if own:
         plt.show()
@@ -230,6 +282,7 @@ def side_by_side(result, *, fig=None):
     return fig
 
 
+@_styled
 def classroom(runs, *, fig=None):
     """Cost against the number of clients N, one line per transport.
 
@@ -259,7 +312,7 @@ def classroom(runs, *, fig=None):
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("clients (N)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, frameon=False)
+        ax.legend(fontsize=10, frameon=False)
     ax_delay.set_yscale("log")
     if own:
         plt.show()
@@ -267,6 +320,7 @@ def classroom(runs, *, fig=None):
     return fig
 
 
+@_styled
 def resume(published, clients, cuts, *, t0=None, ax=None):
     """Messages published vs received over time, per client, with the moments of each cut.
 
@@ -297,29 +351,30 @@ def resume(published, clients, cuts, *, t0=None, ax=None):
             label=f"{name}: {len(received)} received",
         )
     for k, t in enumerate(cuts):
-        ax.axvline(t - t0, color="tab:red", lw=0.8, alpha=0.6, label="cut" if k == 0 else None)
+        ax.axvline(t - t0, color=VERMILLION, lw=0.8, alpha=0.6, label="cut" if k == 0 else None)
     ax.set_xlabel("seconds")
     ax.set_ylabel("messages")
     ax.set_title("Messages published vs received, across cuts")
-    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    ax.legend(fontsize=10, frameon=False, loc="upper left")
     ax.grid(alpha=0.3)
     if own:
         plt.show()
     return None if own else ax
 
 
+@_styled
 def keepalive(settings, measured, *, ax=None):
     """Measured time to notice a dead connection vs ping_interval + ping_timeout + close_timeout."""
     ax, own = _axes(ax, (7, 2.8))
     labels = [f"ping {p:g} s\ntimeout {t:g} s\nclose {c:g} s" for p, t, c in settings]
     expected = [p + t + c for p, t, c in settings]
     xs = range(len(settings))
-    ax.bar([x - 0.2 for x in xs], expected, width=0.4, color="tab:gray", label="interval + timeout + close")
-    ax.bar([x + 0.2 for x in xs], measured, width=0.4, color="tab:blue", label="measured")
-    ax.set_xticks(list(xs), labels, fontsize=8)
+    ax.bar([x - 0.2 for x in xs], expected, width=0.4, color=GREY, label="interval + timeout + close")
+    ax.bar([x + 0.2 for x in xs], measured, width=0.4, color=BLUE, label="measured")
+    ax.set_xticks(list(xs), labels, fontsize=10)
     ax.set_ylabel("seconds")
     ax.set_title("How long until a dead connection is noticed")
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=10, frameon=False)
     if own:
         plt.show()
     return None if own else ax

@@ -49,7 +49,7 @@ def figure_png(fig: Figure) -> bytes:
     widths the widgets show them at, so the browser doesn't rescale them.
     """
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=75)
+    fig.savefig(buf, format="png", dpi=75, facecolor="white")  # readable in a dark theme too
     return buf.getvalue()
 
 
