@@ -85,3 +85,37 @@ def test_lesson_6_checks_judge_the_lessons_own_run():
     wrong = next(name for name in run.results if name != fewest)
     verdict = dl.check.cheapest(lambda result: wrong, run)
     assert not verdict.passed and f"the fewest is {fewest!r}" in verdict.message
+
+
+def test_new_checks_pass_right_answers_and_explain_wrong_ones(default_lab):
+    """time_one_request, resume_id and accept_handshake: ✓ for a right answer, ✗ with the reason otherwise."""
+    import time
+
+    def timed(client, path):
+        t0 = time.perf_counter()
+        client.get(path)
+        return time.perf_counter() - t0
+
+    assert dl.check.time_one_request(timed).passed
+    in_ms = dl.check.time_one_request(lambda client, path: timed(client, path) * 1000)
+    assert not in_ms.passed and "milliseconds" in in_ms.message
+
+    def last_id(text):
+        last = ""
+        for block in text.split("\n\n")[:-1]:
+            for line in block.split("\n"):
+                if line.startswith("id:"):
+                    last = line[3:].removeprefix(" ")
+        return last
+
+    assert dl.check.resume_id(last_id).passed
+    naive = dl.check.resume_id(lambda text: text.split("id: ")[-1].split("\n")[0])
+    assert not naive.passed and "the id to send is" in naive.message
+
+    def gate(headers, allowed):
+        origin = headers.get("Origin")
+        return origin in allowed if origin is not None else headers.get("Sec-Fetch-Site") != "cross-site"
+
+    assert dl.check.accept_handshake(gate).passed
+    trusting = dl.check.accept_handshake(lambda headers, allowed: True)
+    assert not trusting.passed and "hijacking" in trusting.message

@@ -8,17 +8,19 @@ can act on. It never stops "Run All"; ``result.raise_if_failed()`` raises
 
 from __future__ import annotations
 
+from .lesson00 import time_one_request
 from .lesson01 import fetch_new, header_share
 from .lesson02 import backoff_poll, expected_wasted
-from .lesson03 import event_data, long_poll_loop
+from .lesson03 import event_data, long_poll_loop, resume_id
 from .lesson04 import accept_key, frame_overhead, masking
 from .lesson05 import lifecycle, no_sockets_left, unread_badge
 from .lesson06 import cheapest, polls_per_event
-from .lesson07 import backoff_wait, keepalive_deadline
+from .lesson07 import accept_handshake, backoff_wait, keepalive_deadline
 from .result import Result
 
 __all__ = [
     "Result",
+    "accept_handshake",
     "accept_key",
     "backoff_poll",
     "backoff_wait",
@@ -34,5 +36,7 @@ __all__ = [
     "masking",
     "no_sockets_left",
     "polls_per_event",
+    "resume_id",
+    "time_one_request",
     "unread_badge",
 ]
