@@ -87,6 +87,7 @@ class Lab:
             longpoll.add_routes(app, self.notifications)
             events.add_routes(app, self.notifications)
             judge.add_routes(app, self.judge)
+            self.judge.on_done = self._push_verdict
             otp.add_routes(app, self.otp)
             server = HTTPServer(app, host=self.host, port=self.requested_port, gate=gate)
             ws = realtime.RealtimeServer(self.notifications, host=self.host, policy=self.policy, gate=gate)
@@ -236,6 +237,12 @@ class Lab:
     def call_soon(self, callback, *args) -> None:
         """Call ``callback(*args)`` on the lab's loop, safely from any thread."""
         self.loop.call_soon(callback, *args)
+
+    def _push_verdict(self, sub: judge.Submission) -> None:
+        """A verdict is ready for a submission that asked for it: push it as a notification (on the loop)."""
+        if sub.notify and sub.verdict is not None:
+            text = f"submission {sub.id}: {sub.verdict.value}"
+            self.notifications.add(sub.notify, text, kind="judge-verdict")
 
     # -- the social app's notifications --------------------------------------
 

@@ -132,7 +132,14 @@ CORRECTIONS = {
     "01-one-way-api.ipynb": ["HPACK", "QPACK", "cookies"],
     "03-long-polling-and-sse.ipynb": ["SETTINGS_MAX_CONCURRENT_STREAMS", "RFC 6455 §4.1", "CONNECTING"],
     "04-websocket-handshake.ipynb": ["RSV", "| opcode |", "continuation", "binary", "& 0x7F", "426"],
-    "05-chat-and-notifications.ipynb": ["latency", "BrowserSocket.javascript()", "readyState"],
+    "05-chat-and-notifications.ipynb": [
+        "latency",
+        "BrowserSocket.javascript()",
+        "readyState",
+        '"notify"',
+        "?after=",
+        "Fetch, then subscribe",
+    ],
     "07-keeping-websockets-alive.ipynb": [
         "1006",
         "CSWSH",

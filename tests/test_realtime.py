@@ -123,3 +123,41 @@ def test_echo_and_close_codes_are_recorded(lab):
         time.sleep(0.01)
     rec = lab.websockets.records[-1]
     assert (rec.close_code, rec.close_reason, rec.received, rec.sent) == (4000, "unmount", 1, 1)
+
+
+def test_fetch_then_subscribe_after_the_last_id_loses_nothing(lab):
+    """Subscribing with ?after=<last id fetched> first replays what came in between, once, in order."""
+    import json as _json
+
+    first = lab.notify("ishaan", "before the page loaded").id
+    lab.notify("ishaan", "between the fetch and the subscription")
+    with lab.connect(f"/notifications/ishaan?after={first}") as ws:
+        assert _json.loads(ws.recv(timeout=2))["type"] == "subscribed"
+        replayed = _json.loads(ws.recv(timeout=2))
+        lab.notify("ishaan", "after the subscription")
+        live = _json.loads(ws.recv(timeout=2))
+    assert replayed["text"] == "between the fetch and the subscription" and replayed["replayed"]
+    assert live["text"] == "after the subscription" and "replayed" not in live
+    from websockets.exceptions import InvalidStatus
+
+    try:
+        lab.connect("/notifications/ishaan?after=soon")
+    except InvalidStatus as refused:
+        assert refused.response.status_code == 400
+    else:
+        raise AssertionError("a bad ?after= was accepted")
+
+
+def test_a_verdict_can_be_pushed_instead_of_polled(lab):
+    """A submission with "notify" pushes its verdict to /notifications/<user> the moment it is ready."""
+    import json as _json
+
+    with lab.connect("/notifications/judged") as ws:
+        ws.recv(timeout=2)  # subscribed
+        sub = lab.client().post("/api/judge/submissions", json={"code": "print(1)", "notify": "judged"}).json()
+        pushed = _json.loads(ws.recv(timeout=10))
+    done = lab.judge.get(sub["id"])
+    assert pushed["kind"] == "judge-verdict" and pushed["text"] == f"submission {sub['id']}: ok"
+    assert abs(pushed["t"] - done.t_ready) < 0.05
+    bad = lab.client(check=False).post("/api/judge/submissions", json={"code": "print(1)", "notify": ["x"]})
+    assert bad.status == 400 and "notify" in bad.json()["error"]

@@ -7,7 +7,9 @@ time, memory, process and output limits). ``GET /api/judge/submissions/{id}``
 answers ``queued``, ``running`` or ``done`` with a verdict: ``ok``,
 ``runtime-error``, ``time-limit``, ``memory-limit`` or ``output-limit``, the
 output, and which limits this machine enforced. The client must keep asking:
-that is polling.
+that is polling. Unless it says ``"notify": "<user>"``: then the verdict is also
+pushed, the moment it is ready, as that user's notification (kind
+``judge-verdict``), to whoever listens on ``/notifications/<user>``.
 
 The queue is bounded: with ``max_waiting`` submissions queued or running, a
 new one gets ``503`` and ``Retry-After``. The judge remembers the last
@@ -27,12 +29,14 @@ import collections
 import enum
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 
 from ..runtime.http import json_error, read_json
 from . import sandbox
+from .notifications import valid_user
 
 __all__ = ["Judge", "JudgeBusy", "Status", "Submission", "Verdict", "add_routes"]
 
@@ -83,6 +87,7 @@ class Submission:
     t_started: float | None = None
     t_finished: float | None = None
     t_ready: float | None = None
+    notify: str | None = None  # a user whose notifications carry the verdict when it is ready
 
     def to_json(self) -> dict:
         data: dict[str, object] = {
@@ -132,6 +137,7 @@ class Judge:
         self._ids = itertools.count(1)
         self._subs: collections.OrderedDict[int, Submission] = collections.OrderedDict()
         self._tasks: set[asyncio.Task] = set()
+        self.on_done: Callable[[Submission], None] | None = None  # the lab pushes verdicts with it
 
     @property
     def limits(self) -> dict[str, str]:
@@ -148,8 +154,12 @@ class Judge:
         queue_delay: float | None = None,
         time_limit: float | None = None,
         ready_after: float | None = None,
+        notify: str | None = None,
     ) -> Submission:
         """Accept ``code`` and start judging it in the background (call on the lab loop).
+
+        With ``notify`` (a user name), the verdict is also pushed as that user's
+        notification the moment it is ready, for clients that listen instead of polling.
 
         Raises:
             JudgeBusy: ``max_waiting`` submissions are already queued or running.
@@ -162,6 +172,7 @@ class Judge:
             self.queue_delay if queue_delay is None else queue_delay,
             self.time_limit if time_limit is None else time_limit,
             ready_after,
+            notify=notify,
         )
         self._subs[sub.id] = sub
         while len(self._subs) > MAX_KEPT:
@@ -198,6 +209,8 @@ class Judge:
                 await asyncio.sleep(hold)
         sub.t_ready = time.perf_counter()
         sub.status = Status.DONE
+        if sub.notify and self.on_done is not None:
+            self.on_done(sub)
 
     async def aclose(self) -> None:
         """Stop every submission still waiting or running (their processes are killed)."""
@@ -241,9 +254,17 @@ async def create_submission(request: web.Request) -> web.Response:
     queue_delay = _number(body, "queue_delay", MAX_QUEUE_DELAY)
     time_limit = _number(body, "time_limit", MAX_TIME_LIMIT)
     ready_after = _number(body, "ready_after", MAX_QUEUE_DELAY)
+    notify = body.get("notify")
+    if notify is not None:
+        try:
+            valid_user(notify if isinstance(notify, str) else "")
+        except ValueError:
+            raise json_error(
+                400, "'notify' must be a user name", 'send e.g. "notify": "meera" to get the verdict pushed'
+            ) from None
     try:
         sub = request.app[JUDGE_KEY].submit(
-            code, queue_delay=queue_delay, time_limit=time_limit, ready_after=ready_after
+            code, queue_delay=queue_delay, time_limit=time_limit, ready_after=ready_after, notify=notify
         )
     except JudgeBusy as exc:
         error = json_error(

@@ -3,7 +3,8 @@
 One server, routed by path:
 
 - ``/chat?name=asha``          a chat room: everyone gets every message, and who is online
-- ``/notifications/<user>``    the social app pushes each new notification of ``<user>``
+- ``/notifications/<user>``    the social app pushes each new notification of ``<user>``;
+                               ``?after=N`` first sends those after id N (fetch, then subscribe)
 - ``/echo``                    sends every message back (for measuring round trips)
 - ``/alive``                   holds a line open, so a widget notices when the lab stops
 - ``/stream/<topic>?last=N``   numbered messages; a client that reconnects with the last
@@ -360,6 +361,12 @@ class RealtimeServer:
                     valid_user(path.removeprefix(prefix))
                 except ValueError as exc:
                     return connection.respond(HTTPStatus.BAD_REQUEST, f"{exc}\n")
+                after = parse_qs(urlsplit(request.path).query).get("after", ["0"])[0]
+                if prefix == "/notifications/" and not after.isdigit():
+                    return connection.respond(
+                        HTTPStatus.BAD_REQUEST,
+                        "connect to /notifications/<user>?after=<the last notification id you have>\n",
+                    )
                 return None
         if path == "/chat":
             name = parse_qs(urlsplit(request.path).query).get("name", [""])[0]
@@ -404,7 +411,10 @@ class RealtimeServer:
             elif parts.path.startswith("/private/"):
                 await self._private(ws, record, parts.path.removeprefix("/private/"))
             else:
-                await self._notifications(ws, record, parts.path.removeprefix("/notifications/"))
+                after = parse_qs(parts.query).get("after", [None])[0]
+                await self._notifications(
+                    ws, record, parts.path.removeprefix("/notifications/"), after=None if after is None else int(after)
+                )
         except ConnectionClosed:
             pass
         except Exception as exc:  # a bug must not leave the socket open and silent
@@ -509,11 +519,31 @@ class RealtimeServer:
                     subscribers[ws].sent += 1
 
     async def _notifications(
-        self, ws: ServerConnection, record: ConnectionRecord, user: str, *, private: bool = False
+        self,
+        ws: ServerConnection,
+        record: ConnectionRecord,
+        user: str,
+        *,
+        private: bool = False,
+        after: int | None = None,
     ) -> None:
+        """Push ``user``'s notifications; with ``after``, first those after that id (the ones missed).
+
+        The replay is written in the same step that subscribes the socket, so no
+        notification falls between "what you had" and "what is pushed", and none comes twice.
+        """
         channel = self._private_subscribers if private else self._subscribers
         await self._send(ws, record, json.dumps({"type": "subscribed", "user": user, "private": private}))
         channel.setdefault(user, {})[ws] = record
+        if after is not None:
+            for note in self.notifications.for_user(user, after=after, private=private):
+                broadcast(
+                    [ws],
+                    json.dumps(
+                        {"type": "notification", **note.to_json(), "t_sent": time.perf_counter(), "replayed": True}
+                    ),
+                )
+                record.sent += 1
         try:
             async for raw in ws:
                 record.received += 1
