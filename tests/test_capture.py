@@ -115,3 +115,15 @@ def test_stream_cut_mid_body_is_an_unfinished_response():
     resp = c.http_messages()[1]
     assert resp.status == 200 and not resp.complete and resp.body.startswith(b"data: ")
     assert c.counts().responses == 1
+
+
+def test_a_compressed_frame_is_shown_as_it_crossed_with_its_rsv1_bit():
+    """A permessage-deflate frame (RSV1 set) decodes for display: compressed, payload left as it is."""
+    from duplexlab.wire.capture import decode_frames
+
+    raw = bytes([0b1100_0001, 3]) + b"\xaa\x56\x2a"  # FIN, RSV1, text; 3 bytes; unmasked
+    frames, left = decode_frames(raw, client=False)
+    assert left == b"" and len(frames) == 1
+    frame = frames[0]
+    assert frame.compressed and frame.payload == b"\xaa\x56\x2a"
+    assert "rsv1 (compressed)" in frame.describe() and "aa 56 2a" in frame.describe()

@@ -131,7 +131,16 @@ def test_solutions_notebook_passes_every_check(path):
 CORRECTIONS = {
     "01-one-way-api.ipynb": ["HPACK", "QPACK", "cookies"],
     "03-long-polling-and-sse.ipynb": ["SETTINGS_MAX_CONCURRENT_STREAMS", "RFC 6455 §4.1", "CONNECTING"],
-    "04-websocket-handshake.ipynb": ["RSV", "| opcode |", "continuation", "binary", "& 0x7F", "426"],
+    "04-websocket-handshake.ipynb": [
+        "RSV",
+        "| opcode |",
+        "continuation",
+        "binary",
+        "& 0x7F",
+        "426",
+        "permessage-deflate",
+        "RSV1",
+    ],
     "05-chat-and-notifications.ipynb": [
         "latency",
         "BrowserSocket.javascript()",

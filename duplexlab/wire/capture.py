@@ -11,13 +11,16 @@ library's Sans-I/O frame parser (no hand-written frame parser either).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 
 import h11
 from websockets.exceptions import PayloadTooBig, ProtocolError
+from websockets.extensions.base import Extension
 from websockets.frames import Close, Frame, Opcode
 from websockets.streams import StreamReader
+from websockets.typing import ExtensionName
 
 __all__ = ["Capture", "Chunk", "Counts", "Direction", "HTTPMessage", "WSFrame", "show_bytes"]
 
@@ -98,6 +101,7 @@ class WSFrame:
     raw: bytes
     close_code: int | None = None
     close_reason: str = ""
+    compressed: bool = False  # RSV1: the payload is compressed (permessage-deflate), shown as it crossed
 
     @property
     def wire_bytes(self) -> int:
@@ -110,17 +114,37 @@ class WSFrame:
     def describe(self, *, payloads: int = 120) -> str:
         arrow = "→" if self.direction is Direction.UP else "←"
         mask = f"masked, key {self.mask_key.hex()}" if self.masked and self.mask_key else "not masked"
-        what = f"{self.opcode} fin={int(self.fin)} {mask} len={self.length}"
+        rsv1 = " rsv1 (compressed)" if self.compressed else ""
+        what = f"{self.opcode} fin={int(self.fin)}{rsv1} {mask} len={self.length}"
         sizes = f"[{self.wire_bytes} bytes: {self.header_bytes} header + {self.length} payload]"
         if self.opcode == "CLOSE":
             body = f"code {self.close_code} {self.close_reason!r}" if self.close_code else "no code"
-        elif self.opcode == "TEXT" or (self.opcode == "CONT" and _readable(self.payload)):
+        elif not self.compressed and (self.opcode == "TEXT" or (self.opcode == "CONT" and _readable(self.payload))):
             # a continuation of a text message is text too (shown as such when it reads as text)
             text = self.payload.decode("utf-8", errors="replace")
             body = text[:payloads] + (" …" if len(text) > payloads else "")
         else:
             body = self.payload[:payloads].hex(" ") if self.payload else ""
         return f"{arrow} {what}   {sizes}  {body}".rstrip()
+
+
+class _AsCompressed(Extension):
+    """For display only: lets a frame with RSV1 (permessage-deflate) through as it is, and notes the bit.
+
+    The payload stays compressed: the tap shows what crossed the wire.
+    """
+
+    name = ExtensionName("permessage-deflate")
+
+    def __init__(self) -> None:
+        self.rsv1 = False
+
+    def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
+        self.rsv1 = frame.rsv1
+        return dataclasses.replace(frame, rsv1=False)
+
+    def encode(self, frame: Frame) -> Frame:
+        return frame
 
 
 def _readable(payload: bytes) -> bool:
@@ -150,7 +174,8 @@ def decode_frames(
     frames: list[WSFrame] = []
     pos = 0
     while pos < len(data):
-        parser = Frame.parse(reader.read_exact, mask=client, max_size=None, extensions=[])
+        compressed = _AsCompressed()
+        parser = Frame.parse(reader.read_exact, mask=client, max_size=None, extensions=[compressed])
         try:
             next(parser)
         except StopIteration as done:
@@ -181,6 +206,7 @@ def decode_frames(
                 bytes(raw),
                 code,
                 reason,
+                compressed.rsv1,
             )
         )
         pos += used
