@@ -46,10 +46,27 @@ class Stats:
         )
 
     def __str__(self) -> str:
-        return (
-            f"n={self.n}  mean={self.mean:.4g}  median={self.median:.4g}  "
-            f"p90={self.p90:.4g}  p99={self.p99:.4g}  min={self.min:.4g}  max={self.max:.4g}"
+        shown = (
+            ("mean", self.mean),
+            ("median", self.median),
+            ("p90", self.p90),
+            ("p99", self.p99),
+            ("min", self.min),
+            ("max", self.max),
         )
+        return f"n={self.n}  " + "  ".join(f"{name}={_rounded(value)}" for name, value in shown)
+
+
+def _rounded(value: float) -> str:
+    """Three significant figures, no exponent: what a timing measured on one machine can claim."""
+    size = abs(value)
+    if size >= 100:
+        return f"{value:.0f}"
+    if size >= 10:
+        return f"{value:.1f}"
+    if size >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}" if size >= 0.001 or size == 0 else f"{value:.2e}"
 
 
 def summarize(values: Iterable[float]) -> Stats:

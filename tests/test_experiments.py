@@ -1,5 +1,8 @@
 """Measured experiments against the real lab."""
 
+import pytest
+
+import duplexlab as dl
 from duplexlab.experiments.polling import measure_polling
 
 
@@ -14,3 +17,17 @@ def test_polling_experiment_counts_requests_delay_and_bytes(lab):
     assert 0.05 <= result.mean_delay <= 0.2
     assert result.bytes_total > result.header_bytes > 0
     assert "detection delay" in str(result)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_lesson_2_delay_claims_hold_or_say_why_for_any_seed(lab, seed):
+    """With five seeds, the sweep's delay claims are ✓ (or ✗ with a reason); no nan or inf."""
+    results = [
+        lab.run(measure_polling(lab.url, interval=i, judge_seconds=0.5, students=5, seed=seed), 60)
+        for i in (0.25, 0.5, 1.0)
+    ]
+    text = dl.experiments.delay_claims(results) + "\n" + "\n".join(str(r) for r in results)
+    assert "nan" not in text and "inf" not in text, text
+    claims = [line for line in text.splitlines() if line and line[0] in "✓✗"]
+    assert len(claims) == 3
+    assert sum(line.startswith("✓") for line in claims) >= 2, text

@@ -9,14 +9,23 @@ from duplexlab.show import plots
 from duplexlab.wire.capture import Counts
 
 
-def test_timeline_draws_events_requests_and_arrows():
-    """One marker per server event, one per request, one arrow and label per learned event."""
+def test_timeline_draws_events_requests_and_the_wait_on_the_server():
+    """One marker per server event and per request; each learned event's wait drawn on the server's
+    row (not as travel), with its length; a legend entry for every kind of mark."""
     fig, ax = plt.subplots()
     plots.timeline({1: 0.5, 2: 1.5}, [(0.0, 0.01), (1.0, 1.01), (2.0, 2.01)], {1: 1.01, 2: 2.01}, ax=ax)
     server, client = ax.collections[:2]
     assert len(server.get_offsets()) == 2 and len(client.get_offsets()) == 3
     labels = [t.get_text() for t in ax.texts]
-    assert "510 ms" in labels and len(ax.texts) == 4  # 2 arrows + 2 delay labels
+    assert labels == ["waited 510 ms", "waited 510 ms"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert set(legend) == {
+        "request in flight (sent → answered)",
+        "server creates a notification",
+        "client sends a request",
+        "news waits on the server",
+        "client learns of it",
+    }
     plt.close(fig)
 
 

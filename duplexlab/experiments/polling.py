@@ -8,6 +8,7 @@ counted too, and returns a result object with the figures and the theory.
 from __future__ import annotations
 
 import asyncio
+import random
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from ..clients.http import AsyncClient, Reply
 from ..clients.polling import PollRun, expected_polls
 from ..tap import Tap
+from .seeds import default_seed
 
 __all__ = ["PollingResult", "delay_claims", "measure_polling"]
 
@@ -108,11 +110,13 @@ async def measure_polling(
     students: int = 1,
     on_reply: Callable[[Reply], None] | None = None,
     tap: bool = True,
+    seed: int | None = None,
 ) -> PollingResult:
     """Students submit code to the judge at ``url`` and poll until it is judged.
 
-    Student *k*'s result is published ``judge_seconds`` plus ``(k + 0.5) / students``
-    of an interval after the submission (the judge's ``ready_after``), so the
+    Student *k*'s result is published ``judge_seconds`` plus ``(k + u) / students``
+    of an interval after the submission (the judge's ``ready_after``), where ``u``
+    is drawn once from ``seed`` (the course's default seed when None), so the
     moments results become ready fall evenly across the polling cycle, as real,
     varied run times do; the mean delay then measures the polling itself, not
     one lucky phase.
@@ -122,10 +126,11 @@ async def measure_polling(
     recorder = await Tap(url).start() if tap else None
     base = recorder.url if recorder else url
     result = PollingResult(interval, judge_seconds, students)
+    u = random.Random(default_seed() if seed is None else seed).random()
 
     async def student(k: int) -> tuple[PollRun, float]:
         async with AsyncClient(base) as client:
-            ready_after = judge_seconds + (k + 0.5) / students * interval
+            ready_after = judge_seconds + (k + u) / students * interval
             sub = await client.post("/api/judge/submissions", json={"code": JUDGE_CODE, "ready_after": ready_after})
             run = await client.poll(sub.json()["poll"], interval=interval, on_reply=on_reply)
             return run, run.answer.json()["t_ready"]

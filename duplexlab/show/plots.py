@@ -100,9 +100,16 @@ def timeline(
     ax, own = _axes(ax, (9, 2.8))
     times = [*created.values(), *(s for s, _ in requests), *learned.values()]
     t0 = min(times) if t0 is None and times else (t0 or 0.0)
-    for s, d in requests:
+    for k, (s, d) in enumerate(requests):
         ax.axvline(s - t0, color=CLIENT_COLOR, alpha=0.25, lw=1)
-        ax.plot([s - t0, d - t0], [0, 0], color=CLIENT_COLOR, lw=6, solid_capstyle="butt")
+        ax.plot(
+            [s - t0, d - t0],
+            [0, 0],
+            color=CLIENT_COLOR,
+            lw=6,
+            solid_capstyle="butt",
+            label="request in flight (sent → answered)" if k == 0 else None,
+        )
     ax.scatter(
         [t - t0 for t in created.values()],
         [1] * len(created),
@@ -120,24 +127,34 @@ def timeline(
         color=CLIENT_COLOR,
         label="client sends a request",
     )
-    for event_id, t_seen in learned.items():
+    for k, (event_id, t_seen) in enumerate(learned.items()):
         t_made = created[event_id]
-        ax.annotate(
-            "", xy=(t_seen - t0, 0.08), xytext=(t_made - t0, 0.92), arrowprops={"arrowstyle": "->", "color": "gray"}
+        # the wait is time on the server, not travel: the news sits there until a request asks
+        ax.hlines(
+            1,
+            t_made - t0,
+            t_seen - t0,
+            colors=GREY,
+            linestyles=":",
+            lw=2,
+            label="news waits on the server" if k == 0 else None,
+        )
+        ax.scatter(
+            [t_seen - t0], [0], s=90, marker="*", color=GREEN, zorder=4, label="client learns of it" if k == 0 else None
         )
         ax.text(
             (t_made + t_seen) / 2 - t0,
-            0.5,
-            f"{(t_seen - t_made) * 1000:.0f} ms",
+            1.18 + 0.3 * (k % 2),  # neighbours' labels on two heights
+            f"waited {(t_seen - t_made) * 1000:.0f} ms",
             ha="center",
             fontsize=10,
             color="dimgray",
         )
     ax.set_yticks([0, 1], ["client", "server"])
-    ax.set_ylim(-0.5, 1.6)
+    ax.set_ylim(-0.5, 2.3)
     ax.set_xlabel("seconds")
     ax.set_title(title)
-    ax.legend(loc="upper left", fontsize=10, ncols=2, frameon=False)
+    ax.legend(loc="upper left", fontsize=10, ncols=3, frameon=False)
     if own:
         plt.show()
     return None if own else ax
