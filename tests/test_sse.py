@@ -104,3 +104,23 @@ def test_closing_the_lab_ends_open_streams_quickly(lab):
     assert time.perf_counter() - t0 < seconds(2)
     listener.join(seconds(2))
     assert ended and "stopped while" in str(ended[0])
+
+
+def test_a_resumed_stream_sends_missed_events_before_live_ones_even_if_one_comes_at_once(lab):
+    """Resuming with Last-Event-ID: the missed events come first, in order, then a live one made at once."""
+    import threading
+
+    first = lab.notify("ordered", "one").id
+    lab.notify("ordered", "two")
+    lab.notify("ordered", "three")
+    got = []
+
+    def read() -> None:
+        got.extend(lab.client().events("/api/users/ordered/events", count=3, timeout=5, last_event_id=str(first)))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    lab.notify("ordered", "four")  # while the stream is being opened
+    reader.join(10)
+    texts = [e.json()["text"] for e in got]
+    assert texts == ["two", "three", "four"], texts

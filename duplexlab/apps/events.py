@@ -58,17 +58,19 @@ async def stream_notifications(request: web.Request) -> web.StreamResponse:
             except asyncio.QueueFull:  # a reader this slow resumes with Last-Event-ID instead
                 overflow.append(note.id)
 
-    unsubscribe = store.subscribe(listener)
+    # the missed ones first, then the live ones, in one step: nothing falls between, order kept
+    for note in store.for_user(user, after=last):
+        try:
+            queue.put_nowait(note)
+        except asyncio.QueueFull:  # more to catch up than one stream holds: the rest next time
+            overflow.append(note.id)
+            break
+    # too much to catch up: this stream sends what fits, then asks for a reconnect; no live ones meanwhile
+    unsubscribe = store.subscribe(listener) if not overflow else (lambda: None)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     try:
         await response.prepare(request)
         await response.write(sse.encode(retry=1000, comment=f"notifications of {user}"))
-        for note in store.for_user(user, after=last):
-            try:
-                queue.put_nowait(note)
-            except asyncio.QueueFull:  # more to catch up than one stream holds: the rest next time
-                overflow.append(note.id)
-                break
         sent = last
         while True:
             if overflow and queue.empty():

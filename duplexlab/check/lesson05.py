@@ -27,8 +27,8 @@ def no_sockets_left(lab=None) -> str:
     if owned:
         return (
             f"no WebSocket is left open by a cell; {len(owned)} belong(s) to widgets still "
-            "showing (" + "; ".join(r.owner for r in owned) + ") and close when their output "
-            "is cleared."
+            "showing (" + "; ".join(r.owner for r in owned) + "); they close with their widget "
+            "(a browser socket when its output is cleared) or at dl.stop()."
         )
     return f"no WebSocket is open ({len(lab.websockets.records)} were opened and closed)."
 
