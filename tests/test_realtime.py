@@ -161,3 +161,29 @@ def test_a_verdict_can_be_pushed_instead_of_polled(lab):
     assert abs(pushed["t"] - done.t_ready) < 0.05
     bad = lab.client(check=False).post("/api/judge/submissions", json={"code": "print(1)", "notify": ["x"]})
     assert bad.status == 400 and "notify" in bad.json()["error"]
+
+
+@pytest.mark.parametrize("run", range(5))
+def test_lesson_5_pushed_verdict_beats_polling_it_every_time(lab, run):
+    """Five runs of lesson 5's side-by-side: the pushed verdict arrives within 50 ms of being ready,
+    before the polling page knows (lesson 5's experiments draw nothing at random; runs vary by timing)."""
+    import json as _json
+    import threading
+
+    user = f"verdict{run}"
+    polled = {}
+    with lab.connect(f"/notifications/{user}") as ws:
+        ws.recv(timeout=2)  # subscribed
+        client = lab.client()
+        sub = client.post(
+            "/api/judge/submissions", json={"code": "print(1)", "queue_delay": 0.3 + 0.07 * run, "notify": user}
+        ).json()
+        poller = threading.Thread(target=lambda: polled.update(run=client.poll(sub["poll"], interval=0.2)))
+        poller.start()
+        pushed = _json.loads(ws.recv(timeout=10))
+        t_pushed = time.perf_counter()
+        poller.join(10)
+    t_ready = polled["run"].answer.json()["t_ready"]
+    push_delay, poll_delay = t_pushed - t_ready, polled["run"].detection_delay(t_ready)
+    assert pushed["kind"] == "judge-verdict"
+    assert 0 <= push_delay < 0.05 and push_delay <= poll_delay, (push_delay, poll_delay)
