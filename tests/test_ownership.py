@@ -219,3 +219,22 @@ def test_a_labs_clients_close_with_the_lab_even_while_still_referenced():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "ok", done.stderr
     assert "Unclosed" not in done.stderr, done.stderr
+
+
+def test_close_all_uses_a_bounded_number_of_threads_and_closes_everything():
+    """Closing 200 things uses at most MAX_CLOSERS threads at once, and every thing is closed."""
+    from duplexlab.runtime.owner import MAX_CLOSERS, Owner
+
+    peak, closed, lock = [0], [], threading.Lock()
+
+    class Thing:
+        def close(self) -> None:
+            with lock:
+                peak[0] = max(peak[0], sum(t.name.endswith("-close") for t in threading.enumerate()))
+                closed.append(self)
+
+    owner = Owner("bounded")
+    things = [owner.own(Thing()) for _ in range(200)]
+    owner.close_all()
+    assert len(closed) == len(things) and len(owner) == 0
+    assert peak[0] <= MAX_CLOSERS

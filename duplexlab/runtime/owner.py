@@ -25,9 +25,10 @@ from typing import Protocol
 
 from .loop import LoopThread
 
-__all__ = ["GRACE", "Closeable", "Owner", "close_shared", "shared_loop", "shared_owner"]
+__all__ = ["GRACE", "MAX_CLOSERS", "Closeable", "Owner", "close_shared", "shared_loop", "shared_owner"]
 
 GRACE = 0.4  # seconds everything closing together may take before what's left is aborted
+MAX_CLOSERS = 32  # threads closing things at once
 
 
 class Closeable(Protocol):
@@ -80,17 +81,26 @@ class Owner:
             self._weak = weakref.WeakSet()
         if not things:
             return
+        # at most MAX_CLOSERS threads at once, each closing its share of the things
+        groups = [things[k::MAX_CLOSERS] for k in range(min(MAX_CLOSERS, len(things)))]
         closers = [
-            threading.Thread(target=_quietly, args=(thing.close,), daemon=True, name=f"{self.name}-close")
-            for thing in things
+            threading.Thread(target=_close_each, args=(group,), daemon=True, name=f"{self.name}-close")
+            for group in groups
         ]
         for closer in closers:
             closer.start()
         deadline = time.monotonic() + grace
-        for thing, closer in zip(things, closers):
+        for group, closer in zip(groups, closers):
             closer.join(max(0.0, deadline - time.monotonic()))
-            if closer.is_alive() and hasattr(thing, "abort"):
-                _quietly(thing.abort)
+            if closer.is_alive():
+                for thing in group:
+                    if hasattr(thing, "abort"):
+                        _quietly(thing.abort)
+
+
+def _close_each(things: list) -> None:
+    for thing in things:
+        _quietly(thing.close)
 
 
 def _quietly(action) -> None:
