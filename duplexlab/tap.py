@@ -174,8 +174,9 @@ class Tap:
 
     @property
     def open_connections(self) -> int:
-        """Client connections the tap is carrying now."""
-        return len(self._links)
+        """Client connections the tap is carrying now (a client that left counts no more,
+        even while a silenced server side has not noticed yet)."""
+        return sum(1 for link in list(self._links.values()) if Direction.UP not in link.lost)
 
     async def start(self) -> Tap:
         try:
@@ -285,7 +286,10 @@ class Tap:
     def _eof(self, link: _Link, direction: Direction) -> None:
         """One side finished sending: record it and pass the half-close on (after delayed bytes)."""
         link.ended.add(direction)
-        if link.silent:
+        if link.silent:  # this end gave up on the dead path: it goes, the other end is not told
+            own = link.client if direction is Direction.UP else link.server
+            if own is not None and own.transport is not None:
+                own.transport.abort()
             return
         if not link.delayed[direction] and link.end(direction) is not None:
             self._pass_eof(link, direction)  # else the flush, or the connect, passes it on

@@ -227,3 +227,17 @@ def test_browser_origin_is_checked(lab):
     with lab.connect("/echo", origin="http://localhost:8888") as ws:
         ws.send("hi")
         assert ws.recv(timeout=2) == "hi"
+
+
+def test_a_client_that_leaves_a_silenced_path_is_no_longer_counted(lab):
+    """After silence(), a client closing its side ends its link at the tap; the server side is not told."""
+    tap = lab.tap(lab.ws_url)
+    ws = lab.connect("/echo", base_url=tap.url, close_timeout=0.1)
+    assert tap.open_connections == 1
+    tap.silence()
+    ws.close()
+    deadline = time.perf_counter() + seconds(3)
+    while tap.open_connections and time.perf_counter() < deadline:
+        time.sleep(0.02)
+    assert tap.open_connections == 0
+    assert lab.ws_connections == 1  # the server still holds its side: nobody told it

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
-from matplotlib.ticker import NullFormatter, ScalarFormatter
+from matplotlib.ticker import NullFormatter
 
 from ..clients.polling import expected_polls
 from ..wire.capture import Counts
@@ -267,7 +267,8 @@ def side_by_side(result, *, fig=None):
         label=f"polling theory: interval/2 = {result.poll_interval / 2 * 1000:.0f} ms",
     )
     ax_delay.set_yscale("symlog", linthresh=1)
-    ax_delay.set_ylim(bottom=0)
+    highest = max((d for r in rs for d in r.delays), default=0.0) * 1000
+    ax_delay.set_ylim(bottom=0, top=max(highest, result.poll_interval * 1000) * 2)  # room above the boxes
     ax_delay.set_ylabel("ms (log scale above 1)")
     ax_delay.set_title(f"Delivery delay\n(dashed: interval/2 = {result.poll_interval / 2 * 1000:.0f} ms)")
 
@@ -280,7 +281,10 @@ def side_by_side(result, *, fig=None):
     ax_bytes.set_title("Bytes per delivered event")
     ax_bytes.set_ylim(top=max([h + p for h, p in zip(heads, pays)] + [1]) * 1.45)  # room for the legend
     ax_bytes.legend(
-        handles=[Patch(color=GREY, label="headers (HTTP + frame)"), Patch(color="black", alpha=0.25, label="payload")],
+        handles=[
+            Patch(color=GREY, label="headers (HTTP + frame)"),
+            Patch(facecolor="white", edgecolor="black", label="payload (each transport's colour)"),
+        ],
         frameon=False,
         loc="upper right",
     )
@@ -323,13 +327,14 @@ def classroom(runs, *, fig=None):
     ax_cpu.set_title("Server CPU (ms per second)")
     ax_req.set_title("HTTP requests per second, during the run")
     ax_delay.set_title("Median delivery delay (ms)")
+    measured_ns = sorted({run.clients for run in runs})
     for ax in (ax_cpu, ax_req, ax_delay):
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.set_xticks(measured_ns, [str(n) for n in measured_ns])  # a label at every measured N
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("clients (N)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=10, frameon=False)
+        ax.legend(fontsize=10, frameon=False, loc="best")
     ax_delay.set_yscale("log")
     if own:
         plt.show()

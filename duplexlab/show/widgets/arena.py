@@ -60,7 +60,7 @@ class SideBySide(SliderExperiment):
         )
         self.progress = W.FloatProgress(value=0, min=0, max=1, description="idle", style=style, layout=layout)
         self.status = W.HTML("")
-        self.image = W.Image(format="png", layout=W.Layout(width="980px"))
+        self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width="980px"))
         self.widget = W.VBox(
             [
                 W.HBox(
@@ -162,7 +162,7 @@ class Classroom(SliderExperiment):
         )
         self.progress = W.FloatProgress(value=0, min=0, max=1, description="idle", style=style, layout=layout)
         self.status = W.HTML("")
-        self.image = W.Image(format="png", layout=W.Layout(width="980px"))
+        self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width="980px"))
         self.widget = W.VBox([W.HBox([self.clients, W.VBox([self.progress, self.status])]), self.image])
         self._watch(self.arena.labs.get("WebSocket"))
         super().__init__(arena.clients, (self.clients,), debounce=debounce)

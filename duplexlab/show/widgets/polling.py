@@ -67,7 +67,7 @@ class PollingExperiment(SliderExperiment):
         self.students = W.IntSlider(value=students, min=1, max=50, description="students", style=style, layout=layout)
         self.progress = W.IntProgress(value=0, min=0, max=1, description="polls", style=style, layout=layout)
         self.status = W.HTML(value="")
-        self.image = W.Image(format="png", layout=W.Layout(width="900px"))
+        self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width="900px"))
         self.widget = W.VBox(
             [
                 W.HBox(
