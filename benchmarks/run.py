@@ -392,9 +392,7 @@ def browser_run_all() -> dict:
     if shutil.which("chromium") is None:
         return {}
     sys.path.insert(0, str(ROOT))
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS, jupyter_lab
+    from tests.browser import PROJECTOR, chromium_context, jupyter_lab
     from tests.test_course_in_browser import open_in_lab, run_all
 
     per = {}
@@ -403,22 +401,12 @@ def browser_run_all() -> dict:
         names = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
         for name in names:
             shutil.copy(ROOT / "notebooks" / name, folder / name)
-        with jupyter_lab(folder) as (base, token), sync_playwright() as pw:
-            context = pw.chromium.launch_persistent_context(
-                str(folder / ".chromium"),
-                executable_path=CHROMIUM,
-                headless=True,
-                args=CHROMIUM_ARGS,
-                viewport={"width": 1366, "height": 900},
-            )
-            try:
-                for name in names:
-                    page = context.new_page()
-                    open_in_lab(page, base, token, name)
-                    per[name] = run_all(page)
-                    page.close()
-            finally:
-                context.close()
+        with jupyter_lab(folder) as (base, token), chromium_context(folder, viewport=PROJECTOR) as context:
+            for name in names:
+                page = context.new_page()
+                open_in_lab(page, base, token, name)
+                per[name] = run_all(page)
+                page.close()
     return {"browser_run_all_seconds": per, "browser_run_all_max": max(per.values())}
 
 

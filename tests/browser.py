@@ -17,11 +17,15 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
 from .conftest import free_port, seconds
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -113,9 +117,12 @@ def serve_folder(folder: Path):
         site.server_close()
 
 
+PROJECTOR: ViewportSize = {"width": 1366, "height": 900}  # a classroom projector
+
+
 @contextmanager
-def chromium_page(folder: Path, *, args: tuple[str, ...] = ()):
-    """A Playwright page in Debian's headless Chromium, with a profile of its own."""
+def chromium_context(folder: Path, *, args: tuple[str, ...] = (), viewport: ViewportSize | None = None):
+    """Debian's headless Chromium driven by Playwright, with a profile of its own in ``folder``."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -124,12 +131,19 @@ def chromium_page(folder: Path, *, args: tuple[str, ...] = ()):
             executable_path=CHROMIUM,
             headless=True,
             args=[*CHROMIUM_ARGS, *args],
-            viewport={"width": 1400, "height": 1000},
+            viewport=viewport or {"width": 1400, "height": 1000},
         )
         try:
-            yield context.new_page()
+            yield context
         finally:
             context.close()
+
+
+@contextmanager
+def chromium_page(folder: Path, *, args: tuple[str, ...] = ()):
+    """A Playwright page in Debian's headless Chromium, with a profile of its own."""
+    with chromium_context(folder, args=args) as context:
+        yield context.new_page()
 
 
 def open_notebook(page, base: str, token: str, name: str) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, jupyter_lab, screenshot_on_failure
+from .browser import PROJECTOR, chromium_context, jupyter_lab, screenshot_on_failure
 from .conftest import seconds
 
 pytestmark = pytest.mark.skipif(
@@ -43,21 +43,8 @@ def course(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser(course):
     """One Chromium for the module, at a classroom projector's 1366×900."""
-    from playwright.sync_api import sync_playwright
-
-    folder = course[0]
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(folder / ".chromium"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1366, "height": 900},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with chromium_context(course[0], viewport=PROJECTOR) as context:
+        yield context
 
 
 def open_in_lab(page, base: str, token: str, name: str, *, ui: str = "lab") -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from .lesson00 import time_one_request
 from .lesson01 import fetch_new, header_share
 from .lesson02 import backoff_poll, expected_wasted
-from .lesson03 import event_data, long_poll_loop, resume_id
+from .lesson03 import event_data, resume_id
 from .lesson04 import accept_key, frame_overhead, masking
 from .lesson05 import lifecycle, no_sockets_left, unread_badge
 from .lesson06 import cheapest, polls_per_event
@@ -32,7 +32,6 @@ __all__ = [
     "header_share",
     "keepalive_deadline",
     "lifecycle",
-    "long_poll_loop",
     "masking",
     "no_sockets_left",
     "polls_per_event",

@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from ..lab import current
 from ..wire.sse import EventParser, encode
 from .result import check, fail, new_user
 
-__all__ = ["event_data", "long_poll_loop", "resume_id"]
-
-
-@check
-def long_poll_loop(fn: Callable) -> str:
-    """Lesson 3: ``fn(client, user, n)`` long-polls until it has ``n`` notifications; returns them."""
-    lab = current()
-    user = new_user("long")
-    client = lab.client()
-    for delay in (0.2, 0.5, 0.8):
-        lab.schedule(delay, user, f"at {delay} s")
-    t0 = time.perf_counter()
-    got = fn(client, user, 3)
-    took = time.perf_counter() - t0
-    texts = [n.get("text") if isinstance(n, dict) else n for n in (got or [])]
-    if texts != ["at 0.2 s", "at 0.5 s", "at 0.8 s"]:
-        raise fail(f"expected the 3 notifications in order, got {texts!r}")
-    paths = [r.url for r in client.history]
-    if any("/notifications/wait" not in p for p in paths):
-        raise fail("use the long-polling endpoint /api/users/<user>/notifications/wait for every request")
-    if len(paths) > 4:
-        raise fail(f"{len(paths)} requests for 3 events; pass after=<last_id> so each answer brings only news")
-    if took > 1.3:
-        raise fail(f"it took {took:.2f} s for events at 0.2-0.8 s; ask again at once after each answer")
-    return f"long_poll_loop works: {len(paths)} requests for 3 events, done {took:.2f} s after the start."
+__all__ = ["event_data", "resume_id"]
 
 
 @check
