@@ -16,7 +16,7 @@ The layers (each imports only those above it in this list)::
     tap               the recording, fault-injecting proxy
     lab               assembles the servers and owns everything it hands out
     experiments/      polling runs, the four transports side by side
-    show/             plots and widgets (matplotlib, ipywidgets: loaded on first use)
+    show/             plots, widgets, the live sequence diagram (matplotlib, ipywidgets: loaded on first use)
     check/            the exercises' checks, one module per lesson
 
 Names are loaded on first use, so ``import duplexlab`` stays light: nothing
@@ -37,7 +37,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from . import check, experiments, measure
+    from . import check, experiments, measure, show
     from .apps.notifications import Notification, NotificationStore
     from .clients import polling
     from .clients.http import AsyncClient, Client
@@ -86,6 +86,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "measure": ("duplexlab.measure", None),
     "plots": ("duplexlab.show.plots", None),
     "polling": ("duplexlab.clients.polling", None),
+    "show": ("duplexlab.show", None),
     "sse": ("duplexlab.wire.sse", None),
     "start": ("duplexlab.lab", "start"),
     "stop": ("duplexlab.lab", "stop"),
@@ -128,6 +129,7 @@ __all__ = [
     "measure",
     "plots",
     "polling",
+    "show",
     "sse",
     "start",
     "stop",

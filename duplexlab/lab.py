@@ -11,6 +11,7 @@ import asyncio
 import atexit
 import threading
 import time
+import weakref
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -64,6 +65,7 @@ class Lab:
         self._http: HTTPServer | None = None
         self._ws: realtime.RealtimeServer | None = None
         self._taps: list[Tap] = []
+        self._sequences: weakref.WeakSet[Any] = weakref.WeakSet()  # diagrams of the whole lab, told of new taps
         self.owned = Owner("duplexlab-lab")  # clients and sockets handed out, closed with the lab
         self._lock = threading.Lock()
 
@@ -322,6 +324,8 @@ class Lab:
         tap._bind(self.loop)
         tap.lab = self
         self._taps.append(tap)
+        for sequence in list(self._sequences):
+            sequence._tap_added(tap)
         return tap
 
 

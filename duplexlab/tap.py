@@ -25,13 +25,17 @@ import asyncio
 import collections
 import itertools
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import duplexlab
 
 from .errors import PortInUseError, is_address_in_use
 from .runtime.hygiene import ConnectionGate
 from .runtime.loop import LoopThread
 from .wire.capture import Capture, Chunk, Counts, Direction
+from .wire.flow import Note
 
 __all__ = ["Tap"]
 
@@ -166,6 +170,7 @@ class Tap:
         self.idle_action = "close"
         self.cuts = 0
         self.dropped_bytes = 0
+        self._watchers: list[Callable[[Chunk | Note], None]] = []
 
     @property
     def url(self) -> str:
@@ -194,11 +199,40 @@ class Tap:
         self._loop = loop
 
     def _record(self, conn: int, direction: Direction, data: bytes) -> None:
+        chunk = Chunk(time.perf_counter(), conn, direction, data)
+        for watcher in self._watchers:
+            watcher(chunk)  # watchers see everything, recorded or not
         if self._recorded + len(data) > self.max_recorded:
             self.truncated += len(data)
             return
         self._recorded += len(data)
-        self._chunks.append(Chunk(time.perf_counter(), conn, direction, data))
+        self._chunks.append(chunk)
+
+    def _note(self, conn: int, kind: str, *, dropped: int = 0, direction: Direction | None = None) -> None:
+        if self._watchers:
+            note = Note(time.perf_counter(), conn, kind, dropped, direction)
+            for watcher in self._watchers:
+                watcher(note)
+
+    def watch(self, callback: Callable[[Chunk | Note], None]) -> Callable[[], None]:
+        """Call ``callback`` on the tap's loop with each chunk it carries and each fault it plays.
+
+        The callback must be quick (append and return): it runs inside the tap's
+        carrying. Returns a function that stops the watching.
+        """
+        self._watchers = [*self._watchers, callback]
+
+        def unwatch() -> None:
+            self._watchers = [w for w in self._watchers if w is not callback]
+
+        return unwatch
+
+    def show(self, **options: Any) -> Any:
+        """A live sequence diagram of this tap's traffic (:class:`duplexlab.show.Sequence`).
+
+        Show it as a cell's value: ``tap.show()``.
+        """
+        return duplexlab.show.Sequence(self, **options)
 
     # -- carrying bytes (on the loop) --------------------------------------------
 
@@ -243,6 +277,7 @@ class Tap:
         link.last_activity = time.perf_counter()
         if link.silent:
             self.dropped_bytes += len(data)
+            self._note(link.id, "swallowed", dropped=len(data), direction=direction)
             return
         if self.latency > 0 or link.delayed[direction]:
             link.delayed[direction].append((time.perf_counter() + self.latency, data))
@@ -253,6 +288,7 @@ class Tap:
     def _forward(self, link: _Link, direction: Direction, data: bytes) -> None:
         if link.silent:
             self.dropped_bytes += len(data)
+            self._note(link.id, "swallowed", dropped=len(data), direction=direction)
             return
         end = link.end(direction)
         if end is None or end.transport is None:  # the server side is still connecting
@@ -342,6 +378,7 @@ class Tap:
 
     def _break(self, link: _Link, how: str) -> None:
         self.cuts += 1
+        self._note(link.id, {"close": "cut", "silent": "silence", "drop-server": "drop"}[how])
         if how == "close":
             link.abort()
         elif how == "silent":

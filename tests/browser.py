@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -115,6 +116,72 @@ def serve_folder(folder: Path):
     finally:
         site.shutdown()
         site.server_close()
+
+
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook on show (JupyterLab or Notebook 7)
+
+
+def open_in_lab(page, base: str, token: str, name: str, *, ui: str = "lab") -> None:
+    """Open a notebook in JupyterLab (``ui="lab"``) or Notebook 7 (``ui="notebook"``)."""
+    if ui == "lab":
+        page.goto(f"{base}/lab/workspaces/{name.replace('.', '-')}/tree/{name}?reset&token={token}")
+    else:
+        page.goto(f"{base}/notebooks/{name}?token={token}")
+    page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-Cell .cm-content", timeout=seconds(60) * 1000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=seconds(60) * 1000)
+    time.sleep(0.5)
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    if dialog.count():  # a fresh server may ask which kernel to use: take the notebook's own
+        dialog.locator("button", has_text="Select").click()
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=seconds(60) * 1000)
+
+
+def run_all(page) -> float:
+    """Run → Run All Cells, then wait until no cell is running or queued for 2 s; returns seconds."""
+    busy = f"""() => [...document.querySelectorAll('{PANEL} .jp-InputArea-prompt')]
+                   .some(e => e.textContent.includes('*'))"""
+    started = f"""() => [...document.querySelectorAll('{PANEL} .jp-InputArea-prompt')]
+                   .some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))"""
+    for attempt in range(3):  # a click that lands while the page settles does nothing: again
+        t0 = time.perf_counter()
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator('li.lm-Menu-item:has(.lm-Menu-itemLabel:text-is("Run All Cells"))').click()
+        try:
+            page.wait_for_function(started, timeout=seconds(10) * 1000)
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+    quiet_since = None
+    deadline = time.monotonic() + seconds(240)
+    while time.monotonic() < deadline:
+        if page.evaluate(busy):
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > 2:
+            return time.perf_counter() - t0 - 2
+        time.sleep(0.1)
+    raise AssertionError("Run All did not finish")
+
+
+def saved_notebook(page, base: str, token: str, name: str) -> dict:
+    """Save the notebook from the browser and read it back from the server."""
+    page.locator(f"{PANEL} .jp-Notebook").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + seconds(10)
+    while True:
+        problem = "the notebook was not saved"
+        try:
+            with urllib.request.urlopen(f"{base}/api/contents/{name}?token={token}") as answer:
+                model = json.load(answer)["content"]
+            if any(c.get("outputs") for c in model["cells"] if c["cell_type"] == "code"):
+                return model
+        except urllib.error.HTTPError as exc:  # read while being written: try again
+            problem = f"the server could not read {name}: {exc.read()[:300]!r}"
+        if time.monotonic() > deadline:
+            raise AssertionError(problem)
+        time.sleep(0.2)
 
 
 PROJECTOR: ViewportSize = {"width": 1366, "height": 900}  # a classroom projector

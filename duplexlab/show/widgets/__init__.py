@@ -14,6 +14,7 @@ from .base import LabWatch, SliderExperiment, figure_png
 from .browser import BrowserSocket
 from .otp import OTPScreen
 from .polling import PollingExperiment
+from .sequence import Sequence
 from .tap import TapControls
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "LabWatch",
     "OTPScreen",
     "PollingExperiment",
+    "Sequence",
     "SideBySide",
     "SliderExperiment",
     "TapControls",

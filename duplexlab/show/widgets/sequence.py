@@ -1,0 +1,454 @@
+"""A live sequence diagram of a tap's traffic: every request, response, event and frame as an arrow.
+
+The tap hands each chunk it carries to the diagram (on the lab's loop, an
+append and nothing more). At most ``rate`` times a second the diagram decodes
+what arrived (:class:`~duplexlab.wire.flow.FlowDecoder`) and sends the new
+events to the browser as one message over the widget's comm, so it draws while
+cells run, even when the browser cannot reach the lab's ports. It keeps the
+last ``keep`` events; older ones are counted ("N earlier") and chunks it had
+no room to decode are counted too ("N not drawn"): nothing is dropped silently.
+The kept events are also the widget's synced ``history``, so a re-rendered
+view draws at once without asking the kernel (which may be busy running
+cells). The browser side is plain SVG in ``duplexlab/show/js/sequence.js``.
+
+For a notebook run without a browser (nbclient, an exported notebook) the
+output also carries a static SVG of the same diagram, refreshed when the
+cell that showed it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import html
+import itertools
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ...lab import Lab
+from ...tap import Tap
+from ...wire.capture import Chunk
+from ...wire.flow import ARROW_KINDS, FlowDecoder, Note
+
+__all__ = ["Sequence", "SequenceView", "lane_name", "static_svg"]
+
+JS = Path(__file__).parent.parent / "js"
+_ESM = (JS / "sequence.js").read_text(encoding="utf-8")
+
+MAX_INBOX = 50_000  # chunks waiting to be decoded; beyond, they are counted, not drawn
+STATE_EVERY = 1.0  # seconds between syncs of the whole history
+
+# the same geometry as sequence.js
+ROW, TOP, LEFT, TIME_X, LANE, TAP_GAP, SERVER_GAP, RIGHT = 24, 46, 110, 62, 92, 70, 330, 90
+COLORS = {"up": "#0072B2", "down": "#D55E00", "sse": "#009E73", "mark": "#555", "cut": "#b00020", "lost": "#b00020"}
+
+Event = dict[str, Any]
+
+
+class SequenceView(anywidget.AnyWidget):
+    """The browser side: draws ``history`` plus the batches sent as custom messages."""
+
+    _esm = _ESM
+    history: traitlets.List = traitlets.List().tag(sync=True)
+    earlier = traitlets.Int(0).tag(sync=True)
+    skipped = traitlets.Int(0).tag(sync=True)
+    keep = traitlets.Int(500).tag(sync=True)
+    note = traitlets.Unicode("").tag(sync=True)  # why it stopped following, once it has
+
+
+def _when(t: float) -> str:
+    return f"{t * 1000:.1f} ms" if t < 1 else f"{t:.3f} s"
+
+
+def lane_name(lane: str) -> str:
+    """``"3"`` → ``conn 3``; ``"2.3"`` (several taps) → ``tap 2 · conn 3``."""
+    tap, dot, conn = lane.partition(".")
+    return f"tap {tap} · conn {conn}" if dot else f"conn {lane}"
+
+
+def _sizes(e: Event) -> str:
+    if e["kind"] == "frame":
+        return f"{e['bytes']} bytes: {e['head']} frame header + {e['body']} payload"
+    if e["kind"] == "sse":
+        return f"{e['bytes']} bytes of the response's body"
+    if e["kind"] in ("request", "response"):
+        return f"{e['bytes']} bytes: {e['head']} header + {e['body']} body" + ("" if e["done"] else " so far")
+    return f"{e['bytes']} bytes" if e.get("bytes") else ""
+
+
+def static_svg(events: list[Event], *, earlier: int = 0, title: str = "") -> str:
+    """The diagram of ``events`` as a standalone SVG document (what the browser draws, without controls).
+
+    Each arrow has a ``<title>`` with its label and byte counts (a tooltip in
+    a browser). Used for headless runs, exported notebooks and slides.
+    """
+    shown = sorted(events, key=lambda e: (e["t"], e["id"]))
+    lanes = list(dict.fromkeys(e["lane"] for e in shown))
+    x_lane = {lane: LEFT + LANE * (i + 0.5) for i, lane in enumerate(lanes)}
+    x_tap = LEFT + LANE * max(1, len(lanes)) + TAP_GAP
+    x_server = x_tap + SERVER_GAP
+    offset = 1 if earlier else 0
+    row_of = {e["id"]: i + offset for i, e in enumerate(shown)}
+    by_id = {e["id"]: e for e in shown}
+
+    def y(row: int) -> float:
+        return TOP + ROW * (row + 1)
+
+    height = y(len(shown) + offset) + ROW / 2 + (16 if title else 0)
+    width = x_server + RIGHT
+    esc = html.escape
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:g}" height="{height:g}" '
+        f'viewBox="0 0 {width:g} {height:g}" class="duplexlab-seq-svg" font-family="sans-serif" font-size="11">',
+        f'<rect x="0" y="0" width="{width:g}" height="{height:g}" fill="white"/>',
+        "<defs>",
+    ]
+    for name, color in COLORS.items():
+        out.append(
+            f'<marker id="dl-head-{name}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+            f'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="{color}"/></marker>'
+        )
+    out.append("</defs>")
+    if title:
+        out.append(f'<text x="8" y="14" font-weight="bold">{esc(title)}</text>')
+        out.append('<g transform="translate(0 16)">')
+    lifelines = [(x_lane[lane], lane_name(lane), "client") for lane in lanes]
+    lifelines += [(x_tap, "tap", "tap"), (x_server, "server", "server")]
+    for x, name, kind in lifelines:
+        dash = "2 3" if kind == "tap" else "none"
+        out.append(
+            f'<line class="lifeline" x1="{x:g}" y1="{TOP - 8}" x2="{x:g}" y2="{height:g}" '
+            f'stroke="{"#999" if kind == "tap" else "#bbb"}" stroke-dasharray="{dash}"/>'
+        )
+        out.append(
+            f'<text class="lifeline-name" x="{x:g}" y="{TOP - 14}" text-anchor="middle" '
+            f'font-weight="bold">{esc(name)}</text>'
+        )
+    if earlier:
+        out.append(
+            f'<text class="earlier" x="{LEFT}" y="{y(0) - 4:g}" fill="#777">… {earlier} earlier events not kept</text>'
+        )
+    for e in shown:
+        if e["kind"] != "response":
+            continue
+        x = x_lane[e["lane"]]
+        req = by_id.get(e.get("req", -1))
+        if req is not None and e["t"] - req["t"] >= 0.1:
+            top, bottom = y(row_of[req["id"]]), y(row_of[e["id"]])
+            out.append(
+                f'<rect class="span held" x="{x - 4:g}" y="{top:g}" width="8" '
+                f'height="{bottom - top:g}" fill="#f0c27b"/>'
+            )
+            out.append(
+                f'<text class="span-label" x="{x - 8:g}" y="{(top + bottom) / 2 + 4:g}" text-anchor="end" '
+                f'fill="#8a5a00">held {_when(e["t"] - req["t"])}</text>'
+            )
+        if e.get("stream"):
+            inner = [s for s in shown if s.get("in") == e["id"]]
+            top = y(row_of[e["id"]])
+            last = y(row_of[inner[-1]["id"]]) if inner else top
+            bottom = last if e["done"] else height
+            out.append(
+                f'<rect class="span stream" x="{x - 3:g}" y="{top:g}" width="6" '
+                f'height="{max(2, bottom - top):g}" fill="#9fd8c3"/>'
+            )
+    for e in shown:
+        yy = y(row_of[e["id"]])
+        xc = x_lane[e["lane"]]
+        out.append(
+            f'<text class="time" x="{TIME_X}" y="{yy + 4:g}" text-anchor="end" fill="#777">{_when(e["t"])}</text>'
+        )
+        arrow = e["kind"] in ARROW_KINDS
+        sizes = _sizes(e)
+        out.append(
+            f'<g class="{"arrow" if arrow else "mark"} kind-{e["kind"]} dir-{e["dir"] or "none"}" '
+            f'data-id="{e["id"]}" data-label="{esc(e["label"])}" data-bytes="{e["bytes"]}">'
+            f"<title>{esc(e['label'])}{chr(10) + esc(sizes) if sizes else ''}</title>"
+        )
+        if arrow:
+            kind = e["kind"]
+            color = COLORS["sse"] if kind == "sse" else COLORS["lost"] if kind == "swallowed" else COLORS[e["dir"]]
+            x1, x2 = (xc, x_server) if e["dir"] == "up" else (x_server, xc)
+            end = x_tap if kind == "swallowed" else x2
+            dash = "5 3" if kind == "sse" else "none" if e["done"] else "2 2"
+            head = "none" if kind == "swallowed" else f"url(#dl-head-{'sse' if kind == 'sse' else e['dir']})"
+            out.append(
+                f'<line x1="{x1:g}" y1="{yy:g}" x2="{end:g}" y2="{yy:g}" stroke="{color}" stroke-width="1.6" '
+                f'stroke-dasharray="{dash}" marker-end="{head}"/>'
+            )
+            if kind == "swallowed":
+                out.append(
+                    f'<text x="{x_tap:g}" y="{yy + 4:g}" text-anchor="middle" fill="{color}" font-size="14">✕</text>'
+                )
+            else:
+                out.append(f'<circle cx="{x_tap:g}" cy="{yy:g}" r="2.5" fill="#999"/>')
+            size = f" · {e['bytes']} B" if kind in ("request", "response") else ""
+            label = e["label"] + size + ("" if e["done"] else " …")
+            out.append(f'<text class="label" x="{x_tap + 10:g}" y="{yy - 4:g}" fill="{color}">{esc(label)}</text>')
+        else:
+            color = COLORS["mark"] if e["kind"] == "end" else COLORS["cut"]
+            x = (xc if e["dir"] == "up" else x_server) if e["kind"] == "end" else x_tap
+            zigzag = f"M {x - 8:g} {yy - 6:g} l 4 12 l 4 -12 l 4 12 l 4 -12"
+            path = f"M {x - 6:g} {yy:g} h 12" if e["kind"] == "end" else zigzag
+            out.append(f'<path d="{path}" stroke="{color}" fill="none" stroke-width="2"/>')
+            out.append(f'<text class="label" x="{x_tap + 10:g}" y="{yy + 4:g}" fill="{color}">{esc(e["label"])}</text>')
+        out.append("</g>")
+    if title:
+        out.append("</g>")
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+class _Watching:
+    """One tap followed by a diagram: its decoder, and the function that stops the watching."""
+
+    def __init__(self, tap: Tap, decoder: FlowDecoder, callback) -> None:
+        self.tap = tap
+        self.decoder = decoder
+        self.unwatch = tap.watch(callback)
+
+
+_live: weakref.WeakValueDictionary[int, Sequence] = weakref.WeakValueDictionary()  # id(source) → its live diagram
+
+
+class Sequence:
+    """A live sequence diagram of a tap's traffic, or of all of a lab's taps.
+
+    Show it as a cell's value. Its lifelines are each connection (a client),
+    the tap and the server; each HTTP request, HTTP response, server-sent
+    event and WebSocket frame is an arrow, labelled (method and path; status;
+    opcode, length, masked) and, on hover or click, shown byte for byte
+    (headers vs body, frame header vs payload). A request the server holds is
+    drawn as a span; an event stream's events as arrows inside its response;
+    a cut, a silenced path or a dropped server side as a red break.
+
+    One live diagram per tap (or lab): showing another one retires the old one,
+    which keeps its last picture. ``dl.stop()`` stops it too.
+
+    Args:
+        source: a :class:`~duplexlab.tap.Tap` started by the lab, or the :class:`~duplexlab.lab.Lab`
+            itself (its taps, now and later).
+        keep: events kept (and drawn); older ones are counted as "earlier".
+        rate: at most this many updates a second go to the browser.
+
+    Example::
+
+        tap = lab.tap(lab.url)
+        seq = tap.show()        # or dl.show.Sequence(tap)
+        seq                     # the diagram, drawn live from here on
+    """
+
+    def __init__(self, source: Tap | Lab, *, keep: int = 500, rate: float = 30.0, title: str = "") -> None:
+        if keep < 1 or rate <= 0:
+            raise ValueError(f"keep ≥ 1 and rate > 0, not keep={keep}, rate={rate}")
+        if isinstance(source, Tap):
+            lab = source.lab
+            loop = source._loop
+            taps = [source]
+        elif isinstance(source, Lab):
+            lab, loop, taps = source, source.loop, list(source._taps)
+        else:
+            raise TypeError(f"a Sequence follows a Tap or a Lab, not {type(source).__name__}")
+        if loop is None or not loop.running:
+            raise ValueError("show a tap that the lab started (tap = lab.tap(url)) while the lab is running")
+        self.source = source
+        self.keep = keep
+        self.interval = 1 / rate
+        self.title = title or (f"{source.url} → {source.target}" if isinstance(source, Tap) else "the lab's taps")
+        self._loop = loop
+        self._t0 = time.perf_counter()
+        self._ids = itertools.count(1)
+        self._watching: list[_Watching] = []
+        self._inbox: list[tuple[FlowDecoder, Chunk | Note]] = []
+        self._events: collections.OrderedDict[int, Event] = collections.OrderedDict()
+        self._pending: dict[int, Event] = {}
+        self._trimmed_below = 0  # ids below this were let go
+        self.earlier = 0
+        self.skipped = 0
+        self.updates = 0  # messages sent to the browser
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._state_handle: asyncio.TimerHandle | None = None
+        self._last_flush = 0.0
+        self._last_state = 0.0
+        self._closed = False
+        self._display: Any = None
+        self.view = SequenceView(keep=keep)
+        old = _live.get(id(source))
+        if old is not None:
+            old.close("a newer diagram of this tap took over")
+        _live[id(source)] = self
+        for n, tap in enumerate(taps, 1):
+            self._follow(tap, prefix="" if isinstance(source, Tap) else f"{n}.")
+        if isinstance(source, Lab):
+            source._sequences.add(self)
+        if lab is not None:
+            lab.owned.own(self, weak=True)
+
+    # -- following taps (callbacks on the lab's loop) ----------------------------------
+
+    def _follow(self, tap: Tap, *, prefix: str = "") -> None:
+        decoder = FlowDecoder(t0=self._t0, lane_prefix=prefix, ids=self._ids)
+        ref = weakref.ref(self)
+
+        def arrived(item: Chunk | Note) -> None:
+            me = ref()
+            if me is not None:
+                me._arrived(decoder, item)
+
+        self._watching.append(_Watching(tap, decoder, arrived))
+
+    def _tap_added(self, tap: Tap) -> None:
+        """The lab started another tap (for a diagram of the whole lab)."""
+        self._follow(tap, prefix=f"{len(self._watching) + 1}.")
+
+    def _arrived(self, decoder: FlowDecoder, item: Chunk | Note) -> None:
+        if len(self._inbox) >= MAX_INBOX:
+            self.skipped += 1
+        else:
+            self._inbox.append((decoder, item))
+        if self._flush_handle is None and not self._closed:
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, self._last_flush + self.interval - time.perf_counter())
+            self._flush_handle = loop.call_later(delay, self._flush)
+
+    def _decode(self) -> None:
+        """Decode what arrived and keep the last ``keep`` events (any thread, while the loop is not feeding)."""
+        inbox, self._inbox = self._inbox, []
+        for decoder, item in inbox:
+            for event in decoder.feed(item):
+                i = event["id"]
+                if i < self._trimmed_below:
+                    continue  # an update to an event already let go
+                self._events[i] = event
+                self._pending[i] = event
+        while len(self._events) > self.keep:
+            i, _ = self._events.popitem(last=False)
+            self._pending.pop(i, None)
+            self._trimmed_below = max(self._trimmed_below, i + 1)
+            self.earlier += 1
+
+    def _flush(self) -> None:
+        """Send what changed to the browser in one message (on the loop, at most ``rate`` times a second)."""
+        self._flush_handle = None
+        self._last_flush = time.perf_counter()
+        self._decode()
+        if self._pending:
+            batch = [dict(e) for e in self._pending.values()]
+            self._pending.clear()
+            self.view.send({"type": "events", "events": batch, "earlier": self.earlier, "skipped": self.skipped})
+            self.updates += 1
+        if self._state_handle is None:
+            delay = max(0.0, self._last_state + STATE_EVERY - time.perf_counter())
+            self._state_handle = asyncio.get_running_loop().call_later(delay, self._sync_state)
+
+    def _sync_state(self) -> None:
+        self._state_handle = None
+        self._last_state = time.perf_counter()
+        with self.view.hold_sync():
+            self.view.history = [dict(e) for e in self._events.values()]
+            self.view.earlier, self.view.skipped = self.earlier, self.skipped
+
+    def sync(self) -> None:
+        """Decode everything the taps carried so far and bring the widget's state up to date (any thread)."""
+
+        async def now() -> None:
+            self._decode()
+            self._sync_state()
+
+        if self._loop.running and not self._loop.on_loop_thread:
+            self._loop.run(now(), 10)
+        else:
+            self._decode()
+            self._sync_state()
+
+    # -- what it shows ---------------------------------------------------------------
+
+    def events(self) -> list[Event]:
+        """The kept events, in time order (copies)."""
+        self.sync()
+        return [dict(e) for e in sorted(self._events.values(), key=lambda e: (e["t"], e["id"]))]
+
+    def arrows(self) -> list[str]:
+        """The labels of the arrows, top to bottom (requests, responses, events, frames)."""
+        return [e["label"] for e in self.events() if e["kind"] in ARROW_KINDS]
+
+    def svg(self) -> str:
+        """The diagram as a standalone SVG document."""
+        return static_svg(self.events(), earlier=self.earlier, title=self.title)
+
+    def save_svg(self, path: str | Path) -> Path:
+        """Write the diagram to an SVG file (for slides); returns its path."""
+        target = Path(path)
+        target.write_text(self.svg(), encoding="utf-8")
+        return target
+
+    def summary(self) -> str:
+        kinds = collections.Counter(e["kind"] for e in self._events.values())
+        parts = [f"{kinds[k]} {k}(s)" for k in ("request", "response", "sse", "frame") if kinds[k]]
+        extra = f"; {self.earlier} earlier not kept" if self.earlier else ""
+        extra += f"; {self.skipped} chunks not drawn (too fast)" if self.skipped else ""
+        return f"sequence diagram of {self.title}: " + (", ".join(parts) or "nothing yet") + extra
+
+    def _bundle(self) -> dict[str, Any]:
+        bundle = self.view._repr_mimebundle_() or ({}, {})  # anywidget: (data, metadata)
+        data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+        data["image/svg+xml"] = self.svg()
+        data["text/plain"] = self.summary()
+        return data
+
+    def _ipython_display_(self) -> None:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        self._display = display(self._bundle(), raw=True, display_id=True)
+        shell = get_ipython()
+        if shell is None:
+            return
+
+        def cell_ended(result=None) -> None:
+            shell.events.unregister("post_run_cell", cell_ended)
+            if self._display is not None:
+                self._display.update(self._bundle(), raw=True)
+
+        shell.events.register("post_run_cell", cell_ended)
+
+    def __repr__(self) -> str:
+        return f"<{self.summary()}>"
+
+    # -- the end -----------------------------------------------------------------------
+
+    def close(self, reason: str = "") -> None:
+        """Stop following the taps; the view keeps its last picture. Twice is harmless."""
+        if self._closed:
+            return
+        for watching in self._watching:
+            watching.unwatch()
+        if isinstance(self.source, Lab):
+            self.source._sequences.discard(self)
+        self._closed = True
+        self.reason = reason or "stopped"
+
+        def finish() -> None:
+            for handle in (self._flush_handle, self._state_handle):
+                if handle is not None:
+                    handle.cancel()
+            self._flush_handle = self._state_handle = None
+            try:
+                self._decode()
+                self._sync_state()
+                self.view.note = f"no longer live: {self.reason}"
+            except Exception:
+                pass  # the widget's comm is gone (the kernel is shutting down)
+
+        if self._loop.running and not self._loop.on_loop_thread:
+            try:
+                self._loop.call_soon(finish)
+            except RuntimeError:
+                finish()
+        else:
+            finish()

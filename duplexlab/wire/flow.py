@@ -1,0 +1,467 @@
+"""A conversation as a sequence of arrows, decoded as the bytes arrive. No sockets here.
+
+The tap hands every chunk it carries to watchers; :class:`FlowDecoder` turns
+those chunks, fed one at a time, into *flow events*: one per HTTP request,
+HTTP response, server-sent event and WebSocket frame, plus marks for a side
+that closes and for the faults a tap plays (a cut, a silenced path, a dropped
+server side, bytes swallowed by a dead path). It is incremental (each byte is
+parsed once, whatever the length of the conversation), so a diagram can follow
+a busy connection live. HTTP is parsed with h11 and frames with the
+``websockets`` library's Sans-I/O parser, as in :mod:`duplexlab.wire.capture`.
+
+A flow event is a plain ``dict`` (it travels to the browser as JSON)::
+
+    {"id": 7, "t": 0.0123, "lane": "1", "dir": "up", "kind": "request",
+     "label": "GET /api/health", "bytes": 96, "head": 96, "body": 0,
+     "done": True, "detail": "GET /api/health HTTP/1.1\\r\\nHost: …"}
+
+``t`` is seconds since the decoder's ``t0``; ``lane`` names the connection;
+``dir`` is ``"up"`` (client → server), ``"down"`` or ``""`` for a mark.
+``bytes`` is the size on the wire, ``head`` the header's share (HTTP start
+line and headers; a frame's 2–14 header bytes) and ``body`` the rest. An
+event may come back later with the same ``id`` and more filled in (a response
+whose body was still arriving, ``done`` False until it ends): whoever keeps
+events replaces the old one. A response carries ``req`` (its request's id) and
+``t_end`` (when it ended); a server-sent event carries ``in`` (its response's id).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import h11
+
+from .capture import Chunk, Direction, decode_frames, show_bytes
+from .sse import EventParser
+from .sse import encode as sse_encode
+
+__all__ = ["ARROW_KINDS", "FlowDecoder", "MARK_KINDS", "Note", "frame_label"]
+
+ARROW_KINDS = ("request", "response", "sse", "frame", "data", "swallowed")
+MARK_KINDS = ("end", "cut", "silence", "drop")
+
+PREVIEW = 600  # bytes of a body or payload kept for the detail view
+MAX_FRAME_BUFFER = 16 * 1024 * 1024  # past this, what follows an upgrade is shown as bytes, not frames
+
+MARK_LABELS = {
+    "cut": "✂ cut: both ends see a reset",
+    "silence": "⋯ path silenced: nothing passes, nobody is told",
+    "drop": "✕ server side dropped; the client's side stays open",
+}
+
+Event = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Note:
+    """What a tap did to a connection rather than carried: ``cut``, ``silence``, ``drop`` or
+    ``swallowed`` (``dropped`` bytes going ``direction`` that a dead path ate)."""
+
+    t: float
+    conn: int
+    kind: str
+    dropped: int = 0
+    direction: Direction | None = None
+
+
+def frame_label(opcode: str, length: int, *, masked: bool, close_code: int | None = None, reason: str = "") -> str:
+    """How an arrow names a frame: ``TEXT 23 B masked``, ``CLOSE 1000 'bye'``."""
+    if opcode == "CLOSE":
+        what = f"CLOSE {close_code}" + (f" {reason!r}" if reason else "") if close_code else "CLOSE (no code)"
+    else:
+        what = f"{opcode} {length} B"
+    return what + (" masked" if masked else "")
+
+
+@dataclass
+class _Side:
+    """One direction of one connection: an h11 parser for HTTP, then a frame buffer after an upgrade."""
+
+    direction: Direction
+    mode: str = "http"  # http | wait (an upgrade asked, not yet answered) | frames | raw
+    parser: h11.Connection | None = None
+    fed: int = 0  # bytes fed to the current parser
+    start: int = 0  # where the current message began, in ``fed``
+    message: Event | None = None
+    body_preview: bytes = b""
+    sse: EventParser | None = None
+    buffer: bytes = b""  # bytes waiting: after an upgrade, or before a request is known
+    buffer_t: float = 0.0
+    closed: bool = False
+    first: bytes = b""  # the first bytes of the current message (to show them if they are not HTTP)
+
+
+@dataclass
+class _Conn:
+    lane: str
+    up: _Side = field(default_factory=lambda: _Side(Direction.UP))
+    down: _Side = field(default_factory=lambda: _Side(Direction.DOWN))
+    pending: list[Event] = field(default_factory=list)  # requests still waiting for their response
+    upgrade_asked: bool = False
+
+
+class FlowDecoder:
+    """Turns a tap's chunks, fed in order, into flow events (see the module docstring).
+
+    Args:
+        t0: the moment that counts as ``t == 0`` (a ``time.perf_counter()`` value).
+        lane_prefix: put before each connection number, to keep several taps apart.
+        ids: where event ids come from (share one between decoders that feed one view).
+
+    Example::
+
+        decoder = FlowDecoder(t0=time.perf_counter())
+        for chunk in tap.capture().chunks:
+            for event in decoder.feed(chunk):
+                print(event["label"])
+    """
+
+    def __init__(self, *, t0: float, lane_prefix: str = "", ids: Iterator[int] | None = None) -> None:
+        self.t0 = t0
+        self.lane_prefix = lane_prefix
+        self._ids = ids if ids is not None else itertools.count(1)
+        self._conns: dict[int, _Conn] = {}
+
+    # -- input -----------------------------------------------------------------
+
+    def feed(self, chunk: Chunk | Note) -> list[Event]:
+        """The events that ``chunk`` starts, completes or changes, in order."""
+        if isinstance(chunk, Note):
+            return [self.note(chunk.t, chunk.conn, chunk.kind, dropped=chunk.dropped, direction=chunk.direction)]
+        conn = self._conn(chunk.conn)
+        side = conn.up if chunk.direction is Direction.UP else conn.down
+        out: list[Event] = []
+        if not chunk.data:
+            self._closed(conn, side, chunk.t, out)
+        elif side.mode == "http":
+            self._http(conn, side, chunk.data, chunk.t, out)
+        elif side.mode == "frames":
+            self._frames(conn, side, chunk.data, chunk.t, out)
+        elif side.mode == "wait":
+            self._hold(side, chunk.data, chunk.t)
+        else:
+            out.append(self._raw(conn, side, chunk.data, chunk.t))
+        if conn.up.closed and conn.down.closed:
+            self._conns.pop(chunk.conn, None)
+        return out
+
+    def note(self, t: float, conn: int, kind: str, *, dropped: int = 0, direction: Direction | None = None) -> Event:
+        """A fault the tap played on connection ``conn``: ``cut``, ``silence``, ``drop`` or ``swallowed``."""
+        lane = self.lane_prefix + str(conn)
+        if kind == "swallowed":
+            arrow = "up" if direction is Direction.UP else "down"
+            return self._event(t, lane, arrow, "swallowed", f"{dropped} B swallowed by the dead path", dropped, 0)
+        return self._event(t, lane, "", kind, MARK_LABELS[kind], 0, 0)
+
+    # -- HTTP ------------------------------------------------------------------
+
+    def _conn(self, number: int) -> _Conn:
+        conn = self._conns.get(number)
+        if conn is None:
+            conn = self._conns[number] = _Conn(self.lane_prefix + str(number))
+        return conn
+
+    def _event(self, t: float, lane: str, direction: str, kind: str, label: str, size: int, head: int) -> Event:
+        return {
+            "id": next(self._ids),
+            "t": round(t - self.t0, 6),
+            "lane": lane,
+            "dir": direction,
+            "kind": kind,
+            "label": label,
+            "bytes": size,
+            "head": head,
+            "body": size - head,
+            "done": True,
+            "detail": "",
+        }
+
+    def _new_parser(self, conn: _Conn, side: _Side) -> bool:
+        """Start parsing the next message on ``side``; False while a response has no request to answer."""
+        if side.direction is Direction.UP:
+            side.parser = h11.Connection(h11.SERVER)
+        else:
+            if not conn.pending:
+                side.parser = None
+                return False
+            request = conn.pending[0]
+            parser = h11.Connection(h11.CLIENT)
+            headers = [("Host", "tap")]
+            if request.get("upgrade"):
+                headers += [("Connection", "upgrade"), ("Upgrade", request["upgrade"])]
+            parser.send(h11.Request(method=request["method"], target="/", headers=headers))
+            parser.send(h11.EndOfMessage())
+            side.parser = parser
+        side.fed = side.start = 0
+        side.message, side.body_preview, side.sse, side.first = None, b"", None, b""
+        return True
+
+    def _http(self, conn: _Conn, side: _Side, data: bytes, t: float, out: list[Event]) -> None:
+        if side.parser is None and not self._new_parser(conn, side):
+            self._hold(side, data, t)  # a response before its request: wait for the request
+            return
+        if side.message is None and side.fed == side.start and not side.buffer:
+            side.buffer_t = t  # the first byte of the next message
+        assert side.parser is not None
+        if len(side.first) < PREVIEW:
+            side.first += data[: PREVIEW - len(side.first)]
+        side.parser.receive_data(data)
+        side.fed += len(data)
+        self._drain(conn, side, t, out)
+
+    def _consumed(self, side: _Side) -> int:
+        assert side.parser is not None
+        return side.fed - len(side.parser.trailing_data[0])
+
+    def _drain(self, conn: _Conn, side: _Side, t: float, out: list[Event]) -> None:
+        """Read every h11 event the bytes so far complete."""
+        while side.parser is not None:
+            try:
+                event = side.parser.next_event()
+            except h11.RemoteProtocolError:
+                broken = side.fed - side.start
+                side.mode, side.parser = "raw", None
+                if side.message is not None:  # a message that went wrong half-way: keep what it was
+                    why = " (cut short)" if side.closed else " (then not HTTP)"
+                    side.message.update(
+                        done=True, cut=True, label=side.message["label"] + why, t_end=round(t - self.t0, 6)
+                    )
+                    out.append(side.message)
+                elif broken:
+                    raw = self._raw(conn, side, side.first, t)
+                    raw.update(bytes=broken, body=broken, label=f"{broken} B (not HTTP)")
+                    out.append(raw)
+                return
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                if event is h11.PAUSED:
+                    self._paused(conn, side, t, out)
+                return
+            if isinstance(event, h11.Request):
+                self._request(conn, side, event, out)
+            elif isinstance(event, (h11.Response, h11.InformationalResponse)):
+                self._response(conn, side, event, out)
+                if isinstance(event, h11.InformationalResponse) and event.status_code == 101:
+                    self._switch(conn, side, t, out)
+                    return
+            elif isinstance(event, h11.Data):
+                self._data(side, bytes(event.data), t, out)
+            elif isinstance(event, h11.EndOfMessage):
+                self._ended(conn, side, t, out)
+            elif isinstance(event, h11.ConnectionClosed):
+                return
+
+    def _head(self, side: _Side, start_line: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, str]:
+        size = self._consumed(side) - side.start
+        text = start_line + "\r\n" + "".join(f"{k.decode('latin-1')}: {v.decode('latin-1')}\r\n" for k, v in headers)
+        return size, text
+
+    def _request(self, conn: _Conn, side: _Side, head: h11.Request, out: list[Event]) -> None:
+        method, target = head.method.decode("latin-1"), head.target.decode("latin-1")
+        size, text = self._head(side, f"{method} {target} HTTP/{head.http_version.decode()}", head.headers.raw_items())
+        event = self._event(side.buffer_t, conn.lane, "up", "request", f"{method} {target}", size, size)
+        upgrade = None
+        for name, value in head.headers.raw_items():
+            if name.lower() == b"upgrade":
+                upgrade = value.decode("latin-1")
+        event.update(done=False, detail=text, method=method)
+        if upgrade:
+            event["upgrade"] = upgrade
+            conn.upgrade_asked = True
+        side.message = event
+        conn.pending.append(event)
+        out.append(event)
+
+    def _response(self, conn: _Conn, side: _Side, head: h11.Response | h11.InformationalResponse, out) -> None:
+        reason = head.reason.decode("latin-1")
+        start = f"HTTP/{head.http_version.decode()} {head.status_code} {reason}".rstrip()
+        size, text = self._head(side, start, head.headers.raw_items())
+        event = self._event(
+            side.buffer_t, conn.lane, "down", "response", f"{head.status_code} {reason}".strip(), size, size
+        )
+        request = conn.pending[0] if conn.pending else None
+        event.update(done=False, detail=text)
+        if request is not None:
+            event["req"] = request["id"]
+        for name, value in head.headers.raw_items():
+            if name.lower() == b"content-type" and value.split(b";")[0].strip().lower() == b"text/event-stream":
+                side.sse = EventParser()
+                event["stream"] = True
+        if isinstance(head, h11.InformationalResponse):
+            event.update(done=True, t_end=event["t"])
+            if head.status_code != 101:  # 100 Continue: the final response follows on the same parser
+                out.append(event)
+                return
+        side.message = event
+        out.append(event)
+
+    def _data(self, side: _Side, data: bytes, t: float, out: list[Event]) -> None:
+        message = side.message
+        if message is None:
+            return
+        size = self._consumed(side) - side.start
+        message["bytes"], message["body"] = size, size - message["head"]
+        if len(side.body_preview) < PREVIEW:
+            side.body_preview += data[: PREVIEW - len(side.body_preview)]
+        if side.sse is not None:
+            for sse in side.sse.feed(data):
+                raw = sse_encode(sse.data, event=None if sse.event == "message" else sse.event, id=sse.id or None)
+                label = f"event: {sse.event}" + (f" · id {sse.id}" if sse.id else "")
+                event = self._event(t, message["lane"], "down", "sse", label, len(raw), 0)
+                event.update(detail="--- event (in the response's body) ---\n" + raw.decode("utf-8", "replace"))
+                event["in"] = message["id"]
+                out.append(event)
+        if not any(e is message for e in out):
+            out.append(message)
+
+    def _ended(self, conn: _Conn, side: _Side, t: float, out: list[Event]) -> None:
+        message = side.message
+        assert side.parser is not None
+        rest = bytes(side.parser.trailing_data[0])
+        if message is not None:
+            size = self._consumed(side) - side.start
+            message.update(bytes=size, body=size - message["head"], done=True, t_end=round(t - self.t0, 6))
+            message["detail"] = self._detail(message["detail"], side.body_preview, message["body"])
+            if not any(e is message for e in out):
+                out.append(message)
+        if side.direction is Direction.DOWN and conn.pending:
+            conn.pending.pop(0)
+            if conn.up.mode == "wait":  # the upgrade was refused: the client may send HTTP again
+                conn.up.mode = "http"
+                if conn.up.buffer:
+                    self._release(conn, conn.up, t, out)
+        if side.direction is Direction.UP and message is not None and message.get("upgrade"):
+            side.mode, side.parser, side.message = "wait", None, None
+            self._hold(side, rest, t)
+            return
+        side.parser = None
+        if self._new_parser(conn, side):
+            if rest:
+                side.buffer_t = t
+                assert side.parser is not None
+                side.parser.receive_data(rest)
+                side.fed += len(rest)
+                side.first = rest[:PREVIEW]
+        elif rest:
+            self._hold(side, rest, t)
+        if (
+            side.direction is Direction.UP
+            and conn.down.parser is None
+            and conn.down.buffer
+            and conn.down.mode == "http"
+        ):
+            self._release(conn, conn.down, t, out)  # a response that came before we knew its request
+
+    def _paused(self, conn: _Conn, side: _Side, t: float, out: list[Event]) -> None:
+        """h11 stops after a message it can't go past on its own (an upgrade asked for)."""
+        if side.message is not None and not side.message["done"]:
+            self._ended(conn, side, t, out)
+
+    def _detail(self, head_text: str, preview: bytes, body_size: int) -> str:
+        detail = "--- header ---\n" + show_bytes(head_text.encode("latin-1", "replace")) + "\\r\\n"
+        if body_size:
+            more = f"\n… (+{body_size - len(preview)} bytes)" if body_size > len(preview) else ""
+            detail += "\n--- body ---\n" + preview.decode("utf-8", "replace") + more
+        return detail
+
+    # -- after an upgrade ------------------------------------------------------
+
+    def _switch(self, conn: _Conn, side: _Side, t: float, out: list[Event]) -> None:
+        """A 101 came down: both directions carry WebSocket frames from here on."""
+        assert side.parser is not None
+        rest = bytes(side.parser.trailing_data[0])
+        message = side.message
+        if message is not None:
+            message.update(done=True, t_end=message["t"])
+            message["detail"] = self._detail(message["detail"], b"", 0)
+            if not any(e is message for e in out):
+                out.append(message)
+        conn.pending.clear()
+        up = conn.up
+        held, up.mode, up.buffer = up.buffer, "frames", b""
+        if held:  # what the client sent right behind its request came first
+            self._frames(conn, up, held, up.buffer_t, out)
+        side.mode, side.parser, side.message = "frames", None, None
+        side.buffer, side.buffer_t = b"", t
+        if rest:
+            self._frames(conn, side, rest, t, out)
+
+    def _hold(self, side: _Side, data: bytes, t: float) -> None:
+        if not side.buffer:
+            side.buffer_t = t
+        side.buffer += data
+
+    def _release(self, conn: _Conn, side: _Side, t: float, out: list[Event]) -> None:
+        held, side.buffer = side.buffer, b""
+        self._http(conn, side, held, side.buffer_t, out)
+
+    def _frames(self, conn: _Conn, side: _Side, data: bytes, t: float, out: list[Event]) -> None:
+        if not side.buffer:
+            side.buffer_t = t
+        side.buffer += data
+        up = side.direction is Direction.UP
+        times = [(0, side.buffer_t), (len(side.buffer) - len(data), t)]
+        frames, rest = decode_frames(side.buffer, client=up, times=times)
+        for frame in frames:
+            label = frame_label(
+                frame.opcode, frame.length, masked=frame.masked, close_code=frame.close_code, reason=frame.close_reason
+            )
+            event = self._event(
+                frame.t, conn.lane, "up" if up else "down", "frame", label, frame.wire_bytes, frame.header_bytes
+            )
+            payload = frame.payload[:PREVIEW]
+            if frame.opcode in ("TEXT", "CONT", "CLOSE") and not frame.compressed:
+                shown = payload.decode("utf-8", "replace")
+            else:
+                shown = payload.hex(" ")
+            more = f"\n… (+{frame.length - PREVIEW} bytes)" if frame.length > PREVIEW else ""
+            event["detail"] = (
+                f"--- frame header ({frame.header_bytes} bytes) ---\n"
+                + frame.raw[: frame.header_bytes].hex(" ")
+                + f"\nfin={int(frame.fin)} opcode={frame.opcode}"
+                + (f" mask key {frame.mask_key.hex()}" if frame.mask_key else " not masked")
+                + (" rsv1 (compressed)" if frame.compressed else "")
+                + f"\n--- payload ({frame.length} bytes{', unmasked' if frame.masked else ''}) ---\n"
+                + shown
+                + more
+            )
+            event["opcode"] = frame.opcode
+            out.append(event)
+        side.buffer = rest
+        if rest and frames:
+            side.buffer_t = t
+        if len(rest) > MAX_FRAME_BUFFER:
+            side.buffer, side.mode = b"", "raw"
+            out.append(self._raw(conn, side, rest, t))
+
+    def _raw(self, conn: _Conn, side: _Side, data: bytes, t: float) -> Event:
+        direction = "up" if side.direction is Direction.UP else "down"
+        event = self._event(t, conn.lane, direction, "data", f"{len(data)} B (not HTTP, not frames)", len(data), 0)
+        event["detail"] = "--- bytes ---\n" + data[:PREVIEW].hex(" ")
+        return event
+
+    # -- ends --------------------------------------------------------------------
+
+    def _closed(self, conn: _Conn, side: _Side, t: float, out: list[Event]) -> None:
+        """One side finished sending (EOF): a body read until close ends here; others end cut short."""
+        side.closed = True
+        if side.mode == "http" and side.parser is not None:
+            try:
+                side.parser.receive_data(b"")
+            except RuntimeError:
+                pass
+            self._drain(conn, side, t, out)
+            message = side.message
+            if message is not None and not message["done"]:
+                message.update(t_end=round(t - self.t0, 6), done=True, cut=True)
+                message["label"] += " (cut short)"
+                message["detail"] = self._detail(message["detail"], side.body_preview, message["body"])
+                out.append(message)
+                side.message = None
+        who = "client" if side.direction is Direction.UP else "server"
+        event = self._event(
+            t, conn.lane, "up" if side.direction is Direction.UP else "down", "end", f"{who} side closed", 0, 0
+        )
+        out.append(event)
