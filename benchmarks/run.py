@@ -3,6 +3,7 @@
     python benchmarks/run.py                 # everything (about 4 minutes)
     python benchmarks/run.py --quick         # fewer repetitions, no notebooks
     python benchmarks/run.py --only-browser  # each notebook's Run All in JupyterLab, Chromium
+    python benchmarks/run.py --only-sequence # the live sequence diagram's cost in a kernel
 
 Writes benchmarks/results.json (not committed). Every figure is measured in
 this one run on this machine, and ratios compare measurements made side by
@@ -143,6 +144,142 @@ def _child_echo(mode: str, n: int, rounds: int) -> None:
         cpu = min(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {cpu})  # before any thread starts: every thread inherits it
     print(json.dumps({"cpus": sorted(os.sched_getaffinity(0)), **echo_round_trips(n, rounds)}))
+
+
+# the kernel side of sequence_widget(): runs in a real ipykernel, prints one JSON line
+SEQUENCE_KERNEL_CODE = r"""
+import asyncio, json, os, statistics, threading, time
+import duplexlab as dl
+from websockets.asyncio.client import connect
+
+lab = dl.start()
+
+async def _bare_echo(ws):
+    async for message in ws:
+        await ws.send(message)
+
+bare = dl.WebSocketServer(_bare_echo).start()
+plain_tap = lab.tap(lab.ws_url)
+shown_tap = lab.tap(lab.ws_url)
+seq = shown_tap.show()
+display(seq)
+
+def in_thread(make):  # the client on a thread and loop of its own, like the benchmark's client
+    out = []
+    t = threading.Thread(target=lambda: out.append(asyncio.run(make())))
+    t.start(); t.join()
+    return out[0]
+
+async def rtts(url, n):
+    async with connect(url, proxy=None, compression=None) as ws:
+        out = []
+        for _ in range(n):
+            t = time.perf_counter(); await ws.send("x" * 64); await ws.recv()
+            out.append(time.perf_counter() - t)
+        return out[n // 10:]
+
+async def paced(url, seconds, per_second):
+    async with connect(url, proxy=None, compression=None) as ws:
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            await ws.send("x" * 64); await ws.recv(); n += 1
+            await asyncio.sleep(max(0, t0 + n / per_second - time.perf_counter()))
+        return n, time.perf_counter() - t0
+
+samples = {"bare": [], "plain": [], "shown": []}
+urls = {"bare": bare.url + "/", "plain": plain_tap.url + "/echo", "shown": shown_tap.url + "/echo"}
+for _ in range(ROUNDS):
+    for name, url in urls.items():
+        samples[name] += in_thread(lambda: rtts(url, N))
+med = {k: statistics.median(v) * 1e6 for k, v in samples.items()}
+
+cpu = {"plain": [], "shown": []}
+events = updates = 0
+t_paced = 0.0
+for _ in range(3):
+    for name in ("plain", "shown"):
+        seq.sync(); time.sleep(0.2)  # nothing left over from the last phase
+        c0, u0 = time.process_time(), seq.updates
+        n, wall = in_thread(lambda: paced(urls[name], SECONDS, RATE / 2))
+        cpu[name].append((time.process_time() - c0) / wall)
+        if name == "shown":
+            events += 2 * n
+            t_paced += wall
+            updates += seq.updates - u0
+seq.sync()
+print(json.dumps({
+    "cpus": sorted(os.sched_getaffinity(0)),
+    "bare_us": med["bare"], "plain_tap_us": med["plain"], "shown_tap_us": med["shown"],
+    "plain_tap_ratio": med["plain"] / med["bare"], "shown_tap_ratio": med["shown"] / med["bare"],
+    "events_per_s": events / t_paced,
+    "cpu_plain": statistics.median(cpu["plain"]), "cpu_shown": statistics.median(cpu["shown"]),
+    "updates": updates, "paced_seconds": t_paced, "cell_seconds": time.perf_counter() - T_CELL,
+    "earlier": seq.earlier, "skipped": seq.skipped,
+}))
+bare.close()
+dl.stop()
+"""
+
+
+def sequence_widget(n: int, rounds: int, seconds: float = 2.0, rate: int = 1000) -> dict:
+    """The live sequence diagram's cost, in a real kernel whose comm messages are read.
+
+    A child process pinned to one CPU starts an ipykernel (which inherits the
+    pinning) and reads its iopub channel, as JupyterLab would. In the kernel: a
+    WebSocket echo at ``rate`` frames a second through a tap with no diagram,
+    then through a tap whose diagram is shown (interleaved, three times each);
+    the kernel's CPU per second of each, and the difference (the diagram's
+    share of one core). Then unpaced round trips: bare websockets, through the
+    plain tap, through the shown tap.
+    """
+    child = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child-sequence", "--n", str(n), "--rounds", str(rounds)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+        env={**os.environ, "DUPLEXLAB_BENCH_SECONDS": str(seconds), "DUPLEXLAB_BENCH_RATE": str(rate)},
+    )
+    return {"sequence": json.loads(child.stdout.strip().splitlines()[-1])}
+
+
+def _child_sequence(n: int, rounds: int) -> None:
+    from jupyter_client.manager import start_new_kernel
+
+    cpu = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})  # the kernel started below inherits it
+    seconds = float(os.environ["DUPLEXLAB_BENCH_SECONDS"])
+    rate = int(os.environ["DUPLEXLAB_BENCH_RATE"])
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        code = (
+            f"import time\nT_CELL = time.perf_counter()\nN, ROUNDS, SECONDS, RATE = {n}, {rounds}, {seconds}, {rate}\n"
+            + SEQUENCE_KERNEL_CODE
+        )
+        msg_id = client.execute(code)
+        text, custom, bytes_sent, error = "", 0, 0, None
+        while True:
+            msg = client.get_iopub_msg(timeout=600)
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "comm_msg" and content["data"].get("method") == "custom":
+                custom += 1
+                bytes_sent += len(json.dumps(content["data"]))
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if kind == "stream":
+                text += content["text"]
+            elif kind == "error":
+                error = "\n".join(content["traceback"])
+            elif kind == "status" and content["execution_state"] == "idle":
+                break
+        if error:
+            raise RuntimeError(error)
+        result = json.loads(text.strip().splitlines()[-1])
+        result.update(comm_messages=custom, comm_bytes=bytes_sent)
+        print(json.dumps(result))
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
 
 
 def stop_times() -> dict:
@@ -431,6 +568,26 @@ def report(r: dict) -> None:
     both("  lab / bare websockets", "ws_echo_ratio", ".3f", "≤ 1.10 pinned")
     both("the lab's /echo through the tap", "lab_ws_tap_echo_us", ".0f")
     both("  through the tap / bare websockets", "tap_ratio", ".3f", "≤ 1.5 pinned")
+    if "sequence" in r:
+        q = r["sequence"]
+        row("live sequence diagram, in a kernel (pinned)", "", f"(CPU {q['cpus']})")
+        row("  echo frames through the shown tap", f"{q['events_per_s']:.0f} events/s", "1,000 events/s")
+        share = q["cpu_shown"] - q["cpu_plain"]
+        row("  kernel CPU: plain tap / shown tap", f"{q['cpu_plain']:.1%} / {q['cpu_shown']:.1%}")
+        row("  kernel CPU spent on the diagram", f"{share:.1%} of a core", "≤ 10 %")
+        row("  diagram updates sent at 1,000 events/s", f"{q['updates'] / q['paced_seconds']:.1f} /s", "≤ 30 /s")
+        row(
+            "  comm messages read off iopub, whole run",
+            f"{q['comm_messages'] / q['cell_seconds']:.1f} /s",
+            f"{q['comm_bytes'] / q['cell_seconds'] / 1024:.0f} KiB/s",
+        )
+        row("  events let go (kept 500) / not drawn", f"{q['earlier']} / {q['skipped']}", "(counted, shown)")
+        row(
+            "  round trip: bare / plain tap / shown tap",
+            f"{q['bare_us']:.0f} / {q['plain_tap_us']:.0f} / {q['shown_tap_us']:.0f} µs",
+        )
+        row("  shown tap / bare websockets", f"{q['shown_tap_ratio']:.3f}", "≤ 1.5 pinned")
+        row("  plain tap / bare websockets (same run)", f"{q['plain_tap_ratio']:.3f}")
     row("HTTP keep-alive GET, blocking Client", f"{r['http_rtt_us']:.0f} µs")
     row("HTTP keep-alive GET, AsyncClient", f"{r['http_rtt_async_us']:.0f} µs")
     row("HTTP GET through the tap / direct", f"{r['http_tap_ratio']:.3f}")
@@ -478,12 +635,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only-browser", action="store_true", help="only each notebook's Run All in JupyterLab in Chromium"
     )
+    parser.add_argument("--only-sequence", action="store_true", help="only the live sequence diagram's cost")
     parser.add_argument("--child-echo", choices=("pinned", "unpinned"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-sequence", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=500, help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=16, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_echo:
         _child_echo(args.child_echo, args.n, args.rounds)
+        return 0
+    if args.child_sequence:
+        _child_sequence(args.n, args.rounds)
         return 0
     n, rounds, students = (300, 4, 20) if args.quick else (500, 16, 20)
 
@@ -494,7 +656,12 @@ def main(argv: list[str] | None = None) -> int:
         for name, s in results.get("browser_run_all_seconds", {}).items():
             print(f"Run All in JupyterLab (Chromium): {name:<40} {s:5.1f} s  (≤ 15 s)")
         return 0
+    if args.only_sequence:
+        results.update(sequence_widget(n, rounds // 2 or 1, 1.0 if args.quick else 2.0))
+        print(json.dumps(results["sequence"], indent=2))
+        return 0
     results.update(pinned_and_unpinned(n, rounds))
+    results.update(sequence_widget(n, rounds // 2 or 1, 1.0 if args.quick else 2.0))
     results.update(http_round_trips(n))
     results.update(polling_delays(students))
     results.update(transports(3.0 if args.quick else 6.0))

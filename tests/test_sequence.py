@@ -122,7 +122,8 @@ def test_a_cut_and_a_silenced_path_are_drawn_as_breaks(lab):
 
 
 def test_a_headless_run_keeps_the_diagram_of_the_cells_traffic_as_svg():
-    """In nbclient (no browser) the cell that shows the diagram ends with a static SVG of its traffic."""
+    """In nbclient (no browser) the cell that shows the diagram ends with a static SVG of its traffic,
+    brought up to date after each later cell that added to it."""
     nb = new_notebook(
         cells=[
             new_code_cell(
@@ -142,9 +143,22 @@ def test_a_headless_run_keeps_the_diagram_of_the_cells_traffic_as_svg():
         "200 OK",
         "GET /api/users/asha/notifications",
         "200 OK",
+        "GET /api/health",  # the next cell's
+        "200 OK",
     ]
     assert "application/vnd.jupyter.widget-view+json" in shown[0]["data"]
-    assert "2 request(s), 2 response(s)" in shown[0]["data"]["text/plain"]
+    assert "3 request(s), 3 response(s)" in shown[0]["data"]["text/plain"]
+
+
+def test_a_diagram_shown_after_the_traffic_starts_with_what_the_tap_recorded(lab):
+    """tap.show() draws what the tap carried before it was shown; history=False only what comes next."""
+    tap = lab.tap(lab.url)
+    client = lab.client(base_url=tap.url)
+    client.get("/api/health")
+    assert tap.show().arrows() == ["GET /api/health", "200 OK"]
+    fresh = tap.show(history=False)
+    client.get("/api/users/asha/notifications")
+    assert fresh.arrows() == ["GET /api/users/asha/notifications", "200 OK"]
 
 
 @pytest.fixture

@@ -56,7 +56,8 @@ def arrow_labels(diagram) -> list[str]:
 @pytest.mark.parametrize("ui", ["lab", "notebook"])
 def test_the_diagram_draws_every_exchange_live_and_shows_bytes_on_hover(tmp_path, ui):
     """After Run All: exactly the expected arrows in order with their labels (HTTP and WebSocket);
-    the arrow count grows while the looping cell still runs; hovering an arrow shows its byte counts."""
+    the arrow count grows while the looping cell still runs; hovering an arrow shows its byte counts;
+    the kind filter and the SVG download work."""
     name = write_notebook(tmp_path, "sequence.ipynb", *CELLS)
     with jupyter_lab(tmp_path) as (base, token), chromium_context(tmp_path) as context:
         page = context.new_page()
@@ -118,4 +119,24 @@ def test_the_diagram_draws_every_exchange_live_and_shows_bytes_on_hover(tmp_path
             frame.hover()
             text = ws.locator(".duplexlab-seq-detail").inner_text()
             assert "frame header" in text and "payload" in text and "hello" in text, text
+
+            # filters: untick frames and only the handshake is left; a time window hides the rest
+            ws.locator(".duplexlab-seq-kind-frames").uncheck()
+            assert arrow_labels(ws) == WS_ARROWS[:2]
+            ws.locator(".duplexlab-seq-kind-frames").check()
+            assert arrow_labels(ws) == WS_ARROWS
+
+            # a time window: from 1 s on, only the later polls of the loop (it ran for 4 s)
+            http.locator(".duplexlab-seq-from").fill("1")
+            http.locator(".duplexlab-seq-from").dispatch_event("change")
+            assert 0 < len(arrow_labels(http)) < len(HTTP_ARROWS)
+            http.locator(".duplexlab-seq-from").fill("")
+            http.locator(".duplexlab-seq-from").dispatch_event("change")
+            assert len(arrow_labels(http)) == len(HTTP_ARROWS)
+
+            # the SVG download for slides holds the same arrows
+            with page.expect_download() as download:
+                http.locator(".duplexlab-seq-save").click()
+            saved = download.value.path().read_text()
+            assert re.findall(r'data-label="([^"]*)"', saved) == HTTP_ARROWS
             page.screenshot(path=str(tmp_path / f"sequence-{ui}.png"), full_page=True)

@@ -122,6 +122,8 @@ class ResilientClient:
         self.last_error = ""
         self._loop: LoopThread | None = None
         self._task: asyncio.Task | None = None
+        self._ws: Any = None  # the connection now open, if one is (on the loop)
+        self._stopping = False
         self._arrived = threading.Condition()
 
     def _set(self, state: State) -> None:
@@ -162,6 +164,13 @@ class ResilientClient:
         if task is not None and loop is not None and loop.running:
 
             async def stop() -> None:
+                self._stopping = True
+                ws = self._ws
+                if ws is not None:  # say goodbye properly (1000), not "internal error" (1011) from a cancel
+                    try:
+                        await asyncio.wait_for(ws.close(1000, "closed by its user"), min(self.close_timeout, 0.3))
+                    except (OSError, ConnectionClosed, TimeoutError):
+                        pass
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
 
@@ -205,6 +214,7 @@ class ResilientClient:
                     max_queue=None,
                     logger=LOGGER,
                 ) as ws:
+                    self._ws = ws
                     self.connections += 1
                     failures = 0
                     self._set(State.CONNECTED)
@@ -212,6 +222,10 @@ class ResilientClient:
                         self._receive(raw)
             except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError):
                 pass
+            finally:
+                self._ws = None
+            if self._stopping:
+                return
             failures += 1
             if self.max_attempts is not None and failures > self.max_attempts:
                 self._set(State.GAVE_UP)

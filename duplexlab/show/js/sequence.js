@@ -107,7 +107,8 @@ function render({ model, el: root }) {
     const history = model.get("history") || [];
     if (history.length) {
       const oldest = history.reduce((m, e) => Math.min(m, e.id), Infinity);
-      for (const id of [...events.keys()]) if (id < oldest && !history.some((e) => e.id === id)) events.delete(id);
+      const kept = new Set(history.map((e) => e.id));
+      for (const id of [...events.keys()]) if (id < oldest && !kept.has(id)) events.delete(id);
     }
     for (const e of history) {
       const had = events.get(e.id);
@@ -130,8 +131,13 @@ function render({ model, el: root }) {
   model.on("msg:custom", onMessage);
   model.on("change:note", schedule);
 
+  // at most ten redraws a second: the kernel sends up to 30 batches a second, the eye needs fewer
+  let lastDraw = 0, timer = 0;
   function schedule() {
-    if (!frame) frame = requestAnimationFrame(() => { frame = 0; draw(); });
+    if (frame || timer) return;
+    const wait = lastDraw + 100 - performance.now();
+    const go = () => { timer = 0; frame = requestAnimationFrame(() => { frame = 0; lastDraw = performance.now(); draw(); }); };
+    if (wait > 0) timer = setTimeout(go, wait); else go();
   }
 
   function visible(all) {
@@ -286,6 +292,7 @@ function render({ model, el: root }) {
     model.off("msg:custom", onMessage);
     model.off("change:note", schedule);
     if (frame) cancelAnimationFrame(frame);
+    if (timer) clearTimeout(timer);
   };
 }
 export default { render };

@@ -13,7 +13,9 @@ cells). The browser side is plain SVG in ``duplexlab/show/js/sequence.js``.
 
 For a notebook run without a browser (nbclient, an exported notebook) the
 output also carries a static SVG of the same diagram, refreshed when the
-cell that showed it ends.
+cell that showed it ends and after each later cell that added to it (so the
+saved notebook shows the whole conversation; in a browser the view is then
+drawn again from its state, with the same arrows).
 """
 
 from __future__ import annotations
@@ -235,6 +237,8 @@ class Sequence:
             itself (its taps, now and later).
         keep: events kept (and drawn); older ones are counted as "earlier".
         rate: at most this many updates a second go to the browser.
+        history: start with what the taps recorded before (``tap.clear()`` forgets it);
+            False draws only what crosses from now on.
 
     Example::
 
@@ -243,7 +247,9 @@ class Sequence:
         seq                     # the diagram, drawn live from here on
     """
 
-    def __init__(self, source: Tap | Lab, *, keep: int = 500, rate: float = 30.0, title: str = "") -> None:
+    def __init__(
+        self, source: Tap | Lab, *, keep: int = 500, rate: float = 30.0, title: str = "", history: bool = True
+    ) -> None:
         if keep < 1 or rate <= 0:
             raise ValueError(f"keep ≥ 1 and rate > 0, not keep={keep}, rate={rate}")
         if isinstance(source, Tap):
@@ -261,7 +267,9 @@ class Sequence:
         self.interval = 1 / rate
         self.title = title or (f"{source.url} → {source.target}" if isinstance(source, Tap) else "the lab's taps")
         self._loop = loop
-        self._t0 = time.perf_counter()
+        recorded = [c.t for tap in taps for c in tap._chunks[:1]] if history else []
+        self._t0 = min(recorded, default=time.perf_counter())
+        self._history = history
         self._ids = itertools.count(1)
         self._watching: list[_Watching] = []
         self._inbox: list[tuple[FlowDecoder, Chunk | Note]] = []
@@ -277,6 +285,9 @@ class Sequence:
         self._last_state = 0.0
         self._closed = False
         self._display: Any = None
+        self._version = 0  # changes to the kept events, counted
+        self._rendered = -1  # the version the static copy in the output shows
+        self._refreshing = False
         self.view = SequenceView(keep=keep)
         old = _live.get(id(source))
         if old is not None:
@@ -300,7 +311,21 @@ class Sequence:
             if me is not None:
                 me._arrived(decoder, item)
 
-        self._watching.append(_Watching(tap, decoder, arrived))
+        def begin() -> None:  # on the loop: what was recorded, then what comes, nothing in between
+            if self._history and len(tap._chunks) > MAX_INBOX:
+                self.skipped += len(tap._chunks)  # too much to draw at once: said, not hidden
+            elif self._history and tap._chunks:
+                self._inbox.extend((decoder, chunk) for chunk in tap._chunks)
+                self._schedule_flush()
+            self._watching.append(_Watching(tap, decoder, arrived))
+
+        async def on_loop() -> None:
+            begin()
+
+        if self._loop.on_loop_thread:
+            begin()
+        else:
+            self._loop.run(on_loop(), 10)
 
     def _tap_added(self, tap: Tap) -> None:
         """The lab started another tap (for a diagram of the whole lab)."""
@@ -311,6 +336,9 @@ class Sequence:
             self.skipped += 1
         else:
             self._inbox.append((decoder, item))
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
         if self._flush_handle is None and not self._closed:
             loop = asyncio.get_running_loop()
             delay = max(0.0, self._last_flush + self.interval - time.perf_counter())
@@ -326,6 +354,7 @@ class Sequence:
                     continue  # an update to an event already let go
                 self._events[i] = event
                 self._pending[i] = event
+                self._version += 1
         while len(self._events) > self.keep:
             i, _ = self._events.popitem(last=False)
             self._pending.pop(i, None)
@@ -406,14 +435,24 @@ class Sequence:
         from IPython.display import display
 
         self._display = display(self._bundle(), raw=True, display_id=True)
+        self._rendered = self._version
         shell = get_ipython()
-        if shell is None:
+        if shell is None or self._refreshing:
             return
+        self._refreshing = True
 
         def cell_ended(result=None) -> None:
-            shell.events.unregister("post_run_cell", cell_ended)
-            if self._display is not None:
+            """After each cell: if the diagram changed, refresh the static copy in its output."""
+            if self._display is None:
+                return
+            if not self._closed:
+                self.sync()
+            if self._version != self._rendered:
+                self._rendered = self._version
                 self._display.update(self._bundle(), raw=True)
+            if self._closed and self._version == self._rendered:
+                shell.events.unregister("post_run_cell", cell_ended)
+                self._refreshing = False
 
         shell.events.register("post_run_cell", cell_ended)
 
