@@ -2,6 +2,8 @@
 
     python benchmarks/clients.py broadcast WS_URL N MESSAGES
     python benchmarks/clients.py idle WS_URL N
+    python benchmarks/clients.py listen WS_URL N
+    python benchmarks/clients.py poll HTTP_URL N
     python benchmarks/clients.py server
 
 
@@ -10,7 +12,10 @@ to the notifications of the user "crowd", records when each notification
 arrives (perf_counter is the system's monotonic clock, shared with the lab's
 process), and after MESSAGES of them prints a JSON list of [notification id,
 seconds from its creation on the server to its arrival] for every delivery. ``idle``: connects N sockets
-to /echo and holds them until its standard input closes. ``server``: starts a lab in a fresh
+to /echo and holds them until its standard input closes. ``listen``: subscribes N sockets to the
+notifications of "crowd" and reads what comes until its standard input closes. ``poll``: N clients,
+each on a connection of its own, ask ``GET /api/users/crowd/notifications`` once a second (spread
+over the second) until its standard input closes. ``server``: starts a lab in a fresh
 process, prints its WebSocket URL, and serves until its standard input closes
 (so its memory can be read from outside, untouched by other benchmarks).
 """
@@ -56,6 +61,46 @@ async def idle(url: str, n: int) -> None:
     await asyncio.gather(*(ws.close() for ws in conns))
 
 
+async def listen(url: str, n: int) -> None:
+    conns = [
+        await connect(f"{url}/notifications/crowd", proxy=None, compression=None, max_queue=None) for _ in range(n)
+    ]
+    print("ready", flush=True)
+
+    async def read(ws) -> None:
+        async for _ in ws:
+            pass
+
+    readers = [asyncio.ensure_future(read(ws)) for ws in conns]
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    for task in readers:
+        task.cancel()
+    await asyncio.gather(*(ws.close() for ws in conns), return_exceptions=True)
+
+
+async def poll(url: str, n: int) -> None:
+    import aiohttp
+
+    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) for _ in range(n)]
+    stop = asyncio.Event()
+
+    async def one(k: int, session) -> None:
+        await asyncio.sleep(k / n)  # spread over the second
+        while not stop.is_set():
+            async with session.get(f"{url}/api/users/crowd/notifications") as reply:
+                await reply.read()
+            await asyncio.sleep(1.0)
+
+    print("ready", flush=True)
+    tasks = [asyncio.ensure_future(one(k, s)) for k, s in enumerate(sessions)]
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    stop.set()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*(s.close() for s in sessions))
+
+
 def server() -> None:
     import duplexlab as dl
 
@@ -71,5 +116,9 @@ if __name__ == "__main__":
     mode, url, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if mode == "broadcast":
         asyncio.run(broadcast(url, n, int(sys.argv[4])))
+    elif mode == "listen":
+        asyncio.run(listen(url, n))
+    elif mode == "poll":
+        asyncio.run(poll(url, n))
     else:
         asyncio.run(idle(url, n))

@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick         # fewer repetitions, no notebooks
     python benchmarks/run.py --only-browser  # each notebook's Run All in JupyterLab, Chromium
     python benchmarks/run.py --only-sequence # the live sequence diagram's cost in a kernel
+    python benchmarks/run.py --only-cluster  # lesson 8: backplane delay, throughput, polling vs push CPU
 
 Writes benchmarks/results.json (not committed). Every figure is measured in
 this one run on this machine, and ratios compare measurements made side by
@@ -470,6 +471,76 @@ def broadcast(n: int, messages: int) -> dict:
     }
 
 
+def _servers_cpu(cluster) -> float:
+    return sum(s["cpu"] for s in cluster.stats().values())
+
+
+def backplanes(clients: int = 1000, seconds: float = 5.0, messages: int = 10_000) -> dict:
+    """Lesson 8's numbers, for each backplane this machine has: the delivery delay without and with
+    the backplane hop, the messages a second one backplane carries from one server to another,
+    and the servers' CPU for ``clients`` pages polling once a second vs as many idle sockets
+    with one push a second (both measured in the three server processes)."""
+    from duplexlab.cluster.backplane import redis_server_path
+    from duplexlab.experiments.cluster import delivery_delays
+
+    out: dict = {"backplane": {}}
+    with dl.Lab(servers=3, backplane=None) as lab:
+        assert lab.cluster is not None
+        out["cluster_direct_ms"] = delivery_delays(lab.cluster, made_on="A", page_on="A", n=50).median
+    kinds = ["embedded"] + (["redis-server"] if redis_server_path() else [])
+    for spec in kinds:
+        with dl.Lab(servers=3, backplane=spec) as lab:
+            cluster = lab.cluster
+            assert cluster is not None and cluster.backplane is not None
+            row: dict = {"kind": cluster.backplane.kind}
+            row["hop_ms"] = delivery_delays(cluster, made_on="A", page_on="B", n=50).median
+
+            async def follow(cluster=cluster) -> float:
+                url = cluster.server_url("B", ws=True) + "/stream/bench?last=0"
+                async with ws_connect(url, proxy=None, compression=None, max_queue=None) as ws:
+                    await ws.recv()  # subscribed
+                    loop = asyncio.get_running_loop()
+
+                    def publish(cluster=cluster) -> None:
+                        for start in range(0, messages, 500):
+                            cluster.publish("bench", *range(start, start + 500), on="A")
+
+                    t0 = time.perf_counter()
+                    sender = loop.run_in_executor(None, publish)
+                    got = 0
+                    while got < messages:
+                        if json.loads(await ws.recv()).get("type") == "message":
+                            got += 1
+                    await sender
+                    return messages / (time.perf_counter() - t0)
+
+            row["messages_per_s"] = asyncio.run(follow())
+            if spec == kinds[-1]:  # the cost argument, once, on the best backplane here
+                pollers = _crowd("poll", cluster.url, clients)
+                time.sleep(1.5)
+                c0, t0 = _servers_cpu(cluster), time.perf_counter()
+                time.sleep(seconds)
+                polling = (_servers_cpu(cluster) - c0) / (time.perf_counter() - t0)
+                pollers.communicate(timeout=60)
+                listeners = _crowd("listen", cluster.ws_url, clients)
+                time.sleep(1.0)
+                c0, t0 = _servers_cpu(cluster), time.perf_counter()
+                for i in range(int(seconds)):
+                    cluster.notify("crowd", f"push {i}")
+                    time.sleep(1.0)
+                pushing = (_servers_cpu(cluster) - c0) / (time.perf_counter() - t0)
+                listeners.communicate(timeout=60)
+                out["cost"] = {
+                    "clients": clients,
+                    "kind": cluster.backplane.kind,
+                    "polling_cpu_ms_per_s": polling * 1000,
+                    "push_cpu_ms_per_s": pushing * 1000,
+                    "ratio": polling / pushing if pushing else float("inf"),
+                }
+            out["backplane"][spec] = row
+    return out
+
+
 def _rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -636,6 +707,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only-browser", action="store_true", help="only each notebook's Run All in JupyterLab in Chromium"
     )
     parser.add_argument("--only-sequence", action="store_true", help="only the live sequence diagram's cost")
+    parser.add_argument("--only-cluster", action="store_true", help="only lesson 8's backplane measurements")
     parser.add_argument("--child-echo", choices=("pinned", "unpinned"), help=argparse.SUPPRESS)
     parser.add_argument("--child-sequence", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=500, help=argparse.SUPPRESS)
@@ -656,6 +728,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, s in results.get("browser_run_all_seconds", {}).items():
             print(f"Run All in JupyterLab (Chromium): {name:<40} {s:5.1f} s  (≤ 15 s)")
         return 0
+    if args.only_cluster:
+        results.update(backplanes(300 if args.quick else 1000))
+        print(json.dumps({k: v for k, v in results.items() if k not in ("python", "quick")}, indent=2))
+        return 0
     if args.only_sequence:
         results.update(sequence_widget(n, rounds // 2 or 1, 1.0 if args.quick else 2.0))
         print(json.dumps(results["sequence"], indent=2))
@@ -668,6 +744,7 @@ def main(argv: list[str] | None = None) -> int:
     results.update(cross_thread_notify())
     results.update(stop_times())
     results.update(broadcast(1000, 10 if args.quick else 30))
+    results.update(backplanes(300 if args.quick else 1000))
     results.update(idle_memory(1000))
     if not (args.quick or args.no_notebooks):
         results.update(course_time())

@@ -21,6 +21,7 @@ from websockets.sync.client import connect
 from .apps import events, judge, longpoll, otp, realtime
 from .apps import notifications as social
 from .clients.http import AsyncClient, Client
+from .cluster.cluster import Cluster
 from .errors import LabNotRunningError
 from .runtime.http import HTTPServer, make_app
 from .runtime.hygiene import ConnectionGate, quiet_server_logs
@@ -53,9 +54,16 @@ class Lab:
             lab.client().get("/api/health").json()["ok"]   # True
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, servers: int = 1, backplane: str | None = "auto"
+    ) -> None:
+        if servers < 1:
+            raise ValueError(f"servers is 1 (one lab) or more (a cluster), not {servers}")
         self.host = host
         self.requested_port = port
+        self.server_count = servers
+        self.backplane_spec = backplane
+        self.cluster: Cluster | None = None  # with servers > 1: the server processes, the balancer, the backplane
         self.policy = RequestPolicy(bound_host=host)
         self.gate: ConnectionGate | None = None
         self.loop = LoopThread(name="duplexlab-lab")
@@ -110,6 +118,23 @@ class Lab:
             self._http, self._ws = server, ws
             self.policy.own_ports = {server.port, ws.port}
             self.notifications.bind(self.loop.loop)
+            if self.server_count > 1:
+                try:
+                    self.cluster = Cluster(
+                        self.server_count, loop=self.loop, backplane=self.backplane_spec, host=self.host
+                    )
+                    self.cluster.start()
+                except BaseException:
+                    self.cluster = None
+                    self._http = self._ws = None
+
+                    async def undo() -> None:
+                        await ws.close(grace=0)
+                        await server.close()
+
+                    self.loop.run(undo(), 10)
+                    self.loop.close()
+                    raise
             return self
 
     def close(self) -> None:
@@ -124,6 +149,9 @@ class Lab:
                 return
             self.loop.stop_waiting()  # blocking calls in flight end with LabNotRunningError
             self.owned.close_all()
+            cluster, self.cluster = self.cluster, None
+            if cluster is not None:
+                cluster.close()
             taps, self._taps = self._taps, []
 
             async def shutdown() -> None:
@@ -333,12 +361,20 @@ _current: Lab | None = None
 _current_lock = threading.Lock()
 
 
-def start(*, port: int = 0, host: str = "127.0.0.1") -> Lab:
+def start(*, port: int = 0, host: str = "127.0.0.1", servers: int = 1, backplane: str | None = "auto") -> Lab:
     """Start the course's lab, or return the one already running.
 
     Run the cell as often as you like: the same settings give back the same
     lab; other settings stop the old one first. In a notebook it also lets
     ``asyncio.run(...)`` work in cells (top-level ``await`` works anyway).
+
+    Args:
+        servers: more than 1 also starts a cluster (``lab.cluster``): that many server
+            processes behind a load balancer (lesson 08).
+        backplane: what joins the cluster's servers: ``"auto"`` (a real ``redis-server``
+            if installed, else an embedded one), ``"redis-server"``, ``"embedded"``, a
+            ``redis://`` URL of your own Redis or Valkey, or None (nothing: each server
+            knows only what it created).
 
     Raises:
         PortInUseError: ``port`` is fixed and another program holds it.
@@ -348,10 +384,11 @@ def start(*, port: int = 0, host: str = "127.0.0.1") -> Lab:
     with _current_lock:
         lab = _current
         if lab is not None and lab.running:
-            if lab.host == host and port in (0, lab.port):
+            same_cluster = lab.server_count == servers and (servers == 1 or lab.backplane_spec == backplane)
+            if lab.host == host and port in (0, lab.port) and same_cluster:
                 return lab
             lab.close()
-        _current = Lab(host=host, port=port).start()
+        _current = Lab(host=host, port=port, servers=servers, backplane=backplane).start()
         return _current
 
 

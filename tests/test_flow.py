@@ -98,8 +98,8 @@ def test_an_upgrade_then_frames_both_ways_then_the_ends():
             "PING 0 B",
             "CLOSE 1000 'bye' masked",
             "CLOSE 1000 'bye'",
-            "server side closed",
-            "client side closed",
+            "conn 1: server side closed",
+            "conn 1: client side closed",
         ]
         text = events[2]
         assert (text["bytes"], text["head"], text["body"]) == (11, 6, 5)

@@ -54,6 +54,7 @@ def test_there_are_notebooks():
         "05-chat-and-notifications.ipynb",
         "06-side-by-side.ipynb",
         "07-keeping-websockets-alive.ipynb",
+        "08-more-than-one-server.ipynb",
     ):
         assert expected in names
     readme = (NOTEBOOKS.parent / "README.md").read_text()

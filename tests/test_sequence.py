@@ -35,7 +35,7 @@ def test_the_diagram_of_a_tap_lists_each_exchange_and_renders_it_as_svg(lab):
     svg = seq.svg()
     assert svg.count('<g class="arrow ') == 4
     assert re.findall(r'data-label="([^"]*)"', svg) == seq.arrows()
-    assert "bytes:" in svg  # each arrow's <title> carries its byte counts
+    assert "bytes on the wire:" in svg  # each arrow's <title> carries its byte counts
     assert seq.view.history == [] or len(seq.view.history) <= 4
 
 

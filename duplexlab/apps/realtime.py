@@ -190,6 +190,7 @@ class RealtimeServer:
         notifications: the store whose notifications it pushes.
         policy: the lab's request policy (a fresh one allows loopback hosts, no origins).
         gate: the lab's connection gate (a fresh one sized from the open-file limit).
+        name: in a cluster, this server's name, told to each client in its "subscribed" greeting.
     """
 
     def __init__(
@@ -201,8 +202,10 @@ class RealtimeServer:
         max_size: int = MAX_MESSAGE,
         policy: RequestPolicy | None = None,
         gate: ConnectionGate | None = None,
+        name: str = "",
     ) -> None:
         self.notifications = notifications
+        self.name = name  # in a cluster, which server this is (said in each "subscribed" greeting)
         self.host, self.port, self.max_size = host, port, max_size
         self.policy = policy or RequestPolicy(bound_host=host)
         self.gate = gate or ConnectionGate()
@@ -533,7 +536,8 @@ class RealtimeServer:
         notification falls between "what you had" and "what is pushed", and none comes twice.
         """
         channel = self._private_subscribers if private else self._subscribers
-        await self._send(ws, record, json.dumps({"type": "subscribed", "user": user, "private": private}))
+        hello = {"type": "subscribed", "user": user, "private": private, **({"server": self.name} if self.name else {})}
+        await self._send(ws, record, json.dumps(hello))
         channel.setdefault(user, {})[ws] = record
         if after is not None:
             for note in self.notifications.for_user(user, after=after, private=private):
@@ -567,6 +571,8 @@ class RealtimeServer:
         topic = self.topic(name)
         queue: asyncio.Queue[str] = asyncio.Queue()
         hello = {"type": "subscribed", "topic": name, "latest": topic.seq, "oldest": topic.oldest}
+        if self.name:
+            hello["server"] = self.name
         queue.put_nowait(json.dumps(hello))
         if last >= 0:
             if last + 1 < topic.oldest:

@@ -16,6 +16,7 @@ from .lesson04 import accept_key, frame_overhead, masking
 from .lesson05 import lifecycle, no_sockets_left, unread_badge
 from .lesson06 import cheapest, polls_per_event
 from .lesson07 import accept_handshake, backoff_wait, keepalive_deadline
+from .lesson08 import fresh_messages, pick_server
 from .result import Result
 
 __all__ = [
@@ -28,12 +29,14 @@ __all__ = [
     "event_data",
     "expected_wasted",
     "fetch_new",
+    "fresh_messages",
     "frame_overhead",
     "header_share",
     "keepalive_deadline",
     "lifecycle",
     "masking",
     "no_sockets_left",
+    "pick_server",
     "polls_per_event",
     "resume_id",
     "time_one_request",

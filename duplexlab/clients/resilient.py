@@ -80,6 +80,8 @@ class ResilientClient:
         close_timeout: how long a close waits for the other side before it just drops.
         owner: a label the lab keeps with the connection (e.g. the widget that shows the
             client), so leak checks list it as owned instead of left over. Not a credential.
+        after: the last number already seen: -1 (the default) follows from now on; 0 asks
+            first for everything the server still keeps.
 
     Example::
 
@@ -101,7 +103,10 @@ class ResilientClient:
         ping_timeout: float = 1.0,
         close_timeout: float = 0.5,
         owner: str | None = None,
+        after: int = -1,
     ) -> None:
+        if after < -1:
+            raise ValueError(f"after is -1 (from now), 0 (everything kept) or the last number seen, not {after}")
         self.url = url
         self.resume = resume
         self.backoff = backoff or Backoff()
@@ -113,7 +118,7 @@ class ResilientClient:
         self.state = State.CLOSED
         self.history: list[tuple[float, State]] = []
         self.received: list[tuple[int, Any, float]] = []  # (seq, data, when)
-        self.last_seq = -1
+        self.last_seq = after
         self.duplicates = 0
         self.gaps: list[dict] = []
         self.missing: list[tuple[int, int]] = []  # numbers that never arrived (without resume)

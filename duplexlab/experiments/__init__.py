@@ -1,9 +1,21 @@
-"""Measured runs the lessons show: polling at several intervals, the four transports side by side."""
+"""Measured runs the lessons show: polling at several intervals, the four transports side by side,
+who hears what on a cluster."""
 
 from __future__ import annotations
 
 from .arena import Arena, ArenaResult
+from .cluster import FanOut, delivery_delays, fan_out
 from .polling import PollingResult, delay_claims, measure_polling
 from .seeds import default_seed
 
-__all__ = ["Arena", "ArenaResult", "PollingResult", "default_seed", "delay_claims", "measure_polling"]
+__all__ = [
+    "Arena",
+    "ArenaResult",
+    "FanOut",
+    "PollingResult",
+    "default_seed",
+    "delay_claims",
+    "delivery_delays",
+    "fan_out",
+    "measure_polling",
+]

@@ -28,6 +28,7 @@ events replaces the old one. A response carries ``req`` (its request's id) and
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +39,7 @@ from .capture import Chunk, Direction, decode_frames, show_bytes
 from .sse import EventParser
 from .sse import encode as sse_encode
 
-__all__ = ["ARROW_KINDS", "FlowDecoder", "MARK_KINDS", "Note", "frame_label"]
+__all__ = ["ARROW_KINDS", "FlowDecoder", "MARK_KINDS", "Note", "body_hint", "frame_label"]
 
 ARROW_KINDS = ("request", "response", "sse", "frame", "data", "swallowed")
 MARK_KINDS = ("end", "cut", "silence", "drop")
@@ -74,6 +75,20 @@ def frame_label(opcode: str, length: int, *, masked: bool, close_code: int | Non
     else:
         what = f"{opcode} {length} B"
     return what + (" masked" if masked else "")
+
+
+def body_hint(preview: bytes, size: int) -> str:
+    """A glance at a small body: a JSON object's ``status`` if it has one, else its first characters."""
+    if not preview or size > len(preview):
+        return ""
+    text = preview.decode("utf-8", "replace").strip()
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if isinstance(value, dict) and isinstance(value.get("status"), str | int):
+        return f"status: {value['status']}"
+    return text[:28] + ("…" if len(text) > 28 else "")
 
 
 @dataclass
@@ -154,7 +169,7 @@ class FlowDecoder:
         if kind == "swallowed":
             arrow = "up" if direction is Direction.UP else "down"
             return self._event(t, lane, arrow, "swallowed", f"{dropped} B swallowed by the dead path", dropped, 0)
-        return self._event(t, lane, "", kind, MARK_LABELS[kind], 0, 0)
+        return self._event(t, lane, "", kind, f"conn {lane}: {MARK_LABELS[kind]}", 0, 0)
 
     # -- HTTP ------------------------------------------------------------------
 
@@ -225,7 +240,11 @@ class FlowDecoder:
                 broken = side.fed - side.start
                 side.mode, side.parser = "raw", None
                 if side.message is not None:  # a message that went wrong half-way: keep what it was
-                    why = " (cut short)" if side.closed else " (then not HTTP)"
+                    why = (
+                        (" (stream closed)" if side.message.get("stream") else " (cut short)")
+                        if side.closed
+                        else (" (then not HTTP)")
+                    )
                     side.message.update(
                         done=True, cut=True, label=side.message["label"] + why, t_end=round(t - self.t0, 6)
                     )
@@ -324,6 +343,10 @@ class FlowDecoder:
             size = self._consumed(side) - side.start
             message.update(bytes=size, body=size - message["head"], done=True, t_end=round(t - self.t0, 6))
             message["detail"] = self._detail(message["detail"], side.body_preview, message["body"])
+            if message["kind"] == "response" and not message.get("stream"):
+                hint = body_hint(side.body_preview, message["body"])
+                if hint:
+                    message["hint"] = hint
             if not any(e is message for e in out):
                 out.append(message)
         if side.direction is Direction.DOWN and conn.pending:
@@ -412,7 +435,13 @@ class FlowDecoder:
                 frame.t, conn.lane, "up" if up else "down", "frame", label, frame.wire_bytes, frame.header_bytes
             )
             payload = frame.payload[:PREVIEW]
-            if frame.opcode in ("TEXT", "CONT", "CLOSE") and not frame.compressed:
+            if frame.opcode == "CLOSE":
+                shown = (
+                    f"code {frame.close_code} ({payload[:2].hex(' ')}), reason {frame.close_reason!r}"
+                    if frame.close_code
+                    else "no code"
+                )
+            elif frame.opcode in ("TEXT", "CONT") and not frame.compressed:
                 shown = payload.decode("utf-8", "replace")
             else:
                 shown = payload.hex(" ")
@@ -455,13 +484,19 @@ class FlowDecoder:
             self._drain(conn, side, t, out)
             message = side.message
             if message is not None and not message["done"]:
-                message.update(t_end=round(t - self.t0, 6), done=True, cut=True)
-                message["label"] += " (cut short)"
+                message.update(t_end=round(t - self.t0, 6), done=True, cut=not message.get("stream"))
+                message["label"] += " (stream closed)" if message.get("stream") else " (cut short)"
                 message["detail"] = self._detail(message["detail"], side.body_preview, message["body"])
                 out.append(message)
                 side.message = None
         who = "client" if side.direction is Direction.UP else "server"
         event = self._event(
-            t, conn.lane, "up" if side.direction is Direction.UP else "down", "end", f"{who} side closed", 0, 0
+            t,
+            conn.lane,
+            "up" if side.direction is Direction.UP else "down",
+            "end",
+            f"conn {conn.lane}: {who} side closed",
+            0,
+            0,
         )
         out.append(event)

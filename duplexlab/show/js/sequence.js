@@ -5,7 +5,9 @@
 // kernel). Plain SVG: no library, no network.
 
 const SVG = "http://www.w3.org/2000/svg";
-const ROW = 24, TOP = 46, LEFT = 110, TIME_X = 62, LANE = 92, TAP_GAP = 70, SERVER_GAP = 330, RIGHT = 90;
+const ROW = 26, TOP = 50, LEFT = 116, TIME_X = 70, LANE = 96, TAP_GAP = 70, SERVER_GAP = 340, RIGHT = 40;
+const FONT = 12, MAX_LABEL = 48;
+const LEGEND = "· N B = bytes on the wire · a frame's own length is its payload · hover or click an arrow for its bytes";
 const COLORS = { up: "#0072B2", down: "#D55E00", sse: "#009E73", mark: "#555", cut: "#b00020", lost: "#b00020" };
 const ARROWS = new Set(["request", "response", "sse", "frame", "data", "swallowed"]);
 const GROUPS = {
@@ -23,25 +25,68 @@ function el(name, attrs, text) {
   return node;
 }
 
+// the same rules as duplexlab/show/widgets/sequence.py (when, gap_px, drawn_label, layout)
 function when(t) {
-  return t < 1 ? (t * 1000).toFixed(1) + " ms" : t.toFixed(3) + " s";
+  return t.toFixed(3) + " s";
+}
+
+function gapPx(dt) {
+  return dt >= 0.05 ? Math.min(90, Math.round(45 * Math.sqrt(dt))) : 0;
 }
 
 function sizes(e) {
-  if (e.kind === "frame") return `${e.bytes} bytes: ${e.head} frame header + ${e.body} payload`;
+  if (e.kind === "frame") return `${e.bytes} bytes on the wire: ${e.head} frame header + ${e.body} payload`;
   if (e.kind === "sse") return `${e.bytes} bytes of the response's body`;
   if (e.kind === "request" || e.kind === "response")
-    return `${e.bytes} bytes: ${e.head} header + ${e.body} body` + (e.done ? "" : " so far (still arriving)");
+    return `${e.bytes} bytes on the wire: ${e.head} header + ${e.body} body` + (e.done ? "" : " so far (still arriving)");
   if (e.bytes) return `${e.bytes} bytes`;
   return "";
+}
+
+function drawnLabel(e) {
+  let label = e.label;
+  if (e.kind === "response" && e.stream) label += ` · ${e.head} B, then a stream`;
+  else if (["request", "response", "frame"].includes(e.kind)) label += ` · ${e.bytes} B`;
+  if (e.hint) label += ` · ${e.hint}`;
+  if (!e.done && (e.kind === "request" || e.kind === "response")) label += " …";
+  return label.length <= MAX_LABEL ? label : label.slice(0, MAX_LABEL - 1) + "…";
+}
+
+function layout(shown, earlier) {
+  const lanes = [...new Set(shown.map((e) => e.lane))];
+  const xLane = new Map(lanes.map((l, i) => [l, LEFT + LANE * (i + 0.5)]));
+  const xTap = LEFT + LANE * Math.max(1, lanes.length) + TAP_GAP;
+  const xServer = xTap + SERVER_GAP;
+  let y = TOP + ROW * (earlier ? 2 : 1), prev = null;
+  const rowY = new Map(), gaps = [];
+  for (const e of shown) {
+    if (prev) {
+      const extra = gapPx(e.t - prev.t);
+      if (extra) gaps.push([y + extra / 2 + ROW / 2 - 4, e.t - prev.t]);
+      y += ROW + extra;
+    }
+    rowY.set(e.id, y);
+    prev = e;
+  }
+  const bottom = y + ROW;
+  const first = new Map(), last = new Map(), closed = new Map();
+  for (const e of shown) {
+    if (!first.has(e.lane)) first.set(e.lane, rowY.get(e.id));
+    last.set(e.lane, rowY.get(e.id));
+    if (!closed.has(e.lane)) closed.set(e.lane, new Set());
+    if (e.kind === "end") closed.get(e.lane).add(e.dir);
+    if (e.kind === "cut") { closed.get(e.lane).add("up"); closed.get(e.lane).add("down"); }
+  }
+  const ends = new Map(lanes.map((l) => [l, closed.get(l).size === 2 ? last.get(l) : bottom]));
+  return { lanes, xLane, xTap, xServer, rowY, gaps, height: bottom, width: xServer + RIGHT, first, ends };
 }
 
 function render({ model, el: root }) {
   const box = document.createElement("div");
   box.className = "duplexlab-seq";
-  box.style.cssText = "font:12px sans-serif;max-width:100%;border:1px solid #ccc;border-radius:6px;padding:6px";
+  box.style.cssText = "font:13px sans-serif;max-width:100%;border:1px solid #ccc;border-radius:6px;padding:6px";
   const bar = document.createElement("div");
-  bar.style.cssText = "display:flex;flex-wrap:wrap;gap:10px;align-items:center;margin-bottom:4px";
+  bar.style.cssText = "display:flex;flex-wrap:wrap;gap:6px 10px;align-items:center;margin-bottom:4px";
   const summary = document.createElement("span");
   summary.className = "duplexlab-seq-summary";
   summary.style.fontWeight = "bold";
@@ -50,7 +95,7 @@ function render({ model, el: root }) {
   const kinds = {};
   const kindBox = document.createElement("span");
   for (const [name, label] of [["http", "HTTP"], ["sse", "SSE"], ["frames", "frames"], ["control", "ping/pong"],
-                               ["breaks", "ends & breaks"]]) {
+                               ["breaks", "ends, cuts"]]) {
     const tick = document.createElement("input");
     tick.type = "checkbox";
     tick.checked = true;
@@ -67,11 +112,11 @@ function render({ model, el: root }) {
     input.type = "number";
     input.step = "0.1";
     input.placeholder = hint;
-    input.style.width = "70px";
+    input.style.width = "56px";
   }
   from.className = "duplexlab-seq-from";
   to.className = "duplexlab-seq-to";
-  range.append("window ", from, " – ", to, " s");
+  range.append("from ", from, " to ", to, " s");
   const follow = document.createElement("label");
   const followTick = document.createElement("input");
   followTick.type = "checkbox";
@@ -85,17 +130,18 @@ function render({ model, el: root }) {
   const scroller = document.createElement("div");
   scroller.className = "duplexlab-seq-scroll";
   scroller.style.cssText = "max-height:440px;overflow:auto;border-top:1px solid #eee";
+  model.on("change:height", schedule);
   const detail = document.createElement("pre");
   detail.className = "duplexlab-seq-detail";
-  detail.style.cssText = "min-height:2.5em;max-height:200px;overflow:auto;margin:4px 0 0;padding:4px;" +
-    "background:#f6f6f6;white-space:pre-wrap;font:11px monospace";
+  detail.style.cssText = "min-height:2.5em;max-height:220px;overflow:auto;margin:4px 0 0;padding:4px;" +
+    "background:#f6f6f6;white-space:pre-wrap;font:12px monospace";
   detail.textContent = "hover over or click an arrow to see its bytes";
   box.append(bar, scroller, detail);
   root.append(box);
 
   // -- the events: history (synced state) merged with batches (custom messages) --
   const events = new Map();
-  let earlier = 0, skipped = 0, svg = null, pinned = null, frame = 0;
+  let earlier = 0, skipped = 0, svg = null, header = null, pinned = null, frame = 0;
   const keep = () => model.get("keep") || 500;
 
   function trim() {
@@ -153,6 +199,10 @@ function render({ model, el: root }) {
     return conn === undefined ? "conn " + lane : `tap ${tap} · conn ${conn}`;
   }
 
+  function arrowColor(e) {
+    return e.kind === "sse" ? COLORS.sse : e.kind === "swallowed" ? COLORS.lost : COLORS[e.dir];
+  }
+
   function draw() {
     const all = [...events.values()].sort((a, b) => a.t - b.t || a.id - b.id);
     const lanes = [...new Set(all.map((e) => e.lane))];
@@ -164,19 +214,19 @@ function render({ model, el: root }) {
     summary.textContent = `${arrows} arrows · ${lanes.length} connection(s)` +
       (earlier ? ` · ${earlier} earlier not kept` : "") + (skipped ? ` · ⚠ ${skipped} chunks not drawn (too fast)` : "") +
       (model.get("note") ? ` · ${model.get("note")}` : " · live");
+    scroller.style.maxHeight = (model.get("height") || 440) + "px";
 
-    const shownLanes = [...new Set(shown.map((e) => e.lane))];
-    const xLane = new Map(shownLanes.map((l, i) => [l, LEFT + LANE * (i + 0.5)]));
-    const xTap = LEFT + LANE * Math.max(1, shownLanes.length) + TAP_GAP;
-    const xServer = xTap + SERVER_GAP;
-    const offset = earlier ? 1 : 0;
-    const rowOf = new Map(shown.map((e, i) => [e.id, i + offset]));
-    const y = (row) => TOP + ROW * (row + 1);
-    const height = y(shown.length + offset) + ROW / 2;
-    const width = xServer + RIGHT;
+    const g = layout(shown, earlier);
+    const { xLane, xTap, xServer, rowY } = g;
+    const height = g.height, width = g.width;
+    const byId = new Map(shown.map((e) => [e.id, e]));
 
+    // the names stay on top while the rows scroll under them
+    const names = el("svg", { xmlns: SVG, width, height: TOP - 6, class: "duplexlab-seq-names",
+                              "font-family": "sans-serif", "font-size": FONT });
+    names.append(el("text", { x: 4, y: 12, fill: "#777", "font-size": 11 }, LEGEND));
     const next = el("svg", { xmlns: SVG, width, height, viewBox: `0 0 ${width} ${height}`, class: "duplexlab-seq-svg",
-                             "font-family": "sans-serif", "font-size": "11" });
+                             "font-family": "sans-serif", "font-size": FONT });
     next.append(el("rect", { x: 0, y: 0, width, height, fill: "white" }));
     const defs = el("defs");
     for (const [name, color] of Object.entries(COLORS)) {
@@ -187,79 +237,84 @@ function render({ model, el: root }) {
     }
     next.append(defs);
 
-    // lifelines: each connection, the tap, the server
-    const lifelines = [...shownLanes.map((l) => [xLane.get(l), laneName(l), "client"]), [xTap, "tap", "tap"],
-                       [xServer, "server", "server"]];
-    for (const [x, name, kind] of lifelines) {
-      next.append(el("line", { x1: x, y1: TOP - 8, x2: x, y2: height, stroke: kind === "tap" ? "#999" : "#bbb",
+    // lifelines: each connection (from its first row to its end), the tap, the server
+    const lifelines = [...g.lanes.map((l) => [xLane.get(l), laneName(l), "client", g.first.get(l), g.ends.get(l)]),
+                       [xTap, "tap", "tap", 0, height], [xServer, "server", "server", 0, height]];
+    for (const [x, name, kind, top, bottom] of lifelines) {
+      next.append(el("line", { x1: x, y1: Math.min(top, TOP - 8), x2: x, y2: bottom,
+                               stroke: kind === "tap" ? "#999" : "#bbb",
                                "stroke-dasharray": kind === "tap" ? "2 3" : "none", class: "lifeline" }));
-      next.append(el("text", { x, y: TOP - 14, "text-anchor": "middle", "font-weight": "bold",
-                               class: "lifeline-name" }, name));
+      names.append(el("text", { x, y: TOP - 12, "text-anchor": "middle", "font-weight": "bold",
+                                class: "lifeline-name" }, name));
     }
     if (earlier) {
-      next.append(el("text", { x: LEFT, y: y(0) - 4, fill: "#777", class: "earlier" },
+      next.append(el("text", { x: LEFT, y: TOP + ROW - 4, fill: "#777", class: "earlier" },
                      `… ${earlier} earlier events not kept (the diagram keeps the last ${keep()})`));
+    }
+    for (const [y, dt] of g.gaps) {
+      next.append(el("text", { x: TIME_X, y, "text-anchor": "end", fill: "#999", class: "gap" },
+                     `⋮ ${dt.toFixed(2)} s`));
     }
 
     // held requests and open streams: spans on the client's lifeline
     for (const e of shown) {
       if (e.kind !== "response") continue;
       const x = xLane.get(e.lane);
-      const req = events.get(e.req);
-      if (req && rowOf.has(req.id) && e.t - req.t >= 0.1) {
-        const top = y(rowOf.get(req.id)), bottom = y(rowOf.get(e.id));
+      const req = byId.get(e.req);
+      if (req && e.t - req.t >= 0.1) {
+        const top = rowY.get(req.id), bottom = rowY.get(e.id);
         next.append(el("rect", { x: x - 4, y: top, width: 8, height: bottom - top, fill: "#f0c27b",
                                  class: "span held" }));
         next.append(el("text", { x: x - 8, y: (top + bottom) / 2 + 4, "text-anchor": "end", fill: "#8a5a00",
-                                 class: "span-label" }, "held " + when(e.t - req.t)));
+                                 class: "span-label" }, `held ${(e.t - req.t).toFixed(2)} s`));
       }
       if (e.stream) {
         const inner = shown.filter((s) => s.in === e.id);
-        const last = inner.length ? y(rowOf.get(inner[inner.length - 1].id)) : y(rowOf.get(e.id));
+        const top = rowY.get(e.id);
+        const last = inner.length ? rowY.get(inner[inner.length - 1].id) : top;
         const bottom = e.done ? last : height;
-        const top = y(rowOf.get(e.id));
         next.append(el("rect", { x: x - 3, y: top, width: 6, height: Math.max(2, bottom - top), fill: "#9fd8c3",
                                  class: "span stream" }));
       }
     }
 
     for (const e of shown) {
-      const row = rowOf.get(e.id);
-      const yy = y(row);
+      const yy = rowY.get(e.id);
       const xc = xLane.get(e.lane);
       next.append(el("text", { x: TIME_X, y: yy + 4, "text-anchor": "end", fill: "#777", class: "time" },
                      when(e.t)));
       const g = el("g", { class: `${ARROWS.has(e.kind) ? "arrow" : "mark"} kind-${e.kind} dir-${e.dir || "none"}`,
                           "data-id": e.id, "data-label": e.label, "data-bytes": e.bytes, "data-lane": e.lane });
-      const title = el("title", {}, `${e.label}\n${sizes(e)}`);
-      g.append(title);
+      const sz = sizes(e);
+      g.append(el("title", {}, `${e.label}` + (sz ? `\n${sz}` : "")));
       if (ARROWS.has(e.kind)) {
-        const color = e.kind === "sse" ? COLORS.sse : e.kind === "swallowed" ? COLORS.lost : COLORS[e.dir];
+        const color = arrowColor(e);
         const [x1, x2] = e.dir === "up" ? [xc, xServer] : [xServer, xc];
         const end = e.kind === "swallowed" ? xTap : x2;
-        g.append(el("line", { x1, y1: yy, x2: end, y2: yy, stroke: "transparent", "stroke-width": 14 }));
+        const head = e.kind === "swallowed" ? "none" : `url(#dl-head-${e.kind === "sse" ? "sse" : e.dir})`;
+        g.append(el("line", { x1, y1: yy, x2: end, y2: yy, stroke: "transparent", "stroke-width": 16 }));
         g.append(el("line", { x1, y1: yy, x2: end, y2: yy, stroke: color, "stroke-width": 1.6,
                               "stroke-dasharray": e.kind === "sse" ? "5 3" : e.done ? "none" : "2 2",
-                              "marker-end": e.kind === "swallowed" ? "none" : `url(#dl-head-${e.kind === "sse" ? "sse" : e.dir})` }));
+                              "marker-end": head }));
         if (e.kind === "swallowed") {
           g.append(el("text", { x: xTap, y: yy + 4, "text-anchor": "middle", fill: COLORS.lost, "font-size": 14 }, "✕"));
         } else {
           g.append(el("circle", { cx: xTap, cy: yy, r: 2.5, fill: "#999" }));
         }
-        const size = e.kind === "request" || e.kind === "response" ? ` · ${e.bytes} B` : "";
-        g.append(el("text", { x: xTap + 10, y: yy - 4, fill: color, class: "label" },
-                    e.label + size + (e.done ? "" : " …")));
+        g.append(el("text", { x: xTap + 10, y: yy - 5, fill: color, class: "label" }, drawnLabel(e)));
       } else {
         const color = e.kind === "end" ? COLORS.mark : COLORS.cut;
         const x = e.kind === "end" ? (e.dir === "up" ? xc : xServer) : xTap;
         g.append(el("path", { d: e.kind === "end" ? `M ${x - 6} ${yy} h 12` :
                                    `M ${x - 8} ${yy - 6} l 4 12 l 4 -12 l 4 12 l 4 -12`,
                               stroke: color, fill: "none", "stroke-width": 2 }));
-        g.append(el("text", { x: xTap + 10, y: yy + 4, fill: color, class: "label" }, e.label));
+        if (e.kind !== "end") {
+          g.append(el("text", { x: xc, y: yy + 5, "text-anchor": "middle", fill: color, "font-size": 14 }, "✕"));
+        }
+        g.append(el("text", { x: xTap + 16, y: yy + 4, fill: color, class: "label" }, e.label));
       }
       const tell = () => {
-        const sz = sizes(e);
-        detail.textContent = `${e.label}  (conn ${e.lane}, at ${when(e.t)})` + (sz ? `\n${sz}` : "") +
+        detail.textContent = `${e.label}  (${laneName(e.lane)}, at ${when(e.t)})` + (sz ? `\n${sz}` : "") +
           (e.detail ? `\n${e.detail}` : "");
       };
       g.addEventListener("mouseenter", () => { if (pinned === null) tell(); });
@@ -270,7 +325,9 @@ function render({ model, el: root }) {
 
     const atBottom = scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 30;
     if (svg) svg.replaceWith(next); else scroller.append(next);
+    if (header) header.replaceWith(names); else scroller.before(names);
     svg = next;
+    header = names;
     if (followTick.checked && atBottom) scroller.scrollTop = scroller.scrollHeight;
   }
 
@@ -291,6 +348,7 @@ function render({ model, el: root }) {
     model.off("change:history", fromHistory);
     model.off("msg:custom", onMessage);
     model.off("change:note", schedule);
+    model.off("change:height", schedule);
     if (frame) cancelAnimationFrame(frame);
     if (timer) clearTimeout(timer);
   };

@@ -37,7 +37,7 @@ from ...tap import Tap
 from ...wire.capture import Chunk
 from ...wire.flow import ARROW_KINDS, FlowDecoder, Note
 
-__all__ = ["Sequence", "SequenceView", "lane_name", "static_svg"]
+__all__ = ["Sequence", "SequenceView", "drawn_label", "gap_px", "lane_name", "layout", "static_svg", "when"]
 
 JS = Path(__file__).parent.parent / "js"
 _ESM = (JS / "sequence.js").read_text(encoding="utf-8")
@@ -46,8 +46,11 @@ MAX_INBOX = 50_000  # chunks waiting to be decoded; beyond, they are counted, no
 STATE_EVERY = 1.0  # seconds between syncs of the whole history
 
 # the same geometry as sequence.js
-ROW, TOP, LEFT, TIME_X, LANE, TAP_GAP, SERVER_GAP, RIGHT = 24, 46, 110, 62, 92, 70, 330, 90
+ROW, TOP, LEFT, TIME_X, LANE, TAP_GAP, SERVER_GAP, RIGHT = 26, 50, 116, 70, 96, 70, 340, 40
+FONT = 12
+MAX_LABEL = 48  # characters of an arrow's label drawn (the whole label is in its tooltip)
 COLORS = {"up": "#0072B2", "down": "#D55E00", "sse": "#009E73", "mark": "#555", "cut": "#b00020", "lost": "#b00020"}
+LEGEND = "· N B = bytes on the wire · a frame's own length is its payload · hover or click an arrow for its bytes"
 
 Event = dict[str, Any]
 
@@ -60,11 +63,18 @@ class SequenceView(anywidget.AnyWidget):
     earlier = traitlets.Int(0).tag(sync=True)
     skipped = traitlets.Int(0).tag(sync=True)
     keep = traitlets.Int(500).tag(sync=True)
+    height = traitlets.Int(440).tag(sync=True)  # of the scrolling box, in pixels
     note = traitlets.Unicode("").tag(sync=True)  # why it stopped following, once it has
 
 
-def _when(t: float) -> str:
-    return f"{t * 1000:.1f} ms" if t < 1 else f"{t:.3f} s"
+def when(t: float) -> str:
+    """A moment on the diagram's clock, always in seconds: ``1.878 s``."""
+    return f"{t:.3f} s"
+
+
+def gap_px(dt: float) -> float:
+    """Extra room between two rows ``dt`` seconds apart: waiting shows, but a long wait stays short."""
+    return min(90.0, round(45 * dt**0.5)) if dt >= 0.05 else 0.0
 
 
 def lane_name(lane: str) -> str:
@@ -75,12 +85,73 @@ def lane_name(lane: str) -> str:
 
 def _sizes(e: Event) -> str:
     if e["kind"] == "frame":
-        return f"{e['bytes']} bytes: {e['head']} frame header + {e['body']} payload"
+        return f"{e['bytes']} bytes on the wire: {e['head']} frame header + {e['body']} payload"
     if e["kind"] == "sse":
         return f"{e['bytes']} bytes of the response's body"
     if e["kind"] in ("request", "response"):
-        return f"{e['bytes']} bytes: {e['head']} header + {e['body']} body" + ("" if e["done"] else " so far")
+        return f"{e['bytes']} bytes on the wire: {e['head']} header + {e['body']} body" + (
+            "" if e["done"] else " so far"
+        )
     return f"{e['bytes']} bytes" if e.get("bytes") else ""
+
+
+def drawn_label(e: Event) -> str:
+    """The text beside an arrow: its label, its size on the wire, a glance at a small body."""
+    kind = e["kind"]
+    label = e["label"]
+    if kind == "response" and e.get("stream"):
+        label += f" · {e['head']} B, then a stream"
+    elif kind in ("request", "response", "frame"):
+        label += f" · {e['bytes']} B"
+    if e.get("hint"):
+        label += f" · {e['hint']}"
+    if not e["done"] and kind in ("request", "response"):
+        label += " …"
+    return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
+
+
+def layout(shown: list[Event], earlier: int) -> dict[str, Any]:
+    """Where everything goes (the same rules as sequence.js): rows spaced by time, lanes, lifelines."""
+    lanes = list(dict.fromkeys(e["lane"] for e in shown))
+    x_lane = {lane: LEFT + LANE * (i + 0.5) for i, lane in enumerate(lanes)}
+    x_tap = LEFT + LANE * max(1, len(lanes)) + TAP_GAP
+    x_server = x_tap + SERVER_GAP
+    y: float = TOP + ROW * (2 if earlier else 1)
+    gaps: list[tuple[float, float]] = []
+    prev: Event | None = None
+    row_y: dict[int, float] = {}
+    for e in shown:
+        if prev is not None:
+            extra = gap_px(e["t"] - prev["t"])
+            if extra:
+                gaps.append((y + extra / 2 + ROW / 2 - 4, e["t"] - prev["t"]))
+            y += ROW + extra
+        row_y[e["id"]] = y
+        prev = e
+    bottom = y + ROW
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    closed: dict[str, set[str]] = {}
+    for e in shown:
+        first.setdefault(e["lane"], row_y[e["id"]])
+        last[e["lane"]] = row_y[e["id"]]
+        if e["kind"] == "end":
+            closed.setdefault(e["lane"], set()).add(e["dir"])
+        elif e["kind"] == "cut":
+            closed.setdefault(e["lane"], set()).update(("up", "down"))
+    ends = {lane: last[lane] if len(closed.get(lane, ())) == 2 else bottom for lane in lanes}
+    return {
+        "lanes": lanes,
+        "x_lane": x_lane,
+        "x_tap": x_tap,
+        "x_server": x_server,
+        "row_y": row_y,
+        "gaps": gaps,
+        "height": bottom,
+        "width": x_server + RIGHT,
+        "first": first,
+        "ends": ends,
+    }
 
 
 def static_svg(events: list[Event], *, earlier: int = 0, title: str = "") -> str:
@@ -90,23 +161,15 @@ def static_svg(events: list[Event], *, earlier: int = 0, title: str = "") -> str
     a browser). Used for headless runs, exported notebooks and slides.
     """
     shown = sorted(events, key=lambda e: (e["t"], e["id"]))
-    lanes = list(dict.fromkeys(e["lane"] for e in shown))
-    x_lane = {lane: LEFT + LANE * (i + 0.5) for i, lane in enumerate(lanes)}
-    x_tap = LEFT + LANE * max(1, len(lanes)) + TAP_GAP
-    x_server = x_tap + SERVER_GAP
-    offset = 1 if earlier else 0
-    row_of = {e["id"]: i + offset for i, e in enumerate(shown)}
+    g = layout(shown, earlier)
+    x_lane, x_tap, x_server, row_y = g["x_lane"], g["x_tap"], g["x_server"], g["row_y"]
     by_id = {e["id"]: e for e in shown}
-
-    def y(row: int) -> float:
-        return TOP + ROW * (row + 1)
-
-    height = y(len(shown) + offset) + ROW / 2 + (16 if title else 0)
-    width = x_server + RIGHT
+    head = 34 if title else 18
+    height, width = g["height"] + head, g["width"]
     esc = html.escape
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:g}" height="{height:g}" '
-        f'viewBox="0 0 {width:g} {height:g}" class="duplexlab-seq-svg" font-family="sans-serif" font-size="11">',
+        f'viewBox="0 0 {width:g} {height:g}" class="duplexlab-seq-svg" font-family="sans-serif" font-size="{FONT}">',
         f'<rect x="0" y="0" width="{width:g}" height="{height:g}" fill="white"/>',
         "<defs>",
     ]
@@ -117,14 +180,15 @@ def static_svg(events: list[Event], *, earlier: int = 0, title: str = "") -> str
         )
     out.append("</defs>")
     if title:
-        out.append(f'<text x="8" y="14" font-weight="bold">{esc(title)}</text>')
-        out.append('<g transform="translate(0 16)">')
-    lifelines = [(x_lane[lane], lane_name(lane), "client") for lane in lanes]
-    lifelines += [(x_tap, "tap", "tap"), (x_server, "server", "server")]
-    for x, name, kind in lifelines:
+        out.append(f'<text x="8" y="15" font-weight="bold">{esc(title)}</text>')
+    out.append(f'<text x="8" y="{head - 4}" fill="#777" font-size="11">{esc(LEGEND)}</text>')
+    out.append(f'<g transform="translate(0 {head})">')
+    lifelines = [(x_lane[lane], lane_name(lane), "client", g["first"][lane], g["ends"][lane]) for lane in g["lanes"]]
+    lifelines += [(x_tap, "tap", "tap", TOP - 8, g["height"]), (x_server, "server", "server", TOP - 8, g["height"])]
+    for x, name, kind, top, bottom in lifelines:
         dash = "2 3" if kind == "tap" else "none"
         out.append(
-            f'<line class="lifeline" x1="{x:g}" y1="{TOP - 8}" x2="{x:g}" y2="{height:g}" '
+            f'<line class="lifeline" x1="{x:g}" y1="{min(top, TOP - 8):g}" x2="{x:g}" y2="{bottom:g}" '
             f'stroke="{"#999" if kind == "tap" else "#bbb"}" stroke-dasharray="{dash}"/>'
         )
         out.append(
@@ -133,37 +197,40 @@ def static_svg(events: list[Event], *, earlier: int = 0, title: str = "") -> str
         )
     if earlier:
         out.append(
-            f'<text class="earlier" x="{LEFT}" y="{y(0) - 4:g}" fill="#777">… {earlier} earlier events not kept</text>'
+            f'<text class="earlier" x="{LEFT}" y="{TOP + ROW - 4:g}" fill="#777">'
+            f"… {earlier} earlier events not kept</text>"
         )
+    for y, dt in g["gaps"]:
+        out.append(f'<text class="gap" x="{TIME_X}" y="{y:g}" text-anchor="end" fill="#999">⋮ {dt:.2f} s</text>')
     for e in shown:
         if e["kind"] != "response":
             continue
         x = x_lane[e["lane"]]
         req = by_id.get(e.get("req", -1))
         if req is not None and e["t"] - req["t"] >= 0.1:
-            top, bottom = y(row_of[req["id"]]), y(row_of[e["id"]])
+            top, bottom = row_y[req["id"]], row_y[e["id"]]
             out.append(
                 f'<rect class="span held" x="{x - 4:g}" y="{top:g}" width="8" '
                 f'height="{bottom - top:g}" fill="#f0c27b"/>'
             )
             out.append(
                 f'<text class="span-label" x="{x - 8:g}" y="{(top + bottom) / 2 + 4:g}" text-anchor="end" '
-                f'fill="#8a5a00">held {_when(e["t"] - req["t"])}</text>'
+                f'fill="#8a5a00">held {e["t"] - req["t"]:.2f} s</text>'
             )
         if e.get("stream"):
             inner = [s for s in shown if s.get("in") == e["id"]]
-            top = y(row_of[e["id"]])
-            last = y(row_of[inner[-1]["id"]]) if inner else top
-            bottom = last if e["done"] else height
+            top = row_y[e["id"]]
+            last = row_y[inner[-1]["id"]] if inner else top
+            bottom = last if e["done"] else g["height"]
             out.append(
                 f'<rect class="span stream" x="{x - 3:g}" y="{top:g}" width="6" '
                 f'height="{max(2, bottom - top):g}" fill="#9fd8c3"/>'
             )
     for e in shown:
-        yy = y(row_of[e["id"]])
+        yy = row_y[e["id"]]
         xc = x_lane[e["lane"]]
         out.append(
-            f'<text class="time" x="{TIME_X}" y="{yy + 4:g}" text-anchor="end" fill="#777">{_when(e["t"])}</text>'
+            f'<text class="time" x="{TIME_X}" y="{yy + 4:g}" text-anchor="end" fill="#777">{when(e["t"])}</text>'
         )
         arrow = e["kind"] in ARROW_KINDS
         sizes = _sizes(e)
@@ -178,10 +245,10 @@ def static_svg(events: list[Event], *, earlier: int = 0, title: str = "") -> str
             x1, x2 = (xc, x_server) if e["dir"] == "up" else (x_server, xc)
             end = x_tap if kind == "swallowed" else x2
             dash = "5 3" if kind == "sse" else "none" if e["done"] else "2 2"
-            head = "none" if kind == "swallowed" else f"url(#dl-head-{'sse' if kind == 'sse' else e['dir']})"
+            head_ = "none" if kind == "swallowed" else f"url(#dl-head-{'sse' if kind == 'sse' else e['dir']})"
             out.append(
                 f'<line x1="{x1:g}" y1="{yy:g}" x2="{end:g}" y2="{yy:g}" stroke="{color}" stroke-width="1.6" '
-                f'stroke-dasharray="{dash}" marker-end="{head}"/>'
+                f'stroke-dasharray="{dash}" marker-end="{head_}"/>'
             )
             if kind == "swallowed":
                 out.append(
@@ -189,19 +256,22 @@ def static_svg(events: list[Event], *, earlier: int = 0, title: str = "") -> str
                 )
             else:
                 out.append(f'<circle cx="{x_tap:g}" cy="{yy:g}" r="2.5" fill="#999"/>')
-            size = f" · {e['bytes']} B" if kind in ("request", "response") else ""
-            label = e["label"] + size + ("" if e["done"] else " …")
-            out.append(f'<text class="label" x="{x_tap + 10:g}" y="{yy - 4:g}" fill="{color}">{esc(label)}</text>')
+            out.append(
+                f'<text class="label" x="{x_tap + 10:g}" y="{yy - 5:g}" fill="{color}">{esc(drawn_label(e))}</text>'
+            )
         else:
             color = COLORS["mark"] if e["kind"] == "end" else COLORS["cut"]
             x = (xc if e["dir"] == "up" else x_server) if e["kind"] == "end" else x_tap
             zigzag = f"M {x - 8:g} {yy - 6:g} l 4 12 l 4 -12 l 4 12 l 4 -12"
             path = f"M {x - 6:g} {yy:g} h 12" if e["kind"] == "end" else zigzag
             out.append(f'<path d="{path}" stroke="{color}" fill="none" stroke-width="2"/>')
-            out.append(f'<text class="label" x="{x_tap + 10:g}" y="{yy + 4:g}" fill="{color}">{esc(e["label"])}</text>')
+            if e["kind"] != "end":
+                out.append(
+                    f'<text x="{xc:g}" y="{yy + 5:g}" text-anchor="middle" fill="{color}" font-size="14">✕</text>'
+                )
+            out.append(f'<text class="label" x="{x_tap + 16:g}" y="{yy + 4:g}" fill="{color}">{esc(e["label"])}</text>')
         out.append("</g>")
-    if title:
-        out.append("</g>")
+    out.append("</g>")
     out.append("</svg>")
     return "\n".join(out)
 
@@ -239,6 +309,7 @@ class Sequence:
         rate: at most this many updates a second go to the browser.
         history: start with what the taps recorded before (``tap.clear()`` forgets it);
             False draws only what crosses from now on.
+        height: of the diagram's scrolling box, in pixels (it follows the newest rows).
 
     Example::
 
@@ -248,7 +319,14 @@ class Sequence:
     """
 
     def __init__(
-        self, source: Tap | Lab, *, keep: int = 500, rate: float = 30.0, title: str = "", history: bool = True
+        self,
+        source: Tap | Lab,
+        *,
+        keep: int = 500,
+        rate: float = 30.0,
+        title: str = "",
+        history: bool = True,
+        height: int = 440,
     ) -> None:
         if keep < 1 or rate <= 0:
             raise ValueError(f"keep ≥ 1 and rate > 0, not keep={keep}, rate={rate}")
@@ -268,7 +346,7 @@ class Sequence:
         self.title = title or (f"{source.url} → {source.target}" if isinstance(source, Tap) else "the lab's taps")
         self._loop = loop
         recorded = [c.t for tap in taps for c in tap._chunks[:1]] if history else []
-        self._t0 = min(recorded, default=time.perf_counter())
+        self._t0: float | None = min(recorded, default=None)  # else: the first chunk it sees (as a transcript)
         self._history = history
         self._ids = itertools.count(1)
         self._watching: list[_Watching] = []
@@ -288,7 +366,7 @@ class Sequence:
         self._version = 0  # changes to the kept events, counted
         self._rendered = -1  # the version the static copy in the output shows
         self._refreshing = False
-        self.view = SequenceView(keep=keep)
+        self.view = SequenceView(keep=keep, height=height)
         old = _live.get(id(source))
         if old is not None:
             old.close("a newer diagram of this tap took over")
@@ -303,7 +381,7 @@ class Sequence:
     # -- following taps (callbacks on the lab's loop) ----------------------------------
 
     def _follow(self, tap: Tap, *, prefix: str = "") -> None:
-        decoder = FlowDecoder(t0=self._t0, lane_prefix=prefix, ids=self._ids)
+        decoder = FlowDecoder(t0=self._t0 or 0.0, lane_prefix=prefix, ids=self._ids)
         ref = weakref.ref(self)
 
         def arrived(item: Chunk | Note) -> None:
@@ -347,6 +425,10 @@ class Sequence:
     def _decode(self) -> None:
         """Decode what arrived and keep the last ``keep`` events (any thread, while the loop is not feeding)."""
         inbox, self._inbox = self._inbox, []
+        if self._t0 is None and inbox:  # the clock starts with the first thing drawn
+            self._t0 = inbox[0][1].t
+            for watching in self._watching:
+                watching.decoder.t0 = self._t0
         for decoder, item in inbox:
             for event in decoder.feed(item):
                 i = event["id"]

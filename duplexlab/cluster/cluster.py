@@ -1,0 +1,246 @@
+"""Several server processes behind the lab's load balancer, with or without a backplane.
+
+``dl.start(servers=3)`` makes one (``lab.cluster``); ``dl.stop()`` ends it: the
+balancer closes, every server process and the backplane process we started
+are stopped (killed if they do not go within a second), and their ports close.
+
+Example::
+
+    lab = dl.start(servers=3, backplane=None)      # three servers, nothing joining them
+    lab.cluster.notify("meera", "hi", on="A")      # created on server A only
+    lab.cluster.ws_url                             # the balancer: connections go A, B, C, A, …
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import secrets
+import selectors
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..runtime.loop import LoopThread
+from .backplane import Backplane, start_backplane
+from .balancer import Balancer
+
+__all__ = ["Cluster", "ClusterError", "Node"]
+
+START_TIMEOUT = 20.0
+COMMAND_TIMEOUT = 10.0
+NAMES = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class ClusterError(RuntimeError):
+    """A server process did not start or did not answer; the message says which, and where its log is."""
+
+
+@dataclass
+class Node:
+    """One server process: its name (A, B, …), its ports, and the line to it (its stdin and stdout)."""
+
+    name: str
+    process: subprocess.Popen = field(repr=False)
+    log: Path
+    http_port: int = 0
+    ws_port: int = 0
+    _buffer: bytes = field(default=b"", repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _ids: Any = field(default_factory=itertools.count, repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def _line(self, deadline: float) -> dict:
+        """The next JSON line the server printed (waits until ``deadline``)."""
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while b"\n" not in self._buffer:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    raise ClusterError(f"server {self.name} did not answer in time (its log: {self.log})")
+                data = os.read(fd, 65536)
+                if not data:
+                    raise ClusterError(f"server {self.name} has stopped (its log: {self.log})")
+                self._buffer += data
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return json.loads(line)
+
+    def command(self, op: str, timeout: float = COMMAND_TIMEOUT, **fields: Any) -> Any:
+        """Send one command and return its result (from any thread, one at a time per server)."""
+        with self._lock:
+            number = next(self._ids)
+            assert self.process.stdin is not None
+            try:
+                self.process.stdin.write((json.dumps({"op": op, "id": number, **fields}) + "\n").encode())
+                self.process.stdin.flush()
+            except (BrokenPipeError, ValueError):
+                raise ClusterError(f"server {self.name} has stopped (its log: {self.log})") from None
+            deadline = time.monotonic() + timeout
+            while True:
+                answer = self._line(deadline)
+                if answer.get("id") == number or answer.get("id") is None:
+                    break
+        if "error" in answer:
+            raise ValueError(f"server {self.name}: {answer['error']}")
+        return answer["result"]
+
+
+class Cluster:
+    """``n`` server processes, the backplane (or none), and two balancers on the lab's loop.
+
+    Args:
+        n: how many server processes (2 to 26).
+        loop: the lab's loop thread (the balancers run there).
+        backplane: ``"auto"``, ``"redis-server"``, ``"embedded"``, a ``redis://`` URL, or None for no backplane.
+    """
+
+    def __init__(self, n: int, *, loop: LoopThread, backplane: str | None = "auto", host: str = "127.0.0.1") -> None:
+        if not 2 <= n <= len(NAMES):
+            raise ValueError(f"servers is between 2 and {len(NAMES)} for a cluster, not {n}")
+        self.n = n
+        self.host = host
+        self.spec = backplane
+        self._loop = loop
+        self.backplane: Backplane | None = None
+        self.nodes: list[Node] = []
+        self.http = Balancer(lambda: [(node.name, node.http_port) for node in self.nodes], host=host)
+        self.ws = Balancer(lambda: [(node.name, node.ws_port) for node in self.nodes], host=host)
+        self._logs = Path(tempfile.mkdtemp(prefix="duplexlab-cluster-"))
+        self._turn = itertools.count()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> Cluster:
+        try:
+            if self.spec is not None:
+                self.backplane = start_backplane(self.spec, host=self.host)
+            key = f"duplexlab:{secrets.token_hex(6)}:log"  # a fresh log for every cluster
+            for name in NAMES[: self.n]:
+                log = self._logs / f"server-{name}.log"
+                args = [name, self.host] + ([self.backplane.url, key] if self.backplane else [])
+                with open(log, "wb") as err:
+                    proc = subprocess.Popen(
+                        [sys.executable, "-m", "duplexlab.cluster.node", *args],
+                        stdin=subprocess.PIPE,  # the line to it; when it closes (the lab ends), the server stops
+                        stdout=subprocess.PIPE,
+                        stderr=err,  # to a file: a pipe nobody reads would block it
+                        start_new_session=True,
+                        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                    )
+                self.nodes.append(Node(name, proc, log))
+            deadline = time.monotonic() + START_TIMEOUT
+            for node in self.nodes:
+                ready = node._line(deadline)
+                node.http_port, node.ws_port = ready["http"], ready["ws"]
+
+            async def listen() -> None:
+                await self.http.start()
+                await self.ws.start()
+
+            self._loop.run(listen(), 10)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        """Stop the balancers, every server process and the backplane we started. Twice is harmless."""
+        if self._loop.running:
+            with contextlib.suppress(Exception):
+                self._loop.run(self._close_balancers(), 5)
+        nodes, self.nodes = self.nodes, []
+        for node in nodes:
+            with contextlib.suppress(OSError, ValueError):
+                assert node.process.stdin is not None
+                node.process.stdin.close()  # a server stops when its input ends
+        deadline = time.monotonic() + 1.0
+        for node in nodes:
+            try:
+                node.process.wait(max(0.05, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                node.process.kill()
+                node.process.wait(2)
+            if node.process.stdout is not None:
+                node.process.stdout.close()
+        if self.backplane is not None:
+            self.backplane.close()
+
+    async def _close_balancers(self) -> None:
+        await self.http.aclose()
+        await self.ws.aclose()
+
+    # -- what it serves --------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The balancer for HTTP: ``http://127.0.0.1:<port>``."""
+        return f"http://{self.host}:{self.http.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """The balancer for WebSockets: ``ws://127.0.0.1:<port>``."""
+        return f"ws://{self.host}:{self.ws.port}"
+
+    @property
+    def sticky(self) -> bool:
+        """Sticky sessions: a request naming a server (``?server=B`` or the ``dl-server`` cookie) goes there."""
+        return self.http.sticky
+
+    @sticky.setter
+    def sticky(self, value: bool) -> None:
+        self.http.sticky = self.ws.sticky = bool(value)
+
+    @property
+    def names(self) -> list[str]:
+        return [node.name for node in self.nodes]
+
+    def node(self, name: str | int) -> Node:
+        """A server by name (``"A"``) or index (0)."""
+        if isinstance(name, int):
+            return self.nodes[name]
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise ValueError(f"no server {name!r}; the servers are {', '.join(self.names)}")
+
+    def server_url(self, name: str | int, *, ws: bool = False) -> str:
+        """One server's own address, around the balancer."""
+        node = self.node(name)
+        return f"ws://{self.host}:{node.ws_port}" if ws else f"http://{self.host}:{node.http_port}"
+
+    # -- commands, from any thread ---------------------------------------------------------
+
+    def notify(self, user: str, text: str, *, on: str | int | None = None, kind: str = "message") -> str:
+        """Create a notification on server ``on`` (default: the next in turn); returns that server's name."""
+        node = self.node(next(self._turn) % self.n if on is None else on)
+        node.command("notify", user=user, text=text, kind=kind)
+        return node.name
+
+    def publish(self, topic: str, *data: object, on: str | int | None = None) -> str:
+        """Publish messages on ``/stream/<topic>`` from server ``on``, in order; returns its name."""
+        node = self.node(next(self._turn) % self.n if on is None else on)
+        node.command("publish", topic=topic, data=list(data))
+        return node.name
+
+    def stats(self) -> dict[str, dict]:
+        """Each server's open WebSockets, notifications held and CPU seconds used."""
+        return {node.name: node.command("stats") for node in self.nodes}
+
+    def describe(self) -> str:
+        plane = self.backplane.kind if self.backplane else "no backplane"
+        return f"{self.n} servers ({', '.join(self.names)}) behind {self.url} and {self.ws_url}; {plane}"
+
+    def __repr__(self) -> str:
+        return f"<Cluster {self.describe()}>"

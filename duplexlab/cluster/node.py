@@ -1,0 +1,188 @@
+"""One server process of a cluster: the social app's HTTP API and WebSocket channels, with its own memory.
+
+``python -m duplexlab.cluster.node NAME HOST [BACKPLANE_URL LOG_KEY]`` starts
+the notification API (list, long poll, SSE) and the WebSocket server
+(``/notifications/<user>``, ``/stream/<topic>``, ``/echo``) on free ports of HOST,
+prints one JSON line ``{"ready": true, "name": ..., "http": ..., "ws": ..., "pid": ...}``
+and then takes commands, one JSON object per line on its standard input,
+answering each with one line on its standard output:
+
+- ``{"op": "notify", "user": ..., "text": ..., "kind": ...}``  create a notification here
+- ``{"op": "publish", "topic": ..., "data": [...]}``           publish messages on a stream
+- ``{"op": "stats"}``                                           connections, notifications, CPU time
+- ``{"op": "stop"}`` (or the end of its input)                  stop
+
+**Without a backplane** what a server creates stays in its own memory: only
+its own clients hear of it, and its numbering (notification ids, stream
+numbers) is its own. **With a backplane** a server does not apply what it
+creates: it appends it to one shared log (a Redis stream, ``XADD``), and every
+server, itself included, reads that log in order (``XREAD``) and applies each
+entry. So every server holds the same notifications and numbered messages, with
+the same ids and numbers, and a client may reconnect to any server and resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from ..apps import events, longpoll, notifications, realtime
+from ..runtime.http import HTTPServer, make_app
+from ..runtime.hygiene import ConnectionGate, quiet_server_logs
+from ..runtime.policy import RequestPolicy
+
+__all__ = ["LOG_MAXLEN", "Log", "main"]
+
+LOG_MAXLEN = 200_000  # entries the backplane keeps (approximately); servers keep their own bounded history
+READ_BATCH = 1_000
+
+
+class Log:
+    """The shared log on the backplane: append entries, and apply every entry in order as it comes.
+
+    Args:
+        url: the backplane's ``redis://`` URL.
+        key: the Redis stream that holds this cluster's log.
+        apply: called with each entry (a dict), in log order, on this process's loop.
+    """
+
+    def __init__(self, url: str, key: str, apply: Callable[[dict], None]) -> None:
+        import redis.asyncio as aredis
+
+        self.key = key
+        self.apply = apply
+        self._writer = aredis.Redis.from_url(url)
+        self._reader = aredis.Redis.from_url(url)
+        self._task: asyncio.Task | None = None
+        self.applied = 0
+        self.last_id = "0-0"
+        self.error = ""  # the backplane's last error while reading, until it answers again
+
+    async def start(self) -> None:
+        await self._writer.ping()
+        self._task = asyncio.get_running_loop().create_task(self._follow())
+
+    async def append(self, entries: list[dict]) -> None:
+        """Append ``entries`` in one round trip (a pipeline of XADDs, in this order)."""
+        pipe = self._writer.pipeline(transaction=False)
+        for entry in entries:
+            pipe.xadd(self.key, {"e": json.dumps(entry)}, maxlen=LOG_MAXLEN, approximate=True)
+        await pipe.execute()
+
+    async def _follow(self) -> None:
+        import redis
+
+        while True:
+            try:
+                found: Any = await self._reader.xread({self.key: self.last_id}, block=1000, count=READ_BATCH)
+                self.error = ""
+            except (redis.RedisError, OSError) as exc:  # the backplane is down: say so, try again, lose nothing
+                self.error = f"{type(exc).__name__}: {exc}"
+                print(f"backplane: {self.error}; trying again", file=sys.stderr)
+                await asyncio.sleep(0.5)
+                continue
+            for _, entries in found or []:
+                for entry_id, fields in entries:
+                    self.last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                    try:
+                        self.apply(json.loads(fields[b"e"]))
+                    except (ValueError, KeyError) as exc:  # one bad entry never stops the server
+                        print(f"skipped log entry {self.last_id}: {exc}", file=sys.stderr)
+                    self.applied += 1
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._writer.aclose()
+        await self._reader.aclose()
+
+
+async def serve(name: str, host: str, backplane: str, key: str) -> None:
+    quiet_server_logs()
+    loop = asyncio.get_running_loop()
+    store = notifications.NotificationStore()
+    store.bind(loop)
+    policy = RequestPolicy(bound_host=host)
+    gate = ConnectionGate()
+    app = make_app(policy)
+    notifications.add_routes(app, store)
+    longpoll.add_routes(app, store)
+    events.add_routes(app, store)
+
+    async def say_who(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["X-Duplexlab-Server"] = name  # which server answered
+        response.set_cookie("dl-server", name, httponly=True, samesite="Strict")  # for sticky sessions
+
+    app.on_response_prepare.append(say_who)
+    http = HTTPServer(app, host=host, port=0, gate=gate)
+    ws = realtime.RealtimeServer(store, host=host, policy=policy, gate=gate, name=name)
+    await http.start()
+    await ws.start()
+    policy.own_ports = {http.port, ws.port}
+
+    def apply(entry: dict) -> None:
+        if entry["op"] == "notify":
+            store.add(entry["user"], entry["text"], kind=entry.get("kind", "message"))
+        elif entry["op"] == "publish":
+            topic = ws.topic(entry["topic"])
+            for data in entry["data"]:
+                topic.publish(data)
+
+    log = Log(backplane, key, apply) if backplane else None
+    if log is not None:
+        await log.start()
+
+    async def handle(command: dict) -> Any:
+        op = command.get("op")
+        if op in ("notify", "publish"):
+            if log is not None:
+                await log.append([command])  # applied when it comes back from the log, here as everywhere
+            else:
+                apply(command)
+            return {"ok": True}
+        if op == "stats":
+            return {
+                "ws_connections": len(ws.open_connections),
+                "notifications": len(store.all),
+                "cpu": time.process_time(),
+                "applied": log.applied if log is not None else None,
+                "backplane_error": log.error if log is not None else "",
+            }
+        raise ValueError(f"unknown op {op!r}: notify, publish, stats or stop")
+
+    print(json.dumps({"ready": True, "name": name, "http": http.port, "ws": ws.port, "pid": os.getpid()}), flush=True)
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    try:
+        while line := await reader.readline():
+            try:
+                command = json.loads(line)
+                if command.get("op") == "stop":
+                    break
+                answer = {"id": command.get("id"), "result": await handle(command)}
+            except Exception as exc:  # a bad command is answered, never fatal
+                answer = {"id": None, "error": f"{type(exc).__name__}: {exc}"}
+            print(json.dumps(answer), flush=True)
+    finally:
+        if log is not None:
+            await log.close()
+        await ws.close(grace=0.2)
+        await http.close()
+
+
+def main(argv: list[str]) -> None:
+    name, host = argv[0], argv[1]
+    backplane, key = (argv[2], argv[3]) if len(argv) > 3 and argv[2] else ("", "")
+    asyncio.run(serve(name, host, backplane, key))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
