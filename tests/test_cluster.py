@@ -243,3 +243,21 @@ def test_a_dead_backplane_is_said_not_hidden(cluster_lab):
     while not all(s["backplane_error"] for s in cluster.stats().values()):
         assert time.monotonic() < deadline, cluster.stats()
         time.sleep(0.2)
+
+
+@pytest.mark.parametrize("cluster_lab", BACKPLANES, indirect=True)
+def test_an_event_stream_cut_from_one_server_resumes_on_another_by_its_last_event_id(cluster_lab):
+    """SSE ids come from the backplane's log: a page that read 3 events from A and reconnects to B
+    with Last-Event-ID gets the other 3, none twice; without a shared log B's ids would mean other news."""
+    cluster = cluster_lab.cluster
+    for i in range(6):
+        cluster.notify("sse", f"event {i}", on="ABC"[i % 3])
+    deadline = time.monotonic() + seconds(5)
+    while min(s["notifications"] for s in cluster.stats().values()) < 6:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    with dl.Client(cluster.server_url("A")) as on_a, dl.Client(cluster.server_url("B")) as on_b:
+        first = on_a.events("/api/users/sse/events", count=3, timeout=5)
+        rest = on_b.events("/api/users/sse/events", count=3, timeout=5, last_event_id=first[-1].event.id)
+    texts = [e.json()["text"] for e in first + rest]
+    assert texts == [f"event {i}" for i in range(6)]
