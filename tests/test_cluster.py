@@ -10,6 +10,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -261,3 +262,34 @@ def test_an_event_stream_cut_from_one_server_resumes_on_another_by_its_last_even
         rest = on_b.events("/api/users/sse/events", count=3, timeout=5, last_event_id=first[-1].event.id)
     texts = [e.json()["text"] for e in first + rest]
     assert texts == [f"event {i}" for i in range(6)]
+
+
+@pytest.mark.parametrize("which", ["embedded", "redis-server"])
+def test_a_killed_lab_takes_its_servers_and_backplane_with_it(which, tmp_path):
+    """A kernel restart kills the lab's process outright (SIGKILL): its server processes and the
+    backplane (redis-server included, through its supervisor) stop by themselves, ports closed."""
+    if which == "redis-server" and shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (bash .ci/run installs Debian's)")
+    script = (
+        "import json, sys, time, duplexlab as dl\n"
+        f"lab = dl.start(servers=2, backplane={which!r})\n"
+        "c = lab.cluster\n"
+        "port = int(c.backplane.url.rsplit(':', 1)[1].split('/')[0])\n"
+        "print(json.dumps({'ports': [c.ws.port, port] + [n.ws_port for n in c.nodes]}), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    ports = json.loads(proc.stdout.readline())["ports"]
+    proc.kill()
+    proc.wait(5)
+    proc.stdout.close()
+    deadline = time.monotonic() + seconds(10)
+    for port in ports[1:]:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            except OSError:
+                break
+            assert time.monotonic() < deadline, f"port {port} still open after the lab was killed"
+            time.sleep(0.1)

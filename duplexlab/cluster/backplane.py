@@ -72,14 +72,19 @@ class Backplane:
         proc, self.process = self.process, None
         if proc is None:
             return
-        if proc.poll() is None:
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()  # the supervised program's cue to stop
+        try:
+            proc.wait(3)
+        except subprocess.TimeoutExpired:
             proc.terminate()
             try:
                 proc.wait(2)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(2)
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
+        for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
@@ -124,13 +129,14 @@ def _start_redis_server(host: str) -> Backplane:
     password = secrets.token_hex(16)
     for _ in range(3):  # a free port can be taken between our check and its bind: try another
         port = _free_port(host)
-        proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", host, "--save", "", "--appendonly", "no"]
-            + ["--requirepass", password, "--protected-mode", "yes", "--loglevel", "warning"],
-            stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(  # under a supervisor that stops it when the lab's line to it closes
+            [sys.executable, "-m", "duplexlab.cluster.supervise", binary, "--port", str(port), "--bind", host]
+            + ["--save", "", "--appendonly", "no", "--requirepass", password, "--protected-mode", "yes"]
+            + ["--loglevel", "warning"],
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True,  # a kernel interrupt (SIGINT to its group) does not reach it
         )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline and proc.poll() is None:
