@@ -14,9 +14,10 @@ __all__ = ["fresh_messages", "pick_server"]
 def pick_server(fn: Callable[[str, str, list, int, bool], str]) -> str:
     """Lesson 8: ``fn(target, cookie, servers, turn, sticky)``: the server a balancer sends this request to.
 
-    Sticky: the server named by the ``server`` query parameter, else by the ``dl-server``
-    cookie, if it is one of ``servers``; otherwise (or not sticky) the next in turn,
-    ``servers[turn % len(servers)]``. The lab's own balancer answers the same.
+    Sticky: a ``server`` query parameter decides if there is one, else the ``dl-server``
+    cookie; the name it gives counts only if it is one of ``servers``. Otherwise (or not
+    sticky) the next in turn, ``servers[turn % len(servers)]``. The lab's own balancer
+    answers the same.
     """
     servers = ["A", "B", "C"]
     cases = [
@@ -28,6 +29,7 @@ def pick_server(fn: Callable[[str, str, list, int, bool], str]) -> str:
         ("/chat", "theme=dark; dl-server=B", 0, True),
         ("/chat", "dl-server=Z", 5, True),
         ("/chat?server=", "dl-server=A", 1, True),
+        ("/chat?server=Z", "dl-server=A", 2, True),  # a name that is no server: the turn, not the cookie
     ]
     for target, cookie, turn, sticky in cases:
         want = pick(target, cookie, servers, turn, sticky=sticky)
@@ -36,8 +38,9 @@ def pick_server(fn: Callable[[str, str, list, int, bool], str]) -> str:
             how = "sticky" if sticky else "not sticky"
             raise fail(
                 f"fn({target!r}, {cookie!r}, {servers}, {turn}, {sticky}) is {got!r}; the balancer ({how}) "
-                f"sends it to {want!r}. Sticky looks at ?server= first, then the dl-server cookie, and only "
-                "names one of the servers count; everything else takes its turn: servers[turn % len(servers)]"
+                f"sends it to {want!r}. Sticky: a ?server= decides if present (else the dl-server cookie), "
+                "and only a name of one of the servers counts; everything else takes its turn: "
+                "servers[turn % len(servers)]"
             )
     return "pick_server chooses as the lab's balancer does, sticky or not."
 

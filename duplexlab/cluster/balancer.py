@@ -47,7 +47,8 @@ def pick(target: str, cookie: str, names: list[str], turn: int, *, sticky: bool)
 class Balancer:
     """Listens on one port and spreads connections over ``backends()``: a list of (name, port).
 
-    Start with ``await balancer.start()`` on a loop; ``assigned`` counts connections per server.
+    Start with ``await balancer.start()`` on a loop; ``assigned`` counts connections per server,
+    ``recent`` lists the last thousand choices in order.
     """
 
     def __init__(self, backends: Callable[[], list[tuple[str, int]]], *, host: str = "127.0.0.1") -> None:
@@ -56,6 +57,7 @@ class Balancer:
         self.port = 0
         self.sticky = False
         self.assigned: collections.Counter[str] = collections.Counter()
+        self.recent: collections.deque[str] = collections.deque(maxlen=1000)  # the last choices, in order
         self._turns = itertools.count()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -80,6 +82,7 @@ class Balancer:
             cookie = next((v.decode("latin-1") for k, v in request.headers if k == b"cookie"), "")
             name = pick(request.target.decode("latin-1"), cookie, list(names), next(self._turns), sticky=self.sticky)
             self.assigned[name] += 1
+            self.recent.append(name)
             up_reader, upstream = await asyncio.open_connection(self.host, names[name])
             self._writers.add(upstream)
             for w in (writer, upstream):
