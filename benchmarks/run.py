@@ -1,6 +1,6 @@
 """duplexlab's benchmarks: the course's measurements, headless; a table and JSON.
 
-    python benchmarks/run.py                 # everything (about 4 minutes)
+    python benchmarks/run.py                 # everything (about 5 minutes)
     python benchmarks/run.py --quick         # fewer repetitions, no notebooks
     python benchmarks/run.py --only-browser  # each notebook's Run All in JupyterLab, Chromium
     python benchmarks/run.py --only-sequence # the live sequence diagram's cost in a kernel
@@ -683,6 +683,16 @@ def report(r: dict) -> None:
     n = r["broadcast_clients"]
     row(f"push to {n} clients (another process): median", f"{r[f'broadcast_{n}_ms']:.1f} ms", "≤ 50 ms")
     row("  p99 (last client reached)", f"{r[f'broadcast_{n}_p99_ms']:.1f} ms")
+    if "backplane" in r:
+        row("cluster (3 server processes): delivery, no backplane", f"{r['cluster_direct_ms']:.2f} ms", "median")
+        for b in r["backplane"].values():
+            row(f"  through {b['kind']}", f"{b['hop_ms']:.2f} ms", "median, made on A, page on B")
+            row("    messages/s it carries, A → B", f"{b['messages_per_s']:.0f}")
+            c = b.get("cost")
+            if c:
+                row(f"    servers' CPU: {c['clients']} pages polling at 1 Hz", f"{c['polling_cpu_ms_per_s']:.0f} ms/s")
+                row(f"    {c['clients']} idle sockets, one push a second", f"{c['push_cpu_ms_per_s']:.0f} ms/s")
+                row("    polling / push", f"{c['ratio']:.1f}×")
     row(
         "memory per idle WebSocket connection",
         f"{r['idle_conn_kib']:.1f} KiB",

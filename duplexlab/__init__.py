@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .clients import polling
     from .clients.http import AsyncClient, Client
     from .clients.page import Page
+    from .clients.reach import can_reach
     from .clients.reply import Reply
     from .clients.resilient import Backoff, ResilientClient
     from .experiments import arena
@@ -78,6 +79,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "WSFrame": ("duplexlab.wire.capture", "WSFrame"),
     "WebSocketServer": ("duplexlab.runtime.websocket", "WebSocketServer"),
     "arena": ("duplexlab.experiments.arena", None),
+    "can_reach": ("duplexlab.clients.reach", "can_reach"),
     "capture": ("duplexlab.wire.capture", None),
     "check": ("duplexlab.check", None),
     "current": ("duplexlab.lab", "current"),
@@ -121,6 +123,7 @@ __all__ = [
     "WSFrame",
     "WebSocketServer",
     "arena",
+    "can_reach",
     "capture",
     "check",
     "current",

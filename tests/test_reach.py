@@ -1,0 +1,179 @@
+""" "Can I reach the teacher?" in plain words, on loopback and across real network namespaces."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+
+import duplexlab as dl
+
+from .conftest import free_port, seconds
+
+
+@contextmanager
+def answering(status: int):
+    """An HTTP server on loopback that answers every GET with ``status``."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_running_lab_is_reached(lab):
+    """The lab's own address: ✓ with the time it took."""
+    found = dl.can_reach(lab.url)
+    assert found and found.cause == "reached" and "reached the lab" in str(found)
+
+
+def test_nothing_listening_is_refused_with_the_port_named():
+    """A port nobody listens on: refused, wrong port or lab not running."""
+    port = free_port()
+    found = dl.can_reach(f"http://127.0.0.1:{port}")
+    assert not found and found.cause == "refused"
+    assert f"port {port}" in found.advice and "running" in found.advice
+
+
+def test_a_name_that_does_not_resolve_asks_for_the_address():
+    """An unknown name: type the address instead."""
+    found = dl.can_reach("http://teachers-laptop.invalid:8000")
+    assert found.cause == "name" and "type the teacher's address" in found.advice
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refusal_by_the_lab_is_about_the_code_or_credential(status):
+    """401/403: the lab is there; the join code or credential is wrong."""
+    with answering(status) as url:
+        found = dl.can_reach(url)
+    assert found.cause == "denied" and found.status == status and "join code or credential" in found.advice
+
+
+def test_something_that_is_not_http_is_not_a_lab():
+    """A port that answers with bytes that are not HTTP: check the port."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        conn, _ = server.accept()
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+        time.sleep(0.5)
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        found = dl.can_reach(f"http://127.0.0.1:{server.getsockname()[1]}")
+    finally:
+        server.close()
+    assert found.cause in ("not-a-lab", "error") and not found
+
+
+# -- across real network boundaries: namespaces joined by veth pairs, documentation addresses --
+
+NETNS = shutil.which("ip") is not None and os.geteuid() == 0
+
+
+def ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+
+@pytest.fixture
+def network():
+    """A teacher namespace (192.0.2.1) serving /api/health on port 8000; a student joined to it by a
+    veth pair (192.0.2.2); a firewalled student whose answers the teacher's side throws away (192.0.2.3);
+    and a student with no network at all. Deleted afterwards, even when the test fails."""
+    if not NETNS:
+        pytest.skip("needs root and iproute2 (bash .ci/run installs it)")
+    tag = secrets.token_hex(3)
+    names = {k: f"dl-{k}-{tag}" for k in ("teacher", "student", "walled", "alone")}
+    made: list[str] = []
+    server = None
+    try:
+        for name in names.values():
+            ip("netns", "add", name)
+            made.append(name)
+            ip("-n", name, "link", "set", "lo", "up")
+        for k, (who, address) in enumerate([("student", "192.0.2.2"), ("walled", "192.0.2.3")]):
+            a, b = f"dlt{k}{tag}", f"dls{k}{tag}"
+            ip("link", "add", a, "type", "veth", "peer", "name", b)
+            ip("link", "set", a, "netns", names["teacher"])
+            ip("link", "set", b, "netns", names[who])
+            ip("-n", names["teacher"], "addr", "add", "192.0.2.1/32", "dev", a)
+            ip("-n", names["teacher"], "link", "set", a, "up")
+            ip("-n", names["teacher"], "route", "add", f"{address}/32", "dev", a)
+            ip("-n", names[who], "addr", "add", f"{address}/24", "dev", b)
+            ip("-n", names[who], "link", "set", b, "up")
+        # the teacher's side silently throws away what it would send to the walled student (a firewall's DROP)
+        ip("-n", names["teacher"], "route", "replace", "blackhole", "192.0.2.3/32")
+        code = (
+            "import http.server\n"
+            "class H(http.server.BaseHTTPRequestHandler):\n"
+            "    def do_GET(self):\n"
+            "        self.send_response(200); self.send_header('Content-Length', '0'); self.end_headers()\n"
+            "    def log_message(self, *a): pass\n"
+            "http.server.ThreadingHTTPServer(('192.0.2.1', 8000), H).serve_forever()\n"
+        )
+        server = subprocess.Popen(["ip", "netns", "exec", names["teacher"], sys.executable, "-c", code])
+        deadline = time.monotonic() + seconds(10)
+        while probe(names["student"], "http://192.0.2.1:8000")["cause"] != "reached":
+            assert time.monotonic() < deadline, "the teacher's server did not start"
+            time.sleep(0.1)
+        yield names
+    finally:
+        if server is not None:
+            server.kill()
+            server.wait(5)
+        for name in made:
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
+
+
+def probe(namespace: str, url: str, timeout: float = 2.0) -> dict:
+    """``dl.can_reach(url)`` run from inside ``namespace`` (a student's machine)."""
+    code = (
+        "import json, sys, duplexlab as dl\n"
+        f"r = dl.can_reach({url!r}, timeout={timeout})\n"
+        "print(json.dumps({'cause': r.cause, 'advice': r.advice, 'seconds': r.seconds}))\n"
+    )
+    out = subprocess.run(
+        ["ip", "netns", "exec", namespace, sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_across_namespaces_each_failure_is_named_for_what_it_is(network):
+    """From real separate network stacks: the student reaches the teacher; a wrong port is refused;
+    a student whose packets are dropped gets "timeout → firewall or client isolation"; a student
+    with no route gets "not on the same network"."""
+    assert probe(network["student"], "http://192.0.2.1:8000")["cause"] == "reached"
+    refused = probe(network["student"], "http://192.0.2.1:8001")
+    assert refused["cause"] == "refused" and "port 8001" in refused["advice"]
+    dropped = probe(network["walled"], "http://192.0.2.1:8000", timeout=1.5)
+    assert dropped["cause"] == "timeout" and "firewall" in dropped["advice"] and "client isolation" in dropped["advice"]
+    assert dropped["seconds"] >= 1.4
+    alone = probe(network["alone"], "http://192.0.2.1:8000")
+    assert alone["cause"] == "unreachable" and "not on the same network" in alone["advice"]
