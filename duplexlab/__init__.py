@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .clients.reach import can_reach
     from .clients.reply import Reply
     from .clients.resilient import Backoff, ResilientClient
+    from .clients.seat import join
     from .experiments import arena
     from .experiments.arena import Arena
     from .lab import Lab, current, start, stop
@@ -82,6 +83,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "can_reach": ("duplexlab.clients.reach", "can_reach"),
     "capture": ("duplexlab.wire.capture", None),
     "check": ("duplexlab.check", None),
+    "join": ("duplexlab.clients.seat", "join"),
     "current": ("duplexlab.lab", "current"),
     "experiments": ("duplexlab.experiments", None),
     "first_seen": ("duplexlab.measure", "first_seen"),
@@ -129,6 +131,7 @@ __all__ = [
     "current",
     "experiments",
     "first_seen",
+    "join",
     "measure",
     "plots",
     "polling",

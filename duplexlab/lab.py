@@ -23,6 +23,7 @@ from .apps import notifications as social
 from .clients.http import AsyncClient, Client
 from .cluster.cluster import Cluster
 from .errors import LabNotRunningError
+from .runtime.classroom import Roster, classroom_middleware
 from .runtime.http import HTTPServer, make_app
 from .runtime.hygiene import ConnectionGate, quiet_server_logs
 from .runtime.loop import LoopThread, allow_nested_asyncio_run, raise_open_file_limit
@@ -55,7 +56,13 @@ class Lab:
     """
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, servers: int = 1, backplane: str | None = "auto"
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        servers: int = 1,
+        backplane: str | None = "auto",
+        classroom: bool = False,
     ) -> None:
         if servers < 1:
             raise ValueError(f"servers is 1 (one lab) or more (a cluster), not {servers}")
@@ -64,6 +71,7 @@ class Lab:
         self.server_count = servers
         self.backplane_spec = backplane
         self.cluster: Cluster | None = None  # with servers > 1: the server processes, the balancer, the backplane
+        self.roster: Roster | None = Roster() if classroom else None  # classroom mode: join code, credentials
         self.policy = RequestPolicy(bound_host=host)
         self.gate: ConnectionGate | None = None
         self.loop = LoopThread(name="duplexlab-lab")
@@ -93,6 +101,8 @@ class Lab:
             self.gate = gate = ConnectionGate()
             self.loop.start()
             app = make_app(self.policy)
+            if self.roster is not None:
+                app.middlewares.append(classroom_middleware(self.roster))
             social.add_routes(app, self.notifications)
             longpoll.add_routes(app, self.notifications)
             events.add_routes(app, self.notifications)
@@ -100,7 +110,9 @@ class Lab:
             self.judge.on_done = self._push_verdict
             otp.add_routes(app, self.otp)
             server = HTTPServer(app, host=self.host, port=self.requested_port, gate=gate)
-            ws = realtime.RealtimeServer(self.notifications, host=self.host, policy=self.policy, gate=gate)
+            ws = realtime.RealtimeServer(
+                self.notifications, host=self.host, policy=self.policy, gate=gate, roster=self.roster
+            )
 
             async def start_both() -> None:
                 await server.start()
@@ -117,6 +129,8 @@ class Lab:
                 raise
             self._http, self._ws = server, ws
             self.policy.own_ports = {server.port, ws.port}
+            if self.roster is not None:
+                self.roster.ws_port = ws.port
             self.notifications.bind(self.loop.loop)
             if self.server_count > 1:
                 try:
@@ -315,10 +329,17 @@ class Lab:
         The lab closes it when the lab stops.
         """
         self._require()
+        if self.roster is not None:
+            kwargs["headers"] = {**self._teacher_headers(), **kwargs.get("headers", {})}
         return Client(base_url or self.url, loop=self.loop, owner=self.owned, **kwargs)
+
+    def _teacher_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.roster.teacher_credential}"} if self.roster is not None else {}
 
     def async_client(self, base_url: str | None = None, **kwargs) -> AsyncClient:
         """An :class:`AsyncClient` for ``await`` in a cell; close it with ``await c.aclose()``."""
+        if self.roster is not None:
+            kwargs["headers"] = {**self._teacher_headers(), **kwargs.get("headers", {})}
         return AsyncClient(base_url or self.url, **kwargs)
 
     def connect(self, path: str, *, base_url: str | None = None, **options):
@@ -330,6 +351,8 @@ class Lab:
         """
         self._require()
         options = {"proxy": None, "compression": None, "open_timeout": 10, "legacy": True, "logger": LOGGER, **options}
+        if self.roster is not None:
+            options["additional_headers"] = {**self._teacher_headers(), **dict(options.get("additional_headers") or {})}
         ws = connect((base_url or self.ws_url) + path, **options)
         self.owned.own(ClosingSocket(ws))
         return ws
@@ -343,6 +366,22 @@ class Lab:
         self._require()
         options = {"proxy": None, "compression": None, "open_timeout": 10, "logger": LOGGER, **options}
         return aconnect((base_url or self.ws_url) + path, **options)
+
+    # -- classroom mode ---------------------------------------------------------
+
+    def join_line(self) -> str:
+        """The line students paste to join this classroom lab (classroom mode only)."""
+        if self.roster is None:
+            raise ValueError("this lab is not in classroom mode; start it with dl.start(classroom=True, host=...)")
+        return f'seat = dl.join("{self.url}", "{self.roster.code}", name="your name")'
+
+    def remove_student(self, name: str) -> int:
+        """Revoke ``name``'s credential and close their open sockets (1008). Returns how many closed."""
+        if self.roster is None:
+            raise ValueError("this lab is not in classroom mode")
+        if not self.roster.remove(name):
+            raise ValueError(f"no student {name!r} in this class; in class now: {', '.join(self.roster.students)}")
+        return self.run(self.websockets.close_owned_by(f"student:{name}", 1008, "removed by the teacher"), 5)
 
     def tap(self, target: str | None = None, *, port: int = 0) -> Tap:
         """Start a recording proxy in front of ``target`` (default: the lab's HTTP server)."""
@@ -361,7 +400,14 @@ _current: Lab | None = None
 _current_lock = threading.Lock()
 
 
-def start(*, port: int = 0, host: str = "127.0.0.1", servers: int = 1, backplane: str | None = "auto") -> Lab:
+def start(
+    *,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    servers: int = 1,
+    backplane: str | None = "auto",
+    classroom: bool = False,
+) -> Lab:
     """Start the course's lab, or return the one already running.
 
     Run the cell as often as you like: the same settings give back the same
@@ -375,6 +421,10 @@ def start(*, port: int = 0, host: str = "127.0.0.1", servers: int = 1, backplane
             if installed, else an embedded one), ``"redis-server"``, ``"embedded"``, a
             ``redis://`` URL of your own Redis or Valkey, or None (nothing: each server
             knows only what it created).
+        classroom: share this lab with a class (the teacher's side): it listens on ``host``
+            only (give the one LAN address students reach; 127.0.0.1 rehearses on one
+            machine), prints the join line, and every request and socket then needs a
+            student's credential (:mod:`duplexlab.runtime.classroom`).
 
     Raises:
         PortInUseError: ``port`` is fixed and another program holds it.
@@ -385,10 +435,13 @@ def start(*, port: int = 0, host: str = "127.0.0.1", servers: int = 1, backplane
         lab = _current
         if lab is not None and lab.running:
             same_cluster = lab.server_count == servers and (servers == 1 or lab.backplane_spec == backplane)
-            if lab.host == host and port in (0, lab.port) and same_cluster:
+            same_mode = (lab.roster is not None) == classroom
+            if lab.host == host and port in (0, lab.port) and same_cluster and same_mode:
                 return lab
             lab.close()
-        _current = Lab(host=host, port=port, servers=servers, backplane=backplane).start()
+        _current = Lab(host=host, port=port, servers=servers, backplane=backplane, classroom=classroom).start()
+        if classroom:
+            print(f"classroom lab on {_current.url}; students paste:\n    {_current.join_line()}")
         return _current
 
 

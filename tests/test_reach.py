@@ -177,3 +177,46 @@ def test_across_namespaces_each_failure_is_named_for_what_it_is(network):
     assert dropped["seconds"] >= 1.4
     alone = probe(network["alone"], "http://192.0.2.1:8000")
     assert alone["cause"] == "unreachable" and "not on the same network" in alone["advice"]
+
+
+def _listening(pids: list[int]) -> list[str]:
+    """The local addresses of every listening TCP socket the given processes hold (from /proc)."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except (FileNotFoundError, PermissionError):
+            continue
+    found = []
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        with open(table) as rows:
+            next(rows)
+            for row in rows:
+                fields = row.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and inode in inodes:  # LISTEN
+                    address = local.split(":")[0]
+                    if width == 8:
+                        found.append(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+                    else:
+                        found.append(socket.inet_ntop(socket.AF_INET6, bytes.fromhex(address)))
+    return found
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="reads Linux's /proc")
+def test_with_classroom_mode_off_nothing_listens_anywhere_but_loopback():
+    """A lab with everything started (servers, a tap, a 3-server cluster and its backplane): every
+    listening socket of the lab's process and its children is on 127.0.0.1, none on all interfaces."""
+    lab = dl.start(servers=3, backplane="embedded")
+    try:
+        lab.tap(lab.ws_url)
+        assert lab.cluster is not None and lab.cluster.backplane is not None
+        pids = [os.getpid(), *(n.pid for n in lab.cluster.nodes), lab.cluster.backplane.pid]
+        addresses = _listening(pids)
+        assert len(addresses) >= 2 + 1 + 2 + 6 + 1  # lab http+ws, tap, balancers, 3×(http, ws), backplane
+        assert set(addresses) == {"127.0.0.1"}, addresses
+    finally:
+        dl.stop()

@@ -49,6 +49,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..errors import PortInUseError, is_address_in_use
+from ..runtime.classroom import Roster, bearer
 from ..runtime.hygiene import ConnectionGate
 from ..runtime.policy import TICKET_PREFIX, RequestPolicy, single
 from ..runtime.websocket import LOGGER, close_server, gated_connection
@@ -191,6 +192,7 @@ class RealtimeServer:
         policy: the lab's request policy (a fresh one allows loopback hosts, no origins).
         gate: the lab's connection gate (a fresh one sized from the open-file limit).
         name: in a cluster, this server's name, told to each client in its "subscribed" greeting.
+        roster: in classroom mode, whose credentials open sockets (``Authorization: Bearer …``).
     """
 
     def __init__(
@@ -203,8 +205,10 @@ class RealtimeServer:
         policy: RequestPolicy | None = None,
         gate: ConnectionGate | None = None,
         name: str = "",
+        roster: Roster | None = None,
     ) -> None:
         self.notifications = notifications
+        self.roster = roster  # classroom mode: every handshake carries a credential
         self.name = name  # in a cluster, which server this is (said in each "subscribed" greeting)
         self.host, self.port, self.max_size = host, port, max_size
         self.policy = policy or RequestPolicy(bound_host=host)
@@ -264,6 +268,13 @@ class RealtimeServer:
             raise
         self.port = self._server.sockets[0].getsockname()[1]
         self._unsubscribe = self.notifications.subscribe(self._push_notification)
+
+    async def close_owned_by(self, owner: str, code: int, reason: str) -> int:
+        """Close every open connection whose owner is ``owner`` (on the loop); returns how many."""
+        server = self._server
+        theirs = [c for c in (server.connections if server else ()) if getattr(c, "duplexlab_owner", None) == owner]
+        await asyncio.gather(*(c.close(code, reason) for c in theirs), return_exceptions=True)
+        return len(theirs)
 
     async def close(self, *, grace: float = 0.4) -> None:
         """Stop serving: every connection gets 1001 at once and ``grace`` seconds, then is cut."""
@@ -334,6 +345,18 @@ class RealtimeServer:
                 )
             connection.duplexlab_owner = owner  # type: ignore[attr-defined]  # a ticket stands in for an Origin
             return self._check_path(connection, request)
+        if self.roster is not None:
+            who = self.roster.who(bearer(one("Authorization")))
+            if who is None:
+                return self._refuse(
+                    connection,
+                    request,
+                    HTTPStatus.UNAUTHORIZED,
+                    "this classroom lab needs your credential in an Authorization header (or it was revoked); "
+                    'join with dl.join(url, code, name="you") and use seat.connect(path)\n',
+                    origin,
+                )
+            connection.duplexlab_owner = f"student:{who}"  # type: ignore[attr-defined]
         refusal = self.policy.check("GET", host=host, origin=origin, fetch_site=one("Sec-Fetch-Site"))
         if refusal is not None:
             return self._refuse(

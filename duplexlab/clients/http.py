@@ -37,6 +37,7 @@ class _Options:
     check: bool = True
     timeout: float = 10.0
     history: list[Reply] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every request (a credential)
 
     def url(self, path: str) -> str:
         return urljoin(self.base_url.rstrip("/") + "/", path.lstrip("/"))
@@ -131,7 +132,9 @@ class _SessionOwner:
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=False))
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, force_close=False), headers=self._opts.headers
+            )
         return self._session
 
 
@@ -153,8 +156,10 @@ class AsyncClient(_SessionOwner):
         reply.json()["ok"]   # True
     """
 
-    def __init__(self, base_url: str, *, check: bool = True, timeout: float = 10.0) -> None:
-        self._opts = _Options(base_url, check, timeout)
+    def __init__(
+        self, base_url: str, *, check: bool = True, timeout: float = 10.0, headers: dict[str, str] | None = None
+    ) -> None:
+        self._opts = _Options(base_url, check, timeout, headers=dict(headers or {}))
 
     async def request(self, method: str, path: str, **kwargs: Any) -> Reply:
         """Send a request and wait for the whole answer."""
@@ -233,8 +238,9 @@ class Client(_SessionOwner):
         timeout: float = 10.0,
         loop: LoopThread | None = None,
         owner: Owner | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        self._opts = _Options(base_url, check, timeout)
+        self._opts = _Options(base_url, check, timeout, headers=dict(headers or {}))
         self._loop = loop if loop is not None else shared_loop()
         self._owner = owner if owner is not None else shared_owner()
         self._owner.own(self, weak=True)

@@ -1,0 +1,75 @@
+"""A student's seat in a teacher's classroom lab: ``seat = dl.join(url, code, name="asha")``.
+
+Joining exchanges the teacher's join code for a credential of your own; the
+seat's clients carry it in every request (``Authorization: Bearer …``) and
+every WebSocket handshake. What a seat supports (the learner's side of the
+lessons, against the teacher's lab):
+
+- ``seat.client()`` / ``seat.async_client()``: HTTP clients (your notifications, long polling,
+  SSE, the OTP service; the judge answers "classroom judge off" and says why);
+- ``seat.connect(path)``: WebSockets (the chat room, your pushed notifications, streams, echo).
+
+What stays the teacher's: connection records, creating notifications for others, faults and
+taps, the cluster, removing students and rotating the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from websockets.sync.client import connect as ws_connect
+
+from ..runtime.owner import shared_owner
+from ..runtime.websocket import LOGGER, ClosingSocket
+from .http import AsyncClient, Client
+from .reach import can_reach
+
+__all__ = ["Seat", "join"]
+
+
+@dataclass
+class Seat:
+    """Your place in a classroom lab: its address, the name you got, your credential (keep it to yourself)."""
+
+    url: str
+    name: str
+    credential: str = field(repr=False)
+    ws_url: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.credential}"}
+
+    def client(self, **options: Any) -> Client:
+        """A blocking HTTP client to the teacher's lab that carries your credential."""
+        return Client(self.url, headers=self.headers, **options)
+
+    def async_client(self, **options: Any) -> AsyncClient:
+        """The same for ``await``; close it with ``await c.aclose()``."""
+        return AsyncClient(self.url, headers=self.headers, **options)
+
+    def connect(self, path: str, **options: Any):
+        """A WebSocket to the teacher's lab (``"/chat?name=asha"``) that carries your credential."""
+        options = {"proxy": None, "compression": None, "open_timeout": 10, "legacy": True, "logger": LOGGER, **options}
+        options["additional_headers"] = {**self.headers, **dict(options.get("additional_headers") or {})}
+        ws = ws_connect(self.ws_url + path, **options)
+        shared_owner().own(ClosingSocket(ws))
+        return ws
+
+
+def join(url: str, code: str, *, name: str) -> Seat:
+    """Join the teacher's classroom lab at ``url`` with the join ``code``; returns your :class:`Seat`.
+
+    Raises:
+        ConnectionError: the lab cannot be reached (the message says why, in plain words).
+        HTTPStatusError: the lab refused: a wrong or changed code (403), a name it cannot take (400).
+    """
+    reach = can_reach(url)
+    if not reach and reach.cause != "denied":
+        raise ConnectionError(str(reach))
+    with Client(url) as door:  # a 403 (wrong code) or 400 (bad name) raises HTTPStatusError with the hint
+        answer = door.post("/api/classroom/join", json={"code": code, "name": name}).json()
+    host = urlsplit(url).hostname
+    return Seat(url, answer["name"], answer["credential"], f"ws://{host}:{answer['ws_port']}")

@@ -1,0 +1,202 @@
+"""Classroom mode's door: a join code, and one credential per student.
+
+A teacher's lab in classroom mode (``dl.start(classroom=True, host=...)``)
+keeps a :class:`Roster`. A student exchanges the current join code for a
+credential of their own (``POST /api/classroom/join``); from then on every
+request carries it (``Authorization: Bearer <credential>``) and so does every
+WebSocket handshake: the URL never does, and neither does an ``Origin`` (a
+student's widgets come from their own ``localhost`` Jupyter, so an origin
+identifies nobody). The teacher can rotate the join code (students already in
+stay in; new joins need the new code) and remove a student (their credential is
+revoked; the lab closes their sockets).
+
+The teacher's own browser widgets keep using their one-use tickets (see
+:mod:`duplexlab.runtime.policy`), which the teacher's kernel issues.
+
+The judge runs other people's code; in a classroom it would run it on the
+teacher's machine, which needs filesystem and network isolation that this lab
+does not set up. So in classroom mode the judge is off and says so (students
+run judge experiments on their own labs).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+
+__all__ = ["JUDGE_OFF", "Roster", "Student", "classroom_middleware"]
+
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud, typed from a projector
+NAME = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+OPEN_PATHS = {"/api/health", "/api/classroom/join"}
+RATE_LIMIT = 50.0  # requests a second per student (a polling loop at 0.1 s is 10)
+JUDGE_OFF = (
+    "the classroom judge is off: it would run other students' code on the teacher's machine, which needs "
+    "filesystem and network isolation this lab does not set up"
+)
+
+
+@dataclass
+class Student:
+    name: str
+    credential: str
+    joined: float
+    removed: bool = False
+    requests: int = 0  # HTTP requests the lab answered for this student
+    bytes_in: int = 0  # request bodies
+    bytes_out: int = 0  # response bodies
+    limited: int = 0  # requests answered 429 (over the rate limit)
+    _tokens: float = RATE_LIMIT
+    _refilled: float = 0.0
+
+    def allow(self, now: float) -> bool:
+        """A token bucket: RATE_LIMIT requests a second on average, bursts up to RATE_LIMIT."""
+        self._tokens = min(RATE_LIMIT, self._tokens + (now - self._refilled) * RATE_LIMIT)
+        self._refilled = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        self.limited += 1
+        return False
+
+
+class Roster:
+    """Who may use a classroom lab: the join code and the students' credentials. Thread-safe.
+
+    Example::
+
+        roster = Roster()
+        name, credential = roster.join(roster.code, "asha")
+        roster.who(credential)   # "asha"
+        roster.remove("asha")
+        roster.who(credential)   # None
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.code = self._new_code()
+        self._by_credential: dict[str, Student] = {}
+        self._by_name: dict[str, Student] = {}
+        self.ws_port = 0  # told to each student who joins (the lab sets it once its WebSocket server runs)
+        teacher = Student("teacher", secrets.token_urlsafe(24), time.time())
+        self.teacher_credential = teacher.credential  # the teacher's own clients carry it
+        self._by_credential[teacher.credential] = teacher
+
+    @staticmethod
+    def _new_code() -> str:
+        return "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+
+    def rotate(self) -> str:
+        """A new join code; students already in stay in. Returns it."""
+        with self._lock:
+            self.code = self._new_code()
+            return self.code
+
+    def join(self, code: str, name: str) -> tuple[str, str]:
+        """Exchange the join code for a credential; returns (the name the student got, the credential).
+
+        Raises:
+            PermissionError: the code is wrong, or was rotated since.
+            ValueError: a name that is not 1–32 letters, digits, ``_ . -``.
+        """
+        if not isinstance(code, str) or not secrets.compare_digest(code.strip().upper(), self.code):
+            raise PermissionError("the join code is wrong, or the teacher changed it")
+        if not isinstance(name, str) or not NAME.fullmatch(name):
+            raise ValueError(f"a name is 1 to 32 letters, digits, '_', '.' or '-', not {name!r}")
+        with self._lock:
+            unique, n = name, 2
+            while unique == "teacher" or (unique in self._by_name and not self._by_name[unique].removed):
+                unique, n = f"{name}-{n}", n + 1
+            student = Student(unique, secrets.token_urlsafe(24), time.time())
+            self._by_credential[student.credential] = student
+            self._by_name[unique] = student
+            return unique, student.credential
+
+    def who(self, credential: str | None) -> str | None:
+        """The student a credential belongs to, or None (unknown, or removed)."""
+        student = self.student(credential)
+        return student.name if student is not None else None
+
+    def student(self, credential: str | None) -> Student | None:
+        """The :class:`Student` (or the teacher) a credential belongs to, unless unknown or removed."""
+        if not credential:
+            return None
+        student = self._by_credential.get(credential)
+        return student if student is not None and not student.removed else None
+
+    def table(self) -> list[Student]:
+        """Every student still in the class (not the teacher), in the order they joined."""
+        return [s for s in self._by_name.values() if not s.removed]
+
+    def remove(self, name: str) -> bool:
+        """Revoke a student's credential; False if there is no such student."""
+        if name == "teacher":
+            raise ValueError("the teacher cannot be removed from their own class")
+        with self._lock:
+            student = self._by_name.get(name)
+            if student is None or student.removed:
+                return False
+            student.removed = True
+            return True
+
+    @property
+    def students(self) -> list[str]:
+        """The students in the class now, in the order they joined."""
+        return [s.name for s in self._by_name.values() if not s.removed]
+
+
+def bearer(value: str | None) -> str | None:
+    """The credential in an ``Authorization: Bearer …`` header value."""
+    if value and value[:7].lower() == "bearer ":
+        return value[7:].strip()
+    return None
+
+
+def _json(status: int, error: str, hint: str) -> web.Response:
+    return web.Response(status=status, text=json.dumps({"error": error, "hint": hint}), content_type="application/json")
+
+
+def classroom_middleware(roster: Roster):
+    """An aiohttp middleware: every request but health and join needs a student's (or the teacher's) credential."""
+
+    @web.middleware
+    async def check(request: web.Request, handler):
+        path = request.path
+        if path == "/api/classroom/join" and request.method == "POST":
+            try:
+                data = await request.json()
+                name, credential = roster.join(data.get("code"), data.get("name"))
+            except PermissionError as exc:
+                return _json(403, str(exc), "ask the teacher for the current join code")
+            except (ValueError, AttributeError) as exc:
+                return _json(400, str(exc), 'send {"code": "<the join code>", "name": "<your name>"}')
+            return web.json_response({"name": name, "credential": credential, "ws_port": roster.ws_port}, status=201)
+        if path in OPEN_PATHS:
+            return await handler(request)
+        student = roster.student(bearer(request.headers.get("Authorization")))
+        if student is None:
+            return _json(
+                401,
+                "this classroom lab needs your credential (or it was revoked)",
+                'join with dl.join(url, code, name="you") and use its clients',
+            )
+        if student.name != "teacher" and not student.allow(time.monotonic()):
+            response = _json(429, f"more than {RATE_LIMIT:g} requests a second from {student.name}", "slow down")
+            response.headers["Retry-After"] = "1"
+            return response
+        student.requests += 1
+        student.bytes_in += request.content_length or 0
+        if path.startswith("/api/judge/"):
+            return _json(503, JUDGE_OFF, "run your judge experiments on your own lab: lab = dl.start()")
+        response = await handler(request)
+        body = getattr(response, "body", None)
+        student.bytes_out += len(body) if isinstance(body, bytes | bytearray) else (response.content_length or 0)
+        return response
+
+    return check

@@ -1,0 +1,119 @@
+"""Classroom mode's door, rehearsed on 127.0.0.1: join codes, per-student credentials, removal, the judge off."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+import duplexlab as dl
+from duplexlab.errors import HTTPStatusError
+
+
+@pytest.fixture
+def classroom():
+    lab = dl.Lab(classroom=True).start()
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+def test_a_student_joins_with_the_code_and_everything_needs_the_credential(classroom):
+    """The join line's code gives a credential; without it HTTP answers 401 and a WebSocket is refused."""
+    assert classroom.roster is not None and classroom.roster.code in classroom.join_line()
+    seat = dl.join(classroom.url, classroom.roster.code, name="asha")
+    assert seat.name == "asha" and classroom.roster.students == ["asha"]
+    classroom.notify("asha", "welcome to class")
+    with seat.client() as mine:
+        assert [n["text"] for n in mine.get("/api/users/asha/notifications").json()["notifications"]] == [
+            "welcome to class"
+        ]
+    with dl.Client(classroom.url) as stranger:
+        refused = stranger.get("/api/users/asha/notifications", check=False)
+        assert refused.status == 401 and "credential" in refused.json()["error"]
+        assert stranger.get("/api/health").status == 200  # reachable, so a student can diagnose
+    with pytest.raises(InvalidStatus) as no_credential:
+        connect(classroom.ws_url + "/chat?name=eve", proxy=None, open_timeout=5)
+    assert no_credential.value.response.status_code == 401
+    ws = seat.connect("/chat?name=asha")
+    assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
+    ws.close()
+
+
+def test_rotating_the_code_keeps_students_in_and_stops_new_joins(classroom):
+    """After a rotation the old code is refused (403); a student already in goes on."""
+    roster = classroom.roster
+    old = roster.code
+    seat = dl.join(classroom.url, old, name="ravi")
+    roster.rotate()
+    with pytest.raises(HTTPStatusError) as stale:
+        dl.join(classroom.url, old, name="late")
+    assert stale.value.status == 403
+    with seat.client() as mine:
+        assert mine.get("/api/users/ravi/notifications").status == 200
+    assert dl.join(classroom.url, roster.code, name="late").name == "late"
+
+
+def test_a_removed_student_is_shut_out_and_their_sockets_close(classroom):
+    """The teacher removes a student: their open socket closes with 1008, their credential gets 401."""
+    seat = dl.join(classroom.url, classroom.roster.code, name="meera")
+    ws = seat.connect("/notifications/meera")
+    json.loads(ws.recv(timeout=5))
+    assert classroom.remove_student("meera") == 1
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    with seat.client(check=False) as mine:
+        assert mine.get("/api/users/meera/notifications").status == 401
+    with pytest.raises(InvalidStatus):
+        seat.connect("/notifications/meera")
+    with pytest.raises(ValueError, match="no student"):
+        classroom.remove_student("nobody")
+
+
+def test_the_classroom_judge_is_off_and_says_why(classroom):
+    """Other people's code on the teacher's machine needs isolation this lab does not set up: 503, explained."""
+    seat = dl.join(classroom.url, classroom.roster.code, name="kabir")
+    with seat.client(check=False) as mine:
+        reply = mine.post("/api/judge/submissions", json={"code": "print(1)"})
+    assert reply.status == 503 and "classroom judge is off" in reply.json()["error"]
+    assert "your own lab" in reply.json()["hint"]
+
+
+def test_the_teachers_own_clients_and_sockets_carry_the_teachers_credential(classroom):
+    """In classroom mode the teacher's lab.client() and lab.connect() still work as before."""
+    assert classroom.client().get("/api/users/asha/notifications").status == 200
+    ws = classroom.connect("/echo")
+    ws.send("hi")
+    assert ws.recv(timeout=5) == "hi"
+    ws.close()
+
+
+def test_joining_an_unreachable_lab_says_why_in_plain_words():
+    """dl.join to a port where nothing listens raises ConnectionError with the diagnosis."""
+    from .conftest import free_port
+
+    with pytest.raises(ConnectionError, match="refused"):
+        dl.join(f"http://127.0.0.1:{free_port()}", "ABCDEFGH", name="asha")
+
+
+def test_each_students_requests_are_counted_and_limited_on_their_own(classroom):
+    """The lab counts each student's requests and bytes; one student over the rate limit gets 429
+    with Retry-After, while another student is served."""
+    from duplexlab.runtime.classroom import RATE_LIMIT
+
+    fast = dl.join(classroom.url, classroom.roster.code, name="fast")
+    calm = dl.join(classroom.url, classroom.roster.code, name="calm")
+    with fast.client(check=False) as a, calm.client(check=False) as b:
+        statuses = [a.get("/api/users/fast/notifications").status for _ in range(int(RATE_LIMIT) + 20)]
+        assert 429 in statuses and statuses[0] == 200
+        limited = next(r for r in a.history if r.status == 429)
+        assert limited.headers["Retry-After"] == "1"
+        assert b.get("/api/users/calm/notifications").status == 200
+    table = {s.name: s for s in classroom.roster.table()}
+    assert table["fast"].requests == statuses.count(200) and table["fast"].limited == statuses.count(429)
+    assert table["calm"].requests == 1 and table["calm"].bytes_out > 0
