@@ -195,12 +195,34 @@ def step_07(page) -> None:
     assert "<ResilientClient connected" in out, out
 
 
+def step_09(page) -> None:
+    """The dashboard after Run All: three students; a new join code shows; removing one leaves two."""
+    board = page.locator(f"{PANEL} .duplexlab-dashboard")
+    board.scroll_into_view_if_needed()
+    table = board.locator(".duplexlab-dashboard-table")
+    page.wait_for_function("el => el.querySelectorAll('tr').length === 4", arg=table.element_handle())
+    before = board.locator("code").first.inner_text()
+    board.locator("button", has_text="New join code").click()
+    page.wait_for_function(
+        "([el, old]) => el.textContent !== old", arg=[board.locator("code").first.element_handle(), before]
+    )
+    board.locator("select").first.select_option("ravi")
+    board.locator("button", has_text="Remove").click()
+    board.locator(".widget-html-content", has_text="removed ravi").wait_for(timeout=seconds(10) * 1000)
+    page.wait_for_function(
+        "el => el.querySelectorAll('tr').length === 3",
+        arg=board.locator(".duplexlab-dashboard-table").element_handle(),
+        timeout=seconds(10) * 1000,
+    )
+
+
 STEPS = {
     "00-start-here.ipynb": step_00,
     "02-polling.ipynb": step_02,
     "05-chat-and-notifications.ipynb": step_05,
     "06-side-by-side.ipynb": step_06,
     "07-keeping-websockets-alive.ipynb": step_07,
+    "09-classroom.ipynb": step_09,
 }
 
 

@@ -146,6 +146,7 @@ class ConnectionRecord:
 class _Room:
     members: dict[ServerConnection, str] = field(default_factory=dict)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    recent: collections.deque = field(default_factory=lambda: collections.deque(maxlen=50))  # (from, text)
 
     def online(self) -> list[str]:
         return sorted(set(self.members.values()))
@@ -521,6 +522,7 @@ class RealtimeServer:
                 out = json.dumps(
                     {"type": "message", "id": next(room.ids), "from": name, "text": text, "t": time.perf_counter()}
                 )
+                room.recent.append((name, text))
                 broadcast(_readers(room.members), out)
         finally:
             room.members.pop(ws, None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from .arena import Classroom, SideBySide
 from .base import LabWatch, SliderExperiment, figure_png
 from .browser import BrowserSocket
+from .dashboard import Dashboard
 from .otp import OTPScreen
 from .polling import PollingExperiment
 from .sequence import Sequence
@@ -20,6 +21,7 @@ from .tap import TapControls
 __all__ = [
     "BrowserSocket",
     "Classroom",
+    "Dashboard",
     "LabWatch",
     "OTPScreen",
     "PollingExperiment",

@@ -1,0 +1,150 @@
+"""The teacher's dashboard in classroom mode: who is in, the class's load live, the chat, the door.
+
+Refreshed once a second on the lab's loop (never the kernel's): each student's
+requests, bytes and open sockets; the class's polling load (HTTP requests and
+bytes a second) beside its push load (WebSocket messages a second); the last
+chat lines. Its buttons rotate the join code and remove a student.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import time
+
+import ipywidgets as W
+
+from ...lab import Lab
+from .base import Shown
+
+__all__ = ["Dashboard"]
+
+
+class Dashboard(Shown):
+    """Show it as a cell's value on the teacher's lab: ``dl.widgets.Dashboard(lab)``.
+
+    ``rows()`` gives what the table shows, for scripts and tests.
+    """
+
+    def __init__(self, lab: Lab, *, every: float = 1.0) -> None:
+        if lab.roster is None:
+            raise ValueError("the dashboard is for a classroom lab: lab = dl.start(classroom=True, host=...)")
+        self.lab = lab
+        self.every = every
+        self.join = W.HTML()
+        self.load = W.HTML()
+        self.table = W.HTML()
+        self.chat = W.HTML()
+        self.rotate_button = W.Button(description="New join code", button_style="warning")
+        self.pick = W.Dropdown(description="student", options=[])
+        self.remove_button = W.Button(description="Remove", button_style="danger")
+        self.status = W.HTML()
+        self.rotate_button.on_click(lambda _: self.rotate())
+        self.remove_button.on_click(lambda _: self.remove(self.pick.value))
+        self.widget = W.VBox(
+            [
+                self.join,
+                W.HBox([self.rotate_button, self.pick, self.remove_button]),
+                self.status,
+                self.load,
+                self.table,
+                self.chat,
+            ]
+        )
+        self.widget.add_class("duplexlab-dashboard")
+        self._last: tuple[float, int, int, int] | None = None
+        self._show_join()
+        self._refresh()
+        lab.call_soon(lambda: asyncio.get_running_loop().create_task(self._follow()))
+
+    # -- what it shows ------------------------------------------------------------------
+
+    def rows(self) -> list[dict]:
+        """One row per student: requests, bytes out, requests refused for speed, sockets open, messages pushed."""
+        records = self.lab.websockets.records
+        out = []
+        for s in self.lab.roster.table() if self.lab.roster else []:
+            theirs = [r for r in records if r.owner == f"student:{s.name}"]
+            out.append(
+                {
+                    "name": s.name,
+                    "requests": s.requests,
+                    "bytes_out": s.bytes_out,
+                    "limited": s.limited,
+                    "sockets": sum(1 for r in theirs if r.open),
+                    "pushed": sum(r.sent for r in theirs),
+                }
+            )
+        return out
+
+    def _show_join(self) -> None:
+        self.join.value = f"<b>Students join with</b> <code>{html.escape(self.lab.join_line())}</code>"
+
+    def _refresh(self) -> None:
+        rows = self.rows()
+        now = time.perf_counter()
+        requests = sum(r["requests"] for r in rows)
+        bytes_out = sum(r["bytes_out"] for r in rows)
+        pushed = sum(r["pushed"] for r in rows)
+        if self._last is not None and now > self._last[0]:
+            dt = now - self._last[0]
+            rates = ((requests - self._last[1]) / dt, (bytes_out - self._last[2]) / dt, (pushed - self._last[3]) / dt)
+        else:
+            rates = (0.0, 0.0, 0.0)
+        self._last = (now, requests, bytes_out, pushed)
+        sockets = sum(r["sockets"] for r in rows)
+        load = (
+            f"<b>{len(rows)} student(s)</b> · polling load: <b>{rates[0]:.1f} requests/s</b>, "
+            f"{rates[1] / 1024:.1f} KiB/s · push load: <b>{rates[2]:.1f} messages/s</b> "
+            f"over {sockets} open socket(s)"
+        )
+        cells = "".join(
+            f"<tr><td>{html.escape(r['name'])}</td><td>{r['requests']}</td><td>{r['bytes_out']}</td>"
+            f"<td>{r['limited']}</td><td>{r['sockets']}</td><td>{r['pushed']}</td></tr>"
+            for r in rows
+        )
+        table = (
+            "<table class='duplexlab-dashboard-table'><tr><th>student</th><th>requests</th><th>bytes out</th>"
+            f"<th>too fast</th><th>sockets open</th><th>messages pushed</th></tr>{cells}</table>"
+        )
+        room = list(self.lab.websockets.room.recent)[-8:]
+        chat = "<b>chat</b>: " + (
+            "<br>".join(f"{html.escape(n)}: {html.escape(t)}" for n, t in room) if room else "(quiet)"
+        )
+        names = tuple(r["name"] for r in rows)
+        for widget, value in ((self.load, load), (self.table, table), (self.chat, chat)):
+            if widget.value != value:
+                widget.value = value
+        if tuple(self.pick.options) != names:
+            self.pick.options = names
+
+    async def _follow(self) -> None:
+        while self.lab.running:
+            try:
+                self._refresh()
+            except Exception as exc:  # shown, never a dead dashboard
+                self.status.value = f"<span style='color:#b00020'>refresh failed: {html.escape(str(exc))}</span>"
+            await asyncio.sleep(self.every)
+
+    # -- the door -------------------------------------------------------------------------
+
+    def rotate(self) -> str:
+        """A new join code (the button does this); students already in stay in. Returns it."""
+        assert self.lab.roster is not None
+        code = self.lab.roster.rotate()
+        self._show_join()
+        self.status.value = "new join code: students already in stay in; new joins need the new code"
+        return code
+
+    def remove(self, name: str | None) -> None:
+        """Remove a student (the button does this for the one picked): credential revoked, sockets closed."""
+        if not name:
+            self.status.value = "pick a student first"
+            return
+        try:
+            closed = self.lab.remove_student(name)
+        except ValueError as exc:
+            self.status.value = html.escape(str(exc))
+            return
+        self.status.value = f"removed {html.escape(name)}: credential revoked, {closed} socket(s) closed"
+        self._refresh()
