@@ -14,10 +14,14 @@ from duplexlab.errors import HTTPStatusError
 
 @pytest.fixture
 def classroom():
+    """A classroom lab rehearsed on 127.0.0.1; afterwards no seat is left to report checks to it."""
+    from duplexlab.clients import seat as seats
+
     lab = dl.Lab(classroom=True).start()
     try:
         yield lab
     finally:
+        seats._current = None
         lab.close()
 
 
@@ -117,3 +121,40 @@ def test_each_students_requests_are_counted_and_limited_on_their_own(classroom):
     table = {s.name: s for s in classroom.roster.table()}
     assert table["fast"].requests == statuses.count(200) and table["fast"].limited == statuses.count(429)
     assert table["calm"].requests == 1 and table["calm"].bytes_out > 0
+
+
+def test_a_students_exercise_checks_reach_the_teachers_dashboard(classroom, monkeypatch):
+    """After dl.join, each exercise check tells the teacher's dashboard ✓, ✗ or ○ (never the code)."""
+    import time
+
+    from duplexlab.clients import seat as seats
+
+    seat = dl.join(classroom.url, classroom.roster.code, name="asha")
+    try:
+
+        def untouched(messages, last): ...
+
+        def right(messages, last):
+            new = []
+            for number, data in sorted(messages, key=lambda m: m[0]):
+                if number > last:
+                    new.append(data)
+                    last = number
+            return new, last
+
+        dl.check.fresh_messages(untouched)
+        dl.check.pick_server(lambda *a: "A")
+        deadline = time.monotonic() + 5
+        while {s.name: s.checks for s in classroom.roster.table()}["asha"] != {
+            "fresh_messages": "○",
+            "pick_server": "✗",
+        }:
+            assert time.monotonic() < deadline, classroom.roster.table()
+            time.sleep(0.05)
+        dl.check.fresh_messages(right)
+        seat.report("fresh_messages", "✓", wait=True)
+        board = dl.widgets.Dashboard(classroom)
+        row = next(r for r in board.rows() if r["name"] == "asha")
+        assert row["checks"] == {"fresh_messages": "✓", "pick_server": "✗"}
+    finally:
+        monkeypatch.setattr(seats, "_current", None)

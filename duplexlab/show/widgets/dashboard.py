@@ -1,4 +1,5 @@
-"""The teacher's dashboard in classroom mode: who is in, the class's load live, the chat, the door.
+"""The teacher's dashboard in classroom mode: who is in, the class's load live, the chat, the door,
+and how each student's exercise checks went.
 
 Refreshed once a second on the lab's loop (never the kernel's): each student's
 requests, bytes and open sockets; the class's polling load (HTTP requests and
@@ -73,6 +74,7 @@ class Dashboard(Shown):
                     "limited": s.limited,
                     "sockets": sum(1 for r in theirs if r.open),
                     "pushed": sum(r.sent for r in theirs),
+                    "checks": dict(s.checks),
                 }
             )
         return out
@@ -100,12 +102,14 @@ class Dashboard(Shown):
         )
         cells = "".join(
             f"<tr><td>{html.escape(r['name'])}</td><td>{r['requests']}</td><td>{r['bytes_out']}</td>"
-            f"<td>{r['limited']}</td><td>{r['sockets']}</td><td>{r['pushed']}</td></tr>"
+            f"<td>{r['limited']}</td><td>{r['sockets']}</td><td>{r['pushed']}</td>"
+            f"<td>{html.escape(' '.join(f'{c} {v}' for c, v in r['checks'].items()))}</td></tr>"
             for r in rows
         )
         table = (
             "<table class='duplexlab-dashboard-table'><tr><th>student</th><th>requests</th><th>bytes out</th>"
-            f"<th>too fast</th><th>sockets open</th><th>messages pushed</th></tr>{cells}</table>"
+            f"<th>too fast</th><th>sockets open</th><th>messages pushed</th><th>exercise checks</th></tr>"
+            f"{cells}</table>"
         )
         room = list(self.lab.websockets.room.recent)[-8:]
         chat = "<b>chat</b>: " + (
