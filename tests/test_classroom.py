@@ -158,3 +158,21 @@ def test_a_students_exercise_checks_reach_the_teachers_dashboard(classroom, monk
         assert row["checks"] == {"fresh_messages": "✓", "pick_server": "✗"}
     finally:
         monkeypatch.setattr(seats, "_current", None)
+
+
+def test_the_teachers_interval_slider_moves_every_following_students_experiment(classroom):
+    """The dashboard's class polling interval reaches a student's own polling experiment (which runs
+    against the student's own lab: the classroom judge is off), and it runs again at that interval."""
+    import time
+
+    board = dl.widgets.Dashboard(classroom)
+    seat = dl.join(classroom.url, classroom.roster.code, name="ravi")
+    with dl.Lab() as own:
+        experiment = dl.widgets.PollingExperiment(own, judge_seconds=0.5, students=1, autorun=False, follow=seat)
+        board.interval.value = 0.3
+        deadline = time.monotonic() + 10
+        while experiment.interval.value != 0.3 or experiment.runs_done < 1:
+            assert time.monotonic() < deadline, (experiment.interval.value, experiment.runs_done)
+            time.sleep(0.05)
+        experiment.wait_idle()
+        assert experiment.results and experiment.results[-1].interval == 0.3

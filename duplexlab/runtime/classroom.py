@@ -84,6 +84,7 @@ class Roster:
         self.code = self._new_code()
         self._by_credential: dict[str, Student] = {}
         self._by_name: dict[str, Student] = {}
+        self.settings: dict = {"poll_interval": None}  # what the teacher sets for the class (dashboard)
         self.ws_port = 0  # told to each student who joins (the lab sets it once its WebSocket server runs)
         teacher = Student("teacher", secrets.token_urlsafe(24), time.time())
         self.teacher_credential = teacher.credential  # the teacher's own clients carry it
@@ -195,6 +196,8 @@ def classroom_middleware(roster: Roster):
         student.bytes_in += request.content_length or 0
         if path.startswith("/api/judge/"):
             return _json(503, JUDGE_OFF, "run your judge experiments on your own lab: lab = dl.start()")
+        if path == "/api/classroom/settings" and request.method == "GET":
+            return web.json_response(roster.settings)
         if path == "/api/classroom/checks" and request.method == "POST":
             try:
                 data = await request.json()

@@ -40,12 +40,24 @@ class Dashboard(Shown):
         self.pick = W.Dropdown(description="student", options=[])
         self.remove_button = W.Button(description="Remove", button_style="danger")
         self.status = W.HTML()
+        self.interval = W.FloatSlider(
+            value=1.0,
+            min=0.1,
+            max=2.0,
+            step=0.1,
+            description="class polls every (s)",
+            style={"description_width": "150px"},
+            layout=W.Layout(width="460px"),
+            readout_format=".1f",
+        )
+        self.interval.observe(self._set_interval, names="value")
         self.rotate_button.on_click(lambda _: self.rotate())
         self.remove_button.on_click(lambda _: self.remove(self.pick.value))
         self.widget = W.VBox(
             [
                 self.join,
                 W.HBox([self.rotate_button, self.pick, self.remove_button]),
+                self.interval,
                 self.status,
                 self.load,
                 self.table,
@@ -129,6 +141,12 @@ class Dashboard(Shown):
             except Exception as exc:  # shown, never a dead dashboard
                 self.status.value = f"<span style='color:#b00020'>refresh failed: {html.escape(str(exc))}</span>"
             await asyncio.sleep(self.every)
+
+    def _set_interval(self, change=None) -> None:
+        """The class's polling interval: every joined student's experiment that follows the class moves to it."""
+        assert self.lab.roster is not None
+        self.lab.roster.settings["poll_interval"] = round(float(self.interval.value), 3)
+        self.status.value = f"class polling interval: {self.interval.value:g} s (students' experiments follow)"
 
     # -- the door -------------------------------------------------------------------------
 

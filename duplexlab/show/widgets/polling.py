@@ -7,6 +7,8 @@ import math
 
 import ipywidgets as W
 
+from ...clients.http import AsyncClient
+from ...clients.seat import Seat
 from ...experiments.polling import PollingResult, measure_polling
 from ...lab import Lab
 from .. import plots
@@ -19,7 +21,9 @@ class PollingExperiment(SliderExperiment):
     """Sliders for a polling experiment; each change re-runs it and redraws the plots.
 
     Drag *interval* to add a measured point at that interval; changing *judge
-    time* or *students* starts a new series. Changes closer together than
+    time* or *students* starts a new series. With ``follow=seat`` (a student in a
+    classroom), *interval* follows the class's polling interval the teacher sets on
+    the dashboard. Changes closer together than
     ``debounce`` seconds count as one, and a run never overlaps another.
 
     Example::
@@ -38,8 +42,10 @@ class PollingExperiment(SliderExperiment):
         students: int = 5,
         debounce: float = 0.3,
         autorun: bool = True,
+        follow: Seat | None = None,
     ) -> None:
         self.lab = lab
+        self.follow = follow
         self.results: list[PollingResult] = []
         style = {"description_width": "110px"}
         layout = W.Layout(width="420px")
@@ -80,6 +86,22 @@ class PollingExperiment(SliderExperiment):
         super().__init__(lab.loop, (self.interval, self.judge_seconds, self.students), debounce=debounce)
         if autorun:
             self._changed()
+        if follow is not None:
+            lab.call_soon(lambda: asyncio.get_running_loop().create_task(self._follow_teacher(follow)))
+
+    async def _follow_teacher(self, seat: Seat) -> None:
+        """In a classroom: move *interval* when the teacher's dashboard sets the class's polling interval."""
+        async with AsyncClient(seat.url, headers=seat.headers, check=False, timeout=2) as teacher:
+            while self.lab.running:
+                try:
+                    reply = await teacher.get("/api/classroom/settings")
+                    wanted = reply.json().get("poll_interval") if reply.status == 200 else None
+                except Exception:
+                    wanted = None  # the teacher's laptop is away: keep the student's own value
+                if isinstance(wanted, int | float) and abs(wanted - self.interval.value) > 1e-9:
+                    self.interval.value = wanted  # observed like a drag: the experiment runs again
+                    self.status.value = f"the teacher set the class's polling interval to {wanted:g} s"
+                await asyncio.sleep(1.0)
 
     async def _run_current(self) -> None:
         await self._run_once(self.interval.value, self.judge_seconds.value, self.students.value)
