@@ -102,7 +102,7 @@ class Lab:
             self.loop.start()
             app = make_app(self.policy)
             if self.roster is not None:
-                app.middlewares.append(classroom_middleware(self.roster))
+                app.middlewares.append(classroom_middleware(self.roster, self.policy.issue_ticket))
             social.add_routes(app, self.notifications)
             longpoll.add_routes(app, self.notifications)
             events.add_routes(app, self.notifications)

@@ -176,3 +176,22 @@ def test_the_teachers_interval_slider_moves_every_following_students_experiment(
             time.sleep(0.05)
         experiment.wait_idle()
         assert experiment.results and experiment.results[-1].interval == 0.3
+
+
+def test_a_browser_ticket_needs_the_credential_and_dies_with_the_student(classroom):
+    """A ticket (for a page whose Origin says nothing) comes only with a credential; a removed student's
+    unused ticket no longer opens a socket."""
+    from duplexlab.runtime.policy import TICKET_PREFIX
+
+    seat = dl.join(classroom.url, classroom.roster.code, name="kabir")
+    protocols = ["duplexlab", TICKET_PREFIX + seat.ticket()]
+    with connect(classroom.ws_url + "/echo", proxy=None, subprotocols=protocols, open_timeout=5) as ws:
+        ws.send("ok")
+        assert ws.recv(timeout=5) == "ok"
+    spare = seat.ticket()
+    with dl.Client(classroom.url, check=False) as stranger:
+        assert stranger.post("/api/classroom/ticket", json={}).status == 401
+    classroom.remove_student("kabir")
+    with pytest.raises(InvalidStatus) as refused:
+        connect(classroom.ws_url + "/echo", proxy=None, subprotocols=["duplexlab", TICKET_PREFIX + spare])
+    assert refused.value.response.status_code == 403

@@ -344,6 +344,10 @@ class RealtimeServer:
                     "this ticket is used up or expired; run the widget's cell again for a new one\n",
                     origin,
                 )
+            if self.roster is not None and owner.startswith("student:") and owner[8:] not in self.roster.students:
+                return self._refuse(
+                    connection, request, HTTPStatus.FORBIDDEN, "this student was removed from the class\n", origin
+                )
             connection.duplexlab_owner = owner  # type: ignore[attr-defined]  # a ticket stands in for an Origin
             return self._check_path(connection, request)
         if self.roster is not None:

@@ -7,7 +7,8 @@ lessons, against the teacher's lab):
 
 - ``seat.client()`` / ``seat.async_client()``: HTTP clients (your notifications, long polling,
   SSE, the OTP service; the judge answers "classroom judge off" and says why);
-- ``seat.connect(path)``: WebSockets (the chat room, your pushed notifications, streams, echo).
+- ``seat.connect(path)``: WebSockets (the chat room, your pushed notifications, streams, echo);
+- ``dl.widgets.SeatSocket(seat, path)``: the same from the browser page, on a one-use ticket.
 
 The exercise checks (``dl.check.…``) tell the teacher's dashboard how each went (✓, ✗ or ○,
 never the code) once you have joined.
@@ -75,6 +76,11 @@ class Seat:
         sender.start()
         if wait:
             sender.join(5)
+
+    def ticket(self) -> str:
+        """A one-use ticket for one WebSocket from a browser page (the widget asks for it)."""
+        with Client(self.url, headers=self.headers) as client:
+            return client.post("/api/classroom/ticket", json={}).json()["ticket"]
 
     def connect(self, path: str, **options: Any):
         """A WebSocket to the teacher's lab (``"/chat?name=asha"``) that carries your credential."""

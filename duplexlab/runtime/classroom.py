@@ -164,8 +164,12 @@ def _json(status: int, error: str, hint: str) -> web.Response:
     return web.Response(status=status, text=json.dumps({"error": error, "hint": hint}), content_type="application/json")
 
 
-def classroom_middleware(roster: Roster):
-    """An aiohttp middleware: every request but health and join needs a student's (or the teacher's) credential."""
+def classroom_middleware(roster: Roster, issue_ticket=None):
+    """An aiohttp middleware: every request but health and join needs a student's (or the teacher's) credential.
+
+    ``issue_ticket(owner)`` (the lab's request policy's) hands a student's browser widget a one-use
+    ticket for one WebSocket: ``POST /api/classroom/ticket`` with the credential.
+    """
 
     @web.middleware
     async def check(request: web.Request, handler):
@@ -196,6 +200,8 @@ def classroom_middleware(roster: Roster):
         student.bytes_in += request.content_length or 0
         if path.startswith("/api/judge/"):
             return _json(503, JUDGE_OFF, "run your judge experiments on your own lab: lab = dl.start()")
+        if path == "/api/classroom/ticket" and request.method == "POST" and issue_ticket is not None:
+            return web.json_response({"ticket": issue_ticket(f"student:{student.name}")}, status=201)
         if path == "/api/classroom/settings" and request.method == "GET":
             return web.json_response(roster.settings)
         if path == "/api/classroom/checks" and request.method == "POST":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .arena import Classroom, SideBySide
 from .base import LabWatch, SliderExperiment, figure_png
-from .browser import BrowserSocket
+from .browser import BrowserSocket, SeatSocket
 from .dashboard import Dashboard
 from .otp import OTPScreen
 from .polling import PollingExperiment
@@ -26,6 +26,7 @@ __all__ = [
     "OTPScreen",
     "PollingExperiment",
     "Sequence",
+    "SeatSocket",
     "SideBySide",
     "SliderExperiment",
     "TapControls",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import anywidget
 import traitlets
 
+from ...clients.seat import Seat
 from ...lab import Lab
 from .base import TicketedWidget, widget_ids
 
-__all__ = ["BrowserSocket"]
+__all__ = ["BrowserSocket", "SeatSocket"]
 
 
 JS = Path(__file__).parent.parent / "js"
@@ -99,3 +101,24 @@ class BrowserSocket(TicketedWidget):
                 f"{last.path}: closed with {last.close_code} {last.close_reason!r} after "
                 f"{last.t_close - last.t_open:.1f} s open"
             )
+
+
+class SeatSocket(anywidget.AnyWidget):
+    """A student's browser WebSocket to the teacher's classroom lab: ``dl.widgets.SeatSocket(seat, path)``.
+
+    The page comes from the student's own ``localhost`` Jupyter, so its ``Origin``
+    says nothing about who the student is: the kernel asks the teacher's lab for a
+    one-use ticket with the student's credential, and the page offers it when it
+    connects (as a subprotocol, never in the URL). A reloaded page needs a new
+    ticket: run the widget's cell again.
+    """
+
+    _esm = _BROWSER_SOCKET_ESM
+    url = traitlets.Unicode("").tag(sync=True)
+    ticket = traitlets.Unicode("").tag(sync=True)
+    received = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    opened = traitlets.Int(0).tag(sync=True)
+
+    def __init__(self, seat: Seat, path: str, **kwargs) -> None:
+        self.seat = seat
+        super().__init__(url=seat.ws_url + path, ticket=seat.ticket(), **kwargs)
