@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from websockets.asyncio.client import connect as aconnect
 from websockets.sync.client import connect
 
-from .apps import events, judge, longpoll, otp, realtime
+from .apps import events, judge, longpoll, otp, realtime, sandbox
 from .apps import notifications as social
 from .clients.http import AsyncClient, Client
 from .cluster.cluster import Cluster
@@ -102,7 +102,10 @@ class Lab:
             self.loop.start()
             app = make_app(self.policy)
             if self.roster is not None:
-                app.middlewares.append(classroom_middleware(self.roster, self.policy.issue_ticket))
+                self.judge.isolate = sandbox.isolation() is not None  # other students' code, the teacher's machine
+                app.middlewares.append(
+                    classroom_middleware(self.roster, self.policy.issue_ticket, judge_isolated=self.judge.isolate)
+                )
             social.add_routes(app, self.notifications)
             longpoll.add_routes(app, self.notifications)
             events.add_routes(app, self.notifications)

@@ -79,13 +79,58 @@ def test_a_removed_student_is_shut_out_and_their_sockets_close(classroom):
         classroom.remove_student("nobody")
 
 
-def test_the_classroom_judge_is_off_and_says_why(classroom):
-    """Other people's code on the teacher's machine needs isolation this lab does not set up: 503, explained."""
+def test_without_isolation_the_classroom_judge_is_off_and_says_why(monkeypatch):
+    """Where bubblewrap cannot isolate submissions, other people's code never runs on the teacher's
+    machine: 503, explained."""
+    from duplexlab.apps import sandbox
+
+    monkeypatch.setattr(sandbox, "isolation", lambda: None)
+    lab = dl.Lab(classroom=True).start()
+    try:
+        seat = dl.join(lab.url, lab.roster.code, name="kabir")
+        with seat.client(check=False) as mine:
+            reply = mine.post("/api/judge/submissions", json={"code": "print(1)"})
+        assert reply.status == 503 and "classroom judge is off" in reply.json()["error"]
+        assert "your own lab" in reply.json()["hint"]
+    finally:
+        lab.close()
+
+
+ISOLATED = pytest.mark.skipif(
+    __import__("duplexlab.apps.sandbox", fromlist=["isolation"]).isolation() is None,
+    reason="bubblewrap cannot isolate here (bash .ci/run installs Debian's bubblewrap)",
+)
+
+
+@ISOLATED
+def test_with_bubblewrap_the_classroom_judge_runs_code_without_network_or_homes(classroom):
+    """A classroom's judge runs a submission inside bubblewrap: it answers, but the code sees no home,
+    an empty /tmp and no network; the verdict says how it was isolated; a student's sixth quick
+    submission is told to wait."""
     seat = dl.join(classroom.url, classroom.roster.code, name="kabir")
+    probe = (
+        "import os, pathlib, socket, tempfile\n"
+        "print(6 * 7)\n"
+        "print(sorted(os.listdir('/root')), sorted(os.listdir('/home')))\n"
+        "print([p for p in os.listdir('/tmp') if not p.startswith('duplexlab-judge-')])\n"
+        "s = socket.socket()\n"
+        "try:\n"
+        "    s.connect(('192.0.2.1', 80)); print('network: reached')\n"
+        "except OSError as exc:\n"
+        "    print('network:', exc.errno)\n"
+    )
+    with seat.client() as mine:
+        sub = mine.post("/api/judge/submissions", json={"code": probe}).json()
+        done = mine.poll(sub["poll"], interval=0.1).answer.json()
+    assert done["verdict"] == "ok", done
+    lines = done["output"].splitlines()
+    assert lines[0] == "42"
+    assert lines[1] == "[] []" and lines[2] == "[]"
+    assert lines[3].startswith("network:") and "reached" not in lines[3]
+    assert "bubblewrap" in done["limits"]["isolation"]
     with seat.client(check=False) as mine:
-        reply = mine.post("/api/judge/submissions", json={"code": "print(1)"})
-    assert reply.status == 503 and "classroom judge is off" in reply.json()["error"]
-    assert "your own lab" in reply.json()["hint"]
+        statuses = [mine.post("/api/judge/submissions", json={"code": "pass"}).status for _ in range(6)]
+    assert statuses.count(429) >= 1 and statuses[0] == 202
 
 
 def test_the_teachers_own_clients_and_sockets_carry_the_teachers_credential(classroom):

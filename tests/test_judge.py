@@ -89,8 +89,17 @@ def test_closing_the_lab_kills_running_code(lab):
     }
     assert children
     lab.close()
-    for pid in children:
-        assert not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().split()[2]
+
+    def gone(pid: str) -> bool:
+        try:
+            return "Z" in open(f"/proc/{pid}/stat").read().split()[2]  # dead, waiting to be reaped
+        except FileNotFoundError:
+            return True
+
+    deadline = time.perf_counter() + seconds(2)  # a killed process may still be tearing down (state D)
+    while not all(gone(pid) for pid in children):
+        assert time.perf_counter() < deadline, [open(f"/proc/{p}/stat").read() for p in children if not gone(p)]
+        time.sleep(0.02)
 
 
 def test_ready_after_publishes_the_result_at_the_chosen_moment(lab):

@@ -129,6 +129,7 @@ class Judge:
     ) -> None:
         self.time_limit = time_limit
         self.queue_delay = queue_delay
+        self.isolate = False  # a classroom's judge runs every submission inside bubblewrap
         self.base_limits = limits
         self.max_waiting = max_waiting
         self._slots: asyncio.Semaphore | None = None
@@ -199,7 +200,7 @@ class Judge:
         async with self._slots:
             sub.status = Status.RUNNING
             sub.t_started = time.perf_counter()
-            outcome = await sandbox.run(sub.code, self._limits(sub.time_limit))
+            outcome = await sandbox.run(sub.code, self._limits(sub.time_limit), isolate=self.isolate)
             sub.output, sub.error, sub.limits = outcome.output, outcome.error, outcome.limits
             sub.verdict = Verdict(outcome.verdict)
             sub.t_finished = time.perf_counter()

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Limits", "Outcome", "enforced_limits", "run"]
+__all__ = ["Limits", "Outcome", "enforced_limits", "isolation", "run"]
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
 NOBODY = 65534  # the uid submissions run as when the lab runs as root
@@ -328,11 +328,67 @@ def _rss_bytes(pgid: int) -> int:
     return 1024 * sum(int(x) for x in out.split() if x.isdigit())
 
 
-async def run(code: str, limits: Limits = Limits()) -> Outcome:
-    """Run ``code`` in the sandbox and wait for its :class:`Outcome`. Cancelling kills it."""
+@functools.lru_cache(maxsize=1)
+def isolation() -> str | None:
+    """bubblewrap's path if it can isolate a submission here (no network, no homes, a private /tmp), else None.
+
+    Found once per process by trying it. A classroom judge runs only with it: there the code
+    is other students', and the machine is the teacher's.
+    """
+    bwrap = shutil.which("bwrap")
+    if bwrap is None or not sys.platform.startswith("linux"):
+        return None
+    try:
+        probe = subprocess.run(
+            [bwrap, "--unshare-net", "--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/tmp", "true"],
+            capture_output=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return bwrap if probe.returncode == 0 else None
+
+
+def _isolated(bwrap: str, folder: Path, python: str, child: Path, settings: str, cgroup: Path | None) -> list[str]:
+    """The command that runs the first process of a submission inside bubblewrap.
+
+    Everything is read-only; homes, /root and /tmp are empty (the submission's own folder
+    is bound back in); the network is a namespace of its own with nothing in it.
+    """
+    argv = [bwrap, "--die-with-parent", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
+    argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--ro-bind", "/proc", "/proc"]
+    hidden = {"/home", "/root", "/tmp", str(Path.home())}
+    for place in sorted(hidden):
+        if Path(place).is_dir() and place != "/":
+            argv += ["--tmpfs", place]
+    prefixes = {str(Path(python).resolve().parent.parent)}
+    if Path(python).resolve() == Path(sys.executable).resolve():
+        prefixes |= {sys.prefix, sys.base_prefix}  # this very Python: its installation too
+    for prefix in sorted(prefixes):
+        if any(prefix == h or prefix.startswith(h + "/") for h in hidden):
+            argv += ["--ro-bind", prefix, prefix]  # the Python it runs, if it lives in a hidden place
+    argv += ["--bind", str(folder), str(folder)]
+    if cgroup is not None:
+        argv += ["--bind", str(cgroup), str(cgroup)]  # to join its own cgroup, and nothing more
+    return [*argv, "--chdir", str(folder), "--", python, "-I", str(child), settings]
+
+
+async def run(code: str, limits: Limits = Limits(), *, isolate: bool = False) -> Outcome:
+    """Run ``code`` in the sandbox and wait for its :class:`Outcome`. Cancelling kills it.
+
+    ``isolate=True`` (a classroom's judge) also runs it inside bubblewrap: no network, no
+    homes, an empty /tmp. ``RuntimeError`` if this machine cannot (see :func:`isolation`).
+    """
+    bwrap = isolation() if isolate else None
+    if isolate and bwrap is None:
+        raise RuntimeError("bubblewrap cannot isolate submissions on this machine (Debian: apt install bubblewrap)")
     loop = asyncio.get_running_loop()
     folder = Path(tempfile.mkdtemp(prefix="duplexlab-judge-"))
     (folder / "main.py").write_text(code, encoding="utf-8")
+    child = CHILD
+    if bwrap is not None:  # the package may live in a place the submission cannot see: bring the child along
+        child = folder / "child.py"
+        shutil.copyfile(CHILD, child)
     cgroup = None
     parent = cgroup_parent() if sys.platform.startswith("linux") else None
     if parent is not None:
@@ -355,6 +411,8 @@ async def run(code: str, limits: Limits = Limits()) -> Outcome:
     if as_nobody:
         os.chown(folder, NOBODY, NOBODY)
         os.chown(folder / "main.py", NOBODY, NOBODY)
+        if child != CHILD:
+            os.chown(child, NOBODY, NOBODY)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     why: list[str] = []
@@ -376,11 +434,13 @@ async def run(code: str, limits: Limits = Limits()) -> Outcome:
                 if os.name == "posix"
                 else {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
             )
+            argv = (
+                _isolated(bwrap, folder, python, child, json.dumps(settings), cgroup)
+                if bwrap is not None
+                else [python, "-I", str(CHILD), json.dumps(settings)]
+            )
             proc = await asyncio.create_subprocess_exec(
-                python,
-                "-I",
-                str(CHILD),
-                json.dumps(settings),
+                *argv,
                 stdin=subprocess.DEVNULL,
                 stdout=out_w,
                 stderr=err_w,
@@ -458,7 +518,10 @@ async def run(code: str, limits: Limits = Limits()) -> Outcome:
     elif verdict == "runtime-error" and code_ is not None and (code_ > 128 or code_ < 0):
         number = code_ - 128 if code_ > 128 else -code_
         error = (error + "\n" if error else "") + (f"killed by signal {number} ({_signal_name(number)})")
-    return Outcome(verdict, output, error, code_, round(seconds, 4), budget.total, enforced_limits(limits))
+    enforced = enforced_limits(limits)
+    if bwrap is not None:
+        enforced["isolation"] = "bubblewrap: no network, no homes, an empty /tmp, everything else read-only"
+    return Outcome(verdict, output, error, code_, round(seconds, 4), budget.total, enforced)
 
 
 def _signal_name(number: int) -> str:

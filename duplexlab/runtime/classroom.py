@@ -13,15 +13,19 @@ revoked; the lab closes their sockets).
 The teacher's own browser widgets keep using their one-use tickets (see
 :mod:`duplexlab.runtime.policy`), which the teacher's kernel issues.
 
-The judge runs other people's code; in a classroom it would run it on the
-teacher's machine, which needs filesystem and network isolation that this lab
-does not set up. So in classroom mode the judge is off and says so (students
-run judge experiments on their own labs).
+The judge runs other people's code; in a classroom it runs it on the teacher's
+machine. So a classroom's judge runs each submission inside bubblewrap as well
+as its usual sandbox (no network, no homes, an empty /tmp, everything else
+read-only; :func:`duplexlab.apps.sandbox.isolation`), at most one submission
+every two seconds per student on average. Where bubblewrap cannot do that, the
+classroom judge is off and says so (students run judge experiments on their own
+labs).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import secrets
 import threading
@@ -30,15 +34,17 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-__all__ = ["JUDGE_OFF", "Roster", "Student", "classroom_middleware"]
+__all__ = ["JUDGE_OFF", "JUDGE_RATE", "Roster", "Student", "classroom_middleware"]
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud, typed from a projector
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 OPEN_PATHS = {"/api/health", "/api/classroom/join"}
 RATE_LIMIT = 50.0  # requests a second per student (a polling loop at 0.1 s is 10)
+JUDGE_RATE = 0.5  # submissions a second per student on average (bursts of JUDGE_BURST)
+JUDGE_BURST = 5.0
 JUDGE_OFF = (
     "the classroom judge is off: it would run other students' code on the teacher's machine, which needs "
-    "filesystem and network isolation this lab does not set up"
+    "filesystem and network isolation, and bubblewrap cannot provide it here"
 )
 
 
@@ -55,6 +61,18 @@ class Student:
     checks: dict = field(default_factory=dict)  # exercise check → ✓, ✗ or ○ (the last run)
     _tokens: float = RATE_LIMIT
     _refilled: float = 0.0
+    _judge_tokens: float = JUDGE_BURST
+    _judge_refilled: float = 0.0
+
+    def allow_submission(self, now: float) -> bool:
+        """The judge's own bucket: JUDGE_RATE submissions a second on average, bursts up to JUDGE_BURST."""
+        self._judge_tokens = min(JUDGE_BURST, self._judge_tokens + (now - self._judge_refilled) * JUDGE_RATE)
+        self._judge_refilled = now
+        if self._judge_tokens >= 1:
+            self._judge_tokens -= 1
+            return True
+        self.limited += 1
+        return False
 
     def allow(self, now: float) -> bool:
         """A token bucket: RATE_LIMIT requests a second on average, bursts up to RATE_LIMIT."""
@@ -164,11 +182,13 @@ def _json(status: int, error: str, hint: str) -> web.Response:
     return web.Response(status=status, text=json.dumps({"error": error, "hint": hint}), content_type="application/json")
 
 
-def classroom_middleware(roster: Roster, issue_ticket=None):
+def classroom_middleware(roster: Roster, issue_ticket=None, *, judge_isolated: bool = False):
     """An aiohttp middleware: every request but health and join needs a student's (or the teacher's) credential.
 
     ``issue_ticket(owner)`` (the lab's request policy's) hands a student's browser widget a one-use
-    ticket for one WebSocket: ``POST /api/classroom/ticket`` with the credential.
+    ticket for one WebSocket: ``POST /api/classroom/ticket`` with the credential. With
+    ``judge_isolated`` (bubblewrap works here) the judge takes submissions, each student at most
+    ``JUDGE_RATE`` a second on average; otherwise it answers 503 and says why.
     """
 
     @web.middleware
@@ -199,7 +219,14 @@ def classroom_middleware(roster: Roster, issue_ticket=None):
         student.requests += 1
         student.bytes_in += request.content_length or 0
         if path.startswith("/api/judge/"):
-            return _json(503, JUDGE_OFF, "run your judge experiments on your own lab: lab = dl.start()")
+            if not judge_isolated:
+                return _json(503, JUDGE_OFF, "run your judge experiments on your own lab: lab = dl.start()")
+            if request.method == "POST" and not student.allow_submission(time.monotonic()):
+                response = _json(
+                    429, f"more than one submission every {1 / JUDGE_RATE:g} s from {student.name}", "wait"
+                )
+                response.headers["Retry-After"] = str(math.ceil(1 / JUDGE_RATE))
+                return response
         if path == "/api/classroom/ticket" and request.method == "POST" and issue_ticket is not None:
             return web.json_response({"ticket": issue_ticket(f"student:{student.name}")}, status=201)
         if path == "/api/classroom/settings" and request.method == "GET":
