@@ -14,7 +14,6 @@ import sys
 import time
 
 import pytest
-from websockets.asyncio.client import connect
 
 import duplexlab as dl
 from duplexlab.cluster.balancer import pick
@@ -68,46 +67,12 @@ def cluster_lab(request):
         lab.close()
 
 
-async def subscribe(url: str, n: int) -> list:
-    sockets = []
-    for _ in range(n):
-        ws = await connect(url, proxy=None, compression=None, max_queue=None)
-        greeting = json.loads(await ws.recv())
-        sockets.append((ws, greeting["server"]))
-    return sockets
-
-
-async def drain(ws, want: int, quiet: float) -> list[str]:
-    got: list[str] = []
-    while len(got) < want:
-        try:
-            got.append(json.loads(await asyncio.wait_for(ws.recv(), quiet))["text"])
-        except TimeoutError:
-            break
-    return got
-
-
 def fan_out(lab: dl.Lab, clients: int, notes: int) -> tuple[list[tuple[str, list[str]]], dict[str, set[str]]]:
     """``clients`` sockets on /notifications/crowd through the balancer; ``notes`` notifications made
     round robin on the servers. Returns (each client's server and what it got, what each server made)."""
-    cluster = lab.cluster
-    assert cluster is not None
-    made: dict[str, set[str]] = collections.defaultdict(set)
-
-    async def run():
-        sockets = await subscribe(cluster.ws_url + "/notifications/crowd", clients)
-
-        def create():
-            for i in range(notes):
-                made[cluster.notify("crowd", f"note {i}", on=i % cluster.n)].add(f"note {i}")
-
-        await asyncio.get_running_loop().run_in_executor(None, create)
-        results = await asyncio.gather(*(drain(ws, notes, seconds(2)) for ws, _ in sockets))
-        for ws, _ in sockets:
-            await ws.close()
-        return [(server, got) for (_, server), got in zip(sockets, results)]
-
-    return asyncio.run(run()), made
+    assert lab.cluster is not None
+    found = dl.experiments.fan_out(lab.cluster, pages=clients, notes=notes, quiet=seconds(2))
+    return found.pages, found.made
 
 
 @pytest.mark.parametrize("cluster_lab", ["none"], indirect=True)

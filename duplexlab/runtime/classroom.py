@@ -49,6 +49,24 @@ JUDGE_OFF = (
 
 
 @dataclass
+class _Bucket:
+    """A token bucket: ``rate`` a second on average, bursts up to ``burst``."""
+
+    rate: float
+    burst: float
+    tokens: float = -1.0  # full at first
+    refilled: float = 0.0
+
+    def take(self, now: float) -> bool:
+        full = self.burst if self.tokens < 0 else self.tokens + (now - self.refilled) * self.rate
+        self.tokens, self.refilled = min(self.burst, full), now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+@dataclass
 class Student:
     name: str
     credential: str
@@ -57,29 +75,21 @@ class Student:
     requests: int = 0  # HTTP requests the lab answered for this student
     bytes_in: int = 0  # request bodies
     bytes_out: int = 0  # response bodies
-    limited: int = 0  # requests answered 429 (over the rate limit)
+    limited: int = 0  # requests answered 429 (over a rate limit)
     checks: dict = field(default_factory=dict)  # exercise check → ✓, ✗ or ○ (the last run)
-    _tokens: float = RATE_LIMIT
-    _refilled: float = 0.0
-    _judge_tokens: float = JUDGE_BURST
-    _judge_refilled: float = 0.0
+    _requests: _Bucket = field(default_factory=lambda: _Bucket(RATE_LIMIT, RATE_LIMIT))
+    _submissions: _Bucket = field(default_factory=lambda: _Bucket(JUDGE_RATE, JUDGE_BURST))
+
+    def allow(self, now: float) -> bool:
+        """RATE_LIMIT requests a second on average, bursts up to RATE_LIMIT."""
+        return self._take(self._requests, now)
 
     def allow_submission(self, now: float) -> bool:
         """The judge's own bucket: JUDGE_RATE submissions a second on average, bursts up to JUDGE_BURST."""
-        self._judge_tokens = min(JUDGE_BURST, self._judge_tokens + (now - self._judge_refilled) * JUDGE_RATE)
-        self._judge_refilled = now
-        if self._judge_tokens >= 1:
-            self._judge_tokens -= 1
-            return True
-        self.limited += 1
-        return False
+        return self._take(self._submissions, now)
 
-    def allow(self, now: float) -> bool:
-        """A token bucket: RATE_LIMIT requests a second on average, bursts up to RATE_LIMIT."""
-        self._tokens = min(RATE_LIMIT, self._tokens + (now - self._refilled) * RATE_LIMIT)
-        self._refilled = now
-        if self._tokens >= 1:
-            self._tokens -= 1
+    def _take(self, bucket: _Bucket, now: float) -> bool:
+        if bucket.take(now):
             return True
         self.limited += 1
         return False

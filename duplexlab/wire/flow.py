@@ -91,6 +91,12 @@ def body_hint(preview: bytes, size: int) -> str:
     return text[:28] + ("…" if len(text) > 28 else "")
 
 
+def _once(out: list[Event], event: Event) -> None:
+    """Add ``event`` to what a feed returns, unless it is already there (an update of it)."""
+    if not any(e is event for e in out):
+        out.append(event)
+
+
 @dataclass
 class _Side:
     """One direction of one connection: an h11 parser for HTTP, then a frame buffer after an upgrade."""
@@ -115,7 +121,6 @@ class _Conn:
     up: _Side = field(default_factory=lambda: _Side(Direction.UP))
     down: _Side = field(default_factory=lambda: _Side(Direction.DOWN))
     pending: list[Event] = field(default_factory=list)  # requests still waiting for their response
-    upgrade_asked: bool = False
 
 
 class FlowDecoder:
@@ -288,7 +293,6 @@ class FlowDecoder:
         event.update(done=False, detail=text, method=method)
         if upgrade:
             event["upgrade"] = upgrade
-            conn.upgrade_asked = True
         side.message = event
         conn.pending.append(event)
         out.append(event)
@@ -332,8 +336,7 @@ class FlowDecoder:
                 event.update(detail="--- event (in the response's body) ---\n" + raw.decode("utf-8", "replace"))
                 event["in"] = message["id"]
                 out.append(event)
-        if not any(e is message for e in out):
-            out.append(message)
+        _once(out, message)
 
     def _ended(self, conn: _Conn, side: _Side, t: float, out: list[Event]) -> None:
         message = side.message
@@ -347,8 +350,7 @@ class FlowDecoder:
                 hint = body_hint(side.body_preview, message["body"])
                 if hint:
                     message["hint"] = hint
-            if not any(e is message for e in out):
-                out.append(message)
+            _once(out, message)
         if side.direction is Direction.DOWN and conn.pending:
             conn.pending.pop(0)
             if conn.up.mode == "wait":  # the upgrade was refused: the client may send HTTP again
@@ -399,8 +401,7 @@ class FlowDecoder:
         if message is not None:
             message.update(done=True, t_end=message["t"])
             message["detail"] = self._detail(message["detail"], b"", 0)
-            if not any(e is message for e in out):
-                out.append(message)
+            _once(out, message)
         conn.pending.clear()
         up = conn.up
         held, up.mode, up.buffer = up.buffer, "frames", b""

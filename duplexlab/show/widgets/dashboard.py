@@ -74,10 +74,12 @@ class Dashboard(Shown):
 
     def rows(self) -> list[dict]:
         """One row per student: requests, bytes out, requests refused for speed, sockets open, messages pushed."""
-        records = self.lab.websockets.records
+        by_owner: dict[str | None, list] = {}
+        for record in self.lab.websockets.records:
+            by_owner.setdefault(record.owner, []).append(record)
         out = []
         for s in self.lab.roster.table() if self.lab.roster else []:
-            theirs = [r for r in records if r.owner == f"student:{s.name}"]
+            theirs = by_owner.get(f"student:{s.name}", [])
             out.append(
                 {
                     "name": s.name,
