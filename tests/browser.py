@@ -48,21 +48,40 @@ def write_notebook(folder: Path, name: str, *sources: str) -> str:
 
 
 @contextmanager
-def jupyter_lab(folder: Path):
-    """A JupyterLab server serving ``folder``; yields its base URL with the token."""
+def jupyter_lab(
+    folder: Path,
+    *,
+    ip: str = "127.0.0.1",
+    base_url: str = "/",
+    netns: str | None = None,
+    server_config: dict | None = None,
+):
+    """A JupyterLab server serving ``folder``; yields its base URL (base_url included) and the token.
+
+    ``netns`` runs it (and so its kernels) inside that network namespace, listening on ``ip``;
+    ``server_config`` is written as its ``jupyter_server_config.json`` (e.g. to turn an extension off).
+    """
     port, token = free_port(), secrets.token_hex(16)
     settings = folder / ".settings"
     (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
     (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
+    env = dict(os.environ)
+    if server_config is not None:
+        config = folder / ".jupyter-config"
+        config.mkdir()
+        (config / "jupyter_server_config.json").write_text(json.dumps(server_config))
+        env["JUPYTER_CONFIG_DIR"] = str(config)
     cmd = [
+        *(["ip", "netns", "exec", netns] if netns else []),
         sys.executable,
         "-m",
         "jupyterlab",
         "--no-browser",
         f"--port={port}",
-        "--ip=127.0.0.1",
+        f"--ip={ip}",
+        f"--ServerApp.base_url={base_url}",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={folder}",
         f"--LabApp.user_settings_dir={settings}",
@@ -71,8 +90,8 @@ def jupyter_lab(folder: Path):
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     log = open(folder / "jupyter.log", "w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
-    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=folder, env=env)
+    base = f"http://{ip}:{port}{base_url.rstrip('/')}"
     try:
         deadline = time.monotonic() + seconds(60)
         while True:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 
-from duplexlab.runtime.policy import RequestPolicy, normalize_origin, split_host
+from duplexlab.apps.realtime import close_request
+from duplexlab.runtime.policy import TICKET_PREFIX, RequestPolicy, normalize_origin, split_host
 
 from .conftest import seconds
 
@@ -143,3 +145,58 @@ def test_a_header_sent_twice_is_refused(lab):
     )
     assert answer.startswith(b"HTTP/1.1 403")
     assert lab.notifications.all == []
+
+
+def proxied(lab, path: str, ticket: str | None):
+    """A handshake as jupyter-server-proxy forwards it: the browser's Host and Origin (a hub's), unchanged."""
+    from websockets.sync.client import connect
+    from websockets.typing import Origin, Subprotocol
+
+    offered = [Subprotocol("duplexlab"), *([Subprotocol(TICKET_PREFIX + ticket)] if ticket else [])]
+    return connect(
+        f"ws://hub.example:8000{path}",
+        sock=socket.create_connection(("127.0.0.1", lab.websockets.port)),
+        origin=Origin("https://hub.example:8000"),
+        subprotocols=offered,
+        proxy=None,
+        open_timeout=seconds(5),
+        legacy=True,
+    )
+
+
+def test_a_ticket_lets_in_a_handshake_forwarded_by_the_notebook_servers_proxy(lab):
+    """A hub's Host and Origin open a socket only with a valid ticket (recorded via="proxy");
+    without one, or with a used one, 421 as for any other host; a malformed Host never."""
+    policy = lab.policy
+    ticket = policy.issue_ticket("widget A")
+    ws = proxied(lab, "/echo", ticket)
+    ws.send("through the proxy")
+    assert ws.recv(timeout=seconds(5)) == "through the proxy"
+    record = lab.websockets.open_connections[-1]
+    assert (record.owner, record.via) == ("widget A", "proxy")
+    for spent in (None, ticket, "made-up"):
+        with pytest.raises(InvalidStatus) as info:
+            proxied(lab, "/echo", spent)
+        assert info.value.response.status_code == 421
+    assert policy.admit(policy.issue_ticket("widget A"), "hub example:80") == policy.check("GET", host="hub example:80")
+    ws.close()
+
+
+def test_through_the_proxy_a_widget_closes_with_its_code_in_a_last_message(lab):
+    """jupyter-server-proxy drops close codes: a proxied widget's {"type": "close", ...} makes the lab
+    close with that code and reason, and the record says so; on a direct socket it is just a message."""
+    ws = proxied(lab, "/chat?name=priya", lab.policy.issue_ticket("widget B"))
+    ws.recv(timeout=seconds(5))  # welcome
+    ws.send(json.dumps({"type": "close", "code": 1000, "reason": "unmount"}))
+    with pytest.raises(ConnectionClosedOK):
+        while True:
+            ws.recv(timeout=seconds(5))
+    assert (ws.close_code, ws.close_reason) == (1000, "unmount")
+    record = next(r for r in lab.websockets.records if r.owner == "widget B")
+    assert (record.close_code, record.close_reason, record.via) == (1000, "unmount", "proxy")
+    for bad in ({"type": "close", "code": 1006}, {"type": "close", "code": 1000, "reason": "x" * 200}):
+        assert close_request(json.dumps(bad)) is None
+    direct = lab.connect("/echo")
+    direct.send(json.dumps({"type": "close", "code": 4000, "reason": "not from a proxy"}))
+    assert json.loads(direct.recv(timeout=seconds(5)))["reason"] == "not from a proxy"
+    direct.close()

@@ -51,7 +51,7 @@ from websockets.http11 import Request, Response
 from ..errors import PortInUseError, is_address_in_use
 from ..runtime.classroom import Roster, bearer
 from ..runtime.hygiene import ConnectionGate
-from ..runtime.policy import TICKET_PREFIX, RequestPolicy, single
+from ..runtime.policy import TICKET_PREFIX, Decision, RequestPolicy, single
 from ..runtime.websocket import LOGGER, close_server, gated_connection
 from .notifications import Notification, NotificationStore, valid_user
 
@@ -136,6 +136,7 @@ class ConnectionRecord:
     received: int = 0
     sent: int = 0
     owner: str | None = None  # who holds it: a ticket's widget, or an X-Duplexlab-Owner label
+    via: str = "direct"  # how a browser widget's socket came: "direct", "proxy" (the notebook server's) or "bridge"
 
     @property
     def open(self) -> bool:
@@ -183,6 +184,43 @@ class Topic:
 def _select_subprotocol(connection: ServerConnection, offered) -> str | None:
     """Answer ``duplexlab`` to a client that offers it (the browser widget, with its ticket)."""
     return "duplexlab" if "duplexlab" in offered else None
+
+
+def close_request(message: object) -> tuple[int, str] | None:
+    """``(code, reason)`` if ``message`` is a browser widget's ``{"type": "close", "code": …, "reason": …}``.
+
+    ``jupyter-server-proxy`` does not pass close codes on (it closes its side of the
+    socket without one), so a widget that reached the lab through it says how it
+    closes in a last message, and the lab closes with that code and reason.
+    """
+    if not isinstance(message, str) or len(message) > 300 or '"close"' not in message:
+        return None
+    try:
+        data = json.loads(message)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("type") != "close":
+        return None
+    code, reason = data.get("code"), data.get("reason", "")
+    if not isinstance(code, int) or not (code in (1000, 1001) or 3000 <= code <= 4999):
+        return None
+    if not isinstance(reason, str) or len(reason.encode()) > 123:
+        return None
+    return code, reason
+
+
+def _closing_on_request(base: type[ServerConnection]) -> type[ServerConnection]:
+    """``base``, where a socket that came through the notebook server's proxy may ask to be closed."""
+
+    class ProxiedClose(base):  # type: ignore[valid-type,misc]
+        async def recv(self, decode=None):
+            message = await super().recv(decode)
+            if getattr(self, "duplexlab_via", "") == "proxy" and (close := close_request(message)):
+                await self.close(*close)
+                return await super().recv(decode)  # raises ConnectionClosedOK: the handler ends as on a close
+            return message
+
+    return ProxiedClose
 
 
 class RealtimeServer:
@@ -261,7 +299,7 @@ class RealtimeServer:
                 max_size=MAX_WIRE,
                 process_request=self._check_request,
                 select_subprotocol=_select_subprotocol,  # type: ignore[arg-type]
-                create_connection=gated_connection(self.gate),
+                create_connection=_closing_on_request(gated_connection(self.gate)),
             )
         except OSError as exc:
             if is_address_in_use(exc):
@@ -334,21 +372,21 @@ class RealtimeServer:
         host = one("Host")
         offered = [p.strip() for value in request.headers.get_all("Sec-WebSocket-Protocol") for p in value.split(",")]
         ticket = next((p.removeprefix(TICKET_PREFIX) for p in offered if p.startswith(TICKET_PREFIX)), None)
-        if ticket is not None and self.policy.host_allowed(host):
-            owner = self.policy.redeem_ticket(ticket)
-            if owner is None:
+        if ticket is not None:
+            admitted = self.policy.admit(ticket, host)
+            if isinstance(admitted, Decision):
                 return self._refuse(
-                    connection,
-                    request,
-                    HTTPStatus.FORBIDDEN,
-                    "this ticket is used up or expired; run the widget's cell again for a new one\n",
-                    origin,
+                    connection, request, HTTPStatus(admitted.status), f"{admitted.error}; {admitted.hint}\n", origin
                 )
+            owner, via = admitted
             if self.roster is not None and owner.startswith("student:") and owner[8:] not in self.roster.students:
                 return self._refuse(
                     connection, request, HTTPStatus.FORBIDDEN, "this student was removed from the class\n", origin
                 )
+            if via == "direct" and one("X-Duplexlab-Route") == "bridge":
+                via = "bridge"  # the kernel, holding this socket for a browser view (a label, not a permission)
             connection.duplexlab_owner = owner  # type: ignore[attr-defined]  # a ticket stands in for an Origin
+            connection.duplexlab_via = via  # type: ignore[attr-defined]
             return self._check_path(connection, request)
         if self.roster is not None:
             who = self.roster.who(bearer(one("Authorization")))
@@ -426,6 +464,7 @@ class RealtimeServer:
             request.headers.get("Origin"),
             time.perf_counter(),
             owner=getattr(ws, "duplexlab_owner", None) or request.headers.get("X-Duplexlab-Owner"),
+            via=getattr(ws, "duplexlab_via", "direct"),
         )
         self._open[record.id] = record
         try:
@@ -457,9 +496,9 @@ class RealtimeServer:
             self._closed_records.append(record)
             record.t_close = time.perf_counter()
             received, sent = ws.protocol.close_rcvd, ws.protocol.close_sent
-            if received is not None:
-                record.close_code, record.close_reason = received.code, received.reason
-            elif sent is not None:
+            if received is not None and (sent is None or ws.protocol.close_rcvd_then_sent):
+                record.close_code, record.close_reason = received.code, received.reason  # the client closed
+            elif sent is not None:  # the lab closed (the code a client echoes may come without its reason)
                 record.close_code, record.close_reason = sent.code, sent.reason
             else:
                 record.close_code = 1006  # no close frame either way: the connection was cut

@@ -26,6 +26,14 @@ WebSocket handshake, passes these checks, in this order:
    never in the URL. So the widget connects at once, without asking the
    kernel to allow its page's origin (a request that would wait behind
    running cells). Another page cannot read the ticket out of Jupyter.
+   **Through the notebook server's proxy.** On a JupyterHub or Binder the
+   browser is on another machine and reaches the lab through
+   ``jupyter-server-proxy`` at ``<base_url>/proxy/<port>/``, which forwards the
+   handshake with the browser's ``Host`` and ``Origin`` as they are (the hub's
+   name, which the kernel cannot know). A valid ticket lets such a handshake
+   in too (:meth:`RequestPolicy.admit`); the connection is recorded as
+   ``via="proxy"``. Without a ticket the hub's ``Host`` is refused like any
+   other (421), so a rebinding page gains nothing: it cannot read a ticket.
 3. **JSON only for changes.** A request that changes state (any method but
    GET, HEAD and OPTIONS) must say ``Content-Type: application/json``. A page
    cannot send that to another origin without a CORS preflight, and the lab
@@ -35,7 +43,7 @@ WebSocket handshake, passes these checks, in this order:
 The policy protects the student from *browsers* (other tabs, pages, rebinding).
 It does not stop a program on the machine, which can send any header: that is
 what tokens (``/private/<user>``) and, in classroom mode, credentials are for.
-Later extensions (the browser widget's ticket, a notebook-server proxy,
+Later extensions (the browser widget's ticket, the notebook server's proxy,
 classroom mode) add their hosts and origins here, in one place.
 """
 
@@ -150,6 +158,27 @@ class RequestPolicy:
         if renew is not None:
             renew()
         return owner
+
+    def admit(self, ticket: str, host: str | None) -> tuple[str, str] | Decision:
+        """A WebSocket handshake that offers ``ticket``: ``(owner, via)`` if it may open, else the refusal.
+
+        ``via`` is ``"direct"`` when ``Host`` names the lab, ``"proxy"`` when it
+        names something else (the notebook server whose proxy forwarded the
+        browser's handshake): only a valid ticket admits that.
+        """
+        direct = self.host_allowed(host)
+        refusal = None if direct else self.check("GET", host=host)  # 421, saying what to do
+        if refusal is not None:
+            try:
+                split_host(host or "")
+            except ValueError:
+                return refusal  # not even a host name: no ticket makes that a proxy
+        owner = self.redeem_ticket(ticket)
+        if owner is not None:
+            return owner, "direct" if direct else "proxy"
+        if refusal is not None:  # no good ticket, and a Host that is not the lab's: refused like any other
+            return refusal
+        return Decision(403, "this ticket is used up or expired", "run the widget's cell again for a new one")
 
     def note(self, method: str, path: str, status: int, origin: str | None) -> None:
         """Keep a refusal for the learner to look at (bounded)."""

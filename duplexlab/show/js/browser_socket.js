@@ -29,50 +29,45 @@ function render({ model, el }) {
     return data;
   };
 
-  let ws = null;
-  let unmounted = false;
-
-  // Mount: this view opens its own WebSocket to the lab, at once. The lab lets it in on the
-  // one-use ticket the kernel put in the widget's state (offered as a subprotocol, never in
-  // the URL), so nothing waits for the kernel, which may be busy running the next cells.
+  // Mount: this view opens its own line to the lab at once (route.js above finds the way).
+  // The lab lets it in on the one-use ticket the kernel put in the widget's state, so nothing
+  // waits for the kernel, which may be busy running the next cells.
   let opened = false;
-  function connect() {
-    show("connecting to " + model.get("url") + " …");
-    ws = new WebSocket(model.get("url"), ["duplexlab", "duplexlab.ticket." + model.get("ticket")]);
-    ws.onopen = () => {
+  const line = openLine(model, {
+    trying: (way, tried) => show((tried.length ? "couldn't reach the lab (" + tried.join("; ") + "); " : "") +
+      (way.kind === "bridge"
+        ? "joining " + WAY_NAMES.bridge + " once no cell is running …"
+        : "connecting " + WAY_NAMES[way.kind] + ": " + way.url + " …")),
+    open: (way) => {
       opened = true;
-      show("open: " + model.get("url"));
+      show("open, " + WAY_NAMES[way.kind] + (way.url ? ": " + way.url : ""));
+      status.dataset.way = way.kind;
       model.set("opened", model.get("opened") + 1);
+      model.set("route", way.kind);
       model.save_changes();
-    };
-    ws.onmessage = (event) => {
+    },
+    message: (data) => {
       const item = document.createElement("li");
-      item.textContent = readable(event.data);
+      item.textContent = readable(data);
       log.append(item);
       log.scrollTop = log.scrollHeight;
-      model.set("received", [...model.get("received"), event.data].slice(-50));
+      model.set("received", [...model.get("received"), data].slice(-50));
       model.save_changes();
-    };
-    ws.onclose = (event) => show(opened
-      ? "closed: " + event.code + " " + event.reason
-      : "refused by the lab (" + event.code + "): this view's ticket was used up; " +
-        "run the widget's cell again");
-  }
-  connect();
+    },
+    close: (code, reason) => show(opened
+      ? "closed: " + code + " " + reason
+      : "refused by the lab (" + code + "): this view's ticket was used up; run the widget's cell again"),
+    nowhere: (tried) => show("can't reach the lab from this browser (" + tried.join("; ") + ")"),
+  });
 
   const send = () => {
     const text = input.value.trim();
-    if (!text || !ws || ws.readyState !== WebSocket.OPEN) return;
-    ws.send(text.startsWith("{") ? text : JSON.stringify({ type: "message", text }));
-    input.value = "";
+    if (text && line.send(text.startsWith("{") ? text : JSON.stringify({ type: "message", text }))) input.value = "";
   };
   button.onclick = send;
   input.onkeydown = (event) => { if (event.key === "Enter") send(); };
 
   // Unmount: anywidget calls this when the view goes away (output cleared, cell re-run).
-  return () => {
-    unmounted = true;
-    if (ws) ws.close(1000, "unmount");
-  };
+  return () => line.close(1000, "unmount");
 }
 export default { render };

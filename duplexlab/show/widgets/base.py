@@ -22,7 +22,17 @@ from ...runtime.loop import LoopThread
 
 T = TypeVar("T")
 
-__all__ = ["LabWatch", "Shown", "SliderExperiment", "TicketedWidget", "figure_png", "render_png", "widget_ids"]
+__all__ = [
+    "LabWatch",
+    "ROUTE_JS",
+    "Shown",
+    "SliderExperiment",
+    "TicketedWidget",
+    "figure_png",
+    "render_png",
+    "widget_ids",
+    "with_route",
+]
 
 
 JS = Path(__file__).parent.parent / "js"
@@ -53,7 +63,15 @@ def figure_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-_LAB_WATCH_ESM = (JS / "lab_watch.js").read_text(encoding="utf-8")
+ROUTE_JS = (JS / "route.js").read_text(encoding="utf-8")
+
+
+def with_route(name: str) -> str:
+    """A widget's JavaScript: ``route.js`` (the way to the lab), then ``js/<name>``."""
+    return ROUTE_JS + "\n" + (JS / name).read_text(encoding="utf-8")
+
+
+_LAB_WATCH_ESM = with_route("lab_watch.js")
 
 
 class TicketedWidget(anywidget.AnyWidget):
@@ -65,6 +83,10 @@ class TicketedWidget(anywidget.AnyWidget):
 
     url = traitlets.Unicode("").tag(sync=True)
     ticket = traitlets.Unicode("").tag(sync=True)
+    routes = traitlets.List(traitlets.Unicode(), ["direct", "proxy"]).tag(sync=True)
+    """The ways a view may try (``route.js``): ``"direct"``, ``"proxy"``, ``"bridge"``."""
+    route = traitlets.Unicode("").tag(sync=True)
+    """The way the last view found, as the page reported it (it reaches the kernel when no cell runs)."""
 
     def __init__(self, lab: Lab, path: str, owner: str, **kwargs) -> None:
         self._lab = lab

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import anywidget
 import traitlets
 
 from ...clients.seat import Seat
 from ...lab import Lab
-from .base import TicketedWidget, widget_ids
+from ..where import frontend
+from .base import TicketedWidget, widget_ids, with_route
+from .bridge import CommBridge
 
 __all__ = ["BrowserSocket", "SeatSocket"]
 
 
-JS = Path(__file__).parent.parent / "js"
+_BROWSER_SOCKET_ESM = with_route("browser_socket.js")
 
-
-_BROWSER_SOCKET_ESM = (JS / "browser_socket.js").read_text(encoding="utf-8")
+WAYS = {
+    "direct": "straight to the lab",
+    "proxy": "through the notebook server's proxy",
+    "bridge": "over the widget's comm (the kernel holds the WebSocket)",
+}
 
 
 class BrowserSocket(TicketedWidget):
@@ -30,6 +34,13 @@ class BrowserSocket(TicketedWidget):
     kernel. Clearing the output or re-running the cell (unmounting) closes it
     with code 1000, reason ``"unmount"``. Messages typed into it are sent as
     chat messages; what arrives is listed, and kept in ``received``.
+
+    The page finds its way to the lab (``js/route.js``): straight to the lab's
+    port when the browser is on the kernel's machine; through the notebook
+    server's ``jupyter-server-proxy`` on a JupyterHub or Binder; otherwise over
+    the widget's comm, the kernel holding the real WebSocket
+    (:mod:`~duplexlab.show.widgets.bridge`: it joins when no cell is running).
+    The widget says which; the lab's record of the socket has it as ``via``.
 
     Example::
 
@@ -51,7 +62,13 @@ class BrowserSocket(TicketedWidget):
     def __init__(self, lab: Lab, path: str, **kwargs) -> None:
         self.path = path
         self.t_created = time.perf_counter()
+        kwargs.setdefault("routes", ["direct", "proxy", "bridge"])
         super().__init__(lab, path, f"browser widget {next(widget_ids)} ({path})", **kwargs)
+        self.bridge = CommBridge(self, lab, path, self.owner)
+
+    def close(self) -> None:
+        self.bridge.close()
+        super().close()
 
     def records(self) -> list:
         """The lab's records of the sockets this widget's views opened, oldest first."""
@@ -73,16 +90,28 @@ class BrowserSocket(TicketedWidget):
             if live:
                 print(
                     f"the browser's socket is open ({(live[-1].t_open - self.t_created) * 1000:.0f} ms "
-                    "after the widget was created)"
+                    f"after the widget was created, {WAYS.get(live[-1].via, live[-1].via)})"
                 )
                 return True
             if time.perf_counter() > deadline:
-                print(
-                    f"no browser opened this widget's socket within {timeout:g} s: nothing shows "
-                    "this notebook (a headless run?), so the cells below run without it"
-                )
+                print(self._not_open_line(timeout))
                 return False
             time.sleep(0.02)
+
+    def _not_open_line(self, timeout: float) -> str:
+        """One plain line: why no socket is open yet, and when the browser joins if it does."""
+        here = frontend()
+        if here.name in ("VS Code", "Colab"):
+            return (
+                f"not open yet: in {here.name} the browser reaches the lab over the widget's comm, which "
+                "carries messages only while no cell runs, so it joins when the notebook is idle; run this cell "
+                "again then"
+            )
+        return (
+            f"no browser opened this widget's socket within {timeout:g} s: either nothing shows this notebook "
+            "(a headless run), or this browser can't reach the lab and joins over the widget's comm when the "
+            "notebook is idle (the widget says which); the cells below run without it"
+        )
 
     def report(self) -> None:
         """Say what became of this widget's sockets: still open, or closed with which code."""
@@ -99,7 +128,7 @@ class BrowserSocket(TicketedWidget):
         else:
             print(
                 f"{last.path}: closed with {last.close_code} {last.close_reason!r} after "
-                f"{last.t_close - last.t_open:.1f} s open"
+                f"{last.t_close - last.t_open:.1f} s open ({WAYS.get(last.via, last.via)})"
             )
 
 
@@ -116,6 +145,8 @@ class SeatSocket(anywidget.AnyWidget):
     _esm = _BROWSER_SOCKET_ESM
     url = traitlets.Unicode("").tag(sync=True)
     ticket = traitlets.Unicode("").tag(sync=True)
+    routes = traitlets.List(traitlets.Unicode(), ["direct"]).tag(sync=True)  # the teacher's lab, on the LAN
+    route = traitlets.Unicode("").tag(sync=True)
     received = traitlets.List(traitlets.Unicode()).tag(sync=True)
     opened = traitlets.Int(0).tag(sync=True)
 
