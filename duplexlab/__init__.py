@@ -16,7 +16,7 @@ The layers (each imports only those above it in this list)::
     tap               the recording, fault-injecting proxy
     lab               assembles the servers and owns everything it hands out
     experiments/      polling runs, the four transports side by side
-    show/             plots, widgets, the live sequence diagram (matplotlib, ipywidgets: loaded on first use)
+    show/             plots, widgets, the live sequence diagram, dl.doctor() (matplotlib, ipywidgets: on first use)
     check/            the exercises' checks, one module per lesson
 
 Names are loaded on first use, so ``import duplexlab`` stays light: nothing
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from .runtime.loop import LoopThread
     from .runtime.websocket import WebSocketServer
     from .show import plots, widgets
+    from .show.doctor import doctor
     from .tap import Tap
     from .wire import capture, sse
     from .wire.capture import Capture, Chunk, Counts, Direction, HTTPMessage, WSFrame
@@ -85,6 +86,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "check": ("duplexlab.check", None),
     "join": ("duplexlab.clients.seat", "join"),
     "current": ("duplexlab.lab", "current"),
+    "doctor": ("duplexlab.show.doctor", "doctor"),
     "experiments": ("duplexlab.experiments", None),
     "first_seen": ("duplexlab.measure", "first_seen"),
     "measure": ("duplexlab.measure", None),
@@ -129,6 +131,7 @@ __all__ = [
     "capture",
     "check",
     "current",
+    "doctor",
     "experiments",
     "first_seen",
     "join",

@@ -43,6 +43,7 @@ EXTRA = {
     "lab.connect(f'/chat?name=kabir{said}').send(json.dumps({'type': 'message', 'text': f'hello back #{said}'}))\n"
     "print('said', said)",
     "records": "print('records:', [(r.via, r.close_code, r.close_reason) for r in browser.records()])",
+    "doctor": "dl.doctor()",
 }
 
 
@@ -171,6 +172,12 @@ def test_on_a_hub_the_widget_goes_through_the_notebook_servers_proxy(tmp_path, h
             )
             assert reached == "unreachable"
 
+            doctor = page.locator(f"{PANEL} .duplexlab-doctor")
+            doctor.locator("li", has_text="✓ over the widget's comm").wait_for(timeout=seconds(15) * 1000)
+            assert "· straight to the lab: not tried" in doctor.text_content()
+            assert "✓ through the notebook server's proxy: open" in doctor.text_content()
+            assert "will go through the notebook server's proxy" in doctor.text_content()
+
             chat_and_unmount(page, widget)
             until(page, "browser.report()", "closed with 1000 'unmount'")
             assert "through the notebook server's proxy" in run_one(page, "browser.report()")
@@ -203,6 +210,11 @@ def test_with_neither_way_open_the_widget_chats_over_the_comm_and_says_so(tmp_pa
             status.filter(has_text="open, over the widget's comm").wait_for(timeout=seconds(15) * 1000)
             assert "(the kernel holds the WebSocket)" in status.text_content()
             assert "over the widget's comm" in until(page, "browser.wait_open()", "the browser's socket is open")
+            doctor = page.locator(f"{PANEL} .duplexlab-doctor")
+            doctor.locator("li", has_text="✓ over the widget's comm").wait_for(timeout=seconds(15) * 1000)
+            assert "✗ through the notebook server's proxy" in doctor.text_content()
+            assert "install jupyter-server-proxy where the notebook server runs" in doctor.text_content()
+            assert "will go over the widget's comm" in doctor.text_content()
 
             chat_and_unmount(page, widget)
             until(page, "browser.report()", "closed with 1000 'unmount'")

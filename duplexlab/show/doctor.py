@@ -1,0 +1,276 @@
+"""``dl.doctor()``: one cell a student alone runs when something is off.
+
+It checks what the kernel can see (versions, where the notebook runs, the lab,
+the open-file limit, the judge's limits), prints one line for each with what
+to do when it is not right, and shows a box that checks, from the browser
+itself, what only the browser can tell: whether widgets render, and which ways
+to the lab work (straight to its port, through the notebook server's proxy,
+over the widget's comm). A headless run prints the lines and says that no
+browser checked anything.
+
+Example::
+
+    import duplexlab as dl
+    dl.doctor()
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anywidget
+import traitlets
+
+from ..apps.sandbox import enforced_limits, isolation
+from ..errors import DuplexLabError
+from ..lab import Lab, current, start
+from ..runtime.hygiene import connection_budget
+from .where import Frontend, frontend, proxy_installed
+from .widgets.base import ROUTE_JS
+
+__all__ = ["Check", "Checkup", "DoctorProbe", "doctor"]
+
+MARK = {"ok": "✓", "warn": "!", "fail": "✗", "info": "·"}
+PACKAGES = (
+    "duplexlab",
+    "websockets",
+    "aiohttp",
+    "ipykernel",
+    "ipywidgets",
+    "anywidget",
+    "matplotlib",
+    "jupyterlab_widgets",
+    "jupyter-server-proxy",
+)
+ENOUGH_FILES = 4096  # lesson 6's 1,000 clients, through a tap, with room to spare
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the checkup: what was checked, what was found, and what to do if it isn't right."""
+
+    name: str
+    status: str  # "ok", "warn", "fail" or "info"
+    found: str
+    todo: str = ""
+
+    def __str__(self) -> str:
+        line = f"{MARK[self.status]} {self.name}: {self.found}"
+        return line + (f"\n    → {self.todo}" if self.todo else "")
+
+
+class DoctorProbe(anywidget.AnyWidget):
+    """The browser's half of the checkup: a box that tries each way to the lab from the page."""
+
+    _esm = ROUTE_JS + "\n" + (Path(__file__).parent / "js" / "doctor.js").read_text(encoding="utf-8")
+    url = traitlets.Unicode("").tag(sync=True)
+    tickets = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    routes = traitlets.List(traitlets.Unicode(), ["direct", "proxy", "bridge"]).tag(sync=True)
+    found = traitlets.Dict().tag(sync=True)
+    """What the browser found, by check: ``{"direct": {"ok": true, "text": "…"}, …}`` (sent when no cell runs)."""
+
+    def __init__(self, lab: Lab) -> None:
+        owner = "dl.doctor()"
+        super().__init__(url=lab.ws_url + "/echo", tickets=[lab.policy.issue_ticket(owner) for _ in range(2)])
+        self.on_msg(self._heard)
+
+    def _heard(self, _widget, content, _buffers) -> None:
+        if isinstance(content, dict) and content.get("op") == "ping":
+            self.send({"op": "pong"})
+
+    def __repr__(self) -> str:  # what a front end without widgets shows instead of the box
+        return (
+            "(no box? widgets don't render in this front end. JupyterLab / Notebook 7: pip install "
+            "jupyterlab_widgets where the notebook server runs, then reload the page; Colab: run "
+            "from google.colab import output; output.enable_custom_widget_manager(); VS Code: install "
+            "the Jupyter extension, then run this cell again)"
+        )
+
+
+@dataclass
+class Checkup:
+    """What ``dl.doctor()`` found: ``checks`` (the kernel's), ``probe`` (the browser's box)."""
+
+    checks: list[Check]
+    probe: DoctorProbe | None = None
+    where: Frontend = field(default_factory=frontend)
+
+    @property
+    def problems(self) -> list[Check]:
+        return [c for c in self.checks if c.status in ("warn", "fail")]
+
+    @property
+    def browser(self) -> dict:
+        """What the browser's box found (empty until the page has sent it, when no cell runs)."""
+        return dict(self.probe.found) if self.probe is not None else {}
+
+    def __str__(self) -> str:
+        lines = ["duplexlab doctor: what this kernel sees", *map(str, self.checks)]
+        lines.append(
+            "· the browser: the box below checks from your browser (widgets, and each way to the lab); "
+            "no box means no browser shows this, or widgets don't render: see the line in its place"
+            if self.probe is not None
+            else "· the browser: nothing to check (no notebook shows this)"
+        )
+        found = len(self.problems)
+        lines.append("all good" if not found else f"{found} thing(s) to look at: the lines with ! or ✗ above")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        print(self)
+        if self.probe is not None:
+            display(self.probe)
+
+
+def _version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _versions(where: Frontend) -> Check:
+    found = {name: _version(name) for name in PACKAGES}
+    python = ".".join(map(str, sys.version_info[:3]))
+    text = f"Python {python}; " + ", ".join(f"{n} {v}" for n, v in found.items() if v)
+    missing = [n for n in ("websockets", "aiohttp", "ipywidgets", "anywidget", "matplotlib") if not found[n]]
+    if sys.version_info < (3, 11) or missing:
+        need = "Python 3.11 or newer" if sys.version_info < (3, 11) else ", ".join(missing)
+        return Check("versions", "fail", text, f"install {need}: python3 -m pip install -r requirements.txt")
+    websockets_major = int((found["websockets"] or "0").split(".")[0])
+    if websockets_major < 17:
+        return Check("versions", "fail", text, "the course needs websockets 17 or newer: pip install -U websockets")
+    if where.name in ("Jupyter", "JupyterHub", "Binder") and not found["jupyterlab_widgets"]:
+        return Check(
+            "versions",
+            "warn",
+            text,
+            "no jupyterlab_widgets here: if the box below doesn't show, pip install jupyterlab_widgets where the "
+            "notebook server runs and reload the page",
+        )
+    return Check("versions", "ok", text)
+
+
+def _where(where: Frontend) -> Check:
+    text = f"{where.name} ({where.sign}); the browser widget goes {where.ways}"
+    if where.name in ("JupyterHub", "Binder") and not proxy_installed():
+        return Check(
+            "where",
+            "warn",
+            text,
+            "without jupyter-server-proxy the widget talks over the comm only when no cell runs: ask for "
+            "pip install jupyter-server-proxy in the hub's image (Binder: it is in requirements.txt)",
+        )
+    if where.name == "Colab":
+        return Check(
+            "where",
+            "info",
+            text,
+            "Colab's own port proxy is unreliable for WebSockets (googlecolab/colabtools#2529), so the widget "
+            "uses the comm; run the notebook's Colab setup cell first",
+        )
+    return Check("where", "info", text)
+
+
+def _lab_answers(lab: Lab) -> Check:
+    try:
+        with lab.client() as client:
+            t0 = time.perf_counter()
+            client.get("/api/health")
+            http_ms = (time.perf_counter() - t0) * 1000
+        ws = lab.connect("/echo")
+        try:
+            t0 = time.perf_counter()
+            ws.send("doctor")
+            ws.recv(timeout=5)
+            ws_ms = (time.perf_counter() - t0) * 1000
+        finally:
+            ws.close()
+    except Exception as exc:
+        return Check(
+            "the lab",
+            "fail",
+            f"{lab.url} does not answer the kernel: {type(exc).__name__}: {exc}",
+            "restart the kernel (Kernel → Restart), then run dl.start() again",
+        )
+    return Check(
+        "the lab",
+        "ok",
+        f"HTTP {lab.url} and WebSocket {lab.ws_url} answer the kernel (a request {http_ms:.1f} ms, "
+        f"an echo {ws_ms:.1f} ms)",
+    )
+
+
+def _open_files() -> Check:
+    try:
+        import resource
+    except ImportError:
+        return Check("open files", "info", "no per-process limit on this system (Windows)")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    hard_text = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
+    text = f"{soft} allowed (hard limit {hard_text}): room for about {connection_budget():,} connections in the lab"
+    if soft < ENOUGH_FILES:
+        return Check(
+            "open files",
+            "warn",
+            text,
+            f"lesson 6's classroom of 1,000 clients needs about {ENOUGH_FILES}: close Jupyter, run "
+            f"ulimit -n {ENOUGH_FILES} in that terminal (at most the hard limit), start Jupyter again",
+        )
+    return Check("open files", "ok", text)
+
+
+def _judge() -> Check:
+    limits = enforced_limits()
+    weak = {k: v for k, v in limits.items() if "not enforced" in v or "could lift" in v or v.startswith("root:")}
+    text = "; ".join(f"{k}: {v}" for k, v in limits.items() if k in ("time", "memory", "processes", "user"))
+    bwrap = isolation()
+    classroom = (
+        f"a classroom's judge would run inside bubblewrap ({bwrap})"
+        if bwrap
+        else "a classroom's judge would be off (no bubblewrap to isolate it: apt install bubblewrap)"
+    )
+    if weak:
+        return Check(
+            "judge",
+            "warn",
+            f"{text}; {classroom}",
+            "not enforced here: " + ", ".join(weak) + ". Submit only code you trust (lesson 2 skips the bombs "
+            "whose limit does not hold)",
+        )
+    return Check("judge", "ok", f"{text}; {classroom}")
+
+
+def doctor(lab: Lab | None = None) -> Checkup:
+    """Check what can go wrong for a student alone, each line with what to do.
+
+    Uses the running lab (or ``lab``); starts one if none runs (``dl.stop()``
+    stops it). Shown as a cell's value it prints the lines and shows the
+    browser's box; in a script, ``print(dl.doctor())``.
+    """
+    where = frontend()
+    checks = [_versions(where), _where(where)]
+    if lab is None:
+        try:
+            lab = current()
+        except DuplexLabError:
+            try:
+                lab = start()
+                checks.append(Check("lab", "info", f"none was running: started one at {lab.url} (dl.stop() stops it)"))
+            except DuplexLabError as exc:
+                checks.append(Check("the lab", "fail", str(exc), getattr(exc, "hint", "") or "restart the kernel"))
+                lab = None
+    if lab is not None:
+        checks.append(_lab_answers(lab))
+    checks += [_open_files(), _judge()]
+    in_kernel = "ipykernel" in sys.modules
+    probe = DoctorProbe(lab) if in_kernel and lab is not None and lab.running else None
+    return Checkup(checks, probe, where)
