@@ -149,8 +149,13 @@ def open_in_lab(page, base: str, token: str, name: str, *, ui: str = "lab") -> N
     page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-Cell .cm-content", timeout=seconds(60) * 1000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=seconds(60) * 1000)
     time.sleep(0.5)
+    accept_kernel(page)
+
+
+def accept_kernel(page) -> None:
+    """A fresh server may ask which kernel to use (sometimes late, on a busy machine): take the notebook's own."""
     dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-    if dialog.count():  # a fresh server may ask which kernel to use: take the notebook's own
+    if dialog.count():
         dialog.locator("button", has_text="Select").click()
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=seconds(60) * 1000)
 
@@ -162,15 +167,19 @@ def run_all(page) -> float:
     started = f"""() => [...document.querySelectorAll('{PANEL} .jp-InputArea-prompt')]
                    .some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))"""
     for attempt in range(3):  # a click that lands while the page settles does nothing: again
+        accept_kernel(page)  # a dialog over the menu would swallow the clicks
         t0 = time.perf_counter()
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator('li.lm-Menu-item:has(.lm-Menu-itemLabel:text-is("Run All Cells"))').click()
         try:
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click(timeout=seconds(10) * 1000)
+            page.locator('li.lm-Menu-item:has(.lm-Menu-itemLabel:text-is("Run All Cells"))').click(
+                timeout=seconds(10) * 1000
+            )
             page.wait_for_function(started, timeout=seconds(10) * 1000)
             break
         except Exception:
             if attempt == 2:
                 raise
+            page.keyboard.press("Escape")  # a menu left open
     quiet_since = None
     deadline = time.monotonic() + seconds(240)
     while time.monotonic() < deadline:

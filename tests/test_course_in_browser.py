@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from .browser import (
     PANEL,
@@ -203,9 +204,8 @@ def step_09(page) -> None:
     page.wait_for_function("el => el.querySelectorAll('tr').length === 4", arg=table.element_handle())
     before = board.locator("code").first.inner_text()
     board.locator("button", has_text="New join code").click()
-    page.wait_for_function(
-        "([el, old]) => el.textContent !== old", arg=[board.locator("code").first.element_handle(), before]
-    )
+    # the dashboard redraws every second, replacing its elements: follow the locator, not one element
+    expect(board.locator("code").first).not_to_have_text(before, timeout=seconds(10) * 1000)
     board.locator("select").first.select_option("ravi")
     board.locator("button", has_text="Remove").click()
     board.locator(".widget-html-content", has_text="removed ravi").wait_for(timeout=seconds(10) * 1000)

@@ -75,7 +75,11 @@ class DoctorProbe(anywidget.AnyWidget):
 
     def __init__(self, lab: Lab) -> None:
         owner = "dl.doctor()"
-        super().__init__(url=lab.ws_url + "/echo", tickets=[lab.policy.issue_ticket(owner) for _ in range(2)])
+        super().__init__(
+            url=lab.ws_url + "/echo",
+            tickets=[lab.policy.issue_ticket(owner) for _ in range(2)],
+            routes=["bridge"] if frontend().name == "Colab" else ["direct", "proxy", "bridge"],
+        )
         self.on_msg(self._heard)
 
     def _heard(self, _widget, content, _buffers) -> None:

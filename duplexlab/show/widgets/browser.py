@@ -62,7 +62,8 @@ class BrowserSocket(TicketedWidget):
     def __init__(self, lab: Lab, path: str, **kwargs) -> None:
         self.path = path
         self.t_created = time.perf_counter()
-        kwargs.setdefault("routes", ["direct", "proxy", "bridge"])
+        # Colab's page is never on the kernel's machine and has no Jupyter proxy: only the comm.
+        kwargs.setdefault("routes", ["bridge"] if frontend().name == "Colab" else ["direct", "proxy", "bridge"])
         super().__init__(lab, path, f"browser widget {next(widget_ids)} ({path})", **kwargs)
         self.bridge = CommBridge(self, lab, path, self.owner)
 
