@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import pytest
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus
@@ -193,6 +194,9 @@ def test_through_the_proxy_a_widget_closes_with_its_code_in_a_last_message(lab):
             ws.recv(timeout=seconds(5))
     assert (ws.close_code, ws.close_reason) == (1000, "unmount")
     record = next(r for r in lab.websockets.records if r.owner == "widget B")
+    deadline = time.monotonic() + seconds(5)
+    while record.open and time.monotonic() < deadline:  # the lab's side finishes its close a moment later
+        time.sleep(0.01)
     assert (record.close_code, record.close_reason, record.via) == (1000, "unmount", "proxy")
     for bad in ({"type": "close", "code": 1006}, {"type": "close", "code": 1000, "reason": "x" * 200}):
         assert close_request(json.dumps(bad)) is None

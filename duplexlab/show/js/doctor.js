@@ -34,7 +34,7 @@ function render({ model, el }) {
       : "";
   };
 
-  report("widgets", true, "widgets render here (this box is one)");
+  report("widgets", true, "widgets render here (this box is one, made like lesson 5's browser client)");
   const planned = waysToLab(model).map((way) => way.kind);
   const tickets = model.get("tickets");
   let unmounted = false;
