@@ -111,6 +111,7 @@ def test_in_the_browser_the_box_checks_widgets_and_every_way_to_the_lab(tmp_path
             assert "✓ straight to the lab: open in" in text, text
             assert "✓ through the notebook server's proxy: open in" in text, text
             assert "will go straight to the lab" in text
+            print(f"{ui}:", text)
             page.locator(f"{PANEL} .jp-CodeCell").nth(2).locator(".cm-content").click()
             page.keyboard.press("Shift+Enter")
             found = page.locator(f"{PANEL} .jp-CodeCell").nth(2).locator(".jp-OutputArea")

@@ -177,6 +177,7 @@ def test_on_a_hub_the_widget_goes_through_the_notebook_servers_proxy(tmp_path, h
             assert "· straight to the lab: not tried" in doctor.text_content()
             assert "✓ through the notebook server's proxy: open" in doctor.text_content()
             assert "will go through the notebook server's proxy" in doctor.text_content()
+            print("hub, proxy:", waited.strip(), "|", doctor.text_content())
 
             chat_and_unmount(page, widget)
             until(page, "browser.report()", "closed with 1000 'unmount'")
@@ -209,12 +210,15 @@ def test_with_neither_way_open_the_widget_chats_over_the_comm_and_says_so(tmp_pa
             status = widget.locator(".duplexlab-socket-status")
             status.filter(has_text="open, over the widget's comm").wait_for(timeout=seconds(15) * 1000)
             assert "(the kernel holds the WebSocket)" in status.text_content()
-            assert "over the widget's comm" in until(page, "browser.wait_open()", "the browser's socket is open")
+            joined = until(page, "browser.wait_open()", "the browser's socket is open")
+            assert "over the widget's comm" in joined
+            print("hub, no proxy, after Run All:", joined.strip())
             doctor = page.locator(f"{PANEL} .duplexlab-doctor")
             doctor.locator("li", has_text="✓ over the widget's comm").wait_for(timeout=seconds(15) * 1000)
             assert "✗ through the notebook server's proxy" in doctor.text_content()
             assert "install jupyter-server-proxy where the notebook server runs" in doctor.text_content()
             assert "will go over the widget's comm" in doctor.text_content()
+            print("hub, no proxy:", doctor.text_content())
 
             chat_and_unmount(page, widget)
             until(page, "browser.report()", "closed with 1000 'unmount'")

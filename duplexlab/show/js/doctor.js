@@ -35,6 +35,7 @@ function render({ model, el }) {
   };
 
   report("widgets", true, "widgets render here (this box is one, made like lesson 5's browser client)");
+  for (const kind of ["direct", "proxy", "bridge"]) row(kind, "· " + WAY_NAMES[kind] + ": …");  // in this order
   const planned = waysToLab(model).map((way) => way.kind);
   const tickets = model.get("tickets");
   let unmounted = false;
