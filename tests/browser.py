@@ -55,11 +55,13 @@ def jupyter_lab(
     base_url: str = "/",
     netns: str | None = None,
     server_config: dict | None = None,
+    env: dict[str, str] | None = None,
 ):
     """A JupyterLab server serving ``folder``; yields its base URL (base_url included) and the token.
 
     ``netns`` runs it (and so its kernels) inside that network namespace, listening on ``ip``;
-    ``server_config`` is written as its ``jupyter_server_config.json`` (e.g. to turn an extension off).
+    ``server_config`` is written as its ``jupyter_server_config.json`` (e.g. to turn an extension off);
+    ``env`` is added to its environment (and so its kernels').
     """
     port, token = free_port(), secrets.token_hex(16)
     settings = folder / ".settings"
@@ -67,7 +69,7 @@ def jupyter_lab(
     (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
-    env = dict(os.environ)
+    env = {**os.environ, **(env or {})}
     if server_config is not None:
         config = folder / ".jupyter-config"
         config.mkdir()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,14 @@ def doctor_in_a_script(*prefix: str, **env: str) -> str:
     return out.stdout
 
 
+def check_text(printed: str, name: str) -> str:
+    """The check called ``name`` in the doctor's printed lines, its wrapped lines joined, spaces normalized."""
+    blocks = re.split(r"\n(?=[✓!✗·] )", printed)
+    found = [b for b in blocks if b[2:].startswith(name + ":")]
+    assert len(found) == 1, printed
+    return " ".join(found[0].split())
+
+
 def test_every_check_says_what_it_found_and_what_to_do_when_it_is_not_right(lab):
     """Versions, where, the lab, open files and the judge are each one line; every ! or ✗ carries a →."""
     checkup = dl.doctor(lab)
@@ -43,16 +52,16 @@ def test_every_check_says_what_it_found_and_what_to_do_when_it_is_not_right(lab)
     assert f"websockets {importlib.metadata.version('websockets')}" in text
     assert lab.url in text and "answer the kernel" in text
     assert checkup.probe is None  # no kernel here: no box, and it says so
-    assert "nothing to check (no notebook shows this)" in text
+    assert "No notebook shows this, so there is no browser to check" in " ".join(text.split())
+    assert max(len(line) for line in text.splitlines()) <= 100  # a projector's width, not wrapped mid-word
 
 
 def test_a_low_open_file_limit_is_flagged_with_the_command_that_fixes_it():
     """Under ulimit -n 1024 (prlimit), the open-files line warns and names ulimit -n 4096."""
     if shutil.which("prlimit") is None:
         pytest.skip("prlimit (util-linux) is not installed")
-    text = doctor_in_a_script("prlimit", "--nofile=1024:1024")
-    line = next(part for part in text.split("\n! ") if part.startswith("open files"))
-    assert "1024 allowed" in line and "ulimit -n 4096" in line, text
+    line = check_text(doctor_in_a_script("prlimit", "--nofile=1024:1024"), "open files")
+    assert line.startswith("! open files: 1024 allowed") and "→" in line and "ulimit -n 4096" in line, line
 
 
 @pytest.mark.parametrize(
@@ -66,8 +75,7 @@ def test_a_low_open_file_limit_is_flagged_with_the_command_that_fixes_it():
 )
 def test_it_tells_where_the_notebook_runs_and_how_the_widget_gets_to_the_lab(signs, said):
     """The signs each front end leaves in the kernel's environment name it and the way the widget goes."""
-    text = doctor_in_a_script(**signs)
-    where = next(line for line in text.splitlines() if line[2:].startswith("where:"))
+    where = check_text(doctor_in_a_script(**signs), "where")
     assert said in where, where
     if "JUPYTERHUB" in said:
         assert "/user/alice/proxy/<port>/" in where

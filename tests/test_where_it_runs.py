@@ -34,6 +34,7 @@ pytestmark = [
 ]
 
 LESSON = "05-chat-and-notifications.ipynb"
+HUB_ENV = {"JUPYTERHUB_SERVICE_PREFIX": "/user/alice/"}  # what JupyterHub sets for a user's server and kernels
 
 # Cells added to a copy of lesson 5, for the test to run after Run All (they run under Run All too).
 EXTRA = {
@@ -147,7 +148,7 @@ def test_on_a_hub_the_widget_goes_through_the_notebook_servers_proxy(tmp_path, h
     ns, hub = hub_namespace
     name = lesson_copy(tmp_path)
     with (
-        jupyter_lab(tmp_path, ip=hub, base_url="/user/alice/", netns=ns) as (base, token),
+        jupyter_lab(tmp_path, ip=hub, base_url="/user/alice/", netns=ns, env=HUB_ENV) as (base, token),
         chromium_context(tmp_path) as context,
     ):
         page = context.new_page()
@@ -177,6 +178,8 @@ def test_on_a_hub_the_widget_goes_through_the_notebook_servers_proxy(tmp_path, h
             assert "· straight to the lab: not tried" in doctor.text_content()
             assert "✓ through the notebook server's proxy: open" in doctor.text_content()
             assert "will go through the notebook server's proxy" in doctor.text_content()
+            printed = " ".join(cell_with(page, "dl.doctor()").locator(".jp-OutputArea").text_content().split())
+            assert "where: JupyterHub (JUPYTERHUB_SERVICE_PREFIX=/user/alice/)" in printed, printed
             print("hub, proxy:", waited.strip(), "|", doctor.text_content())
 
             chat_and_unmount(page, widget)
@@ -193,7 +196,7 @@ def test_with_neither_way_open_the_widget_chats_over_the_comm_and_says_so(tmp_pa
     name = lesson_copy(tmp_path)
     no_proxy = {"ServerApp": {"jpserver_extensions": {"jupyter_server_proxy": False}}}
     with (
-        jupyter_lab(tmp_path, ip=hub, base_url="/user/alice/", netns=ns, server_config=no_proxy) as (
+        jupyter_lab(tmp_path, ip=hub, base_url="/user/alice/", netns=ns, env=HUB_ENV, server_config=no_proxy) as (
             base,
             token,
         ),
@@ -204,7 +207,8 @@ def test_with_neither_way_open_the_widget_chats_over_the_comm_and_says_so(tmp_pa
             open_in_lab(page, base, token, name)
             run_all(page)
             waited = cell_with(page, "browser.wait_open()").locator(".jp-OutputArea").text_content()
-            assert "joins over the widget's comm when the notebook is idle" in waited, waited
+            assert "over its comm, it joins when the notebook is idle" in waited, waited
+            assert "run this cell again after Run All" in waited, waited
             assert len(waited.strip().splitlines()) == 1, waited
             widget = cell_with(page, "dl.widgets.BrowserSocket(lab")
             status = widget.locator(".duplexlab-socket-status")
@@ -215,8 +219,8 @@ def test_with_neither_way_open_the_widget_chats_over_the_comm_and_says_so(tmp_pa
             print("hub, no proxy, after Run All:", joined.strip())
             doctor = page.locator(f"{PANEL} .duplexlab-doctor")
             doctor.locator("li", has_text="✓ over the widget's comm").wait_for(timeout=seconds(15) * 1000)
-            assert "✗ through the notebook server's proxy" in doctor.text_content()
-            assert "install jupyter-server-proxy where the notebook server runs" in doctor.text_content()
+            assert "· through the notebook server's proxy: unreachable" in doctor.text_content()
+            assert "jupyter-server-proxy installed where the notebook server runs" in doctor.text_content()
             assert "will go over the widget's comm" in doctor.text_content()
             print("hub, no proxy:", doctor.text_content())
 

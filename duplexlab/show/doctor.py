@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import sys
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ PACKAGES = (
     "jupyterlab_widgets",
     "jupyter-server-proxy",
 )
+WIDTH = 100  # columns a printed line may take
 ENOUGH_FILES = 4096  # lesson 6's 1,000 clients, through a tap, with room to spare
 
 
@@ -59,8 +61,24 @@ class Check:
     todo: str = ""
 
     def __str__(self) -> str:
-        line = f"{MARK[self.status]} {self.name}: {self.found}"
-        return line + (f"\n    → {self.todo}" if self.todo else "")
+        """The check as it prints: wrapped at 100 columns (a projector), the fix on its own lines."""
+        lines = textwrap.wrap(
+            f"{MARK[self.status]} {self.name}: {self.found}",
+            WIDTH,
+            subsequent_indent="    ",
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+        if self.todo:
+            lines += textwrap.wrap(
+                f"→ {self.todo}",
+                WIDTH,
+                initial_indent="    ",
+                subsequent_indent="      ",
+                break_on_hyphens=False,
+                break_long_words=False,
+            )
+        return "\n".join(lines)
 
 
 class DoctorProbe(anywidget.AnyWidget):
@@ -114,14 +132,20 @@ class Checkup:
 
     def __str__(self) -> str:
         lines = ["duplexlab doctor: what this kernel sees", *map(str, self.checks)]
-        lines.append(
-            "· the browser: the box below checks from your browser (widgets, and each way to the lab); "
-            "no box means no browser shows this, or widgets don't render: see the line in its place"
-            if self.probe is not None
-            else "· the browser: nothing to check (no notebook shows this)"
-        )
         found = len(self.problems)
-        lines.append("all good" if not found else f"{found} thing(s) to look at: the lines with ! or ✗ above")
+        summary = (
+            "kernel checks: all good"
+            if not found
+            else f"kernel checks: {found} {'thing' if found == 1 else 'things'} to look at (the lines with ! or ✗)"
+        )
+        if self.probe is not None:
+            summary += (
+                ". The box below checks your browser; if no box appears, widgets don't render here, and the "
+                "message shown in its place says what to do"
+            )
+        else:
+            summary += ". No notebook shows this, so there is no browser to check"
+        lines += textwrap.wrap(summary, WIDTH, break_on_hyphens=False, break_long_words=False)
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -144,7 +168,7 @@ def _version(name: str) -> str | None:
 def _versions(where: Frontend) -> Check:
     found = {name: _version(name) for name in PACKAGES}
     python = ".".join(map(str, sys.version_info[:3]))
-    text = f"Python {python}; " + ", ".join(f"{n} {v}" for n, v in found.items() if v)
+    text = f"Python {python}, " + ", ".join(f"{n} {v}" for n, v in found.items() if v)
     missing = [n for n in ("websockets", "aiohttp", "ipywidgets", "anywidget", "matplotlib") if not found[n]]
     if sys.version_info < (3, 11) or missing:
         need = "Python 3.11 or newer" if sys.version_info < (3, 11) else ", ".join(missing)
@@ -234,23 +258,25 @@ def _open_files() -> Check:
 
 def _judge() -> Check:
     limits = enforced_limits()
-    weak = {k: v for k, v in limits.items() if "not enforced" in v or "could lift" in v or v.startswith("root:")}
-    text = "; ".join(f"{k}: {v}" for k, v in limits.items() if k in ("time", "memory", "processes", "user"))
+    weak = [k for k, v in limits.items() if "not enforced" in v or "could lift" in v or v.startswith("root:")]
+    held = [k for k in ("time", "cpu", "memory", "processes", "output", "files") if k in limits and k not in weak]
+    text = "limits your code's " + ", ".join(held)
+    if "user" in limits and "user" not in weak:
+        text += f", and runs it as {limits['user'].split(' (')[0].split(':')[0]}"
     bwrap = isolation()
-    classroom = (
-        f"a classroom's judge would run inside bubblewrap ({bwrap})"
+    text += (
+        "; in classroom mode it would also run it inside bubblewrap"
         if bwrap
-        else "a classroom's judge would be off (no bubblewrap to isolate it: apt install bubblewrap)"
+        else "; in classroom mode it would be off (no bubblewrap to isolate it)"
     )
     if weak:
         return Check(
             "judge",
             "warn",
-            f"{text}; {classroom}",
-            "not enforced here: " + ", ".join(weak) + ". Submit only code you trust (lesson 2 skips the bombs "
-            "whose limit does not hold)",
+            text + "; not enforced on this machine: " + ", ".join(weak),
+            "submit only code you trust here; lab.judge.limits says why each one isn't enforced",
         )
-    return Check("judge", "ok", f"{text}; {classroom}")
+    return Check("judge", "ok", text + " (lab.judge.limits has the details)")
 
 
 def doctor(lab: Lab | None = None) -> Checkup:

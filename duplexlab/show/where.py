@@ -36,7 +36,10 @@ class Frontend:
     def ways(self) -> str:
         """How a browser widget reaches the lab here, in words."""
         if self.name == "Jupyter":
-            return "straight to the lab's port (the browser is on this machine)"
+            return (
+                "straight to the lab's port if your browser runs on this machine, else through the notebook "
+                "server's proxy or over the widget's comm"
+            )
         if self.name in ("JupyterHub", "Binder"):
             return (
                 f"through the notebook server's proxy at {self.base_url}proxy/<port>/ if jupyter-server-proxy "

@@ -30,11 +30,11 @@ function render({ model, el }) {
     model.save_changes();  // reaches the kernel when no cell runs
     const order = ["direct", "proxy", "bridge"].filter((k) => found[k] && found[k].ok === true);
     verdict.textContent = order.length
-      ? "Lesson 5's browser widget will go " + WAY_NAMES[order[0]] + "."
+      ? "Lesson 05's browser widget will go " + WAY_NAMES[order[0]] + "."
       : "";
   };
 
-  report("widgets", true, "widgets render here (this box is one, made like lesson 5's browser client)");
+  report("widgets", true, "widgets render here");
   for (const kind of ["direct", "proxy", "bridge"]) row(kind, "· " + WAY_NAMES[kind] + ": …");  // in this order
   const planned = waysToLab(model).map((way) => way.kind);
   const tickets = model.get("tickets");
@@ -59,8 +59,10 @@ function render({ model, el }) {
       report(kind, true, WAY_NAMES[kind] + ": open in " + (performance.now() - t0).toFixed(0) + " ms (" + way.url + ")");
       ws.close(1000, "checked");
     } else {
-      report(kind, false, WAY_NAMES[kind] + ": " + why + (kind === "proxy"
-        ? ". To use this way, install jupyter-server-proxy where the notebook server runs and restart it"
+      // Not an error while another way works (the comm always can): "·", with what would open it.
+      report(kind, null, WAY_NAMES[kind] + ": " + why + (kind === "proxy"
+        ? " (optional: with jupyter-server-proxy installed where the notebook server runs, the widget " +
+          "connects while cells run; on a hub, ask whoever runs it)"
         : ""));
     }
   };
@@ -84,7 +86,7 @@ function render({ model, el }) {
   report("bridge", null, WAY_NAMES.bridge + ": waiting for the kernel to answer (when no cell is running) …");
   model.send({ op: "ping" });
   if (!planned.includes("direct") && !planned.includes("proxy")) {
-    verdict.textContent = "Lesson 5's browser widget will go over the widget's comm.";
+    verdict.textContent = "Lesson 05's browser widget will go over the widget's comm.";
   }
 
   return () => {

@@ -77,16 +77,18 @@ function knock(url, ticket, ms) {
 // The kernel's end of a bridge (duplexlab/show/widgets/bridge.py) answers with the same view id.
 function bridgeLine(model, on) {
   const view = Math.random().toString(36).slice(2, 12);
+  let open = false;
   const heard = (msg) => {
     if (!msg || msg.view !== view) return;
-    if (msg.op === "open") on.open();
+    if (msg.op === "open") { open = true; on.open(); }
     else if (msg.op === "message") on.message(msg.data);
-    else if (msg.op === "close") { model.off("msg:custom", heard); on.close(msg.code, msg.reason); }
+    else if (msg.op === "close") { open = false; model.off("msg:custom", heard); on.close(msg.code, msg.reason); }
   };
   model.on("msg:custom", heard);
   model.send({ op: "open", view });
   return {
-    send: (text) => model.send({ op: "send", view, data: text }),
+    // Only once the kernel's socket is open: before, the text stays in the input box.
+    send: (text) => { if (!open) return false; model.send({ op: "send", view, data: text }); return true; },
     close: (code, reason) => { model.send({ op: "close", view, code, reason }); model.off("msg:custom", heard); },
   };
 }
@@ -109,7 +111,7 @@ function openLine(model, on, { directMs = 2000, proxyMs = 4000 } = {}) {
           close: (code, reason) => on.close(code, reason),
         });
         line.way = way;
-        line.send = (text) => { bridge.send(text); return true; };
+        line.send = (text) => bridge.send(text);
         line.close = (code, reason) => bridge.close(code, reason);
         if (closing) bridge.close(...closing);
         return;

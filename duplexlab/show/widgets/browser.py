@@ -21,7 +21,7 @@ _BROWSER_SOCKET_ESM = with_route("browser_socket.js")
 WAYS = {
     "direct": "straight to the lab",
     "proxy": "through the notebook server's proxy",
-    "bridge": "over the widget's comm (the kernel holds the WebSocket)",
+    "bridge": "over the widget's comm, the kernel holding the WebSocket",
 }
 
 
@@ -79,7 +79,7 @@ class BrowserSocket(TicketedWidget):
 
         return self._lab.run(mine(), 5)
 
-    def wait_open(self, timeout: float = 3.0) -> bool:
+    def wait_open(self, timeout: float = 3.0) -> None:
         """Wait, on the lab's side, until a view of this widget has its socket open.
 
         Prints one line either way: when it opened, or that no browser shows
@@ -93,25 +93,23 @@ class BrowserSocket(TicketedWidget):
                     f"the browser's socket is open ({(live[-1].t_open - self.t_created) * 1000:.0f} ms "
                     f"after the widget was created, {WAYS.get(live[-1].via, live[-1].via)})"
                 )
-                return True
+                return
             if time.perf_counter() > deadline:
                 print(self._not_open_line(timeout))
-                return False
+                return
             time.sleep(0.02)
 
     def _not_open_line(self, timeout: float) -> str:
-        """One plain line: why no socket is open yet, and when the browser joins if it does."""
+        """One plain line: why no socket is open yet, and what to do."""
         here = frontend()
         if here.name in ("VS Code", "Colab"):
             return (
-                f"not open yet: in {here.name} the browser reaches the lab over the widget's comm, which "
-                "carries messages only while no cell runs, so it joins when the notebook is idle; run this cell "
-                "again then"
+                f"not open yet: in {here.name} the widget goes over its comm and joins when the notebook is idle; "
+                "run this cell again after Run All"
             )
         return (
-            f"no browser opened this widget's socket within {timeout:g} s: either nothing shows this notebook "
-            "(a headless run), or this browser can't reach the lab and joins over the widget's comm when the "
-            "notebook is idle (the widget says which); the cells below run without it"
+            f"not open within {timeout:g} s: if the widget goes over its comm, it joins when the notebook is idle "
+            "(run this cell again after Run All); with no browser (a headless run) the cells below go on without it"
         )
 
     def report(self) -> None:
