@@ -30,7 +30,7 @@ from ..apps.sandbox import enforced_limits, isolation
 from ..errors import DuplexLabError
 from ..lab import Lab, current, start
 from ..runtime.hygiene import connection_budget
-from .where import Frontend, frontend, proxy_installed
+from .where import Frontend, frontend, in_kernel, proxy_installed
 from .widgets.base import ROUTE_JS
 
 __all__ = ["Check", "Checkup", "DoctorProbe", "doctor"]
@@ -301,6 +301,5 @@ def doctor(lab: Lab | None = None) -> Checkup:
     if lab is not None:
         checks.append(_lab_answers(lab))
     checks += [_open_files(), _judge()]
-    in_kernel = "ipykernel" in sys.modules
-    probe = DoctorProbe(lab) if in_kernel and lab is not None and lab.running else None
+    probe = DoctorProbe(lab) if in_kernel() and lab is not None and lab.running else None
     return Checkup(checks, probe, where)

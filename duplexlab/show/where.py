@@ -13,7 +13,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-__all__ = ["Frontend", "frontend"]
+__all__ = ["Frontend", "frontend", "in_kernel", "proxy_installed"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,13 @@ class Frontend:
         return "nowhere: no browser shows this (a script or a headless run)"
 
 
+def in_kernel() -> bool:
+    """Whether this code runs in a Jupyter kernel (an IPython shell with a kernel), not a script."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
 def proxy_installed() -> bool:
     """Whether ``jupyter_server_proxy`` is importable here (a hub's notebook server usually shares this Python)."""
     return importlib.util.find_spec("jupyter_server_proxy") is not None
@@ -68,8 +75,6 @@ def frontend() -> Frontend:
         return Frontend("Binder", sign, prefix or "/")
     if prefix:
         return Frontend("JupyterHub", f"JUPYTERHUB_SERVICE_PREFIX={prefix}", prefix)
-    if "ipykernel" in sys.modules and "JPY_SESSION_NAME" in env:
-        return Frontend("Jupyter", f"JPY_SESSION_NAME={env['JPY_SESSION_NAME']}")
-    if "ipykernel" in sys.modules:
-        return Frontend("Jupyter", "an IPython kernel")
+    if in_kernel():
+        return Frontend("Jupyter", "JPY_SESSION_NAME is set" if "JPY_SESSION_NAME" in env else "an IPython kernel")
     return Frontend("no notebook", "no IPython kernel")
