@@ -79,8 +79,10 @@ def test_it_tells_where_the_notebook_runs_and_how_the_widget_gets_to_the_lab(sig
     assert said in where, where
     if "JUPYTERHUB" in said:
         assert "/user/alice/proxy/<port>/" in where
-    if "VS Code" in said or "Colab" in said:
-        assert "over the widget's comm" in where
+    if "VS Code" in said:
+        assert "straight to the lab's port if the kernel runs on this computer, else over the widget's comm" in where
+    if "Colab" in said:
+        assert "over the widget's comm" in where and "straight" not in where
 
 
 def test_in_a_kernel_without_a_browser_it_prints_its_lines_and_shows_the_box_to_no_one():

@@ -7,7 +7,7 @@ import socket
 import time
 
 import pytest
-from websockets.exceptions import ConnectionClosedOK, InvalidStatus
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidStatus
 
 from duplexlab.apps.realtime import close_request
 from duplexlab.runtime.policy import TICKET_PREFIX, RequestPolicy, normalize_origin, split_host
@@ -204,3 +204,23 @@ def test_through_the_proxy_a_widget_closes_with_its_code_in_a_last_message(lab):
     direct.send(json.dumps({"type": "close", "code": 4000, "reason": "not from a proxy"}))
     assert json.loads(direct.recv(timeout=seconds(5)))["reason"] == "not from a proxy"
     direct.close()
+
+
+def test_a_proxy_that_keeps_a_loopback_host_is_still_recorded_as_the_proxy(lab):
+    """Docker or an SSH tunnel in front of the notebook server: the proxied handshake's Host is loopback,
+    so the widget labels the way itself (a subprotocol); the record says proxy and the close code holds."""
+    from websockets.sync.client import connect
+    from websockets.typing import Subprotocol
+
+    ticket = lab.policy.issue_ticket("widget C")
+    offered = [Subprotocol(p) for p in ("duplexlab", TICKET_PREFIX + ticket, "duplexlab.via.proxy")]
+    with connect(lab.ws_url + "/echo", subprotocols=offered, proxy=None, open_timeout=seconds(5)) as ws:
+        assert ws.subprotocol == "duplexlab"
+        ws.send(json.dumps({"type": "close", "code": 4001, "reason": "unmount"}))
+        with pytest.raises(ConnectionClosed):  # 4001 is not a normal closure: ConnectionClosedError
+            ws.recv(timeout=seconds(5))
+    record = next(r for r in lab.websockets.records if r.owner == "widget C")
+    deadline = time.monotonic() + seconds(5)
+    while record.open and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert (record.via, record.close_code, record.close_reason) == ("proxy", 4001, "unmount")

@@ -385,6 +385,8 @@ class RealtimeServer:
                 )
             if via == "direct" and one("X-Duplexlab-Route") == "bridge":
                 via = "bridge"  # the kernel, holding this socket for a browser view (a label, not a permission)
+            elif via == "direct" and "duplexlab.via.proxy" in offered:
+                via = "proxy"  # a proxy that keeps a loopback Host (Docker, an SSH tunnel): the page says so
             connection.duplexlab_owner = owner  # type: ignore[attr-defined]  # a ticket stands in for an Origin
             connection.duplexlab_via = via  # type: ignore[attr-defined]
             return self._check_path(connection, request)

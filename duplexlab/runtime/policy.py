@@ -14,8 +14,8 @@ WebSocket handshake, passes these checks, in this order:
    ``attacker.example`` that rebinds to 127.0.0.1 does not: 421.
 2. **Origin.** Browsers send ``Origin`` on cross-origin requests, on every
    ``POST`` and on every WebSocket handshake. It must be the lab's own origin or
-   one added with ``lab.allow_origin(...)`` (the course's browser widget adds
-   Jupyter's); otherwise 403. ``Origin: null`` (sandboxed frames, files) is
+   one added with ``lab.allow_origin(...)``; otherwise 403 (the course's
+   browser widgets use tickets instead, below). ``Origin: null`` (sandboxed frames, files) is
    never allowed. Programs that are not browsers send no ``Origin`` and pass.
    A browser request with no ``Origin`` but ``Sec-Fetch-Site: cross-site`` or
    ``same-site`` that would change state is refused the same way.

@@ -20,6 +20,7 @@ import importlib.metadata
 import sys
 import textwrap
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from ..errors import DuplexLabError
 from ..lab import Lab, current, start
 from ..runtime.hygiene import connection_budget
 from .where import Frontend, frontend, in_kernel, proxy_installed
-from .widgets.base import ROUTE_JS
+from .widgets.base import ROUTE_JS, widget_ids
 
 __all__ = ["Check", "Checkup", "DoctorProbe", "doctor"]
 
@@ -92,13 +93,20 @@ class DoctorProbe(anywidget.AnyWidget):
     """What the browser found, by check: ``{"direct": {"ok": true, "text": "…"}, …}`` (sent when no cell runs)."""
 
     def __init__(self, lab: Lab) -> None:
-        owner = "dl.doctor()"
+        n = next(widget_ids)
+        self._lab = lab
+        self._owners = [f"dl.doctor() {n}, direct", f"dl.doctor() {n}, proxy"]
         super().__init__(
             url=lab.ws_url + "/echo",
-            tickets=[lab.policy.issue_ticket(owner) for _ in range(2)],
+            tickets=[lab.policy.issue_ticket(owner) for owner in self._owners],
             routes=["bridge"] if frontend().name == "Colab" else ["direct", "proxy", "bridge"],
         )
+        for owner in self._owners:  # a used ticket is replaced, so a reloaded page checks again
+            lab.policy.on_redeem[owner] = weakref.WeakMethod(self._renew)
         self.on_msg(self._heard)
+
+    def _renew(self) -> None:
+        self.tickets = [self._lab.policy.issue_ticket(owner) for owner in self._owners]
 
     def _heard(self, _widget, content, _buffers) -> None:
         if isinstance(content, dict) and content.get("op") == "ping":

@@ -45,7 +45,12 @@ class Frontend:
                 f"through the notebook server's proxy at {self.base_url}proxy/<port>/ if jupyter-server-proxy "
                 "is installed there, else over the widget's comm"
             )
-        if self.name in ("VS Code", "Colab"):
+        if self.name == "VS Code":
+            return (
+                "straight to the lab's port if the kernel runs on this computer, else over the widget's comm "
+                "(the kernel holds the WebSocket; it joins when no cell is running)"
+            )
+        if self.name == "Colab":
             return "over the widget's comm (the kernel holds the WebSocket); it joins when no cell is running"
         return "nowhere: no browser shows this (a script or a headless run)"
 

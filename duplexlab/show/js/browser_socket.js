@@ -56,7 +56,7 @@ function render({ model, el }) {
     },
     close: (code, reason) => show(opened
       ? "closed: " + code + " " + reason
-      : "refused by the lab (" + code + "): this view's ticket was used up; run the widget's cell again"),
+      : "couldn't open (" + code + (reason ? ": " + reason : "") + "); run the widget's cell again"),
     nowhere: (tried) => show("can't reach the lab from this browser (" + tried.join("; ") + ")"),
   });
 

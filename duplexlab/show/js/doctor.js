@@ -44,7 +44,9 @@ function render({ model, el }) {
   const tryWay = async (kind, ticket) => {
     const way = waysToLab(model).find((w) => w.kind === kind);
     if (!way) {
-      report(kind, null, kind === "direct"
+      report(kind, null, !model.get("routes").includes(kind)
+        ? WAY_NAMES[kind] + ": not tried here (Colab's widgets reach the kernel over the comm only)"
+        : kind === "direct"
         ? "straight to the lab: not tried; this page comes from a notebook server on another machine, " +
           "and this browser's 127.0.0.1 is not the kernel's"
         : "through the notebook server's proxy: not tried; this page has no notebook server (VS Code, Colab) " +
@@ -53,7 +55,7 @@ function render({ model, el }) {
     }
     report(kind, null, WAY_NAMES[kind] + ": trying " + way.url + " …");
     const t0 = performance.now();
-    const { ws, why } = await knock(way.url, ticket, kind === "direct" ? 3000 : 5000);
+    const { ws, why } = await knock(way.url, ticket, kind === "direct" ? 3000 : 5000, kind);
     if (ws) {
       sockets.push(ws);
       report(kind, true, WAY_NAMES[kind] + ": open in " + (performance.now() - t0).toFixed(0) + " ms (" + way.url + ")");

@@ -48,11 +48,12 @@ function waysToLab(model) {
 }
 
 // One WebSocket attempt: resolves to { ws } once open, or { why } if it can't be.
-function knock(url, ticket, ms) {
+function knock(url, ticket, ms, via) {
   return new Promise((resolve) => {
     let ws;
     try {
-      ws = new WebSocket(url, ["duplexlab", "duplexlab.ticket." + ticket]);
+      // "duplexlab.via.proxy" only labels the way (a proxy may keep a loopback Host); the ticket admits.
+      ws = new WebSocket(url, ["duplexlab", "duplexlab.ticket." + ticket, ...(via ? ["duplexlab.via." + via] : [])]);
     } catch (e) {
       resolve({ why: "not allowed from this page (" + e.message + ")" });
       return;
@@ -69,7 +70,7 @@ function knock(url, ticket, ms) {
     };
     ws.onclose = (event) => {
       clearTimeout(timer);
-      resolve({ why: event.code === 1006 ? "unreachable" : "refused (" + event.code + " " + event.reason + ")" });
+      resolve({ why: event.code === 1006 ? "unreachable (or refused)" : "refused (" + event.code + " " + event.reason + ")" });
     };
   });
 }
@@ -116,7 +117,7 @@ function openLine(model, on, { directMs = 2000, proxyMs = 4000 } = {}) {
         if (closing) bridge.close(...closing);
         return;
       }
-      const { ws, why } = await knock(way.url, model.get("ticket"), way.kind === "direct" ? directMs : proxyMs);
+      const { ws, why } = await knock(way.url, model.get("ticket"), way.kind === "direct" ? directMs : proxyMs, way.kind);
       if (!ws) { tried.push(way.kind + ": " + why); continue; }
       line.way = way;
       ws.onmessage = (event) => on.message(event.data);

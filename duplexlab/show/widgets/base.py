@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 
 from ...lab import Lab
 from ...runtime.loop import LoopThread
+from ..where import frontend
 
 T = TypeVar("T")
 
@@ -107,7 +108,9 @@ class LabWatch(TicketedWidget):
     _esm = _LAB_WATCH_ESM
 
     def __init__(self, lab: Lab) -> None:
-        super().__init__(lab, "/alive", f"a widget's line to the lab ({next(widget_ids)})")
+        # In Colab the page can't reach the lab's port: don't knock on the student's own 127.0.0.1.
+        routes = [] if frontend().name == "Colab" else ["direct", "proxy"]
+        super().__init__(lab, "/alive", f"a widget's line to the lab ({next(widget_ids)})", routes=routes)
 
 
 class Shown:

@@ -47,6 +47,7 @@ class CommBridge:
         self.widget, self.lab, self.path, self.owner = widget, lab, path, owner
         self.sockets: collections.OrderedDict[str, ClientConnection] = collections.OrderedDict()
         self.errors: collections.deque[str] = collections.deque(maxlen=20)  # bad messages from the page
+        self.closed_early: dict[str, tuple[int, str]] = {}  # views that unmounted while their socket opened
         widget.on_msg(self._heard)
 
     def _heard(self, _widget, content, _buffers) -> None:
@@ -63,7 +64,7 @@ class CommBridge:
             self.lab.loop.submit(self._send(view, content["data"]))
         elif op == "close":
             code = content["code"] if isinstance(content.get("code"), int) else 1000
-            reason = str(content.get("reason", ""))[:100]
+            reason = str(content.get("reason", "")).encode()[:120].decode(errors="ignore")  # ≤ 123 bytes on the wire
             self.lab.loop.submit(self._close(view, code, reason))
         else:
             self.errors.append(f"ignored a comm message: {str(content)[:80]}")
@@ -91,7 +92,10 @@ class CommBridge:
             self._tell(op="close", view=view, code=1006, reason=f"the kernel could not reach the lab: {exc}"[:120])
             return
         self.sockets[view] = ws
-        self._tell(op="open", view=view)
+        if view in self.closed_early:  # the view went away while the kernel was connecting: don't keep it
+            await ws.close(*self.closed_early.pop(view))
+        else:
+            self._tell(op="open", view=view)
         try:
             async for message in ws:
                 if isinstance(message, str):
@@ -114,12 +118,15 @@ class CommBridge:
             pass
 
     async def _close(self, view: str, code: int, reason: str) -> None:
+        code = code if code == 1000 or 3000 <= code <= 4999 else 1000
         ws = self.sockets.get(view)
         if ws is not None:
-            await ws.close(code if code == 1000 or 3000 <= code <= 4999 else 1000, reason)
+            await ws.close(code, reason)
+        elif len(self.closed_early) < 64:
+            self.closed_early[view] = (code, reason)  # its open is still on its way: close it when it lands
 
     def close(self) -> None:
-        """Close every bridged socket (the widget is closed, or its cell ran again)."""
+        """Close every bridged socket (the widget is closed; ``dl.stop()`` closes them with the lab)."""
         if self.sockets and self.lab.running:
 
             async def all_of_them() -> None:

@@ -102,9 +102,9 @@ class BrowserSocket(TicketedWidget):
     def _not_open_line(self, timeout: float) -> str:
         """One plain line: why no socket is open yet, and what to do."""
         here = frontend()
-        if here.name in ("VS Code", "Colab"):
+        if here.name == "Colab":
             return (
-                f"not open yet: in {here.name} the widget goes over its comm and joins when the notebook is idle; "
+                "not open yet: in Colab the widget goes over its comm and joins when the notebook is idle; "
                 "run this cell again after Run All"
             )
         return (
