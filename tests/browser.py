@@ -162,6 +162,29 @@ def accept_kernel(page) -> None:
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=seconds(60) * 1000)
 
 
+def code_cell(page, source: str):
+    """The code cell (of the notebook on show) whose source contains ``source``'s first line."""
+    first = source.splitlines()[0]
+    found = page.locator(f"{PANEL} .jp-CodeCell").filter(has=page.locator(".cm-content", has_text=first))
+    assert found.count() == 1, f"{found.count()} cells contain {first!r}"
+    return found
+
+
+def run_one(page, source: str) -> str:
+    """Run the cell containing ``source`` (Shift+Enter) and wait for it; return its output text."""
+    target = code_cell(page, source)
+    prompt = target.locator(".jp-InputArea-prompt")
+    before = prompt.inner_text()
+    target.locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_function(
+        "([el, old]) => el.textContent !== old && /\\[\\d+\\]/.test(el.textContent)",
+        arg=[prompt.element_handle(), before],
+        timeout=seconds(60) * 1000,
+    )
+    return target.locator(".jp-OutputArea").text_content()
+
+
 def run_all(page) -> float:
     """Run → Run All Cells, then wait until no cell is running or queued for 2 s; returns seconds."""
     busy = f"""() => [...document.querySelectorAll('{PANEL} .jp-InputArea-prompt')]

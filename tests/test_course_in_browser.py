@@ -21,9 +21,11 @@ from .browser import (
     PANEL,
     PROJECTOR,
     chromium_context,
+    code_cell,
     jupyter_lab,
     open_in_lab,
     run_all,
+    run_one,
     saved_notebook,
     screenshot_on_failure,
 )
@@ -72,28 +74,6 @@ def assert_what_the_class_sees(page, model: dict) -> None:
         image.scroll_into_view_if_needed()
         size = image.evaluate("el => [el.naturalWidth, el.clientWidth, el.clientHeight]")
         assert size[0] > 0 and size[1] > 0 and size[2] > 0, f"image {k} drawn as {size}"
-
-
-def code_cell(page, source: str):
-    """The code cell whose source contains ``source``."""
-    found = page.locator(f"{PANEL} .jp-CodeCell").filter(has=page.locator(".cm-content", has_text=source))
-    assert found.count() == 1, f"{found.count()} cells contain {source!r}"
-    return found
-
-
-def run_one(page, source: str) -> str:
-    """Run the cell containing ``source`` (Shift+Enter) and wait for it; return its output text."""
-    target = code_cell(page, source)
-    prompt = target.locator(".jp-InputArea-prompt")
-    before = prompt.inner_text()
-    target.locator(".cm-content").click()
-    page.keyboard.press("Shift+Enter")
-    page.wait_for_function(
-        "([el, old]) => el.textContent !== old && /\\[\\d+\\]/.test(el.textContent)",
-        arg=[prompt.element_handle(), before],
-        timeout=seconds(60) * 1000,
-    )
-    return target.locator(".jp-OutputArea").text_content()
 
 
 def drag_first_slider(page, widget, pixels: int = 40) -> None:

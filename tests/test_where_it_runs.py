@@ -18,12 +18,22 @@ import shutil
 import socket
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from .browser import PANEL, chromium_context, jupyter_lab, open_in_lab, run_all, screenshot_on_failure
+from .browser import (
+    PANEL,
+    chromium_context,
+    code_cell,
+    jupyter_lab,
+    open_in_lab,
+    run_all,
+    run_one,
+    screenshot_on_failure,
+)
 from .conftest import seconds
 
 pytestmark = [
@@ -92,29 +102,6 @@ def lesson_copy(folder: Path) -> str:
     return LESSON
 
 
-def cell_with(page, source: str):
-    """The code cell whose source contains ``source``'s first line."""
-    first = source.splitlines()[0]
-    found = page.locator(f"{PANEL} .jp-CodeCell").filter(has=page.locator(".cm-content", has_text=first))
-    assert found.count() == 1, f"{found.count()} cells contain {source!r}"
-    return found
-
-
-def run_one(page, source: str) -> str:
-    """Run the cell containing ``source`` (Shift+Enter), wait for it, return its output text."""
-    target = cell_with(page, source)
-    prompt = target.locator(".jp-InputArea-prompt")
-    before = prompt.inner_text()
-    target.locator(".cm-content").click()
-    page.keyboard.press("Shift+Enter")
-    page.wait_for_function(
-        "([el, old]) => el.textContent !== old && /\\[\\d+\\]/.test(el.textContent)",
-        arg=[prompt.element_handle(), before],
-        timeout=seconds(60) * 1000,
-    )
-    return target.locator(".jp-OutputArea").text_content()
-
-
 def until(page, source: str, wanted: str, timeout: float = 15) -> str:
     """Run the cell containing ``source`` until its output contains ``wanted``."""
     deadline = time.monotonic() + seconds(timeout)
@@ -140,90 +127,86 @@ def lab_port(page) -> int:
     return int(run_one(page, EXTRA["lab-port"]).split()[-1])
 
 
+@contextmanager
+def lesson_on_the_hub(tmp_path: Path, hub_namespace: tuple[str, str], shot: str, **server):
+    """Lesson 5 (with the probe cells) on the namespaced hub at /user/alice/, opened in Chromium outside, Run All."""
+    ns, hub = hub_namespace
+    name = lesson_copy(tmp_path)
+    with (
+        jupyter_lab(tmp_path, ip=hub, base_url="/user/alice/", netns=ns, env=HUB_ENV, **server) as (base, token),
+        chromium_context(tmp_path) as context,
+    ):
+        page = context.new_page()
+        with screenshot_on_failure(page, shot):
+            open_in_lab(page, base, token, name)
+            run_all(page)
+            yield page
+
+
 @pytest.mark.skipif(importlib.util.find_spec("jupyter_server_proxy") is None, reason="jupyter-server-proxy missing")
 def test_on_a_hub_the_widget_goes_through_the_notebook_servers_proxy(tmp_path, hub_namespace):
     """Base URL /user/alice/, jupyter-server-proxy, Chromium outside the namespace: the lab's port is
     unreachable from the browser, yet under Run All the widget connects through the proxy, chats both
     ways, and closes with 1000 "unmount" when its output is cleared; the lab records it as via="proxy"."""
-    ns, hub = hub_namespace
-    name = lesson_copy(tmp_path)
-    with (
-        jupyter_lab(tmp_path, ip=hub, base_url="/user/alice/", netns=ns, env=HUB_ENV) as (base, token),
-        chromium_context(tmp_path) as context,
-    ):
-        page = context.new_page()
-        with screenshot_on_failure(page, "hub-proxy"):
-            open_in_lab(page, base, token, name)
-            run_all(page)
-            waited = cell_with(page, "browser.wait_open()").locator(".jp-OutputArea").text_content()
-            assert "the browser's socket is open" in waited and "through the notebook server's proxy" in waited, waited
-            widget = cell_with(page, "dl.widgets.BrowserSocket(lab")
-            status = widget.locator(".duplexlab-socket-status")
-            assert "through the notebook server's proxy" in status.text_content()
-            assert "/user/alice/proxy/" in status.text_content()
-            widget.locator(".duplexlab-socket-log li", has_text="Hello, browser!").wait_for(timeout=5000)
+    _, hub = hub_namespace
+    with lesson_on_the_hub(tmp_path, hub_namespace, "hub-proxy") as page:
+        waited = code_cell(page, "browser.wait_open()").locator(".jp-OutputArea").text_content()
+        assert "the browser's socket is open" in waited and "through the notebook server's proxy" in waited, waited
+        widget = code_cell(page, "dl.widgets.BrowserSocket(lab")
+        status = widget.locator(".duplexlab-socket-status")
+        assert "through the notebook server's proxy" in status.text_content()
+        assert "/user/alice/proxy/" in status.text_content()
+        widget.locator(".duplexlab-socket-log li", has_text="Hello, browser!").wait_for(timeout=5000)
 
-            port = lab_port(page)  # the lab listens in the namespace only: not from out here
-            with pytest.raises(OSError):
-                socket.create_connection((hub, port), timeout=2).close()
-            reached = page.evaluate(
-                """(url) => new Promise((done) => { const ws = new WebSocket(url);
-                     ws.onopen = () => { ws.close(); done("open"); }; ws.onerror = () => done("unreachable"); })""",
-                f"ws://{hub}:{port}/echo",
-            )
-            assert reached == "unreachable"
+        port = lab_port(page)  # the lab listens in the namespace only: not from out here
+        with pytest.raises(OSError):
+            socket.create_connection((hub, port), timeout=2).close()
+        reached = page.evaluate(
+            """(url) => new Promise((done) => { const ws = new WebSocket(url);
+                 ws.onopen = () => { ws.close(); done("open"); }; ws.onerror = () => done("unreachable"); })""",
+            f"ws://{hub}:{port}/echo",
+        )
+        assert reached == "unreachable"
 
-            doctor = page.locator(f"{PANEL} .duplexlab-doctor")
-            doctor.locator("li", has_text="✓ over the widget's comm").wait_for(timeout=seconds(15) * 1000)
-            assert "· straight to the lab: not tried" in doctor.text_content()
-            assert "✓ through the notebook server's proxy: open" in doctor.text_content()
-            assert "will go through the notebook server's proxy" in doctor.text_content()
-            printed = " ".join(cell_with(page, "dl.doctor()").locator(".jp-OutputArea").text_content().split())
-            assert "where: JupyterHub (JUPYTERHUB_SERVICE_PREFIX=/user/alice/)" in printed, printed
-            print("hub, proxy:", waited.strip(), "|", doctor.text_content())
+        doctor = page.locator(f"{PANEL} .duplexlab-doctor")
+        doctor.locator("li", has_text="✓ over the widget's comm").wait_for(timeout=seconds(15) * 1000)
+        assert "· straight to the lab: not tried" in doctor.text_content()
+        assert "✓ through the notebook server's proxy: open" in doctor.text_content()
+        assert "will go through the notebook server's proxy" in doctor.text_content()
+        printed = " ".join(code_cell(page, "dl.doctor()").locator(".jp-OutputArea").text_content().split())
+        assert "where: JupyterHub (JUPYTERHUB_SERVICE_PREFIX=/user/alice/)" in printed, printed
+        print("hub, proxy:", waited.strip(), "|", doctor.text_content())
 
-            chat_and_unmount(page, widget)
-            until(page, "browser.report()", "closed with 1000 'unmount'")
-            assert "through the notebook server's proxy" in run_one(page, "browser.report()")
-            assert "('proxy', 1000, 'unmount')" in run_one(page, EXTRA["records"])
+        chat_and_unmount(page, widget)
+        until(page, "browser.report()", "closed with 1000 'unmount'")
+        assert "through the notebook server's proxy" in run_one(page, "browser.report()")
+        assert "('proxy', 1000, 'unmount')" in run_one(page, EXTRA["records"])
 
 
 def test_with_neither_way_open_the_widget_chats_over_the_comm_and_says_so(tmp_path, hub_namespace):
     """The same hub without jupyter-server-proxy: the widget says it can't reach the lab and joins over
     the widget's comm when the notebook is idle; the cell after it says so in one line; then it chats
     both ways through the kernel and closes with 1000 "unmount"; the lab records it as via="bridge"."""
-    ns, hub = hub_namespace
-    name = lesson_copy(tmp_path)
     no_proxy = {"ServerApp": {"jpserver_extensions": {"jupyter_server_proxy": False}}}
-    with (
-        jupyter_lab(tmp_path, ip=hub, base_url="/user/alice/", netns=ns, env=HUB_ENV, server_config=no_proxy) as (
-            base,
-            token,
-        ),
-        chromium_context(tmp_path) as context,
-    ):
-        page = context.new_page()
-        with screenshot_on_failure(page, "hub-bridge"):
-            open_in_lab(page, base, token, name)
-            run_all(page)
-            waited = cell_with(page, "browser.wait_open()").locator(".jp-OutputArea").text_content()
-            assert "over its comm, it joins when the notebook is idle" in waited, waited
-            assert "run this cell again after Run All" in waited, waited
-            assert len(waited.strip().splitlines()) == 1, waited
-            widget = cell_with(page, "dl.widgets.BrowserSocket(lab")
-            status = widget.locator(".duplexlab-socket-status")
-            status.filter(has_text="open, over the widget's comm").wait_for(timeout=seconds(15) * 1000)
-            assert "(the kernel holds the WebSocket)" in status.text_content()
-            joined = until(page, "browser.wait_open()", "the browser's socket is open")
-            assert "over the widget's comm" in joined
-            print("hub, no proxy, after Run All:", joined.strip())
-            doctor = page.locator(f"{PANEL} .duplexlab-doctor")
-            doctor.locator("li", has_text="✓ over the widget's comm").wait_for(timeout=seconds(15) * 1000)
-            assert "· through the notebook server's proxy: unreachable" in doctor.text_content()
-            assert "jupyter-server-proxy installed where the notebook server runs" in doctor.text_content()
-            assert "will go over the widget's comm" in doctor.text_content()
-            print("hub, no proxy:", doctor.text_content())
+    with lesson_on_the_hub(tmp_path, hub_namespace, "hub-bridge", server_config=no_proxy) as page:
+        waited = code_cell(page, "browser.wait_open()").locator(".jp-OutputArea").text_content()
+        assert "over its comm, it joins when the notebook is idle" in waited, waited
+        assert "run this cell again after Run All" in waited, waited
+        assert len(waited.strip().splitlines()) == 1, waited
+        widget = code_cell(page, "dl.widgets.BrowserSocket(lab")
+        status = widget.locator(".duplexlab-socket-status")
+        status.filter(has_text="open, over the widget's comm").wait_for(timeout=seconds(15) * 1000)
+        assert "(the kernel holds the WebSocket)" in status.text_content()
+        joined = until(page, "browser.wait_open()", "the browser's socket is open")
+        assert "over the widget's comm" in joined
+        print("hub, no proxy, after Run All:", joined.strip())
+        doctor = page.locator(f"{PANEL} .duplexlab-doctor")
+        doctor.locator("li", has_text="✓ over the widget's comm").wait_for(timeout=seconds(15) * 1000)
+        assert "· through the notebook server's proxy: unreachable" in doctor.text_content()
+        assert "jupyter-server-proxy installed where the notebook server runs" in doctor.text_content()
+        assert "will go over the widget's comm" in doctor.text_content()
+        print("hub, no proxy:", doctor.text_content())
 
-            chat_and_unmount(page, widget)
-            until(page, "browser.report()", "closed with 1000 'unmount'")
-            assert "('bridge', 1000, 'unmount')" in run_one(page, EXTRA["records"])
+        chat_and_unmount(page, widget)
+        until(page, "browser.report()", "closed with 1000 'unmount'")
+        assert "('bridge', 1000, 'unmount')" in run_one(page, EXTRA["records"])

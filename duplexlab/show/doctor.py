@@ -22,7 +22,6 @@ import textwrap
 import time
 import weakref
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import anywidget
 import traitlets
@@ -32,7 +31,7 @@ from ..errors import DuplexLabError
 from ..lab import Lab, current, start
 from ..runtime.hygiene import connection_budget
 from .where import Frontend, frontend, in_kernel, proxy_installed
-from .widgets.base import ROUTE_JS, widget_ids
+from .widgets.base import widget_ids, with_route
 
 __all__ = ["Check", "Checkup", "DoctorProbe", "doctor"]
 
@@ -85,7 +84,7 @@ class Check:
 class DoctorProbe(anywidget.AnyWidget):
     """The browser's half of the checkup: a box that tries each way to the lab from the page."""
 
-    _esm = ROUTE_JS + "\n" + (Path(__file__).parent / "js" / "doctor.js").read_text(encoding="utf-8")
+    _esm = with_route("doctor.js")
     url = traitlets.Unicode("").tag(sync=True)
     tickets = traitlets.List(traitlets.Unicode()).tag(sync=True)
     routes = traitlets.List(traitlets.Unicode(), ["direct", "proxy", "bridge"]).tag(sync=True)

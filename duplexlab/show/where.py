@@ -28,11 +28,6 @@ class Frontend:
     """The notebook server's base URL, where the kernel can know it (a hub's ``/user/<name>/``)."""
 
     @property
-    def browser_elsewhere(self) -> bool:
-        """The browser runs on another machine than this kernel (so not at the lab's 127.0.0.1)."""
-        return self.name in ("JupyterHub", "Binder", "Colab")
-
-    @property
     def ways(self) -> str:
         """How a browser widget reaches the lab here, in words."""
         if self.name == "Jupyter":

@@ -25,7 +25,6 @@ T = TypeVar("T")
 
 __all__ = [
     "LabWatch",
-    "ROUTE_JS",
     "Shown",
     "SliderExperiment",
     "TicketedWidget",
@@ -64,12 +63,12 @@ def figure_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-ROUTE_JS = (JS / "route.js").read_text(encoding="utf-8")
+_ROUTE_JS = (JS / "route.js").read_text(encoding="utf-8")
 
 
 def with_route(name: str) -> str:
     """A widget's JavaScript: ``route.js`` (the way to the lab), then ``js/<name>``."""
-    return ROUTE_JS + "\n" + (JS / name).read_text(encoding="utf-8")
+    return _ROUTE_JS + "\n" + (JS / name).read_text(encoding="utf-8")
 
 
 _LAB_WATCH_ESM = with_route("lab_watch.js")
