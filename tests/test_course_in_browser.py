@@ -10,6 +10,7 @@ then the lesson's own interactive step. Screenshots of failures are kept
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -154,20 +155,31 @@ def step_00(page) -> None:
 
 
 def step_07(page) -> None:
-    """After Run All the fault controls act on a live client, whose state and counts they show;
-    the next cell still answers in seconds after a cut and after the server's side is dropped."""
+    """After Run All the diagram holds the lesson's own cut and the resume after it; the fault controls
+    act on a live client, whose state and counts they show; the next cell still answers in seconds
+    after a cut and after the server's side is dropped."""
+    diagram = page.locator(f"{PANEL} .duplexlab-seq").last
+    diagram.scroll_into_view_if_needed()
+    expect(diagram.locator("svg g.kind-cut")).to_have_count(1, timeout=seconds(10) * 1000)
+    labels = diagram.locator("svg g.arrow").evaluate_all("gs => gs.map(g => g.getAttribute('data-label'))")
+    resumed = [label for label in labels if label.startswith("GET /stream/scores?last=")]
+    assert len(resumed) == 2 and resumed[0].endswith("last=-1") and not resumed[1].endswith("=-1"), labels
     widget = page.locator(f"{PANEL} .jp-OutputArea-output:has(button:has-text('Cut now'))")
     widget.scroll_into_view_if_needed()
     client_line = widget.locator(".widget-html-content", has_text="client:")
-    client_line.filter(has_text="1 connection(s)").filter(has_text="connected").wait_for(timeout=seconds(10) * 1000)
+    client_line.filter(has_text="connected").wait_for(timeout=seconds(10) * 1000)
+    counted = re.search(r"(\d+) connection\(s\)", client_line.inner_text())
+    assert counted and int(counted.group(1)) == 2, client_line.inner_text()
+    before = int(counted.group(1))  # the first, and the one after the lesson's own cut
     widget.locator("button", has_text="Cut now").click()
     widget.locator(".widget-html-content", has_text="cut 1 connection(s)").wait_for(timeout=seconds(5) * 1000)
-    client_line.filter(has_text="2 connection(s)").filter(has_text="client: connected").wait_for(
+    client_line.filter(has_text=f"{before + 1} connection(s)").filter(has_text="client: connected").wait_for(
         timeout=seconds(10) * 1000
     )
+    expect(diagram.locator("svg g.kind-cut")).to_have_count(2, timeout=seconds(5) * 1000)
     widget.locator("button", has_text="Drop server side").click()
     widget.locator(".widget-html-content", has_text="dropped the server side of 1").wait_for(timeout=seconds(5) * 1000)
-    client_line.filter(has_text="3 connection(s)").filter(has_text="client: connected").wait_for(
+    client_line.filter(has_text=f"{before + 2} connection(s)").filter(has_text="client: connected").wait_for(
         timeout=seconds(15) * 1000
     )
     t0 = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import re
 import time
@@ -86,6 +87,51 @@ def _checks(nb):
     ]
 
 
+def _diagrams(nb) -> list[str]:
+    """The static SVGs of the sequence diagrams in a run notebook (what an exported notebook shows)."""
+    found = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            svg = out.get("data", {}).get("image/svg+xml", "")
+            svg = "".join(svg) if isinstance(svg, list) else svg
+            if "duplexlab-seq-svg" in svg:
+                found.append(svg)
+    return found
+
+
+def _labels(svg: str) -> list[str]:
+    return re.findall(r'<g class="arrow [^"]*" data-id="\d+" data-label="([^"]*)"', svg)
+
+
+# what each lesson's diagram is there to show, checked on the run's own static SVG
+DIAGRAM_POINTS = {
+    "01-one-way-api.ipynb": (
+        "one response per request, nothing unasked",
+        lambda svg: svg.count("kind-request") == svg.count("kind-response") >= 2 and "kind-frame" not in svg,
+    ),
+    "02-polling.ipynb": (
+        "the same poll asked again and again",
+        lambda svg: max(collections.Counter(x for x in _labels(svg) if x.startswith("GET")).values(), default=0) >= 3,
+    ),
+    "03-long-polling-and-sse.ipynb": (
+        "a held request, and events inside one response",
+        lambda svg: 'class="span held"' in svg and "kind-sse" in svg,
+    ),
+    "04-websocket-handshake.ipynb": (
+        "the handshake, then frames both ways",
+        lambda svg: "101 Switching Protocols" in svg and "kind-frame dir-up" in svg and "kind-frame dir-down" in svg,
+    ),
+    "05-chat-and-notifications.ipynb": (
+        "frames pushed down, more than anything asked",
+        lambda svg: svg.count("kind-frame dir-down") > svg.count("kind-frame dir-up") + 2,
+    ),
+    "07-keeping-websockets-alive.ipynb": (
+        "a cut, then a reconnect that asks for what it missed",
+        lambda svg: "kind-cut" in svg and any(re.search(r"\?last=\d+$", x) for x in _labels(svg)),
+    ),
+}
+
+
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
 def test_notebook_executes(path):
     """The notebook runs top to bottom; only cells tagged raises-exception may raise; it holds no
@@ -104,6 +150,11 @@ def test_notebook_executes(path):
         assert text.startswith("○") and "not attempted yet" in text and "✗" not in text, f"{path.name} {i}: {text}"
     for i, cell in enumerate(nb.cells):
         assert not NOT_A_NUMBER.search(_text(cell)), f"{path.name} cell {i} prints nan or inf: {_text(cell)}"
+    if path.name in DIAGRAM_POINTS:
+        diagrams = _diagrams(nb)
+        assert diagrams, f"{path.name} shows no sequence diagram"
+        point, holds = DIAGRAM_POINTS[path.name]
+        assert holds("\n".join(diagrams)), f"{path.name}: its diagrams do not show {point}"
     print(f"{path.name}: {took:.1f} s, {len(checks)} exercise(s) not attempted")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 
 import pytest
@@ -67,6 +68,38 @@ def test_chunks_beyond_the_inbox_are_counted_as_not_drawn(lab, monkeypatch):
         client.get("/api/health")
     wait_for(lambda: seq.skipped >= 4)  # 10 chunks: one drawn at once, 4 waiting, the rest counted
     assert "chunks not drawn (too fast)" in seq.summary()
+    # the connection that lost chunks is marked, and what follows is not misread as garbage
+    events = seq.events()
+    kinds = [e["kind"] for e in events]
+    assert kinds.count("lost") == 1, kinds
+    assert "data" not in kinds and not any("not HTTP" in e["label"] for e in events), kinds
+    assert "not drawn from here on" in seq.svg()
+
+
+def test_a_held_long_poll_is_an_open_span_until_its_answer_comes(lab):
+    """A long poll the server holds is drawn as an open span ("held … so far") while it waits, and
+    as a closed span with its length once the notification answers it."""
+    tap = lab.tap(lab.url)
+    seq = tap.show()
+    client = lab.client(base_url=tap.url)
+    answer: list = []
+    waiting = threading.Thread(
+        target=lambda: answer.append(client.get("/api/users/zoe/notifications/wait?after=0&timeout=10"))
+    )
+    waiting.start()
+    try:
+        wait_for(lambda: any(e["kind"] == "request" and e["done"] for e in seq.events()))
+        time.sleep(0.4)
+        held = seq.svg()
+        assert held.count('class="span held open"') == 1, held
+        assert re.search(r"held 0\.\d\d s so far", held), held
+    finally:
+        lab.notify("zoe", "your friend request was accepted")
+        waiting.join(seconds(10))
+    assert answer and answer[0].status == 200
+    wait_for(lambda: "200 OK" in seq.arrows())
+    answered = seq.svg()
+    assert 'class="span held open"' not in answered and answered.count('class="span held"') == 1, answered
 
 
 def test_showing_a_tap_again_retires_the_old_diagram(lab):
@@ -119,6 +152,12 @@ def test_a_cut_and_a_silenced_path_are_drawn_as_breaks(lab):
     assert "silence" in kinds and kinds.index("silence") < kinds.index("swallowed")
     assert tap.cut() == 1
     wait_for(lambda: "cut" in [e["kind"] for e in seq.events()])
+    again = lab.connect("/echo", base_url=tap.url)
+    again.send("two")
+    again.recv(timeout=5)
+    assert tap.drop_server() == 1
+    wait_for(lambda: "drop" in [e["kind"] for e in seq.events()])
+    assert "server side dropped" in seq.svg()
 
 
 def test_a_headless_run_keeps_the_diagram_of_the_cells_traffic_as_svg():

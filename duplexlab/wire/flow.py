@@ -23,6 +23,8 @@ event may come back later with the same ``id`` and more filled in (a response
 whose body was still arriving, ``done`` False until it ends): whoever keeps
 events replaces the old one. A response carries ``req`` (its request's id) and
 ``t_end`` (when it ended); a server-sent event carries ``in`` (its response's id).
+A request whose answer is not there yet is *held* (a diagram draws it as an open
+span); one marked ``lost`` had its answer in bytes the decoder never saw.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from .sse import encode as sse_encode
 __all__ = ["ARROW_KINDS", "FlowDecoder", "MARK_KINDS", "Note", "body_hint", "frame_label"]
 
 ARROW_KINDS = ("request", "response", "sse", "frame", "data", "swallowed")
-MARK_KINDS = ("end", "cut", "silence", "drop")
+MARK_KINDS = ("end", "cut", "silence", "drop", "lost")
 
 PREVIEW = 600  # bytes of a body or payload kept for the detail view
 MAX_FRAME_BUFFER = 16 * 1024 * 1024  # past this, what follows an upgrade is shown as bytes, not frames
@@ -51,6 +53,7 @@ MARK_LABELS = {
     "cut": "✂ cut: both ends see a reset",
     "silence": "⋯ path silenced: nothing passes, nobody is told",
     "drop": "✕ server side dropped; the client's side stays open",
+    "lost": "⚠ not drawn from here on: bytes came faster than the diagram could keep",
 }
 
 Event = dict[str, Any]
@@ -102,7 +105,7 @@ class _Side:
     """One direction of one connection: an h11 parser for HTTP, then a frame buffer after an upgrade."""
 
     direction: Direction
-    mode: str = "http"  # http | wait (an upgrade asked, not yet answered) | frames | raw
+    mode: str = "http"  # http | wait (an upgrade asked, not yet answered) | frames | raw | lost
     parser: h11.Connection | None = None
     fed: int = 0  # bytes fed to the current parser
     start: int = 0  # where the current message began, in ``fed``
@@ -162,6 +165,8 @@ class FlowDecoder:
             self._frames(conn, side, chunk.data, chunk.t, out)
         elif side.mode == "wait":
             self._hold(side, chunk.data, chunk.t)
+        elif side.mode == "lost":
+            pass  # bytes missed before these: decoding them would draw nonsense
         else:
             out.append(self._raw(conn, side, chunk.data, chunk.t))
         if conn.up.closed and conn.down.closed:
@@ -175,6 +180,29 @@ class FlowDecoder:
             arrow = "up" if direction is Direction.UP else "down"
             return self._event(t, lane, arrow, "swallowed", f"{dropped} B swallowed by the dead path", dropped, 0)
         return self._event(t, lane, "", kind, f"conn {lane}: {MARK_LABELS[kind]}", 0, 0)
+
+    def lose(self, t: float, conn: int) -> list[Event]:
+        """Bytes of connection ``conn`` were missed (not fed): stop decoding it, and say so.
+
+        Parsing on after a gap would misread every later message or frame, so the
+        rest of that connection is not drawn (its end still is). Returns the
+        messages it leaves unfinished, marked so, and a ``lost`` mark."""
+        state = self._conn(conn)
+        if state.up.mode == "lost":
+            return []  # said once already
+        out: list[Event] = []
+        for side in (state.up, state.down):
+            message = side.message
+            if message is not None and not message["done"]:
+                message.update(done=True, cut=True, label=message["label"] + " (rest not drawn)")
+                out.append(message)
+            side.mode, side.parser, side.message, side.buffer, side.sse = "lost", None, None, b"", None
+        for request in state.pending:
+            request["lost"] = True  # its answer, if any, was in the bytes missed: not "held"
+            _once(out, request)
+        state.pending.clear()
+        out.append(self.note(t, conn, "lost"))
+        return out
 
     # -- HTTP ------------------------------------------------------------------
 

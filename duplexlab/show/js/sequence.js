@@ -141,13 +141,14 @@ function render({ model, el: root }) {
 
   // -- the events: history (synced state) merged with batches (custom messages) --
   const events = new Map();
+  const seen = new Map();  // id → when this view first had it (how long an unanswered request has waited)
   let earlier = 0, skipped = 0, svg = null, header = null, pinned = null, frame = 0;
   const keep = () => model.get("keep") || 500;
 
   function trim() {
     if (events.size <= keep()) return;
     const ids = [...events.keys()].sort((a, b) => a - b);
-    for (const id of ids.slice(0, ids.length - keep())) events.delete(id);
+    for (const id of ids.slice(0, ids.length - keep())) { events.delete(id); seen.delete(id); }
   }
   function fromHistory() {
     const history = model.get("history") || [];
@@ -159,6 +160,7 @@ function render({ model, el: root }) {
     for (const e of history) {
       const had = events.get(e.id);
       if (!had || (!had.done && e.done) || (had.bytes || 0) <= (e.bytes || 0)) events.set(e.id, e);
+      if (!seen.has(e.id)) seen.set(e.id, performance.now());
     }
     earlier = Math.max(earlier, model.get("earlier") || 0);
     skipped = Math.max(skipped, model.get("skipped") || 0);
@@ -167,7 +169,10 @@ function render({ model, el: root }) {
   }
   function onMessage(msg) {
     if (!msg || msg.type !== "events") return;
-    for (const e of msg.events) events.set(e.id, e);
+    for (const e of msg.events) {
+      events.set(e.id, e);
+      if (!seen.has(e.id)) seen.set(e.id, performance.now());
+    }
     earlier = Math.max(earlier, msg.earlier || 0);
     skipped = Math.max(skipped, msg.skipped || 0);
     trim();
@@ -178,7 +183,7 @@ function render({ model, el: root }) {
   model.on("change:note", schedule);
 
   // at most ten redraws a second: the kernel sends up to 30 batches a second, the eye needs fewer
-  let lastDraw = 0, timer = 0;
+  let lastDraw = 0, timer = 0, soonTimer = 0;
   function schedule() {
     if (frame || timer) return;
     const wait = lastDraw + 100 - performance.now();
@@ -256,7 +261,22 @@ function render({ model, el: root }) {
                      `⋮ ${dt.toFixed(2)} s`));
     }
 
-    // held requests and open streams: spans on the client's lifeline
+    // requests still waiting for an answer (after 150 ms: a quick answer is on its way), then held
+    // requests that were answered, and open streams: spans on the client's lifeline
+    const answered = new Set(shown.filter((e) => e.kind === "response").map((e) => e.req));
+    let soon = false;
+    for (const e of shown) {
+      if (e.kind !== "request" || !e.done || e.lost || answered.has(e.id)) continue;
+      const ended = g.ends.get(e.lane) < height;
+      const waited = (performance.now() - (seen.get(e.id) || 0)) / 1000;
+      if (waited < 0.15 && !ended) { soon = true; continue; }
+      const x = xLane.get(e.lane), top = rowY.get(e.id), bottom = ended ? g.ends.get(e.lane) : height;
+      next.append(el("rect", { x: x - 4, y: top, width: 8, height: Math.max(2, bottom - top), fill: "#f0c27b",
+                               "fill-opacity": 0.6, class: "span held open" }));
+      next.append(el("text", { x: x - 8, y: top + 16, "text-anchor": "end", fill: "#8a5a00", class: "span-label" },
+                     ended ? "no answer (the connection ended)" : "held, no answer yet"));
+    }
+    if (soon && !soonTimer) soonTimer = setTimeout(() => { soonTimer = 0; schedule(); }, 200);
     for (const e of shown) {
       if (e.kind !== "response") continue;
       const x = xLane.get(e.lane);
@@ -334,7 +354,16 @@ function render({ model, el: root }) {
   for (const input of [lanePick, from, to, ...Object.values(kinds)]) input.addEventListener("change", draw);
   save.onclick = () => {
     if (!svg) return;
-    const text = new XMLSerializer().serializeToString(svg);
+    // one picture for a slide: the legend and the names above the rows, as on screen
+    const top = Number(header.getAttribute("height")), w = Number(svg.getAttribute("width"));
+    const h = top + Number(svg.getAttribute("height"));
+    const whole = el("svg", { xmlns: SVG, width: w, height: h, viewBox: `0 0 ${w} ${h}` });
+    whole.append(el("rect", { x: 0, y: 0, width: w, height: h, fill: "white" }));
+    const names = header.cloneNode(true), rows = svg.cloneNode(true);
+    names.setAttribute("x", 0); names.setAttribute("y", 0);
+    rows.setAttribute("x", 0); rows.setAttribute("y", top);
+    whole.append(names, rows);
+    const text = new XMLSerializer().serializeToString(whole);
     const link = document.createElement("a");
     link.href = URL.createObjectURL(new Blob([text], { type: "image/svg+xml" }));
     link.download = "sequence.svg";
@@ -351,6 +380,7 @@ function render({ model, el: root }) {
     model.off("change:height", schedule);
     if (frame) cancelAnimationFrame(frame);
     if (timer) clearTimeout(timer);
+    if (soonTimer) clearTimeout(soonTimer);
   };
 }
 export default { render };

@@ -37,7 +37,17 @@ from ...tap import Tap
 from ...wire.capture import Chunk
 from ...wire.flow import ARROW_KINDS, FlowDecoder, Note
 
-__all__ = ["Sequence", "SequenceView", "drawn_label", "gap_px", "lane_name", "layout", "static_svg", "when"]
+__all__ = [
+    "Sequence",
+    "SequenceView",
+    "drawn_label",
+    "gap_px",
+    "lane_name",
+    "layout",
+    "static_svg",
+    "unanswered",
+    "when",
+]
 
 JS = Path(__file__).parent.parent / "js"
 _ESM = (JS / "sequence.js").read_text(encoding="utf-8")
@@ -154,11 +164,19 @@ def layout(shown: list[Event], earlier: int) -> dict[str, Any]:
     }
 
 
-def static_svg(events: list[Event], *, earlier: int = 0, title: str = "") -> str:
+def unanswered(shown: list[Event]) -> list[Event]:
+    """Requests sent whole with no response among ``shown``: held by the server, or never answered."""
+    answered = {e.get("req") for e in shown if e["kind"] == "response"}
+    return [e for e in shown if e["kind"] == "request" and e["done"] and not e.get("lost") and e["id"] not in answered]
+
+
+def static_svg(events: list[Event], *, earlier: int = 0, title: str = "", now: float | None = None) -> str:
     """The diagram of ``events`` as a standalone SVG document (what the browser draws, without controls).
 
     Each arrow has a ``<title>`` with its label and byte counts (a tooltip in
-    a browser). Used for headless runs, exported notebooks and slides.
+    a browser). ``now`` (on the diagram's clock) says how long a request still
+    waiting for its answer has been held. Used for headless runs, exported
+    notebooks and slides.
     """
     shown = sorted(events, key=lambda e: (e["t"], e["id"]))
     g = layout(shown, earlier)
@@ -202,6 +220,25 @@ def static_svg(events: list[Event], *, earlier: int = 0, title: str = "") -> str
         )
     for y, dt in g["gaps"]:
         out.append(f'<text class="gap" x="{TIME_X}" y="{y:g}" text-anchor="end" fill="#999">⋮ {dt:.2f} s</text>')
+    for e in unanswered(shown):
+        x, top, ended = x_lane[e["lane"]], row_y[e["id"]], g["ends"][e["lane"]] < g["height"]
+        if now is not None and now - e["t"] < 0.1 and not ended:
+            continue  # just sent: its answer is on the way
+        bottom = g["ends"][e["lane"]] if ended else g["height"]
+        label = (
+            "no answer (the connection ended)"
+            if ended
+            else f"held {now - e['t']:.2f} s so far"
+            if now is not None
+            else "held, no answer yet"
+        )
+        out.append(
+            f'<rect class="span held open" x="{x - 4:g}" y="{top:g}" width="8" '
+            f'height="{max(2, bottom - top):g}" fill="#f0c27b" fill-opacity="0.6"/>'
+        )
+        out.append(
+            f'<text class="span-label" x="{x - 8:g}" y="{top + 16:g}" text-anchor="end" fill="#8a5a00">{label}</text>'
+        )
     for e in shown:
         if e["kind"] != "response":
             continue
@@ -351,6 +388,7 @@ class Sequence:
         self._ids = itertools.count(1)
         self._watching: list[_Watching] = []
         self._inbox: list[tuple[FlowDecoder, Chunk | Note]] = []
+        self._lost: dict[FlowDecoder, dict[int, float]] = {}  # connections with chunks not decoded → when
         self._events: collections.OrderedDict[int, Event] = collections.OrderedDict()
         self._pending: dict[int, Event] = {}
         self._trimmed_below = 0  # ids below this were let go
@@ -392,6 +430,10 @@ class Sequence:
         def begin() -> None:  # on the loop: what was recorded, then what comes, nothing in between
             if self._history and len(tap._chunks) > MAX_INBOX:
                 self.skipped += len(tap._chunks)  # too much to draw at once: said, not hidden
+                ended = collections.Counter(c.conn for c in tap._chunks if not c.data)
+                for c in tap._chunks:
+                    if ended[c.conn] < 2:  # still open: its later bytes can't be read without these
+                        self._lost.setdefault(decoder, {}).setdefault(c.conn, c.t)
             elif self._history and tap._chunks:
                 self._inbox.extend((decoder, chunk) for chunk in tap._chunks)
                 self._schedule_flush()
@@ -412,6 +454,7 @@ class Sequence:
     def _arrived(self, decoder: FlowDecoder, item: Chunk | Note) -> None:
         if len(self._inbox) >= MAX_INBOX:
             self.skipped += 1
+            self._lost.setdefault(decoder, {}).setdefault(item.conn, item.t)  # that connection can't be read on
         else:
             self._inbox.append((decoder, item))
         self._schedule_flush()
@@ -429,8 +472,11 @@ class Sequence:
             self._t0 = inbox[0][1].t
             for watching in self._watching:
                 watching.decoder.t0 = self._t0
-        for decoder, item in inbox:
-            for event in decoder.feed(item):
+        lost, self._lost = self._lost, {}
+        fed = [decoder.feed(item) for decoder, item in inbox]
+        fed += [decoder.lose(t, conn) for decoder, conns in lost.items() for conn, t in conns.items()]
+        for events in fed:
+            for event in events:
                 i = event["id"]
                 if i < self._trimmed_below:
                     continue  # an update to an event already let go
@@ -490,7 +536,9 @@ class Sequence:
 
     def svg(self) -> str:
         """The diagram as a standalone SVG document."""
-        return static_svg(self.events(), earlier=self.earlier, title=self.title)
+        events = self.events()
+        now = None if self._closed or self._t0 is None else time.perf_counter() - self._t0
+        return static_svg(events, earlier=self.earlier, title=self.title, now=now)
 
     def save_svg(self, path: str | Path) -> Path:
         """Write the diagram to an SVG file (for slides); returns its path."""
