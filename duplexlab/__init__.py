@@ -33,6 +33,7 @@ from .errors import (
     DuplexLabError,
     HTTPStatusError,
     LabNotRunningError,
+    OpenDoorError,
     PortInUseError,
 )
 
@@ -118,6 +119,7 @@ __all__ = [
     "LoopThread",
     "Notification",
     "NotificationStore",
+    "OpenDoorError",
     "Page",
     "PortInUseError",
     "Reply",

@@ -6,20 +6,24 @@ The tree::
     ├── PortInUseError      a fixed port is taken by another program
     ├── LabNotRunningError  the lab was used after it was stopped
     ├── HTTPStatusError     the server answered 4xx or 5xx
+    ├── OpenDoorError       a lab would serve a network with no credential check
     └── CheckFailed         an exercise check found a mistake
 """
 
 from __future__ import annotations
 
 import errno
+import ipaddress
 
 __all__ = [
     "CheckFailed",
     "DuplexLabError",
     "HTTPStatusError",
     "LabNotRunningError",
+    "OpenDoorError",
     "PortInUseError",
     "is_address_in_use",
+    "is_loopback",
 ]
 
 # "Address already in use": 98 on Linux, 48 on macOS and the BSDs, WSAEADDRINUSE (10048) on Windows.
@@ -29,6 +33,16 @@ _ADDRESS_IN_USE = {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDR
 def is_address_in_use(exc: OSError) -> bool:
     """Whether binding failed because the address is taken, on any platform."""
     return exc.errno in _ADDRESS_IN_USE or getattr(exc, "winerror", None) == 10048
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a server bound to ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # another name, or "" (every interface)
 
 
 class DuplexLabError(Exception):
@@ -100,6 +114,44 @@ class HTTPStatusError(DuplexLabError):
         if self.hint:
             text += f" (hint: {self.hint})"
         return text
+
+
+class OpenDoorError(DuplexLabError, ValueError):
+    """The lab was asked to serve a network beyond this machine where nothing would check who asks.
+
+    Only classroom mode checks credentials, and only on its one server: a lab on another address
+    than loopback needs ``classroom=True``, and a classroom lab runs no cluster (its server
+    processes, balancers and backplane check no credential).
+
+    Args:
+        host: the address the lab was to bind.
+        servers: how many servers were asked for (more than 1: a cluster).
+        classroom: whether classroom mode was asked for.
+    """
+
+    def __init__(self, host: str, *, servers: int = 1, classroom: bool = False) -> None:
+        super().__init__(host, servers, classroom)
+        self.host = host
+        self.servers = servers
+        self.classroom = classroom
+
+    def __str__(self) -> str:
+        if self.servers > 1 and self.classroom:
+            return (
+                f"a classroom lab runs one server: a cluster's {self.servers} servers, balancers and backplane "
+                "check no credentials, so every student could use them as anyone; start the classroom with "
+                "servers=1, and show the cluster (lesson 08) on a lab of your own: dl.start(servers=3)"
+            )
+        if self.servers > 1:
+            return (
+                f"a cluster stays on 127.0.0.1, not {self.host!r}: its {self.servers} servers, balancers and "
+                "backplane check no credentials; start it with dl.start(servers=3), on this machine only"
+            )
+        return (
+            f"a lab on {self.host!r} would serve everyone who reaches that address, with no credential; "
+            f'to share it with a class, pass classroom=True: dl.start(classroom=True, host="{self.host}"); '
+            "otherwise keep the default host, 127.0.0.1"
+        )
 
 
 class CheckFailed(DuplexLabError, AssertionError):

@@ -22,7 +22,7 @@ from .apps import events, judge, longpoll, otp, realtime, sandbox
 from .apps import notifications as social
 from .clients.http import AsyncClient, Client
 from .cluster.cluster import Cluster
-from .errors import LabNotRunningError
+from .errors import LabNotRunningError, OpenDoorError, is_loopback
 from .runtime.classroom import Roster, classroom_middleware
 from .runtime.http import HTTPServer, make_app
 from .runtime.hygiene import ConnectionGate, quiet_server_logs
@@ -46,8 +46,13 @@ class Lab:
     another host are refused unless allowed with :meth:`allow_host`.
 
     Args:
-        host: the address to bind; keep 127.0.0.1 so only this machine reaches it.
+        host: the address to bind; keep 127.0.0.1 so only this machine reaches it (another
+            address needs ``classroom=True``, which checks who asks).
         port: the HTTP port; 0 lets the system pick a free one.
+
+    Raises:
+        OpenDoorError: ``host`` is not loopback without ``classroom=True``, or a classroom with
+            ``servers`` > 1 (a cluster checks no credentials).
 
     Example::
 
@@ -66,6 +71,7 @@ class Lab:
     ) -> None:
         if servers < 1:
             raise ValueError(f"servers is 1 (one lab) or more (a cluster), not {servers}")
+        _refuse_open_doors(host, servers, classroom)
         self.host = host
         self.requested_port = port
         self.server_count = servers
@@ -104,7 +110,12 @@ class Lab:
             if self.roster is not None:
                 self.judge.isolate = sandbox.isolation() is not None  # other students' code, the teacher's machine
                 app.middlewares.append(
-                    classroom_middleware(self.roster, self.policy.issue_ticket, judge_isolated=self.judge.isolate)
+                    classroom_middleware(
+                        self.roster,
+                        self.policy.issue_ticket,
+                        judge_isolated=self.judge.isolate,
+                        note_owner=self._note_owner,
+                    )
                 )
             social.add_routes(app, self.notifications)
             longpoll.add_routes(app, self.notifications)
@@ -285,6 +296,13 @@ class Lab:
         """Call ``callback(*args)`` on the lab's loop, safely from any thread."""
         self.loop.call_soon(callback, *args)
 
+    def _note_owner(self, note_id: int) -> str | None:
+        """Whose notification ``note_id`` is (None: no such one), for classroom mode's checks."""
+        try:
+            return self.notifications.get(note_id).user
+        except KeyError:
+            return None
+
     def _push_verdict(self, sub: judge.Submission) -> None:
         """A verdict is ready for a submission that asked for it: push it as a notification (on the loop)."""
         if sub.notify and sub.verdict is not None:
@@ -399,6 +417,14 @@ class Lab:
         return tap
 
 
+def _refuse_open_doors(host: str, servers: int, classroom: bool) -> None:
+    """Raise :class:`OpenDoorError` where a lab would serve others with nothing checking who asks."""
+    if classroom and servers > 1:
+        raise OpenDoorError(host, servers=servers, classroom=True)
+    if not classroom and not is_loopback(host):
+        raise OpenDoorError(host, servers=servers)
+
+
 _current: Lab | None = None
 _current_lock = threading.Lock()
 
@@ -421,18 +447,23 @@ def start(
         servers: more than 1 also starts a cluster (``lab.cluster``): that many server
             processes behind a load balancer (lesson 08).
         backplane: what joins the cluster's servers: ``"auto"`` (a real ``redis-server``
-            if installed, else an embedded one), ``"redis-server"``, ``"embedded"``, a
+            if installed, else an embedded one; ``$DUPLEXLAB_BACKPLANE`` overrides the choice),
+            ``"redis-server"``, ``"embedded"``, a
             ``redis://`` URL of your own Redis or Valkey, or None (nothing: each server
             knows only what it created).
         classroom: share this lab with a class (the teacher's side): it listens on ``host``
             only (give the one LAN address students reach; 127.0.0.1 rehearses on one
             machine), prints the join line, and every request and socket then needs a
-            student's credential (:mod:`duplexlab.runtime.classroom`).
+            student's credential (:mod:`duplexlab.runtime.classroom`). A classroom runs one
+            server (no cluster); a lab on an address other than 127.0.0.1 needs it.
 
     Raises:
         PortInUseError: ``port`` is fixed and another program holds it.
+        OpenDoorError: ``host`` is not loopback and ``classroom`` is off, or ``classroom`` with
+            ``servers`` > 1; the lab already running goes on.
     """
     global _current
+    _refuse_open_doors(host, servers, classroom)
     allow_nested_asyncio_run()
     with _current_lock:
         lab = _current

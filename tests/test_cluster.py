@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import json
 import os
@@ -11,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -44,8 +44,12 @@ def redis_url():
             assert time.monotonic() < deadline, "redis-server did not start"
             time.sleep(0.05)
     yield url
-    proc.terminate()
-    proc.wait(5)
+    proc.terminate()  # its output goes to /dev/null: no unread pipe to block on
+    try:
+        proc.wait(seconds(5))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(seconds(5))
 
 
 BACKPLANES = ["embedded", "redis"]
@@ -119,6 +123,7 @@ def test_a_numbered_stream_resumes_on_another_server_with_nothing_lost_or_repeat
         assert seqs == list(range(1, 10_001))
         assert [data for _, data, _ in follower.received] == list(range(10_000))
         assert follower.missing == [] and follower.gaps == []
+        assert follower.duplicates == 0  # the servers sent none twice (the client drops and counts repeats)
         deadline = time.monotonic() + seconds(10)
         while follower.connections < 101:  # the last cut's reconnection
             assert time.monotonic() < deadline, follower.status
@@ -126,6 +131,48 @@ def test_a_numbered_stream_resumes_on_another_server_with_nothing_lost_or_repeat
         assert min(cluster.ws.assigned[name] for name in "ABC") >= 30  # every server took reconnections
     finally:
         follower.close()
+
+
+@pytest.mark.parametrize("cluster_lab", ["embedded"], indirect=True)
+def test_a_server_behind_the_log_does_not_send_numbers_the_client_already_has(cluster_lab):
+    """A client that has 1..5 resumes (?last=5) on a server that has applied none of them yet: when
+    the server catches up it sends 6, 7, 8 only; the client drops nothing because nothing came twice."""
+    cluster = cluster_lab.cluster
+    behind = dl.ResilientClient(cluster.server_url("B", ws=True) + "/stream/lag", after=5)
+    behind.start()
+    try:
+        deadline = time.monotonic() + seconds(10)
+        while behind.connections < 1:
+            assert time.monotonic() < deadline, behind.status
+            time.sleep(0.01)
+        cluster.publish("lag", *range(8), on="A")
+        assert behind.wait_for(3, timeout=seconds(10)), behind
+        time.sleep(0.2)  # room for anything that would come twice
+        assert behind.numbers == [6, 7, 8] and behind.duplicates == 0, behind
+    finally:
+        behind.close()
+
+
+def test_a_cluster_on_your_redis_deletes_its_log_there_and_its_log_folder_here(redis_url):
+    """On a Redis you gave (a redis:// URL), closing the lab deletes the cluster's stream key there
+    and removes the servers' log folder it made in /tmp; your Redis keeps running."""
+    import redis
+
+    lab = dl.Lab(servers=2, backplane=redis_url).start()
+    cluster = lab.cluster
+    assert cluster is not None
+    logs = cluster._logs
+    with redis.Redis.from_url(redis_url) as r:
+        try:
+            before = set(r.keys("duplexlab:*:log"))
+            cluster.notify("meera", "kept until the lab closes", on="A")
+            keys = list(set(r.keys("duplexlab:*:log")) - before)
+            assert len(keys) == 1 and logs.is_dir()
+        finally:
+            lab.close()
+        assert r.exists(*keys) == 0
+        assert r.ping()
+    assert not logs.exists()
 
 
 @pytest.mark.parametrize("which", ["embedded", "redis-server"])
@@ -162,37 +209,70 @@ def test_sticky_sessions_follow_the_query_then_the_cookie_else_take_turns():
     assert pick("/x?server=C", "dl-server=B", names, 0, sticky=False) == "A"
 
 
+def long_poll(cluster, after: int, *, news_on: str = "A") -> tuple[str, list[str], int]:
+    """One poll of a page that names server ``news_on`` (``?server=``), on a new connection through the
+    balancer, with a notification made on ``news_on`` 0.2 s into it. Returns (the server that answered,
+    the texts it got, the page's next ``after``)."""
+    made = threading.Timer(0.2, cluster.notify, ("ravi", f"after {after}"), {"on": news_on})
+    made.start()
+    try:
+        with dl.Client(cluster.url) as page:
+            reply = page.get(
+                "/api/users/ravi/notifications/wait", params={"after": after, "timeout": 1, "server": news_on}
+            )
+    finally:
+        made.join()
+    body = reply.json()
+    return reply.headers["X-Duplexlab-Server"], [n["text"] for n in body["notifications"]], body["last_id"]
+
+
+@pytest.mark.parametrize("cluster_lab", ["none"], indirect=True)
+def test_without_a_backplane_a_long_poll_hears_its_servers_news_only_when_sticky(cluster_lab):
+    """No backplane, news made on A, a page naming A (?server=A), each poll a new connection through
+    the balancer: sticky, every poll is held on A and answered by its news; round robin, the polls
+    that land on B and C hold their full second for nothing and A's news waits for a poll on A."""
+    cluster = cluster_lab.cluster
+    cluster.sticky = True
+    after, sticky = 0, []
+    for _ in range(3):
+        asked = after
+        server, texts, after = long_poll(cluster, asked)
+        sticky.append((server, texts == [f"after {asked}"]))  # its own news, made while it was held
+    assert sticky == [("A", True)] * 3, sticky
+    cluster.sticky = False
+    polls = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        server, texts, after = long_poll(cluster, after)
+        polls.append((server, texts, time.perf_counter() - t0))
+    assert sorted(server for server, _, _ in polls) == ["A", "B", "C"]  # round robin: one poll each
+    for server, texts, took in polls:
+        if server != "A":
+            assert texts == [] and took >= 0.9, polls  # held for nothing: B and C never hear of A's news
+        else:
+            assert texts, polls
+
+
 @pytest.mark.parametrize("cluster_lab", ["embedded"], indirect=True)
 def test_a_sticky_long_poll_stays_on_its_server_and_every_server_answers_with_a_backplane(cluster_lab):
     """With sticky on, ?server=B lands every request on B (the X-Duplexlab-Server header says so);
-    a long poll held on C is answered by a notification made on A."""
+    with a backplane and round robin, a poll held on any server is answered by news made on A."""
     cluster = cluster_lab.cluster
     cluster.sticky = True
-    client = dl.Client(cluster.url)
+    fresh = [dl.Client(cluster.url) for _ in range(6)]  # six connections: round robin would spread them
     try:
-        fresh = [dl.Client(cluster.url) for _ in range(6)]  # six connections: round robin would spread them
-        try:
-            answered = {c.get("/api/health", params={"server": "B"}).headers["X-Duplexlab-Server"] for c in fresh}
-        finally:
-            for c in fresh:
-                c.close()
-        assert answered == {"B"}
-
-        async def held_on_c():
-            async with dl.AsyncClient(cluster.server_url("C")) as c:
-                return await c.get("/api/users/ravi/notifications/wait", params={"after": 0, "timeout": 5})
-
-        async def both():
-            waiting = asyncio.ensure_future(held_on_c())
-            await asyncio.sleep(0.3)
-            await asyncio.get_running_loop().run_in_executor(None, lambda: cluster.notify("ravi", "from A", on="A"))
-            return await waiting
-
-        reply = asyncio.run(both())
-        assert [n["text"] for n in reply.json()["notifications"]] == ["from A"]
-        assert reply.headers["X-Duplexlab-Server"] == "C"
+        answered = {c.get("/api/health", params={"server": "B"}).headers["X-Duplexlab-Server"] for c in fresh}
     finally:
-        client.close()
+        for c in fresh:
+            c.close()
+    assert answered == {"B"}
+    cluster.sticky = False
+    after, polls = 0, []
+    for _ in range(3):
+        asked = after
+        server, texts, after = long_poll(cluster, asked)
+        polls.append((server, texts == [f"after {asked}"]))
+    assert sorted(polls) == [("A", True), ("B", True), ("C", True)], polls
 
 
 @pytest.mark.parametrize("cluster_lab", ["embedded"], indirect=True)
@@ -256,5 +336,7 @@ def test_a_killed_lab_takes_its_servers_and_backplane_with_it(which, tmp_path):
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             except OSError:
                 break
-            assert time.monotonic() < deadline, f"port {port} still open after the lab was killed"
+            if time.monotonic() > deadline:
+                holder = subprocess.run(["ss", "-ltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
+                pytest.fail(f"port {port} (of {ports}) still open after the lab was killed:\n{holder}")
             time.sleep(0.1)

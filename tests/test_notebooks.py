@@ -158,6 +158,22 @@ def test_notebook_executes(path):
     print(f"{path.name}: {took:.1f} s, {len(checks)} exercise(s) not attempted")
 
 
+def test_lesson_08_runs_with_the_embedded_backplane(monkeypatch):
+    """Lesson 08 once more with DUPLEXLAB_BACKPLANE=embedded (CI has redis-server, which "auto" picks):
+    the pip-only student's path runs, prints that fakeredis ran and that its hop is not Redis's."""
+    monkeypatch.setenv("DUPLEXLAB_BACKPLANE", "embedded")  # the kernel inherits it
+    path = NOTEBOOKS / "08-more-than-one-server.ipynb"
+    nb, took = run_notebook(path)
+    text = "\n".join(_text(c) for c in nb.cells if c.cell_type == "code")
+    assert not NOT_A_NUMBER.search(text), text
+    for i, check in _checks(nb):
+        assert check.startswith("○") and "not attempted yet" in check, f"{path.name} {i}: {check}"
+    assert "embedded fakeredis" in text and "redis-server" not in text, text
+    assert "its hop here is not what Redis costs" in text, text
+    hop = next(line for line in text.splitlines() if line.startswith("the hop through"))
+    print(f"{path.name} with the embedded backplane: {took:.1f} s; {hop}")
+
+
 def test_every_lesson_with_exercises_has_its_solutions_notebook():
     """Each lesson's exercises link a solutions notebook that exists, and each solutions notebook a lesson."""
     for path in ALL:

@@ -89,6 +89,50 @@ def test_something_that_is_not_http_is_not_a_lab():
     assert found.cause in ("not-a-lab", "error") and not found
 
 
+def test_a_real_classroom_lab_says_whether_the_join_code_is_right():
+    """Against a classroom lab on loopback: a wrong code is the 403 diagnosis in plain words, the right one
+    (typed in lower case) is reached, and asking takes no seat."""
+    lab = dl.Lab(classroom=True).start()
+    try:
+        wrong = dl.can_reach(lab.url, code="WRONGCODE")
+        right = dl.can_reach(lab.url, code=lab.roster.code.lower())
+        assert lab.roster.students == []
+    finally:
+        lab.close()
+    assert not wrong and wrong.cause == "denied" and wrong.status == 403
+    assert "join code 'WRONGCODE' is wrong" in wrong.advice and "ask the teacher for the current code" in wrong.advice
+    assert right and right.cause == "reached" and "join code is right" in right.advice
+
+
+def test_a_real_classroom_lab_says_whether_a_credential_still_counts():
+    """A joined student's credential is reached; once the teacher removes the student it is the 401
+    diagnosis (join again); a stranger's made-up credential too."""
+    lab = dl.Lab(classroom=True).start()
+    try:
+        seat = dl.join(lab.url, lab.roster.code, name="asha")
+        before = dl.can_reach(lab.url, credential=seat.credential)
+        stranger = dl.can_reach(lab.url, credential="made-up")
+        lab.remove_student("asha")
+        after = dl.can_reach(lab.url, credential=seat.credential)
+    finally:
+        from duplexlab.clients import seat as seats
+
+        seats._current = None
+        lab.close()
+    assert before and "your credential counts" in before.advice
+    for denied in (stranger, after):
+        assert not denied and denied.cause == "denied" and denied.status == 401
+        assert "credential is not valid" in denied.advice and "join again" in denied.advice
+
+
+def test_a_lab_not_in_classroom_mode_says_so_when_asked_about_a_code(lab):
+    """A student's own (private) lab has no classroom door: the answer says how the teacher starts one."""
+    found = dl.can_reach(lab.url, code="ANYCODE1")
+    assert not found and found.cause == "not-a-classroom" and "classroom=True" in found.advice
+    with pytest.raises(ValueError):
+        dl.can_reach(lab.url, code="ANYCODE1", credential="x")
+
+
 # -- across real network boundaries: namespaces joined by veth pairs, documentation addresses --
 
 NETNS = shutil.which("ip") is not None and os.geteuid() == 0

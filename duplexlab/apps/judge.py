@@ -15,6 +15,12 @@ The queue is bounded: with ``max_waiting`` submissions queued or running, a
 new one gets ``503`` and ``Retry-After``. The judge remembers the last
 ``MAX_KEPT`` submissions.
 
+In a classroom (a request that carries a student's name, ``SEAT_KEY``) the
+judge remembers who submitted each submission: only they (or the teacher) read
+its result, its verdict may be pushed only to them, and each student has at
+most ``max_per_submitter`` submissions queued or running (``429`` and
+``Retry-After`` beyond), so two students cannot fill the class's queue.
+
 ``queue_delay`` (seconds, in the request or as the judge's default) makes the
 submission wait before it runs, as on a busy judge. ``ready_after`` (seconds)
 holds the finished result until that long after the submission, so a lesson can
@@ -34,17 +40,19 @@ from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 
+from ..runtime.classroom import SEAT_KEY
 from ..runtime.http import json_error, read_json
 from . import sandbox
 from .notifications import valid_user
 
-__all__ = ["Judge", "JudgeBusy", "Status", "Submission", "Verdict", "add_routes"]
+__all__ = ["Judge", "JudgeBusy", "Status", "Submission", "SubmitterBusy", "Verdict", "add_routes"]
 
 MAX_CODE = 10_000
 MAX_QUEUE_DELAY = 60.0
 MAX_TIME_LIMIT = 10.0
 MAX_WAITING = 64
 MAX_KEPT = 1_000
+MAX_PER_SUBMITTER = 2  # a classroom student's submissions queued or running at most
 
 
 class Status(str, enum.Enum):
@@ -69,6 +77,17 @@ class JudgeBusy(Exception):
         self.waiting, self.retry_after = waiting, retry_after
 
 
+class SubmitterBusy(JudgeBusy):
+    """One submitter (a classroom student) already has their share of the queue waiting or running."""
+
+    def __init__(self, submitter: str, waiting: int, limit: int, retry_after: int = 1) -> None:
+        super().__init__(waiting, retry_after)
+        self.args = (
+            f"{submitter} already has {waiting} submissions queued or running, and each student may have {limit}",
+        )
+        self.submitter, self.limit = submitter, limit
+
+
 @dataclass
 class Submission:
     """One submission and what became of it. Times are on the lab clock."""
@@ -88,6 +107,7 @@ class Submission:
     t_finished: float | None = None
     t_ready: float | None = None
     notify: str | None = None  # a user whose notifications carry the verdict when it is ready
+    submitter: str | None = None  # in a classroom, the student who submitted it (only they read it)
 
     def to_json(self) -> dict:
         data: dict[str, object] = {
@@ -116,6 +136,8 @@ class Judge:
         concurrency: how many submissions run at once.
         limits: the sandbox's other limits (memory, processes, output…).
         max_waiting: submissions queued or running at most; more get 503.
+        max_per_submitter: submissions queued or running at most for one submitter (a classroom
+            student); more get 429.
     """
 
     def __init__(
@@ -126,12 +148,15 @@ class Judge:
         concurrency: int = 4,
         limits: sandbox.Limits = sandbox.Limits(),
         max_waiting: int = MAX_WAITING,
+        max_per_submitter: int = MAX_PER_SUBMITTER,
     ) -> None:
         self.time_limit = time_limit
         self.queue_delay = queue_delay
         self.isolate = False  # a classroom's judge runs every submission inside bubblewrap
         self.base_limits = limits
         self.max_waiting = max_waiting
+        self.max_per_submitter = max_per_submitter
+        self._in_flight: collections.Counter[str] = collections.Counter()  # submitter → queued or running
         self._slots: asyncio.Semaphore | None = None
         self._slots_loop: asyncio.AbstractEventLoop | None = None
         self._concurrency = concurrency
@@ -156,15 +181,20 @@ class Judge:
         time_limit: float | None = None,
         ready_after: float | None = None,
         notify: str | None = None,
+        submitter: str | None = None,
     ) -> Submission:
         """Accept ``code`` and start judging it in the background (call on the lab loop).
 
         With ``notify`` (a user name), the verdict is also pushed as that user's
         notification the moment it is ready, for clients that listen instead of polling.
+        With ``submitter`` (a classroom student), the submission is theirs.
 
         Raises:
+            SubmitterBusy: ``submitter`` already has ``max_per_submitter`` queued or running.
             JudgeBusy: ``max_waiting`` submissions are already queued or running.
         """
+        if submitter is not None and self._in_flight[submitter] >= self.max_per_submitter:
+            raise SubmitterBusy(submitter, self._in_flight[submitter], self.max_per_submitter)
         if len(self._tasks) >= self.max_waiting:
             raise JudgeBusy(len(self._tasks))
         sub = Submission(
@@ -174,6 +204,7 @@ class Judge:
             self.time_limit if time_limit is None else time_limit,
             ready_after,
             notify=notify,
+            submitter=submitter,
         )
         self._subs[sub.id] = sub
         while len(self._subs) > MAX_KEPT:
@@ -181,7 +212,15 @@ class Judge:
         task = asyncio.get_running_loop().create_task(self._judge(sub))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if submitter is not None:
+            self._in_flight[submitter] += 1
+            task.add_done_callback(lambda _: self._release(submitter))
         return sub
+
+    def _release(self, submitter: str) -> None:
+        self._in_flight[submitter] -= 1
+        if self._in_flight[submitter] <= 0:
+            del self._in_flight[submitter]
 
     def get(self, sub_id: int) -> Submission:
         """The submission with this id; ``KeyError`` if there is none."""
@@ -256,6 +295,7 @@ async def create_submission(request: web.Request) -> web.Response:
     time_limit = _number(body, "time_limit", MAX_TIME_LIMIT)
     ready_after = _number(body, "ready_after", MAX_QUEUE_DELAY)
     notify = body.get("notify")
+    seat = request.get(SEAT_KEY)  # a classroom student's name; None for the teacher and in a lab of one's own
     if notify is not None:
         try:
             valid_user(notify if isinstance(notify, str) else "")
@@ -263,10 +303,29 @@ async def create_submission(request: web.Request) -> web.Response:
             raise json_error(
                 400, "'notify' must be a user name", 'send e.g. "notify": "meera" to get the verdict pushed'
             ) from None
+        if seat is not None and notify != seat:
+            raise json_error(
+                403,
+                f"only the teacher pushes notifications to someone else; you are {seat}, not {notify}",
+                f'send "notify": "{seat}" to get your verdict pushed to you',
+            )
     try:
         sub = request.app[JUDGE_KEY].submit(
-            code, queue_delay=queue_delay, time_limit=time_limit, ready_after=ready_after, notify=notify
+            code,
+            queue_delay=queue_delay,
+            time_limit=time_limit,
+            ready_after=ready_after,
+            notify=notify,
+            submitter=seat,
         )
+    except SubmitterBusy as exc:
+        error = json_error(
+            429,
+            f"{exc}, so the class's queue stays open to everyone",
+            f"poll one of yours until it is done, then submit again (in {exc.retry_after} s at the earliest)",
+        )
+        error.headers["Retry-After"] = str(exc.retry_after)
+        raise error from None
     except JudgeBusy as exc:
         error = json_error(
             503, str(exc), f"wait for a result, then submit again in {exc.retry_after} s (the Retry-After header)"
@@ -289,4 +348,11 @@ async def get_submission(request: web.Request) -> web.Response:
         raise json_error(
             404, f"no submission with id {raw!r}", f"{known}; use the id that POST /api/judge/submissions answered"
         ) from None
+    seat = request.get(SEAT_KEY)
+    if seat is not None and sub.submitter != seat:
+        raise json_error(
+            403,
+            f"submission {sub.id} is not yours, {seat}: a student reads only their own submissions' results",
+            "poll the id that your own POST /api/judge/submissions answered",
+        )
     return web.json_response(sub.to_json())

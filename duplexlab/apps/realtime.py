@@ -389,9 +389,12 @@ class RealtimeServer:
                 via = "proxy"  # a proxy that keeps a loopback Host (Docker, an SSH tunnel): the page says so
             connection.duplexlab_owner = owner  # type: ignore[attr-defined]  # a ticket stands in for an Origin
             connection.duplexlab_via = via  # type: ignore[attr-defined]
-            return self._check_path(connection, request)
+            if self.roster is not None and owner.startswith("student:"):
+                connection.duplexlab_seat = owner[8:]  # type: ignore[attr-defined]  # a student's widget
+            return self._check_seat(connection, request, origin) or self._check_path(connection, request)
         if self.roster is not None:
-            who = self.roster.who(bearer(one("Authorization")))
+            student = self.roster.student(bearer(one("Authorization")))
+            who = student.name if student is not None else None
             if who is None:
                 return self._refuse(
                     connection,
@@ -402,15 +405,39 @@ class RealtimeServer:
                     origin,
                 )
             connection.duplexlab_owner = f"student:{who}"  # type: ignore[attr-defined]
+            if student is not None and not student.teacher:
+                connection.duplexlab_seat = who  # type: ignore[attr-defined]  # acts only as themselves
         refusal = self.policy.check("GET", host=host, origin=origin, fetch_site=one("Sec-Fetch-Site"))
         if refusal is not None:
             return self._refuse(
                 connection, request, HTTPStatus(refusal.status), f"{refusal.error}; {refusal.hint}\n", origin
             )
+        seat = self._check_seat(connection, request, origin)
+        if seat is not None:
+            return seat
         response = self._check_path(connection, request)
         if response is not None:
             self.refused.append((time.perf_counter(), origin or "", request.path, response.status_code))
         return response
+
+    def _check_seat(self, connection: ServerConnection, request: Request, origin: str | None) -> Response | None:
+        """In a classroom, a student's socket follows only their own notifications (403 otherwise)."""
+        seat = getattr(connection, "duplexlab_seat", None)
+        if seat is None:
+            return None  # not a classroom, or the teacher: any user
+        path = urlsplit(request.path).path
+        for prefix in ("/private/", "/notifications/"):
+            user = path.removeprefix(prefix) if path.startswith(prefix) else None
+            if user is not None and user != seat:
+                return self._refuse(
+                    connection,
+                    request,
+                    HTTPStatus.FORBIDDEN,
+                    f"you are {seat}: in a classroom you may follow only your own notifications, not {user}'s; "
+                    f"connect to {prefix}{seat}\n",
+                    origin,
+                )
+        return None
 
     def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
@@ -440,6 +467,8 @@ class RealtimeServer:
                     )
                 return None
         if path == "/chat":
+            if getattr(connection, "duplexlab_seat", None) is not None:
+                return None  # a classroom student chats under their seat's name, whatever name= says
             name = parse_qs(urlsplit(request.path).query).get("name", [""])[0]
             try:
                 valid_user(name)
@@ -471,7 +500,9 @@ class RealtimeServer:
         self._open[record.id] = record
         try:
             if parts.path == "/chat":
-                await self._chat(ws, record, parse_qs(parts.query)["name"][0])
+                asked = parse_qs(parts.query).get("name", [""])[0]
+                seat = getattr(ws, "duplexlab_seat", None)
+                await self._chat(ws, record, seat or asked, asked=asked, seat=seat is not None)
             elif parts.path == "/echo":
                 await self._echo(ws, record)
             elif parts.path == "/alive":
@@ -525,16 +556,22 @@ class RealtimeServer:
             await ws.send(message)
             record.sent += 1
 
-    async def _chat(self, ws: ServerConnection, record: ConnectionRecord, name: str) -> None:
+    async def _chat(
+        self, ws: ServerConnection, record: ConnectionRecord, name: str, *, asked: str = "", seat: bool = False
+    ) -> None:
+        """The chat room; ``seat``: a classroom student, who is ``name`` (their seat's) in every socket."""
         room = self.room
         wanted, taken, n = name, set(room.members.values()), 1
-        while name in taken:  # names are unique in the room: a second asha is asha-2
+        while name in taken and not seat:  # names are unique in the room: a second asha is asha-2
             n += 1
             name = f"{wanted[:29]}-{n}"
         room.members[ws] = name
         try:
             welcome = {"type": "welcome", "you": name, "online": room.online()}
-            if name != wanted:
+            if seat and asked != name:
+                told = f", not {asked}" if asked else ""
+                welcome["renamed"] = f"in a classroom you chat under your seat's name: you are {name}{told}"
+            elif name != wanted:
                 welcome["renamed"] = f"{wanted} is already in the room; you are {name}"
             await self._send(ws, record, json.dumps(welcome))
             others = [m for m in room.members if m is not ws]
@@ -662,13 +699,18 @@ class RealtimeServer:
                 if seq > last:
                     queue.put_nowait(text)
         topic.queues.add(queue)  # no await since the replay: nothing published in between is lost
+        # A server behind a cluster's shared log has not yet applied numbers the client already has:
+        # its next live messages, up to `last`, are dropped here, never sent twice.
+        stale = range(queue.qsize(), queue.qsize() + max(0, last - topic.seq))
 
         async def send_all() -> None:
-            while True:
+            for n in itertools.count():
                 if queue.qsize() > SEND_QUEUE:
                     await ws.close(1013, "you read too slowly; reconnect with ?last=<the last number you saw>")
                     return
-                await self._send(ws, record, await queue.get())
+                text = await queue.get()
+                if n not in stale:
+                    await self._send(ws, record, text)
 
         sender = asyncio.get_running_loop().create_task(send_all())
         try:

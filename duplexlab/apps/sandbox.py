@@ -328,9 +328,14 @@ def _rss_bytes(pgid: int) -> int:
     return 1024 * sum(int(x) for x in out.split() if x.isdigit())
 
 
+# bubblewrap's namespaces for a submission: no network, no IPC or hostname of the host's, and a
+# process tree of its own (with a /proc of its own mounted: the host's would show every process)
+_NAMESPACES = ["--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-pid"]
+
+
 @functools.lru_cache(maxsize=1)
 def isolation() -> str | None:
-    """bubblewrap's path if it can isolate a submission here (no network, no homes, a private /tmp), else None.
+    """bubblewrap's path if it can isolate a submission here (no network, no other processes, no homes), else None.
 
     Found once per process by trying it. A classroom judge runs only with it: there the code
     is other students', and the machine is the teacher's.
@@ -340,7 +345,7 @@ def isolation() -> str | None:
         return None
     try:
         probe = subprocess.run(
-            [bwrap, "--unshare-net", "--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/tmp", "true"],
+            [bwrap, *_NAMESPACES, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "true"],
             capture_output=True,
             timeout=10,
         )
@@ -353,10 +358,12 @@ def _isolated(bwrap: str, folder: Path, python: str, child: Path, settings: str,
     """The command that runs the first process of a submission inside bubblewrap.
 
     Everything is read-only; homes, /root and /tmp are empty (the submission's own folder
-    is bound back in); the network is a namespace of its own with nothing in it.
+    is bound back in); the network is a namespace of its own with nothing in it; so are the
+    processes: its /proc shows only its own, so it can neither read another's environment nor
+    signal one (the lab included), whoever the teacher runs as.
     """
-    argv = [bwrap, "--die-with-parent", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
-    argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--ro-bind", "/proc", "/proc"]
+    argv = [bwrap, "--die-with-parent", "--new-session", *_NAMESPACES]
+    argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     hidden = {"/home", "/root", "/tmp", str(Path.home())}
     for place in sorted(hidden):
         if Path(place).is_dir() and place != "/":
@@ -377,7 +384,7 @@ async def run(code: str, limits: Limits = Limits(), *, isolate: bool = False) ->
     """Run ``code`` in the sandbox and wait for its :class:`Outcome`. Cancelling kills it.
 
     ``isolate=True`` (a classroom's judge) also runs it inside bubblewrap: no network, no
-    homes, an empty /tmp. ``RuntimeError`` if this machine cannot (see :func:`isolation`).
+    other processes, no homes, an empty /tmp. ``RuntimeError`` if this machine cannot (see :func:`isolation`).
     """
     bwrap = isolation() if isolate else None
     if isolate and bwrap is None:
@@ -520,7 +527,11 @@ async def run(code: str, limits: Limits = Limits(), *, isolate: bool = False) ->
         error = (error + "\n" if error else "") + (f"killed by signal {number} ({_signal_name(number)})")
     enforced = enforced_limits(limits)
     if bwrap is not None:
-        enforced["isolation"] = "bubblewrap: no network, no homes, an empty /tmp, everything else read-only"
+        enforced["isolation"] = (
+            "bubblewrap: no network, no other processes, no homes, an empty /tmp, everything else read-only"
+        )
+        if enforced.get("user", "").startswith("you:"):  # its own process namespace: your others are out of sight
+            enforced["user"] = "you, in a process namespace of its own: your other processes are out of its reach"
     return Outcome(verdict, output, error, code_, round(seconds, 4), budget.total, enforced)
 
 

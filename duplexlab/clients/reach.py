@@ -2,7 +2,10 @@
 
 :func:`can_reach` resolves the name, opens a TCP connection and asks
 ``GET /api/health``, each step with its own timeout, and says which step
-failed and what that usually means in a classroom:
+failed and what that usually means in a classroom. Health needs no credential:
+with ``code=`` it asks the lab's door whether the join code is right (without
+taking a seat), with ``credential=`` whether a joined student's credential still
+counts (``GET /api/classroom/settings``):
 
 =====================  ==============================================================
 what happened          what it usually means
@@ -12,12 +15,14 @@ refused                nothing listens there: a wrong port, or the teacher's lab
 network unreachable    no route to that address: not on the same network (or a wrong address)
 timeout                packets vanish: a firewall on the teacher's machine, or Wi-Fi client isolation
 401 / 403              the lab answered and said no: the join code or credential is wrong
+404 from the classroom a lab, but not in classroom mode (or another program on that port)
 =====================  ==============================================================
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import socket
 import time
 from dataclasses import dataclass
@@ -36,7 +41,8 @@ class Reach:
 
     url: str
     ok: bool
-    cause: str  # "reached", "name", "refused", "unreachable", "timeout", "denied", "not-a-lab", "error"
+    cause: str  # "reached", "name", "refused", "unreachable", "timeout", "denied", "not-a-lab",
+    # "not-a-classroom", "error"
     advice: str
     seconds: float = 0.0
     status: int | None = None
@@ -52,15 +58,29 @@ class Reach:
         printer.text(str(self))
 
 
-def _get_health(sock: socket.socket, host: str, port: int, headers: dict[str, str]) -> int:
-    """Send ``GET /api/health`` and return the status (h11 writes and reads the HTTP)."""
+def _request(code: str | None, credential: str | None) -> tuple[str, str, dict[str, str], bytes]:
+    """What to ask: method, target, headers and body.
+
+    Health for the network alone; the door with a join code and no name (it checks the code
+    first: a right one is answered 400 for the missing name, and no seat is taken); the class's
+    settings with a credential (they answer only a student, or the teacher, who is in).
+    """
+    if code is not None:
+        body = json.dumps({"code": code}).encode()
+        return "POST", "/api/classroom/join", {"Content-Type": "application/json"}, body
+    if credential is not None:
+        return "GET", "/api/classroom/settings", {"Authorization": f"Bearer {credential}"}, b""
+    return "GET", "/api/health", {}, b""
+
+
+def _ask(
+    sock: socket.socket, host: str, port: int, method: str, target: str, headers: dict[str, str], body: bytes
+) -> int:
+    """Send one request and return the status of the answer (h11 writes and reads the HTTP)."""
     conn = h11.Connection(h11.CLIENT)
-    request = h11.Request(
-        method="GET",
-        target="/api/health",
-        headers=[("Host", f"{host}:{port}"), ("Connection", "close"), *headers.items()],
-    )
-    sock.sendall(conn.send(request) + conn.send(h11.EndOfMessage()))
+    fields = [("Host", f"{host}:{port}"), ("Connection", "close"), ("Content-Length", str(len(body)))]
+    request = h11.Request(method=method, target=target, headers=[*fields, *headers.items()])
+    sock.sendall(conn.send(request) + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
     while True:
         event = conn.next_event()
         if event is h11.NEED_DATA:
@@ -73,17 +93,40 @@ def _get_health(sock: socket.socket, host: str, port: int, headers: dict[str, st
             return event.status_code
 
 
-def can_reach(url: str, *, timeout: float = STEP_TIMEOUT, headers: dict[str, str] | None = None) -> Reach:
+def can_reach(
+    url: str,
+    *,
+    code: str | None = None,
+    credential: str | None = None,
+    timeout: float = STEP_TIMEOUT,
+    headers: dict[str, str] | None = None,
+) -> Reach:
     """Try to reach the lab at ``url`` (e.g. ``"http://192.168.1.20:8000"``) and say what happened.
 
     Never raises for a network problem: the answer says it. Show it as a cell's value, or test
     it: ``if dl.can_reach(url): ...``.
 
+    Args:
+        url: the lab's address, as the teacher's join line shows it.
+        code: the join code: also ask the classroom lab whether it is right (no seat is taken).
+        credential: a joined seat's credential (``seat.credential``): also ask whether it still counts.
+        timeout: seconds for each step (resolving, connecting, the answer).
+        headers: more headers to send.
+
+    Returns:
+        A :class:`Reach`, true when the lab answered (and took the code or credential).
+
+    Raises:
+        ValueError: both a code and a credential (ask about one at a time).
+
     Example::
 
-        dl.can_reach("http://192.168.1.20:8000")
+        dl.can_reach("http://192.168.1.20:8000", code="K7QM2XPA")
         # ✗ http://192.168.1.20:8000: no answer within 3 s: packets are dropped on the way …
     """
+    if code is not None and credential is not None:
+        raise ValueError("ask about the join code or about a credential, one at a time")
+    method, target, extra, body = _request(code, credential)
     parts = urlsplit(url if "//" in url else f"http://{url}")
     host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
     t0 = time.perf_counter()
@@ -107,7 +150,7 @@ def can_reach(url: str, *, timeout: float = STEP_TIMEOUT, headers: dict[str, str
     sock.settimeout(timeout)
     try:
         sock.connect(address)
-        status = _get_health(sock, host, port, headers or {})
+        status = _ask(sock, host, port, method, target, {**extra, **(headers or {})}, body)
     except ConnectionRefusedError:
         return done(
             False,
@@ -136,6 +179,33 @@ def can_reach(url: str, *, timeout: float = STEP_TIMEOUT, headers: dict[str, str
         return done(False, "not-a-lab", f"something answers on port {port}, but not with HTTP: check the port")
     finally:
         sock.close()
+    ms = (time.perf_counter() - t0) * 1000
+    if code is not None and status in (400, 403):  # the door: 400 is "no name", so the code was right
+        if status == 400:
+            return done(True, "reached", f"reached the lab in {ms:.0f} ms, and the join code is right", status)
+        return done(
+            False,
+            "denied",
+            f"the lab answered 403: it is there, but the join code {code!r} is wrong, or the teacher changed "
+            "it; ask the teacher for the current code (the join line on the projector)",
+            status,
+        )
+    if credential is not None and status in (401, 403):
+        return done(
+            False,
+            "denied",
+            f"the lab answered {status}: it is there, but your credential is not valid (any more): the teacher "
+            "removed you, or started a new lab; ask for the current code and join again",
+            status,
+        )
+    if status == 404 and target.startswith("/api/classroom/"):
+        return done(
+            False,
+            "not-a-classroom",
+            f"a lab answers on port {port}, but not in classroom mode: the teacher starts it with "
+            'dl.start(classroom=True, host="…"); or the port is another program\'s',
+            status,
+        )
     if status in (401, 403):
         return done(
             False,
@@ -144,7 +214,8 @@ def can_reach(url: str, *, timeout: float = STEP_TIMEOUT, headers: dict[str, str
             "valid; ask the teacher for the current code and join again",
             status,
         )
-    if status == 200:
-        ms = (time.perf_counter() - t0) * 1000
-        return done(True, "reached", f"reached the lab in {ms:.0f} ms", status)
+    if status == 200 or (credential is not None and status == 429):  # 429: in, but over the rate limit
+        counts = ", and your credential counts" if credential is not None else ""
+        slow = " (you send more requests a second than the lab allows: slow down)" if status == 429 else ""
+        return done(True, "reached", f"reached the lab in {ms:.0f} ms{counts}{slow}", status)
     return done(False, "not-a-lab", f"something answered {status} on port {port}: is this the lab's address?", status)

@@ -2,19 +2,32 @@
 
 Joining exchanges the teacher's join code for a credential of your own; the
 seat's clients carry it in every request (``Authorization: Bearer …``) and
-every WebSocket handshake. What a seat supports (the learner's side of the
-lessons, against the teacher's lab):
+every WebSocket handshake. ``seat.name`` is the name you got (lower case; ``asha-2``
+if ``asha`` was taken): you act as that name and only as it. What a seat supports
+(the learner's side of the lessons, against the teacher's lab):
 
-- ``seat.client()`` / ``seat.async_client()``: HTTP clients (your notifications, long polling,
-  SSE, the OTP service; the judge answers "classroom judge off" and says why);
-- ``seat.connect(path)``: WebSockets (the chat room, your pushed notifications, streams, echo);
-- ``dl.widgets.SeatSocket(seat, path)``: the same from the browser page, on a one-use ticket.
+- ``seat.client()`` / ``seat.async_client()``: HTTP clients for
+  ``/api/users/<your name>/notifications`` (read, and create your own), ``…/notifications/wait``
+  (long polling), ``…/events`` (SSE), ``/api/notifications/<id>`` of yours, the OTP service
+  (shared by the class; its codes reach the teacher's ``lab.otp.inbox``), ``/api/health``;
+- the judge, ``/api/judge/submissions``: where bubblewrap can isolate submissions on the teacher's
+  machine, it runs yours there (at most one every two seconds on average, two queued or running at
+  a time, 429 beyond); only you read your results, and ``"notify"`` may name only you. Where it
+  cannot, it answers 503 "the classroom judge is off" and says why: run it on your own lab;
+- ``seat.connect(path)``: WebSockets: the chat room (``/chat``: you chat as ``seat.name``, whatever
+  ``name=`` says, and the welcome tells you so), your pushed notifications
+  (``/notifications/<your name>``), streams (``/stream/<topic>``), ``/echo``, ``/alive``;
+- ``dl.widgets.SeatSocket(seat, path)``: the same sockets from the browser page, on a one-use
+  ticket (``seat.ticket()``);
+- ``dl.widgets.PollingExperiment(own_lab, follow=seat)``: your polling experiment, on your own lab,
+  at the class's polling interval the teacher sets;
+- the exercise checks (``dl.check.…``) tell the teacher's dashboard how each went (✓, ✗ or ○,
+  never the code).
 
-The exercise checks (``dl.check.…``) tell the teacher's dashboard how each went (✓, ✗ or ○,
-never the code) once you have joined.
-
-What stays the teacher's: connection records, creating notifications for others, faults and
-taps, the cluster, removing students and rotating the code.
+Refused with 403 and what to use instead: anyone else's notifications, sockets and judge results,
+and creating notifications for anyone else. What stays the teacher's: connection records,
+notifications for others, private tokens, faults and taps, the cluster, removing students and
+rotating the code.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 ``start_backplane(spec)`` gives a running :class:`Backplane`:
 
-- ``"auto"``: a real ``redis-server`` if the machine has one, else the embedded one;
+- ``"auto"``: a real ``redis-server`` if the machine has one, else the embedded one; the
+  environment variable ``DUPLEXLAB_BACKPLANE`` (``embedded``, ``redis-server`` or a ``redis://``
+  URL) overrides that choice, e.g. to run the pip-only path on a machine that has ``redis-server``;
 - ``"redis-server"``: Debian's (or any) ``redis-server`` binary, on a free loopback port,
   with a random password (loopback is not a boundary: other local users could reach it),
   no persistence; stopped with the lab;
@@ -28,9 +30,10 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-__all__ = ["Backplane", "start_backplane"]
+__all__ = ["Backplane", "auto_choice", "start_backplane"]
 
 START_TIMEOUT = 10.0
+ENV = "DUPLEXLAB_BACKPLANE"  # overrides what "auto" picks
 
 
 def _free_port(host: str = "127.0.0.1") -> int:
@@ -98,21 +101,37 @@ def redis_server_path() -> str | None:
     return shutil.which("redis-server")
 
 
+def auto_choice() -> str:
+    """What ``"auto"`` starts: ``$DUPLEXLAB_BACKPLANE`` if set, else ``"redis-server"`` if this machine
+    has one, else ``"embedded"``.
+
+    Raises:
+        ValueError: ``DUPLEXLAB_BACKPLANE`` holds something else (or ``auto``).
+    """
+    chosen = os.environ.get(ENV, "").strip()
+    if not chosen:
+        return "redis-server" if redis_server_path() else "embedded"
+    if chosen in ("embedded", "redis-server") or chosen.startswith(("redis://", "rediss://", "valkey://")):
+        return chosen
+    raise ValueError(f"{ENV} is 'embedded', 'redis-server' or a redis:// URL, not {chosen!r}; unset it for 'auto'")
+
+
 def start_backplane(spec: str = "auto", *, host: str = "127.0.0.1") -> Backplane:
     """Start (or connect to) a backplane; see the module docstring for ``spec``.
 
     Raises:
-        ValueError: an unknown spec, or ``"redis-server"`` on a machine without one.
+        ValueError: an unknown spec (or ``$DUPLEXLAB_BACKPLANE``), or ``"redis-server"`` on a machine
+            without one.
         RuntimeError: it did not answer within 10 s (its log is in the message).
     """
+    if spec == "auto":
+        spec = auto_choice()
     if spec.startswith(("redis://", "rediss://", "valkey://")):
         url = spec.replace("valkey://", "redis://", 1)
         parts = urlsplit(url)
         if not _answers(parts.hostname or host, parts.port or 6379, parts.password):
             raise RuntimeError(f"no Redis answers at {parts.hostname}:{parts.port or 6379}; start it, or use 'auto'")
         return Backplane(url, f"Redis at {parts.hostname}:{parts.port or 6379} (yours)")
-    if spec == "auto":
-        spec = "redis-server" if redis_server_path() else "embedded"
     if spec == "redis-server":
         return _start_redis_server(host)
     if spec == "embedded":

@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 import selectors
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import OpenDoorError, is_loopback
 from ..runtime.loop import LoopThread
 from .backplane import Backplane, start_backplane
 from .balancer import Balancer
@@ -104,11 +106,18 @@ class Cluster:
         n: how many server processes (2 to 26).
         loop: the lab's loop thread (the balancers run there).
         backplane: ``"auto"``, ``"redis-server"``, ``"embedded"``, a ``redis://`` URL, or None for no backplane.
+        host: where the servers, balancers and backplane listen: a loopback address, since none of
+            them checks who asks (a classroom runs no cluster).
+
+    Raises:
+        OpenDoorError: ``host`` is not a loopback address.
     """
 
     def __init__(self, n: int, *, loop: LoopThread, backplane: str | None = "auto", host: str = "127.0.0.1") -> None:
         if not 2 <= n <= len(NAMES):
             raise ValueError(f"servers is between 2 and {len(NAMES)} for a cluster, not {n}")
+        if not is_loopback(host):
+            raise OpenDoorError(host, servers=n)
         self.n = n
         self.host = host
         self.spec = backplane
@@ -126,7 +135,7 @@ class Cluster:
         try:
             if self.spec is not None:
                 self.backplane = start_backplane(self.spec, host=self.host)
-            key = f"duplexlab:{secrets.token_hex(6)}:log"  # a fresh log for every cluster
+            key = self._key = f"duplexlab:{secrets.token_hex(6)}:log"  # a fresh log for every cluster
             for name in NAMES[: self.n]:
                 log = self._logs / f"server-{name}.log"
                 args = [name, self.host] + ([self.backplane.url, key] if self.backplane else [])
@@ -156,7 +165,9 @@ class Cluster:
         return self
 
     def close(self) -> None:
-        """Stop the balancers, every server process and the backplane we started. Twice is harmless."""
+        """Stop the balancers, every server process and the backplane we started; on a Redis you gave
+        (a ``redis://`` URL), delete this cluster's log. The servers' log folder goes too, unless a
+        server wrote something there (then it stays: errors name it). Twice is harmless."""
         if self._loop.running:
             with contextlib.suppress(Exception):
                 self._loop.run(self._close_balancers(), 5)
@@ -174,8 +185,19 @@ class Cluster:
                 node.process.wait(2)
             if node.process.stdout is not None:
                 node.process.stdout.close()
+        key: str = getattr(self, "_key", "")  # set by start()
         if self.backplane is not None:
+            if self.backplane.process is None and key:  # your Redis: leave it as we found it
+                with contextlib.suppress(Exception):
+                    import redis
+
+                    with redis.Redis.from_url(self.backplane.url, socket_timeout=2, socket_connect_timeout=2) as r:
+                        r.delete(key)
+                self._key = ""
             self.backplane.close()
+        logs = self._logs
+        if logs.is_dir() and not any(f.stat().st_size for f in logs.iterdir() if f.is_file()):
+            shutil.rmtree(logs, ignore_errors=True)
 
     async def _close_balancers(self) -> None:
         await self.http.aclose()

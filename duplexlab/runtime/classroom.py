@@ -8,7 +8,16 @@ WebSocket handshake: the URL never does, and neither does an ``Origin`` (a
 student's widgets come from their own ``localhost`` Jupyter, so an origin
 identifies nobody). The teacher can rotate the join code (students already in
 stay in; new joins need the new code) and remove a student (their credential is
-revoked; the lab closes their sockets).
+revoked; the lab closes their sockets; their name is not given to anyone else).
+
+A student sees and acts only as themselves: with their credential they may use
+``/api/users/<their name>/…`` (notifications, long polling, events), the
+notifications whose user they are, and their own judge submissions (the judge
+remembers who submitted what, :data:`SEAT_KEY`); anyone else's are refused with
+403 and a line saying whose they may use. Creating a notification for someone
+else is the teacher's. The WebSocket server applies the same rules to
+``/notifications/<user>`` and gives a student's chat socket their seat's name.
+The teacher's credential may use everything.
 
 The teacher's own browser widgets keep using their one-use tickets (see
 :mod:`duplexlab.runtime.policy`), which the teacher's kernel issues.
@@ -30,14 +39,16 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
-__all__ = ["JUDGE_OFF", "JUDGE_RATE", "Roster", "Student", "classroom_middleware"]
+__all__ = ["JUDGE_OFF", "JUDGE_RATE", "SEAT_KEY", "Roster", "Student", "classroom_middleware"]
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud, typed from a projector
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+SEAT_KEY = web.RequestKey("duplexlab_seat", str)  # on a student's request: their name (not set for the teacher)
 OPEN_PATHS = {"/api/health", "/api/classroom/join"}
 RATE_LIMIT = 50.0  # requests a second per student (a polling loop at 0.1 s is 10)
 JUDGE_RATE = 0.5  # submissions a second per student on average (bursts of JUDGE_BURST)
@@ -77,6 +88,7 @@ class Student:
     bytes_out: int = 0  # response bodies
     limited: int = 0  # requests answered 429 (over a rate limit)
     checks: dict = field(default_factory=dict)  # exercise check → ✓, ✗ or ○ (the last run)
+    teacher: bool = False  # the teacher's own credential: may use every route, for anyone
     _requests: _Bucket = field(default_factory=lambda: _Bucket(RATE_LIMIT, RATE_LIMIT))
     _submissions: _Bucket = field(default_factory=lambda: _Bucket(JUDGE_RATE, JUDGE_BURST))
 
@@ -114,7 +126,7 @@ class Roster:
         self._by_name: dict[str, Student] = {}
         self.settings: dict = {"poll_interval": None}  # what the teacher sets for the class (dashboard)
         self.ws_port = 0  # told to each student who joins (the lab sets it once its WebSocket server runs)
-        teacher = Student("teacher", secrets.token_urlsafe(24), time.time())
+        teacher = Student("teacher", secrets.token_urlsafe(24), time.time(), teacher=True)
         self.teacher_credential = teacher.credential  # the teacher's own clients carry it
         self._by_credential[teacher.credential] = teacher
 
@@ -131,18 +143,25 @@ class Roster:
     def join(self, code: str, name: str) -> tuple[str, str]:
         """Exchange the join code for a credential; returns (the name the student got, the credential).
 
+        The name a student gets is a user name of the lessons (``Asha.K`` becomes ``asha_k``), so their
+        routes are ``/api/users/<name>/…``; a name already taken, or once given to a removed student,
+        gets a number (``asha-2``): nobody inherits another student's notifications.
+
         Raises:
             PermissionError: the code is wrong, or was rotated since.
-            ValueError: a name that is not 1–32 letters, digits, ``_ . -``.
+            ValueError: a name that is not 1–32 letters, digits, ``_ . -``, or one that starts with "teacher".
         """
-        if not isinstance(code, str) or not secrets.compare_digest(code.strip().upper(), self.code):
+        if not isinstance(code, str) or not secrets.compare_digest(code.strip().upper().encode(), self.code.encode()):
             raise PermissionError("the join code is wrong, or the teacher changed it")
         if not isinstance(name, str) or not NAME.fullmatch(name):
             raise ValueError(f"a name is 1 to 32 letters, digits, '_', '.' or '-', not {name!r}")
+        if name.lower().startswith("teacher"):
+            raise ValueError(f"names that start with 'teacher' are the teacher's, not {name!r}; join with your own")
         with self._lock:
+            name = name.lower().replace(".", "_")  # a user name of the lessons: [a-z0-9_-]
             unique, n = name, 2
-            while unique == "teacher" or (unique in self._by_name and not self._by_name[unique].removed):
-                unique, n = f"{name}-{n}", n + 1
+            while unique in self._by_name:  # a removed student's name stays theirs
+                unique, n = f"{name[: 31 - len(str(n))]}-{n}", n + 1
             student = Student(unique, secrets.token_urlsafe(24), time.time())
             self._by_credential[student.credential] = student
             self._by_name[unique] = student
@@ -192,13 +211,58 @@ def _json(status: int, error: str, hint: str) -> web.Response:
     return web.Response(status=status, text=json.dumps({"error": error, "hint": hint}), content_type="application/json")
 
 
-def classroom_middleware(roster: Roster, issue_ticket=None, *, judge_isolated: bool = False):
+def _not_theirs(request: web.Request, name: str, note_owner: Callable[[int], str | None] | None) -> web.Response | None:
+    """403 if student ``name``'s request is about another user; None if it is about themselves.
+
+    ``/api/users/{user}/…`` (the notification panel, long polling, events, creating a notification)
+    must name them; ``/api/notifications/{id}`` must be one of theirs (``note_owner(id)``: whose it is,
+    None if there is no such notification; without it, a student may not read notifications by id).
+    """
+    user = request.match_info.get("user")
+    if user is not None and user != name:
+        if request.method == "POST":
+            return _json(
+                403,
+                f"only the teacher creates notifications for someone else; you are {name}, not {user}",
+                f"create your own with POST /api/users/{name}/notifications, or ask the teacher",
+            )
+        return _json(
+            403,
+            f"you are {name}: in a classroom you may use only your own notifications, not {user}'s",
+            f"use /api/users/{name}/… instead",
+        )
+    note_id = request.match_info.get("id")
+    if note_id is not None and request.path.startswith("/api/notifications/"):
+        try:
+            owner = note_owner(int(note_id)) if note_owner is not None else ""
+        except ValueError:
+            return None  # not a number: the route answers 404 and says what to send
+        if owner is not None and owner != name:
+            return _json(
+                403,
+                f"notification {note_id} is not yours, {name}",
+                f"list yours with GET /api/users/{name}/notifications",
+            )
+    return None
+
+
+def classroom_middleware(
+    roster: Roster,
+    issue_ticket=None,
+    *,
+    judge_isolated: bool = False,
+    note_owner: Callable[[int], str | None] | None = None,
+):
     """An aiohttp middleware: every request but health and join needs a student's (or the teacher's) credential.
 
     ``issue_ticket(owner)`` (the lab's request policy's) hands a student's browser widget a one-use
     ticket for one WebSocket: ``POST /api/classroom/ticket`` with the credential. With
     ``judge_isolated`` (bubblewrap works here) the judge takes submissions, each student at most
     ``JUDGE_RATE`` a second on average; otherwise it answers 503 and says why.
+
+    A student's request may be only about themselves (403 otherwise, :func:`_not_theirs`);
+    ``note_owner(id)`` says whose notification ``id`` is. The student's name travels on with the
+    request as ``request[SEAT_KEY]`` (the judge keeps each submission's submitter with it).
     """
 
     @web.middleware
@@ -222,12 +286,17 @@ def classroom_middleware(roster: Roster, issue_ticket=None, *, judge_isolated: b
                 "this classroom lab needs your credential (or it was revoked)",
                 'join with dl.join(url, code, name="you") and use its clients',
             )
-        if student.name != "teacher" and not student.allow(time.monotonic()):
+        if not student.teacher and not student.allow(time.monotonic()):
             response = _json(429, f"more than {RATE_LIMIT:g} requests a second from {student.name}", "slow down")
             response.headers["Retry-After"] = "1"
             return response
         student.requests += 1
         student.bytes_in += request.content_length or 0
+        if not student.teacher:
+            request[SEAT_KEY] = student.name
+            refusal = _not_theirs(request, student.name, note_owner)
+            if refusal is not None:
+                return refusal
         if path.startswith("/api/judge/"):
             if not judge_isolated:
                 return _json(503, JUDGE_OFF, "run your judge experiments on your own lab: lab = dl.start()")

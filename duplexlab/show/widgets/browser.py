@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import anywidget
@@ -137,8 +138,9 @@ class SeatSocket(anywidget.AnyWidget):
     The page comes from the student's own ``localhost`` Jupyter, so its ``Origin``
     says nothing about who the student is: the kernel asks the teacher's lab for a
     one-use ticket with the student's credential, and the page offers it when it
-    connects (as a subprotocol, never in the URL). A reloaded page needs a new
-    ticket: run the widget's cell again.
+    connects (as a subprotocol, never in the URL). Once a view's socket has opened
+    on it, the kernel fetches the next ticket the same way, so a reloaded page's
+    view rejoins without running the cell again (as the teacher's widgets do).
     """
 
     _esm = _BROWSER_SOCKET_ESM
@@ -152,3 +154,15 @@ class SeatSocket(anywidget.AnyWidget):
     def __init__(self, seat: Seat, path: str, **kwargs) -> None:
         self.seat = seat
         super().__init__(url=seat.ws_url + path, ticket=seat.ticket(), **kwargs)
+        self.observe(self._renew, names="opened")  # a view's socket opened: its ticket is spent
+
+    def _renew(self, change: object = None) -> None:
+        """Fetch the next ticket with the seat's credential, on a thread: the teacher's laptop may be slow or gone."""
+
+        def fetch() -> None:
+            try:
+                self.ticket = self.seat.ticket()
+            except Exception:
+                pass  # the teacher's lab is gone, or removed this student: a reloaded view says it couldn't open
+
+        threading.Thread(target=fetch, name="duplexlab-seat-ticket", daemon=True).start()
