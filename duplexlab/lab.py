@@ -405,9 +405,16 @@ class Lab:
         return self.run(self.websockets.close_owned_by(f"student:{name}", 1008, "removed by the teacher"), 5)
 
     def tap(self, target: str | None = None, *, port: int = 0) -> Tap:
-        """Start a recording proxy in front of ``target`` (default: the lab's HTTP server)."""
+        """Start a recording proxy in front of ``target`` (default: the lab's HTTP server).
+
+        It listens where the lab does when it fronts the lab itself (in a classroom, the lab
+        behind it checks every student's credential); in front of anything else it stays on
+        127.0.0.1, since nothing there would check who asks.
+        """
         self._require()
-        tap = Tap(target or self.url, host=self.host, port=port, gate=self.gate)
+        target = target or self.url
+        host = self.host if target.startswith((self.url, self.ws_url)) else "127.0.0.1"
+        tap = Tap(target, host=host, port=port, gate=self.gate)
         self.run(tap.start(), 10)
         tap._bind(self.loop)
         tap.lab = self

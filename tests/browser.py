@@ -189,17 +189,23 @@ def run_all(page) -> float:
     """Run → Run All Cells, then wait until no cell is running or queued for 2 s; returns seconds."""
     busy = f"""() => [...document.querySelectorAll('{PANEL} .jp-InputArea-prompt')]
                    .some(e => e.textContent.includes('*'))"""
-    started = f"""() => [...document.querySelectorAll('{PANEL} .jp-InputArea-prompt')]
-                   .some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))"""
+    prompts = f"""() => [...document.querySelectorAll('{PANEL} .jp-InputArea-prompt')].map(e => e.textContent)"""
+    # started: a cell is queued or running, or the counts changed (a notebook reopened with its outputs
+    # already shows numbers, so numbers alone do not say that this Run All began)
+    started = f"""(before) => {{
+        const now = ({prompts})();
+        return now.some(t => t.includes('*')) || now.some((t, i) => /\\[\\d+\\]/.test(t) && t !== before[i]);
+    }}"""
     for attempt in range(3):  # a click that lands while the page settles does nothing: again
         accept_kernel(page)  # a dialog over the menu would swallow the clicks
+        before = page.evaluate(prompts)
         t0 = time.perf_counter()
         try:
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click(timeout=seconds(10) * 1000)
             page.locator('li.lm-Menu-item:has(.lm-Menu-itemLabel:text-is("Run All Cells"))').click(
                 timeout=seconds(10) * 1000
             )
-            page.wait_for_function(started, timeout=seconds(10) * 1000)
+            page.wait_for_function(started, arg=before, timeout=seconds(10) * 1000)
             break
         except Exception:
             if attempt == 2:

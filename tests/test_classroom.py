@@ -214,7 +214,10 @@ def test_the_teachers_interval_slider_moves_every_following_students_experiment(
     board = dl.widgets.Dashboard(classroom)
     seat = dl.join(classroom.url, classroom.roster.code, name="ravi")
     with dl.Lab() as own:
-        experiment = dl.widgets.PollingExperiment(own, judge_seconds=0.5, students=1, autorun=False, follow=seat)
+        experiment = dl.widgets.PollingExperiment(own, judge_seconds=0.5, students=1, autorun=False)
+        assert experiment.follow is seat  # a student who joined follows the teacher without being told
+        alone = dl.widgets.PollingExperiment(own, judge_seconds=0.5, students=1, autorun=False, follow=False)
+        assert alone.follow is None
         board.interval.value = 0.3
         deadline = time.monotonic() + 10
         while experiment.interval.value != 0.3 or experiment.runs_done < 1:
@@ -522,3 +525,62 @@ def test_a_classroom_submission_sees_only_its_own_processes_whoever_the_teacher_
     assert uid != 0 and verdict == "ok", (verdict, output)
     assert_confined(output, lab_pid)
     assert "other processes are out of its reach" in limits["user"]
+
+
+def test_the_dashboard_says_who_is_here_and_counts_each_push_and_its_bytes(classroom):
+    """Who is here now (a socket open or a request just made) beside who only joined; every message a
+    student's sockets got (chat lines included) and its bytes, in their row and in the push load."""
+    from duplexlab.show.widgets import dashboard
+
+    asha = dl.join(classroom.url, classroom.roster.code, name="asha")
+    dl.join(classroom.url, classroom.roster.code, name="ravi")  # joined, then silent
+    board = dl.widgets.Dashboard(classroom, every=0.2)
+    notes = asha.connect("/notifications/asha")
+    chat = asha.connect("/chat?name=asha")
+    hello = [json.loads(notes.recv(timeout=5)), json.loads(chat.recv(timeout=5))]
+    text = "your friend request was accepted"
+    classroom.notify("asha", text)
+    pushed = json.loads(notes.recv(timeout=5))
+    chat.send(json.dumps({"type": "message", "text": "hi class"}))
+    line = json.loads(chat.recv(timeout=5))
+    assert pushed["text"] == text and line["text"] == "hi class" and [h["type"] for h in hello][1] == "welcome"
+    rows = {r["name"]: r for r in board.rows()}
+    assert rows["asha"]["here"] and not rows["ravi"]["here"] and rows["ravi"]["seen_ago"] is None
+    assert rows["asha"]["pushed"] == 4  # subscribed, welcome, the notification, the chat line
+    assert rows["asha"]["pushed_bytes"] >= len(text) + len("hi class") + 4 * len('{"type": ""}')
+    time.sleep(0.5)
+    board._refresh()
+    assert "2 student(s)</b>, 1 here now" in board.load.value and "● here" in board.table.value
+    assert "not yet" in board.table.value
+    notes.close()
+    chat.close()
+    with asha.client() as mine:
+        mine.get("/api/users/asha/notifications")
+    assert {r["name"]: r for r in board.rows()}["asha"]["here"]  # no socket, but a request just now
+    assert dashboard.HERE > 1
+
+
+def _lan_address() -> str | None:
+    """This machine's address on its network (no packet is sent), or None without one."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.254", 9))
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+def test_in_a_classroom_a_tap_shares_only_the_lab_and_keeps_anything_else_on_this_machine():
+    """A tap in front of the classroom lab listens on the LAN address (the lab checks credentials);
+    a tap in front of another service stays on 127.0.0.1, where no student reaches it."""
+    address = _lan_address()
+    if address is None:
+        pytest.skip("this machine has no network address besides loopback")
+    with dl.WebSocketServer(lambda ws: ws.close()) as other, dl.Lab(classroom=True, host=address) as lab:
+        assert lab.tap(lab.ws_url).url.startswith(f"ws://{address}:")
+        assert lab.tap(lab.url).url.startswith(f"http://{address}:")
+        elsewhere = lab.tap(other.url)
+        assert elsewhere.url.startswith("ws://127.0.0.1:"), elsewhere.url

@@ -238,7 +238,13 @@ def test_run_all_in_jupyterlab_shows_no_errors_and_every_plot(course, browser, n
 
 
 @pytest.mark.parametrize(
-    "name", ["02-polling.ipynb", "05-chat-and-notifications.ipynb", "07-keeping-websockets-alive.ipynb"]
+    "name",
+    [
+        "02-polling.ipynb",
+        "05-chat-and-notifications.ipynb",
+        "07-keeping-websockets-alive.ipynb",
+        "09-classroom.ipynb",
+    ],
 )
 def test_run_all_in_notebook_7_then_the_lessons_step(course, browser, name):
     """The same in Notebook 7 for the lessons whose widgets matter most: Run All, then use them."""

@@ -135,6 +135,7 @@ class ConnectionRecord:
     close_reason: str = ""
     received: int = 0
     sent: int = 0
+    bytes_sent: int = 0  # of the messages' payloads (UTF-8), as a dashboard counts push load
     owner: str | None = None  # who holds it: a ticket's widget, or an X-Duplexlab-Owner label
     via: str = "direct"  # how a browser widget's socket came: "direct", "proxy" (the notebook server's) or "bridge"
 
@@ -142,15 +143,30 @@ class ConnectionRecord:
     def open(self) -> bool:
         return self.t_close is None
 
+    def count_sent(self, message: str | bytes) -> None:
+        """One more message sent on this connection."""
+        self.sent += 1
+        self.bytes_sent += len(message) if isinstance(message, bytes) or message.isascii() else len(message.encode())
+
 
 @dataclass
 class _Room:
     members: dict[ServerConnection, str] = field(default_factory=dict)
+    records: dict[ServerConnection, ConnectionRecord] = field(default_factory=dict)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     recent: collections.deque = field(default_factory=lambda: collections.deque(maxlen=50))  # (from, text)
 
     def online(self) -> list[str]:
         return sorted(set(self.members.values()))
+
+    def broadcast(self, connections, message: str) -> None:
+        """Send ``message`` to those of ``connections`` that keep up, and count it on their records."""
+        readers = _readers(connections)
+        broadcast(readers, message)
+        for ws in readers:
+            record = self.records.get(ws)
+            if record is not None:
+                record.count_sent(message)
 
 
 class Topic:
@@ -538,7 +554,7 @@ class RealtimeServer:
 
     async def _send(self, ws: ServerConnection, record: ConnectionRecord, text: str) -> None:
         await ws.send(text)
-        record.sent += 1
+        record.count_sent(text)
 
     async def _too_big(self, ws: ServerConnection, raw: str | bytes) -> bool:
         """Close with 1009 if ``raw`` is over the message limit; say whether it was."""
@@ -554,7 +570,7 @@ class RealtimeServer:
             if await self._too_big(ws, message):
                 return
             await ws.send(message)
-            record.sent += 1
+            record.count_sent(message)
 
     async def _chat(
         self, ws: ServerConnection, record: ConnectionRecord, name: str, *, asked: str = "", seat: bool = False
@@ -566,6 +582,7 @@ class RealtimeServer:
             n += 1
             name = f"{wanted[:29]}-{n}"
         room.members[ws] = name
+        room.records[ws] = record
         try:
             welcome = {"type": "welcome", "you": name, "online": room.online()}
             if seat and asked != name:
@@ -575,7 +592,7 @@ class RealtimeServer:
                 welcome["renamed"] = f"{wanted} is already in the room; you are {name}"
             await self._send(ws, record, json.dumps(welcome))
             others = [m for m in room.members if m is not ws]
-            broadcast(_readers(others), json.dumps({"type": "presence", "joined": name, "online": room.online()}))
+            room.broadcast(others, json.dumps({"type": "presence", "joined": name, "online": room.online()}))
             window: collections.deque[float] = collections.deque()
             async for raw in ws:
                 record.received += 1
@@ -605,10 +622,11 @@ class RealtimeServer:
                     {"type": "message", "id": next(room.ids), "from": name, "text": text, "t": time.perf_counter()}
                 )
                 room.recent.append((name, text))
-                broadcast(_readers(room.members), out)
+                room.broadcast(room.members, out)
         finally:
             room.members.pop(ws, None)
-            broadcast(_readers(room.members), json.dumps({"type": "presence", "left": name, "online": room.online()}))
+            room.records.pop(ws, None)
+            room.broadcast(room.members, json.dumps({"type": "presence", "left": name, "online": room.online()}))
 
     def _push_notification(self, note: Notification) -> None:
         """Store listener: write the notification to every socket of its user at once.
@@ -626,7 +644,7 @@ class RealtimeServer:
                 fast = _readers(subscribers)
                 broadcast(fast, text)  # one serialization, no task switch per socket
                 for ws in fast:
-                    subscribers[ws].sent += 1
+                    subscribers[ws].count_sent(text)
 
     async def _notifications(
         self,
@@ -648,13 +666,11 @@ class RealtimeServer:
         channel.setdefault(user, {})[ws] = record
         if after is not None:
             for note in self.notifications.for_user(user, after=after, private=private):
-                broadcast(
-                    [ws],
-                    json.dumps(
-                        {"type": "notification", **note.to_json(), "t_sent": time.perf_counter(), "replayed": True}
-                    ),
+                replayed = json.dumps(
+                    {"type": "notification", **note.to_json(), "t_sent": time.perf_counter(), "replayed": True}
                 )
-                record.sent += 1
+                broadcast([ws], replayed)
+                record.count_sent(replayed)
         try:
             async for raw in ws:
                 record.received += 1

@@ -87,6 +87,7 @@ class Student:
     bytes_in: int = 0  # request bodies
     bytes_out: int = 0  # response bodies
     limited: int = 0  # requests answered 429 (over a rate limit)
+    last_seen: float = 0.0  # time.monotonic() of their last request (0: none yet)
     checks: dict = field(default_factory=dict)  # exercise check → ✓, ✗ or ○ (the last run)
     teacher: bool = False  # the teacher's own credential: may use every route, for anyone
     _requests: _Bucket = field(default_factory=lambda: _Bucket(RATE_LIMIT, RATE_LIMIT))
@@ -291,6 +292,7 @@ def classroom_middleware(
             response.headers["Retry-After"] = "1"
             return response
         student.requests += 1
+        student.last_seen = time.monotonic()
         student.bytes_in += request.content_length or 0
         if not student.teacher:
             request[SEAT_KEY] = student.name

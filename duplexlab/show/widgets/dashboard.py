@@ -1,10 +1,12 @@
 """The teacher's dashboard in classroom mode: who is in, the class's load live, the chat, the door,
 and how each student's exercise checks went.
 
-Refreshed once a second on the lab's loop (never the kernel's): each student's
+Refreshed once a second on the lab's loop (never the kernel's): who is here now
+(a socket open, or a request in the last ``HERE`` seconds), each student's
 requests, bytes and open sockets; the class's polling load (HTTP requests and
-bytes a second) beside its push load (WebSocket messages a second); the last
-chat lines. Its buttons rotate the join code and remove a student.
+response bytes a second) beside its push load (WebSocket messages and their
+bytes a second); the last chat lines. Its buttons rotate the join code and
+remove a student.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from ...lab import Lab
 from .base import Shown
 
 __all__ = ["Dashboard"]
+
+HERE = 10.0  # seconds since a student's last request during which they count as here (without a socket)
 
 
 class Dashboard(Shown):
@@ -65,7 +69,7 @@ class Dashboard(Shown):
             ]
         )
         self.widget.add_class("duplexlab-dashboard")
-        self._last: tuple[float, int, int, int] | None = None
+        self._last: tuple[float, int, int, int, int] | None = None
         self._show_join()
         self._refresh()
         lab.call_soon(lambda: asyncio.get_running_loop().create_task(self._follow()))
@@ -73,21 +77,27 @@ class Dashboard(Shown):
     # -- what it shows ------------------------------------------------------------------
 
     def rows(self) -> list[dict]:
-        """One row per student: requests, bytes out, requests refused for speed, sockets open, messages pushed."""
+        """One row per student: here now, requests, bytes out, requests refused for speed, sockets open,
+        messages pushed and their bytes, exercise checks."""
         by_owner: dict[str | None, list] = {}
         for record in self.lab.websockets.records:
             by_owner.setdefault(record.owner, []).append(record)
         out = []
+        now = time.monotonic()
         for s in self.lab.roster.table() if self.lab.roster else []:
             theirs = by_owner.get(f"student:{s.name}", [])
+            sockets = sum(1 for r in theirs if r.open)
             out.append(
                 {
                     "name": s.name,
+                    "here": sockets > 0 or (s.last_seen > 0 and now - s.last_seen < HERE),
+                    "seen_ago": now - s.last_seen if s.last_seen else None,
                     "requests": s.requests,
                     "bytes_out": s.bytes_out,
                     "limited": s.limited,
-                    "sockets": sum(1 for r in theirs if r.open),
+                    "sockets": sockets,
                     "pushed": sum(r.sent for r in theirs),
+                    "pushed_bytes": sum(r.bytes_sent for r in theirs),
                     "checks": dict(s.checks),
                 }
             )
@@ -102,28 +112,37 @@ class Dashboard(Shown):
         requests = sum(r["requests"] for r in rows)
         bytes_out = sum(r["bytes_out"] for r in rows)
         pushed = sum(r["pushed"] for r in rows)
+        pushed_bytes = sum(r["pushed_bytes"] for r in rows)
+        totals = (requests, bytes_out, pushed, pushed_bytes)
         if self._last is not None and now > self._last[0]:
             dt = now - self._last[0]
-            rates = ((requests - self._last[1]) / dt, (bytes_out - self._last[2]) / dt, (pushed - self._last[3]) / dt)
+            rates = tuple((total - before) / dt for total, before in zip(totals, self._last[1:], strict=True))
         else:
-            rates = (0.0, 0.0, 0.0)
-        self._last = (now, requests, bytes_out, pushed)
+            rates = (0.0, 0.0, 0.0, 0.0)
+        self._last = (now, *totals)
         sockets = sum(r["sockets"] for r in rows)
+        here = sum(1 for r in rows if r["here"])
         load = (
-            f"<b>{len(rows)} student(s)</b> · polling load: <b>{rates[0]:.1f} requests/s</b>, "
-            f"{rates[1] / 1024:.1f} KiB/s · push load: <b>{rates[2]:.1f} messages/s</b> "
-            f"over {sockets} open socket(s)"
+            f"<b>{len(rows)} student(s)</b>, {here} here now · polling load: <b>{rates[0]:.1f} requests/s</b>, "
+            f"{rates[1] / 1024:.1f} KiB/s · push load: <b>{rates[2]:.1f} messages/s</b>, "
+            f"{rates[3] / 1024:.1f} KiB/s over {sockets} open socket(s)"
         )
+
+        def seen(r: dict) -> str:
+            if r["here"]:
+                return "● here"
+            return "not yet" if r["seen_ago"] is None else f"{r['seen_ago']:.0f} s ago"
+
         cells = "".join(
-            f"<tr><td>{html.escape(r['name'])}</td><td>{r['requests']}</td><td>{r['bytes_out']}</td>"
-            f"<td>{r['limited']}</td><td>{r['sockets']}</td><td>{r['pushed']}</td>"
+            f"<tr><td>{html.escape(r['name'])}</td><td>{seen(r)}</td><td>{r['requests']}</td><td>{r['bytes_out']}</td>"
+            f"<td>{r['limited']}</td><td>{r['sockets']}</td><td>{r['pushed']}</td><td>{r['pushed_bytes']}</td>"
             f"<td>{html.escape(' '.join(f'{c} {v}' for c, v in r['checks'].items()))}</td></tr>"
             for r in rows
         )
         table = (
-            "<table class='duplexlab-dashboard-table'><tr><th>student</th><th>requests</th><th>bytes out</th>"
-            f"<th>too fast</th><th>sockets open</th><th>messages pushed</th><th>exercise checks</th></tr>"
-            f"{cells}</table>"
+            "<table class='duplexlab-dashboard-table'><tr><th>student</th><th>seen</th><th>requests</th>"
+            "<th>bytes out</th><th>too fast</th><th>sockets open</th><th>messages pushed</th><th>bytes pushed</th>"
+            f"<th>exercise checks</th></tr>{cells}</table>"
         )
         room = list(self.lab.websockets.room.recent)[-8:]
         chat = "<b>chat</b>: " + (

@@ -8,7 +8,7 @@ import math
 import ipywidgets as W
 
 from ...clients.http import AsyncClient
-from ...clients.seat import Seat
+from ...clients.seat import Seat, current_seat
 from ...experiments.polling import PollingResult, measure_polling
 from ...lab import Lab
 from .. import plots
@@ -21,9 +21,10 @@ class PollingExperiment(SliderExperiment):
     """Sliders for a polling experiment; each change re-runs it and redraws the plots.
 
     Drag *interval* to add a measured point at that interval; changing *judge
-    time* or *students* starts a new series. With ``follow=seat`` (a student in a
-    classroom), *interval* follows the class's polling interval the teacher sets on
-    the dashboard. Changes closer together than
+    time* or *students* starts a new series. In a classroom, *interval* follows the
+    class's polling interval the teacher sets on the dashboard: by default for a
+    student who joined (``dl.join``), or for the seat given as ``follow``
+    (``follow=False``: keep your own). Changes closer together than
     ``debounce`` seconds count as one, and a run never overlaps another.
 
     Example::
@@ -42,10 +43,12 @@ class PollingExperiment(SliderExperiment):
         students: int = 5,
         debounce: float = 0.3,
         autorun: bool = True,
-        follow: Seat | None = None,
+        follow: Seat | bool | None = None,
     ) -> None:
         self.lab = lab
-        self.follow = follow
+        if follow is None or follow is True:
+            follow = current_seat()  # a student who joined a class follows the teacher's slider
+        self.follow = follow if isinstance(follow, Seat) else None
         self.results: list[PollingResult] = []
         style = {"description_width": "110px"}
         layout = W.Layout(width="420px")
@@ -86,8 +89,9 @@ class PollingExperiment(SliderExperiment):
         super().__init__(lab.loop, (self.interval, self.judge_seconds, self.students), debounce=debounce)
         if autorun:
             self._changed()
-        if follow is not None:
-            lab.call_soon(lambda: asyncio.get_running_loop().create_task(self._follow_teacher(follow)))
+        if self.follow is not None:
+            seat = self.follow
+            lab.call_soon(lambda: asyncio.get_running_loop().create_task(self._follow_teacher(seat)))
 
     async def _follow_teacher(self, seat: Seat) -> None:
         """In a classroom: move *interval* when the teacher's dashboard sets the class's polling interval."""
