@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from .conftest import free_port, seconds
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
     from playwright.sync_api import ViewportSize
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# for a test module: pytestmark = NEEDS_CHROMIUM
+NEEDS_CHROMIUM = pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="Debian's chromium is not installed (bash .ci/run installs it)"
+)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
-import pytest
-
 from .browser import (
+    NEEDS_CHROMIUM,
     cell,
     chromium_page,
     jupyter_lab,
@@ -21,9 +19,7 @@ from .browser import (
 )
 from .conftest import seconds
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("chromium") is None, reason="Debian's chromium is not installed (bash .ci/run installs it)"
-)
+pytestmark = NEEDS_CHROMIUM
 
 
 def test_moving_the_interval_slider_updates_the_plot(tmp_path):

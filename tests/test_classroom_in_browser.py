@@ -4,11 +4,8 @@ teacher removes the student; after a page reload it rejoins on a fresh ticket.""
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
-
 from .browser import (
+    NEEDS_CHROMIUM,
     PANEL,
     accept_kernel,
     chromium_context,
@@ -23,8 +20,17 @@ from .browser import (
 )
 from .conftest import seconds
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("chromium") is None, reason="Debian's chromium is not installed (bash .ci/run installs it)"
+pytestmark = NEEDS_CHROMIUM
+
+# a teacher's lab and asha's seat in one kernel; asha's widget; a cell that waits until its socket is open
+STUDENT_WIDGET = (
+    "import time\nimport duplexlab as dl\nteacher = dl.Lab(classroom=True).start()\n"
+    "seat = dl.join(teacher.url, teacher.roster.code, name='asha')",
+    "w = dl.widgets.SeatSocket(seat, '/chat?name=asha')\nw",
+    "deadline = time.time() + 20\n"
+    "while not [r for r in teacher.websockets.records if r.owner == 'student:asha' and r.open]:\n"
+    "    assert time.time() < deadline, 'the browser never connected'\n"
+    "    time.sleep(0.1)",
 )
 
 
@@ -34,13 +40,7 @@ def test_a_students_browser_socket_joins_on_a_ticket_and_closes_when_removed(tmp
     name = write_notebook(
         tmp_path,
         "classroom.ipynb",
-        "import time\nimport duplexlab as dl\nteacher = dl.Lab(classroom=True).start()\n"
-        "seat = dl.join(teacher.url, teacher.roster.code, name='asha')",
-        "w = dl.widgets.SeatSocket(seat, '/chat?name=asha')\nw",
-        "deadline = time.time() + 20\n"
-        "while not [r for r in teacher.websockets.records if r.owner == 'student:asha' and r.open]:\n"
-        "    assert time.time() < deadline, 'the browser never connected'\n"
-        "    time.sleep(0.1)\n"
+        *STUDENT_WIDGET,
         "print('open as', [r.owner for r in teacher.websockets.records if r.open])",
         "print('closed', teacher.remove_student('asha'))",
     )
@@ -50,8 +50,8 @@ def test_a_students_browser_socket_joins_on_a_ticket_and_closes_when_removed(tmp
             open_in_lab(page, base, token, name)
             run_all(page)
             cells = page.locator(f"{PANEL} .jp-CodeCell")
-            assert "open as ['student:asha']" in cells.nth(2).locator(".jp-OutputArea").inner_text()
-            assert "closed 1" in cells.nth(3).locator(".jp-OutputArea").inner_text()
+            assert "open as ['student:asha']" in cells.nth(3).locator(".jp-OutputArea").inner_text()
+            assert "closed 1" in cells.nth(4).locator(".jp-OutputArea").inner_text()
             status = cells.nth(1).locator(".duplexlab-socket-status")
             status.filter(has_text="closed: 1008").wait_for(timeout=10_000)
             assert "removed by the teacher" in status.inner_text()
@@ -64,13 +64,7 @@ def test_a_students_browser_socket_rejoins_after_a_page_reload(tmp_path):
     name = write_notebook(
         tmp_path,
         "classroom-reload.ipynb",
-        "import time\nimport duplexlab as dl\nteacher = dl.Lab(classroom=True).start()\n"
-        "seat = dl.join(teacher.url, teacher.roster.code, name='asha')",
-        "w = dl.widgets.SeatSocket(seat, '/chat?name=asha')\nw",
-        "deadline = time.time() + 20\n"
-        "while not [r for r in teacher.websockets.records if r.owner == 'student:asha' and r.open]:\n"
-        "    assert time.time() < deadline, 'the browser never connected'\n"
-        "    time.sleep(0.1)",
+        *STUDENT_WIDGET,
         opens,
     )
     with jupyter_lab(tmp_path) as (base, token), chromium_context(tmp_path) as context:

@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .browser import (
+    NEEDS_CHROMIUM,
     PANEL,
     PROJECTOR,
     chromium_context,
@@ -32,9 +33,7 @@ from .browser import (
 )
 from .conftest import seconds
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("chromium") is None, reason="Debian's chromium is not installed (bash .ci/run installs it)"
-)
+pytestmark = NEEDS_CHROMIUM
 
 NOTEBOOKS = sorted(p.name for p in (Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 

@@ -15,7 +15,16 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 import duplexlab as dl
 
-from .browser import PANEL, chromium_context, jupyter_lab, open_in_lab, run_all, screenshot_on_failure, write_notebook
+from .browser import (
+    NEEDS_CHROMIUM,
+    PANEL,
+    chromium_context,
+    jupyter_lab,
+    open_in_lab,
+    run_all,
+    screenshot_on_failure,
+    write_notebook,
+)
 from .conftest import seconds
 
 PROBE_SCRIPT = "import duplexlab as dl\nprint(dl.doctor())\ndl.stop()"
@@ -97,7 +106,7 @@ def test_in_a_kernel_without_a_browser_it_prints_its_lines_and_shows_the_box_to_
     assert "widgets don't render in this front end" in widget["data"]["text/plain"]
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+@NEEDS_CHROMIUM
 @pytest.mark.parametrize("ui", ["lab", "notebook"])
 def test_in_the_browser_the_box_checks_widgets_and_every_way_to_the_lab(tmp_path, ui):
     """Run All in JupyterLab / Notebook 7 on this machine: the box says widgets render, the lab is reached

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 import time
 
 import pytest
 
 from .browser import (
+    NEEDS_CHROMIUM,
     PANEL,
     accept_kernel,
     chromium_context,
@@ -20,9 +20,7 @@ from .browser import (
 )
 from .conftest import seconds
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("chromium") is None, reason="Debian's chromium is not installed (bash .ci/run installs it)"
-)
+pytestmark = NEEDS_CHROMIUM
 
 LOOPS = 8
 CELLS = (

@@ -25,6 +25,7 @@ import nbformat
 import pytest
 
 from .browser import (
+    NEEDS_CHROMIUM,
     PANEL,
     chromium_context,
     code_cell,
@@ -37,7 +38,7 @@ from .browser import (
 from .conftest import seconds
 
 pytestmark = [
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed"),
+    NEEDS_CHROMIUM,
     pytest.mark.skipif(
         shutil.which("ip") is None or os.geteuid() != 0, reason="needs root and iproute2 (bash .ci/run installs it)"
     ),

@@ -24,9 +24,11 @@ the same ids and numbers, and a client may reconnect to any server and resume.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +44,8 @@ __all__ = ["LOG_MAXLEN", "Log", "main"]
 
 LOG_MAXLEN = 200_000  # entries the backplane keeps (approximately); servers keep their own bounded history
 READ_BATCH = 1_000
+COMMAND_LIMIT = 10.0  # seconds one command may take before it is answered with an error
+EXIT_WITHIN = 5.0  # seconds a server may take to close once the lab's line to it is gone
 
 
 class Log:
@@ -64,6 +68,7 @@ class Log:
         self.applied = 0
         self.last_id = "0-0"
         self.error = ""  # the backplane's last error while reading, until it answers again
+        self._closing = False
 
     async def start(self) -> None:
         await self._writer.ping()
@@ -79,11 +84,13 @@ class Log:
     async def _follow(self) -> None:
         import redis
 
-        while True:
+        while not self._closing:
             try:
                 found: Any = await self._reader.xread({self.key: self.last_id}, block=1000, count=READ_BATCH)
                 self.error = ""
             except (redis.RedisError, OSError) as exc:  # the backplane is down: say so, try again, lose nothing
+                if self._closing:
+                    return  # redis-py may turn a cancelled read into a ConnectionError: closing, not down
                 self.error = f"{type(exc).__name__}: {exc}"
                 print(f"backplane: {self.error}; trying again", file=sys.stderr)
                 await asyncio.sleep(0.5)
@@ -98,11 +105,14 @@ class Log:
                     self.applied += 1
 
     async def close(self) -> None:
+        """Stop reading and let go of the backplane, within a few seconds whatever state it is in."""
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        await self._writer.aclose()
-        await self._reader.aclose()
+            await asyncio.wait([self._task], timeout=2)
+        for client in (self._writer, self._reader):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.aclose(), 2)
 
 
 async def serve(name: str, host: str, backplane: str, key: str) -> None:
@@ -167,11 +177,16 @@ async def serve(name: str, host: str, backplane: str, key: str) -> None:
                 command = json.loads(line)
                 if command.get("op") == "stop":
                     break
-                answer = {"id": command.get("id"), "result": await handle(command)}
+                # never stuck on one command (a backplane gone mid-append): the next line, or the end, is read
+                answer = {"id": command.get("id"), "result": await asyncio.wait_for(handle(command), COMMAND_LIMIT)}
             except Exception as exc:  # a bad command is answered, never fatal
                 answer = {"id": None, "error": f"{type(exc).__name__}: {exc}"}
             print(json.dumps(answer), flush=True)
     finally:
+        # the lab's line is closed (it stopped, or died): whatever hangs below, this process ends
+        watchdog = threading.Timer(EXIT_WITHIN, os._exit, (1,))
+        watchdog.daemon = True
+        watchdog.start()
         if log is not None:
             await log.close()
         await ws.close(grace=0.2)
