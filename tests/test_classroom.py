@@ -558,6 +558,12 @@ def test_the_dashboard_says_who_is_here_and_counts_each_push_and_its_bytes(class
         mine.get("/api/users/asha/notifications")
     assert {r["name"]: r for r in board.rows()}["asha"]["here"]  # no socket, but a request just now
     assert dashboard.HERE > 1
+    assert "1 here now" in board.load_line() and "<b>" not in board.load_line()
+    board.pick.value = "ravi"
+    board._remove_clicked()  # Remove asks first
+    assert "ravi" in classroom.roster.students and "Click again" in board.remove_button.description
+    board._remove_clicked()
+    assert "ravi" not in classroom.roster.students and board.pick.value is None
 
 
 def _lan_address() -> str | None:

@@ -198,8 +198,12 @@ def step_09(page) -> None:
     # the dashboard redraws every second, replacing its elements: follow the locator, not one element
     expect(board.locator("code").first).not_to_have_text(before, timeout=seconds(10) * 1000)
     board.locator("select").first.select_option("ravi")
-    board.locator("button", has_text="Remove").click()
+    board.locator("button", has_text="Remove").click()  # it asks first
+    board.locator("button", has_text="Remove ravi? Click again").wait_for(timeout=seconds(5) * 1000)
+    assert "removed ravi" not in board.inner_text()
+    board.locator("button", has_text="Remove ravi? Click again").click()
     board.locator(".widget-html-content", has_text="removed ravi").wait_for(timeout=seconds(10) * 1000)
+    expect(board.locator("select").first).to_have_value("", timeout=seconds(5) * 1000)  # nobody picked next
     page.wait_for_function(
         "el => el.querySelectorAll('tr').length === 3",
         arg=board.locator(".duplexlab-dashboard-table").element_handle(),

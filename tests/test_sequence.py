@@ -252,3 +252,33 @@ def test_in_a_kernel_a_thousand_events_a_second_go_out_in_at_most_thirty_message
     assert len(frames) >= 2 * int(sent) - 1, (len(frames), sent)
     assert len(batches) <= 30 * (float(took) + 0.5), (len(batches), took)
     assert json.dumps(batches[0]["events"][0])  # plain JSON
+
+
+def test_a_connection_that_ended_gives_its_column_to_the_next(lab):
+    """Three connections one after another (each closed before the next opens) share one column, named
+    "conn 1, 2, 3", each start labelled; a fourth opened while the third is open gets a column of its own."""
+    tap = lab.tap(lab.ws_url)
+    seq = tap.show()
+    for n in range(3):
+        ws = lab.connect("/echo", base_url=tap.url)
+        ws.send(f"hello {n}")
+        ws.recv(timeout=5)
+        ws.close()
+        wait_for(lambda n=n: sum(e["kind"] == "end" for e in seq.events()) == 2 * (n + 1))
+    svg = seq.svg()
+    names = re.findall(r'<text class="lifeline-name"[^>]*>([^<]*)</text>', svg)
+    assert names == ["conn 1, 2, 3", "tap", "server"], names
+    assert re.findall(r'class="lane-start"[^>]*>([^<]*)<', svg) == ["conn 1", "conn 2", "conn 3"]
+    one_column = sequence.LEFT + sequence.LANE + sequence.TAP_GAP + sequence.SERVER_GAP + sequence.RIGHT
+    assert f'width="{one_column:g}"' in svg
+    third = lab.connect("/echo", base_url=tap.url)
+    fourth = lab.connect("/echo", base_url=tap.url)
+    third.send("a")
+    fourth.send("b")
+    third.recv(timeout=5)
+    fourth.recv(timeout=5)
+    wait_for(lambda: len({e["lane"] for e in seq.events()}) == 5)
+    names = re.findall(r'<text class="lifeline-name"[^>]*>([^<]*)</text>', seq.svg())
+    assert names == ["conn 1, 2, 3, 4", "conn 5", "tap", "server"], names
+    third.close()
+    fourth.close()

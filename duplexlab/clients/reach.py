@@ -156,7 +156,7 @@ def can_reach(
             False,
             "refused",
             f"connection refused: nothing listens on port {port} at {address[0]}; check the port, and that "
-            "the teacher's lab is running (the teacher runs the first cell again)",
+            "the teacher's lab is running (ask the teacher)",
         )
     except TimeoutError:
         return done(

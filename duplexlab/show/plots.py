@@ -363,11 +363,13 @@ def resume(published, clients, cuts, *, t0=None, ax=None):
         label="published",
     )
     styles = ["-", "--", ":"]
+    colors = [BLUE, PURPLE, GREEN]  # never the cuts' vermillion
     for i, (name, received) in enumerate(clients.items()):
         ax.step(
             [t - t0 for _, _, t in received],
             range(1, len(received) + 1),
             where="post",
+            color=colors[i % 3],
             ls=styles[i % 3],
             lw=1.5,
             label=f"{name}: {len(received)} received",

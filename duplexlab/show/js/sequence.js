@@ -52,11 +52,22 @@ function drawnLabel(e) {
   return label.length <= MAX_LABEL ? label : label.slice(0, MAX_LABEL - 1) + "…";
 }
 
+function slotName(lanes) {
+  // the name over a column: "conn 3", or "conn 1, 2, 3" when connections took turns in it
+  if (lanes.length === 1) return laneName(lanes[0]);
+  const [tap] = lanes[0].split(".");
+  const numbers = lanes.map((l) => l.split(".").pop()).join(", ");
+  const name = (lanes[0].includes(".") ? `tap ${tap} · ` : "") + "conn " + numbers;
+  return name.length <= 16 ? name : name.slice(0, 15) + "…";
+}
+
+function laneName(lane) {
+  const [tap, conn] = lane.split(".");
+  return conn === undefined ? "conn " + lane : `tap ${tap} · conn ${conn}`;
+}
+
 function layout(shown, earlier) {
   const lanes = [...new Set(shown.map((e) => e.lane))];
-  const xLane = new Map(lanes.map((l, i) => [l, LEFT + LANE * (i + 0.5)]));
-  const xTap = LEFT + LANE * Math.max(1, lanes.length) + TAP_GAP;
-  const xServer = xTap + SERVER_GAP;
   let y = TOP + ROW * (earlier ? 2 : 1), prev = null;
   const rowY = new Map(), gaps = [];
   for (const e of shown) {
@@ -78,7 +89,24 @@ function layout(shown, earlier) {
     if (e.kind === "cut") { closed.get(e.lane).add("up"); closed.get(e.lane).add("down"); }
   }
   const ends = new Map(lanes.map((l) => [l, closed.get(l).size === 2 ? last.get(l) : bottom]));
-  return { lanes, xLane, xTap, xServer, rowY, gaps, height: bottom, width: xServer + RIGHT, first, ends };
+  // columns: a connection that has ended gives its column to the next one that starts after it
+  const freeAfter = [], slotLanes = [], xLane = new Map(), shared = new Set();
+  for (const l of lanes) {
+    let slot = freeAfter.findIndex((end) => end < first.get(l));
+    if (slot < 0) { slot = freeAfter.length; slotLanes.push([]); }
+    freeAfter[slot] = ends.get(l) < bottom ? ends.get(l) : Infinity;
+    slotLanes[slot].push(l);
+    xLane.set(l, LEFT + LANE * (slot + 0.5));
+  }
+  const later = new Set();  // connections that are not the first in their column: their line starts with them
+  for (const group of slotLanes) {
+    if (group.length > 1) for (const l of group) shared.add(l);
+    for (const l of group.slice(1)) later.add(l);
+  }
+  const slots = slotLanes.map((group, i) => [LEFT + LANE * (i + 0.5), slotName(group)]);
+  const xTap = LEFT + LANE * Math.max(1, slots.length) + TAP_GAP;
+  const xServer = xTap + SERVER_GAP;
+  return { lanes, slots, shared, later, xLane, xTap, xServer, rowY, gaps, height: bottom, width: xServer + RIGHT, first, ends };
 }
 
 function render({ model, el: root }) {
@@ -131,6 +159,10 @@ function render({ model, el: root }) {
   scroller.className = "duplexlab-seq-scroll";
   scroller.style.cssText = "max-height:440px;overflow:auto;border-top:1px solid #eee";
   model.on("change:height", schedule);
+  let stuck = true;  // following the newest rows until the reader scrolls up (and again once back down)
+  scroller.addEventListener("scroll", () => {
+    stuck = scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 30;
+  });
   const detail = document.createElement("pre");
   detail.className = "duplexlab-seq-detail";
   detail.style.cssText = "min-height:2.5em;max-height:220px;overflow:auto;margin:4px 0 0;padding:4px;" +
@@ -199,11 +231,6 @@ function render({ model, el: root }) {
       Object.entries(GROUPS).some(([name, test]) => kinds[name].checked && test(e)));
   }
 
-  function laneName(lane) {
-    const [tap, conn] = lane.split(".");
-    return conn === undefined ? "conn " + lane : `tap ${tap} · conn ${conn}`;
-  }
-
   function arrowColor(e) {
     return e.kind === "sse" ? COLORS.sse : e.kind === "swallowed" ? COLORS.lost : COLORS[e.dir];
   }
@@ -216,7 +243,9 @@ function render({ model, el: root }) {
     lanePick.value = lanes.includes(chosen) ? chosen : "";
     const shown = visible(all);
     const arrows = all.filter((e) => ARROWS.has(e.kind)).length;
-    summary.textContent = `${arrows} arrows · ${lanes.length} connection(s)` +
+    const inView = shown.filter((e) => ARROWS.has(e.kind)).length;
+    summary.textContent = `${arrows} arrows` + (inView < arrows ? ` (${inView} shown)` : "") +
+      ` · ${lanes.length} connection(s)` +
       (earlier ? ` · ${earlier} earlier not kept` : "") + (skipped ? ` · ⚠ ${skipped} chunks not drawn (too fast)` : "") +
       (model.get("note") ? ` · ${model.get("note")}` : " · live");
     scroller.style.maxHeight = (model.get("height") || 440) + "px";
@@ -242,15 +271,24 @@ function render({ model, el: root }) {
     }
     next.append(defs);
 
-    // lifelines: each connection (from its first row to its end), the tap, the server
-    const lifelines = [...g.lanes.map((l) => [xLane.get(l), laneName(l), "client", g.first.get(l), g.ends.get(l)]),
-                       [xTap, "tap", "tap", 0, height], [xServer, "server", "server", 0, height]];
-    for (const [x, name, kind, top, bottom] of lifelines) {
-      next.append(el("line", { x1: x, y1: Math.min(top, TOP - 8), x2: x, y2: bottom,
+    // lifelines: each connection (from its first row to its end; an ended one's column is reused), the
+    // tap, the server; names above (a reused column names its connections in turn)
+    const lifelines = [...g.lanes.map((l) => [xLane.get(l), "client", g.later.has(l) ? g.first.get(l) - 6 : 0,
+                                              g.ends.get(l)]),
+                       [xTap, "tap", 0, height], [xServer, "server", 0, height]];
+    for (const [x, kind, top, bottom] of lifelines) {
+      const y1 = top > 0 ? top : kind === "client" ? TOP - 8 : 0;  // a later connection's line starts with it
+      next.append(el("line", { x1: x, y1, x2: x, y2: bottom,
                                stroke: kind === "tap" ? "#999" : "#bbb",
                                "stroke-dasharray": kind === "tap" ? "2 3" : "none", class: "lifeline" }));
+    }
+    for (const [x, name] of [...g.slots, [xTap, "tap"], [xServer, "server"]]) {
       names.append(el("text", { x, y: TOP - 12, "text-anchor": "middle", "font-weight": "bold",
                                 class: "lifeline-name" }, name));
+    }
+    for (const l of g.shared) {  // where a connection starts in a shared column, its name
+      next.append(el("text", { x: xLane.get(l) + 4, y: g.first.get(l) - 9, fill: "#555", "font-size": 10,
+                               class: "lane-start" }, laneName(l)));
     }
     if (earlier) {
       next.append(el("text", { x: LEFT, y: TOP + ROW - 4, fill: "#777", class: "earlier" },
@@ -343,12 +381,11 @@ function render({ model, el: root }) {
       next.append(g);
     }
 
-    const atBottom = scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 30;
     if (svg) svg.replaceWith(next); else scroller.append(next);
     if (header) header.replaceWith(names); else scroller.before(names);
     svg = next;
     header = names;
-    if (followTick.checked && atBottom) scroller.scrollTop = scroller.scrollHeight;
+    if (followTick.checked && stuck) scroller.scrollTop = scroller.scrollHeight;
   }
 
   for (const input of [lanePick, from, to, ...Object.values(kinds)]) input.addEventListener("change", draw);

@@ -56,7 +56,8 @@ class Dashboard(Shown):
         )
         self.interval.observe(self._set_interval, names="value")
         self.rotate_button.on_click(lambda _: self.rotate())
-        self.remove_button.on_click(lambda _: self.remove(self.pick.value))
+        self.remove_button.on_click(lambda _: self._remove_clicked())
+        self._confirming: tuple[str, float] | None = None  # (name, when) after a first click on Remove
         self.widget = W.VBox(
             [
                 self.join,
@@ -70,6 +71,7 @@ class Dashboard(Shown):
         )
         self.widget.add_class("duplexlab-dashboard")
         self._last: tuple[float, int, int, int, int] | None = None
+        self._load_text = ""
         self._show_join()
         self._refresh()
         lab.call_soon(lambda: asyncio.get_running_loop().create_task(self._follow()))
@@ -127,6 +129,7 @@ class Dashboard(Shown):
             f"{rates[1] / 1024:.1f} KiB/s · push load: <b>{rates[2]:.1f} messages/s</b>, "
             f"{rates[3] / 1024:.1f} KiB/s over {sockets} open socket(s)"
         )
+        self._load_text = load.replace("<b>", "").replace("</b>", "")
 
         def seen(r: dict) -> str:
             if r["here"]:
@@ -163,6 +166,10 @@ class Dashboard(Shown):
                 self.status.value = f"<span style='color:#b00020'>refresh failed: {html.escape(str(exc))}</span>"
             await asyncio.sleep(self.every)
 
+    def load_line(self) -> str:
+        """The load line as plain text: who is here, polling and push load over the last second."""
+        return self._load_text
+
     def _set_interval(self, change=None) -> None:
         """The class's polling interval: every joined student's experiment that follows the class moves to it."""
         assert self.lab.roster is not None
@@ -179,6 +186,25 @@ class Dashboard(Shown):
         self.status.value = "new join code: students already in stay in; new joins need the new code"
         return code
 
+    def _remove_clicked(self) -> None:
+        """The Remove button: a first click asks, a second on the same student within 5 s removes."""
+        name = self.pick.value
+        if name and self._confirming is not None and self._confirming[0] == name:
+            if time.monotonic() - self._confirming[1] < 5:
+                self._confirming = None
+                self.remove_button.description = "Remove"
+                self.remove(name)
+                return
+        self._confirming = (name, time.monotonic()) if name else None
+        if name:
+            self.remove_button.description = f"Remove {name}? Click again"
+            self.status.value = (
+                f"click again within 5 s to remove {html.escape(name)}: their credential stops working, "
+                "their sockets close"
+            )
+        else:
+            self.status.value = "pick a student first"
+
     def remove(self, name: str | None) -> None:
         """Remove a student (the button does this for the one picked): credential revoked, sockets closed."""
         if not name:
@@ -191,3 +217,4 @@ class Dashboard(Shown):
             return
         self.status.value = f"removed {html.escape(name)}: credential revoked, {closed} socket(s) closed"
         self._refresh()
+        self.pick.value = None  # no one picked: the next Remove needs a choice of its own

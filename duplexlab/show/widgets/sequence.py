@@ -44,6 +44,7 @@ __all__ = [
     "gap_px",
     "lane_name",
     "layout",
+    "slot_name",
     "static_svg",
     "unanswered",
     "when",
@@ -93,6 +94,16 @@ def lane_name(lane: str) -> str:
     return f"tap {tap} · conn {conn}" if dot else f"conn {lane}"
 
 
+def slot_name(lanes: list[str]) -> str:
+    """The name over a column: ``conn 3``, or ``conn 1, 2, 3`` when connections took turns in it."""
+    if len(lanes) == 1:
+        return lane_name(lanes[0])
+    tap = lanes[0].partition(".")[0]
+    numbers = ", ".join(lane.rpartition(".")[2] for lane in lanes)
+    name = (f"tap {tap} · " if "." in lanes[0] else "") + "conn " + numbers
+    return name if len(name) <= 16 else name[:15] + "…"
+
+
 def _sizes(e: Event) -> str:
     if e["kind"] == "frame":
         return f"{e['bytes']} bytes on the wire: {e['head']} frame header + {e['body']} payload"
@@ -123,9 +134,6 @@ def drawn_label(e: Event) -> str:
 def layout(shown: list[Event], earlier: int) -> dict[str, Any]:
     """Where everything goes (the same rules as sequence.js): rows spaced by time, lanes, lifelines."""
     lanes = list(dict.fromkeys(e["lane"] for e in shown))
-    x_lane = {lane: LEFT + LANE * (i + 0.5) for i, lane in enumerate(lanes)}
-    x_tap = LEFT + LANE * max(1, len(lanes)) + TAP_GAP
-    x_server = x_tap + SERVER_GAP
     y: float = TOP + ROW * (2 if earlier else 1)
     gaps: list[tuple[float, float]] = []
     prev: Event | None = None
@@ -150,8 +158,28 @@ def layout(shown: list[Event], earlier: int) -> dict[str, Any]:
         elif e["kind"] == "cut":
             closed.setdefault(e["lane"], set()).update(("up", "down"))
     ends = {lane: last[lane] if len(closed.get(lane, ())) == 2 else bottom for lane in lanes}
+    # columns: a connection that has ended gives its column to the next one that starts after it
+    free_after: list[float] = []
+    slot_lanes: list[list[str]] = []
+    x_lane: dict[str, float] = {}
+    for lane in lanes:
+        slot = next((i for i, end in enumerate(free_after) if end < first[lane]), None)
+        if slot is None:
+            slot = len(free_after)
+            free_after.append(0.0)
+            slot_lanes.append([])
+        free_after[slot] = ends[lane] if ends[lane] < bottom else float("inf")
+        slot_lanes[slot].append(lane)
+        x_lane[lane] = LEFT + LANE * (slot + 0.5)
+    shared = {lane for group in slot_lanes if len(group) > 1 for lane in group}
+    later = {lane for group in slot_lanes for lane in group[1:]}
+    x_tap = LEFT + LANE * max(1, len(slot_lanes)) + TAP_GAP
+    x_server = x_tap + SERVER_GAP
     return {
         "lanes": lanes,
+        "slots": [(LEFT + LANE * (i + 0.5), slot_name(group)) for i, group in enumerate(slot_lanes)],
+        "shared": shared,
+        "later": later,
         "x_lane": x_lane,
         "x_tap": x_tap,
         "x_server": x_server,
@@ -201,18 +229,28 @@ def static_svg(events: list[Event], *, earlier: int = 0, title: str = "", now: f
         out.append(f'<text x="8" y="15" font-weight="bold">{esc(title)}</text>')
     out.append(f'<text x="8" y="{head - 4}" fill="#777" font-size="11">{esc(LEGEND)}</text>')
     out.append(f'<g transform="translate(0 {head})">')
-    lifelines = [(x_lane[lane], lane_name(lane), "client", g["first"][lane], g["ends"][lane]) for lane in g["lanes"]]
-    lifelines += [(x_tap, "tap", "tap", TOP - 8, g["height"]), (x_server, "server", "server", TOP - 8, g["height"])]
-    for x, name, kind, top, bottom in lifelines:
+    lifelines = [
+        (x_lane[lane], "client", g["first"][lane] - 6 if lane in g["later"] else TOP - 8, g["ends"][lane])
+        for lane in g["lanes"]
+    ]
+    lifelines += [(x_tap, "tap", TOP - 8, g["height"]), (x_server, "server", TOP - 8, g["height"])]
+    for x, kind, top, bottom in lifelines:  # a later connection in a reused column: its line starts with it
         dash = "2 3" if kind == "tap" else "none"
         out.append(
-            f'<line class="lifeline" x1="{x:g}" y1="{min(top, TOP - 8):g}" x2="{x:g}" y2="{bottom:g}" '
+            f'<line class="lifeline" x1="{x:g}" y1="{top:g}" x2="{x:g}" y2="{bottom:g}" '
             f'stroke="{"#999" if kind == "tap" else "#bbb"}" stroke-dasharray="{dash}"/>'
         )
+    for x, name in [*g["slots"], (x_tap, "tap"), (x_server, "server")]:
         out.append(
             f'<text class="lifeline-name" x="{x:g}" y="{TOP - 14}" text-anchor="middle" '
             f'font-weight="bold">{esc(name)}</text>'
         )
+    for lane in g["lanes"]:
+        if lane in g["shared"]:  # where a connection starts in a shared column, its name
+            out.append(
+                f'<text class="lane-start" x="{x_lane[lane] + 4:g}" y="{g["first"][lane] - 9:g}" fill="#555" '
+                f'font-size="10">{esc(lane_name(lane))}</text>'
+            )
     if earlier:
         out.append(
             f'<text class="earlier" x="{LEFT}" y="{TOP + ROW - 4:g}" fill="#777">'
