@@ -165,7 +165,7 @@ function render({ model, el: root }) {
   });
   const detail = document.createElement("pre");
   detail.className = "duplexlab-seq-detail";
-  detail.style.cssText = "min-height:2.5em;max-height:220px;overflow:auto;margin:4px 0 0;padding:4px;" +
+  detail.style.cssText = "min-height:2.5em;max-height:140px;overflow:auto;margin:4px 0 0;padding:4px;" +
     "background:#f6f6f6;white-space:pre-wrap;font:12px monospace";
   detail.textContent = "hover over or click an arrow to see its bytes";
   box.append(bar, scroller, detail);
@@ -273,11 +273,11 @@ function render({ model, el: root }) {
 
     // lifelines: each connection (from its first row to its end; an ended one's column is reused), the
     // tap, the server; names above (a reused column names its connections in turn)
-    const lifelines = [...g.lanes.map((l) => [xLane.get(l), "client", g.later.has(l) ? g.first.get(l) - 6 : 0,
-                                              g.ends.get(l)]),
+    const lifelines = [...g.lanes.map((l) => [xLane.get(l), "client", g.first.get(l) > TOP + 2 * ROW ?
+                                              g.first.get(l) - 6 : 0, g.ends.get(l)]),
                        [xTap, "tap", 0, height], [xServer, "server", 0, height]];
     for (const [x, kind, top, bottom] of lifelines) {
-      const y1 = top > 0 ? top : kind === "client" ? TOP - 8 : 0;  // a later connection's line starts with it
+      const y1 = top > 0 ? top : kind === "client" ? TOP - 8 : 0;  // a connection's line starts with it
       next.append(el("line", { x1: x, y1, x2: x, y2: bottom,
                                stroke: kind === "tap" ? "#999" : "#bbb",
                                "stroke-dasharray": kind === "tap" ? "2 3" : "none", class: "lifeline" }));

@@ -230,11 +230,11 @@ def static_svg(events: list[Event], *, earlier: int = 0, title: str = "", now: f
     out.append(f'<text x="8" y="{head - 4}" fill="#777" font-size="11">{esc(LEGEND)}</text>')
     out.append(f'<g transform="translate(0 {head})">')
     lifelines = [
-        (x_lane[lane], "client", g["first"][lane] - 6 if lane in g["later"] else TOP - 8, g["ends"][lane])
+        (x_lane[lane], "client", g["first"][lane] - 6 if g["first"][lane] > TOP + 2 * ROW else TOP - 8, g["ends"][lane])
         for lane in g["lanes"]
     ]
     lifelines += [(x_tap, "tap", TOP - 8, g["height"]), (x_server, "server", TOP - 8, g["height"])]
-    for x, kind, top, bottom in lifelines:  # a later connection in a reused column: its line starts with it
+    for x, kind, top, bottom in lifelines:  # a connection's line starts with it
         dash = "2 3" if kind == "tap" else "none"
         out.append(
             f'<line class="lifeline" x1="{x:g}" y1="{top:g}" x2="{x:g}" y2="{bottom:g}" '
