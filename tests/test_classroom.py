@@ -564,6 +564,13 @@ def test_the_dashboard_says_who_is_here_and_counts_each_push_and_its_bytes(class
     assert "ravi" in classroom.roster.students and "Click again" in board.remove_button.description
     board._remove_clicked()
     assert "ravi" not in classroom.roster.students and board.pick.value is None
+    board.pick.value = "asha"
+    board._remove_clicked()
+    board._confirming = ("asha", time.monotonic() - dashboard.CONFIRM_WITHIN)  # the question lapsed
+    board._refresh()
+    assert board.remove_button.description == "Remove"  # says so: the next click asks again
+    board._remove_clicked()
+    assert "asha" in classroom.roster.students
 
 
 def _lan_address() -> str | None:

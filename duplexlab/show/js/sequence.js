@@ -56,9 +56,21 @@ function slotName(lanes) {
   // the name over a column: "conn 3", or "conn 1, 2, 3" when connections took turns in it
   if (lanes.length === 1) return laneName(lanes[0]);
   const [tap] = lanes[0].split(".");
-  const numbers = lanes.map((l) => l.split(".").pop()).join(", ");
+  const numbers = runs(lanes.map((l) => Number(l.split(".").pop())));
   const name = (lanes[0].includes(".") ? `tap ${tap} · ` : "") + "conn " + numbers;
   return name.length <= 16 ? name : name.slice(0, 15) + "…";
+}
+
+function runs(numbers) {
+  // 1, 2, 3, 4, 6 → "1–4, 6": consecutive numbers as a range
+  const parts = [];
+  for (let i = 0; i < numbers.length;) {
+    let j = i;
+    while (j + 1 < numbers.length && numbers[j + 1] === numbers[j] + 1) j++;
+    parts.push(j - i >= 2 ? `${numbers[i]}–${numbers[j]}` : numbers.slice(i, j + 1).join(", "));
+    i = j + 1;
+  }
+  return parts.join(", ");
 }
 
 function laneName(lane) {
@@ -87,6 +99,7 @@ function layout(shown, earlier) {
     if (!closed.has(e.lane)) closed.set(e.lane, new Set());
     if (e.kind === "end") closed.get(e.lane).add(e.dir);
     if (e.kind === "cut") { closed.get(e.lane).add("up"); closed.get(e.lane).add("down"); }
+    if (e.kind === "drop") closed.get(e.lane).add("down");  // the server's side is gone
   }
   const ends = new Map(lanes.map((l) => [l, closed.get(l).size === 2 ? last.get(l) : bottom]));
   // columns: a connection that has ended gives its column to the next one that starts after it

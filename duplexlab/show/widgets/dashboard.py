@@ -22,6 +22,7 @@ from .base import Shown
 
 __all__ = ["Dashboard"]
 
+CONFIRM_WITHIN = 5.0  # seconds for the second click on Remove
 HERE = 10.0  # seconds since a student's last request during which they count as here (without a socket)
 
 
@@ -42,7 +43,7 @@ class Dashboard(Shown):
         self.chat = W.HTML()
         self.rotate_button = W.Button(description="New join code", button_style="warning")
         self.pick = W.Dropdown(description="student", options=[])
-        self.remove_button = W.Button(description="Remove", button_style="danger")
+        self.remove_button = W.Button(description="Remove", button_style="danger", layout=W.Layout(width="auto"))
         self.status = W.HTML()
         self.interval = W.FloatSlider(
             value=1.0,
@@ -109,6 +110,9 @@ class Dashboard(Shown):
         self.join.value = f"<b>Students join with</b> <code>{html.escape(self.lab.join_line())}</code>"
 
     def _refresh(self) -> None:
+        if self._confirming is not None and time.monotonic() - self._confirming[1] >= CONFIRM_WITHIN:
+            self._confirming = None  # the question lapsed: the button asks again from the start
+            self.remove_button.description = "Remove"
         rows = self.rows()
         now = time.perf_counter()
         requests = sum(r["requests"] for r in rows)
@@ -143,7 +147,8 @@ class Dashboard(Shown):
             for r in rows
         )
         table = (
-            "<table class='duplexlab-dashboard-table'><tr><th>student</th><th>seen</th><th>requests</th>"
+            "<table class='duplexlab-dashboard-table' style='border-collapse:separate;border-spacing:14px 2px'>"
+            "<tr><th>student</th><th>seen</th><th>requests</th>"
             "<th>bytes out</th><th>too fast</th><th>sockets open</th><th>messages pushed</th><th>bytes pushed</th>"
             f"<th>exercise checks</th></tr>{cells}</table>"
         )
@@ -190,7 +195,7 @@ class Dashboard(Shown):
         """The Remove button: a first click asks, a second on the same student within 5 s removes."""
         name = self.pick.value
         if name and self._confirming is not None and self._confirming[0] == name:
-            if time.monotonic() - self._confirming[1] < 5:
+            if time.monotonic() - self._confirming[1] < CONFIRM_WITHIN:
                 self._confirming = None
                 self.remove_button.description = "Remove"
                 self.remove(name)

@@ -44,6 +44,7 @@ __all__ = [
     "gap_px",
     "lane_name",
     "layout",
+    "runs",
     "slot_name",
     "static_svg",
     "unanswered",
@@ -94,12 +95,25 @@ def lane_name(lane: str) -> str:
     return f"tap {tap} · conn {conn}" if dot else f"conn {lane}"
 
 
+def runs(numbers: list[int]) -> str:
+    """``[1, 2, 3, 4, 6]`` → ``"1–4, 6"``: consecutive numbers as a range."""
+    parts: list[str] = []
+    i = 0
+    while i < len(numbers):
+        j = i
+        while j + 1 < len(numbers) and numbers[j + 1] == numbers[j] + 1:
+            j += 1
+        parts.append(f"{numbers[i]}–{numbers[j]}" if j - i >= 2 else ", ".join(map(str, numbers[i : j + 1])))
+        i = j + 1
+    return ", ".join(parts)
+
+
 def slot_name(lanes: list[str]) -> str:
     """The name over a column: ``conn 3``, or ``conn 1, 2, 3`` when connections took turns in it."""
     if len(lanes) == 1:
         return lane_name(lanes[0])
     tap = lanes[0].partition(".")[0]
-    numbers = ", ".join(lane.rpartition(".")[2] for lane in lanes)
+    numbers = runs([int(lane.rpartition(".")[2]) for lane in lanes])
     name = (f"tap {tap} · " if "." in lanes[0] else "") + "conn " + numbers
     return name if len(name) <= 16 else name[:15] + "…"
 
@@ -157,6 +171,8 @@ def layout(shown: list[Event], earlier: int) -> dict[str, Any]:
             closed.setdefault(e["lane"], set()).add(e["dir"])
         elif e["kind"] == "cut":
             closed.setdefault(e["lane"], set()).update(("up", "down"))
+        elif e["kind"] == "drop":  # the server's side is gone
+            closed.setdefault(e["lane"], set()).add("down")
     ends = {lane: last[lane] if len(closed.get(lane, ())) == 2 else bottom for lane in lanes}
     # columns: a connection that has ended gives its column to the next one that starts after it
     free_after: list[float] = []
