@@ -406,12 +406,11 @@ class RealtimeServer:
             connection.duplexlab_owner = owner  # type: ignore[attr-defined]  # a ticket stands in for an Origin
             connection.duplexlab_via = via  # type: ignore[attr-defined]
             if self.roster is not None and owner.startswith("student:"):
-                connection.duplexlab_seat = owner[8:]  # type: ignore[attr-defined]  # a student's widget
+                connection.duplexlab_seat = owner.removeprefix("student:")  # type: ignore[attr-defined]
             return self._check_seat(connection, request, origin) or self._check_path(connection, request)
         if self.roster is not None:
             student = self.roster.student(bearer(one("Authorization")))
-            who = student.name if student is not None else None
-            if who is None:
+            if student is None:
                 return self._refuse(
                     connection,
                     request,
@@ -420,9 +419,9 @@ class RealtimeServer:
                     'join with dl.join(url, code, name="you") and use seat.connect(path)\n',
                     origin,
                 )
-            connection.duplexlab_owner = f"student:{who}"  # type: ignore[attr-defined]
-            if student is not None and not student.teacher:
-                connection.duplexlab_seat = who  # type: ignore[attr-defined]  # acts only as themselves
+            connection.duplexlab_owner = f"student:{student.name}"  # type: ignore[attr-defined]
+            if not student.teacher:
+                connection.duplexlab_seat = student.name  # type: ignore[attr-defined]  # acts only as themselves
         refusal = self.policy.check("GET", host=host, origin=origin, fetch_site=one("Sec-Fetch-Site"))
         if refusal is not None:
             return self._refuse(

@@ -111,15 +111,11 @@ function layout(shown, earlier) {
     slotLanes[slot].push(l);
     xLane.set(l, LEFT + LANE * (slot + 0.5));
   }
-  const later = new Set();  // connections that are not the first in their column: their line starts with them
-  for (const group of slotLanes) {
-    if (group.length > 1) for (const l of group) shared.add(l);
-    for (const l of group.slice(1)) later.add(l);
-  }
+  for (const group of slotLanes) if (group.length > 1) for (const l of group) shared.add(l);
   const slots = slotLanes.map((group, i) => [LEFT + LANE * (i + 0.5), slotName(group)]);
   const xTap = LEFT + LANE * Math.max(1, slots.length) + TAP_GAP;
   const xServer = xTap + SERVER_GAP;
-  return { lanes, slots, shared, later, xLane, xTap, xServer, rowY, gaps, height: bottom, width: xServer + RIGHT, first, ends };
+  return { lanes, slots, shared, xLane, xTap, xServer, rowY, gaps, height: bottom, width: xServer + RIGHT, first, ends };
 }
 
 function render({ model, el: root }) {

@@ -188,14 +188,12 @@ def layout(shown: list[Event], earlier: int) -> dict[str, Any]:
         slot_lanes[slot].append(lane)
         x_lane[lane] = LEFT + LANE * (slot + 0.5)
     shared = {lane for group in slot_lanes if len(group) > 1 for lane in group}
-    later = {lane for group in slot_lanes for lane in group[1:]}
     x_tap = LEFT + LANE * max(1, len(slot_lanes)) + TAP_GAP
     x_server = x_tap + SERVER_GAP
     return {
         "lanes": lanes,
         "slots": [(LEFT + LANE * (i + 0.5), slot_name(group)) for i, group in enumerate(slot_lanes)],
         "shared": shared,
-        "later": later,
         "x_lane": x_lane,
         "x_tap": x_tap,
         "x_server": x_server,
