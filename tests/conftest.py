@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 
 import pytest
 
@@ -17,6 +18,14 @@ FACTOR = float(os.environ.get("DUPLEXLAB_TIMEOUT_FACTOR", "1"))
 def seconds(s: float) -> float:
     """A timeout of ``s`` seconds, scaled by DUPLEXLAB_TIMEOUT_FACTOR."""
     return s * FACTOR
+
+
+def wait_for(condition, timeout: float = 5.0) -> None:
+    """Wait until ``condition()`` is true (checked every 20 ms); fail after ``timeout`` (scaled) seconds."""
+    deadline = time.monotonic() + seconds(timeout)
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 @pytest.fixture

@@ -15,14 +15,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 import duplexlab as dl
 from duplexlab.show.widgets import sequence
 
-from .conftest import seconds
-
-
-def wait_for(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds(timeout)
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
+from .conftest import seconds, wait_for
 
 
 def test_the_diagram_of_a_tap_lists_each_exchange_and_renders_it_as_svg(lab):
