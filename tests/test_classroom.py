@@ -12,6 +12,8 @@ from websockets.sync.client import connect
 import duplexlab as dl
 from duplexlab.errors import HTTPStatusError
 
+from .conftest import wait_for
+
 
 @pytest.fixture
 def classroom():
@@ -544,6 +546,8 @@ def test_the_dashboard_says_who_is_here_and_counts_each_push_and_its_bytes(class
     chat.send(json.dumps({"type": "message", "text": "hi class"}))
     line = json.loads(chat.recv(timeout=5))
     assert pushed["text"] == text and line["text"] == "hi class" and [h["type"] for h in hello][1] == "welcome"
+    # The room counts a chat line just after writing it: asha may read it a moment before it is counted.
+    wait_for(lambda: {r["name"]: r for r in board.rows()}["asha"]["pushed"] == 4)
     rows = {r["name"]: r for r in board.rows()}
     assert rows["asha"]["here"] and not rows["ravi"]["here"] and rows["ravi"]["seen_ago"] is None
     assert rows["asha"]["pushed"] == 4  # subscribed, welcome, the notification, the chat line

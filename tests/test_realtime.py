@@ -176,7 +176,7 @@ def test_lesson_5_pushed_verdict_beats_polling_it_every_time(lab, run):
         ws.recv(timeout=2)  # subscribed
         client = lab.client()
         sub = client.post(
-            "/api/judge/submissions", json={"code": "print(1)", "queue_delay": 0.3 + 0.07 * run, "notify": user}
+            "/api/judge/submissions", json={"code": "print(1)", "ready_after": 0.3 + 0.07 * run, "notify": user}
         ).json()
         poller = threading.Thread(target=lambda: polled.update(run=client.poll(sub["poll"], interval=0.2)))
         poller.start()
@@ -186,4 +186,4 @@ def test_lesson_5_pushed_verdict_beats_polling_it_every_time(lab, run):
     t_ready = polled["run"].answer.json()["t_ready"]
     push_delay, poll_delay = t_pushed - t_ready, polled["run"].detection_delay(t_ready)
     assert pushed["kind"] == "judge-verdict"
-    assert 0 <= push_delay < 0.05 and push_delay <= poll_delay, (push_delay, poll_delay)
+    assert 0 <= push_delay < seconds(0.05) and push_delay <= poll_delay, (push_delay, poll_delay)

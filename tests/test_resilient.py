@@ -10,7 +10,7 @@ import pytest
 import duplexlab as dl
 from duplexlab.clients.resilient import Backoff, State
 
-from .conftest import seconds
+from .conftest import seconds, wait_for
 
 
 def test_backoff_grows_caps_and_jitters():
@@ -50,6 +50,7 @@ def test_ten_thousand_messages_through_a_hundred_cuts_arrive_once_in_order(lab):
             cuts += tap.cut()
     publisher.join()
     assert client.wait_for(total, timeout=seconds(30)), client
+    wait_for(lambda: client.connections >= 101, timeout=10)  # the last cut's reconnection
     client.close()
     assert cuts == 100 and client.connections >= 101
     assert [data for _, data, _ in client.received] == list(range(total))
@@ -70,7 +71,7 @@ def test_without_resume_a_cut_loses_messages(lab):
     time.sleep(0.02)
     for i in range(5, 10):
         lab.publish("lossy", i)  # published while the client is away
-    time.sleep(0.4)
+    wait_for(lambda: client.connections == 2, timeout=5)  # back (it subscribed as its 101 went out)
     lab.publish("lossy", 10)
     assert client.wait_for(6)
     client.close()

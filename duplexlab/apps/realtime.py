@@ -540,8 +540,6 @@ class RealtimeServer:
             await ws.close(1011, f"internal error ({type(exc).__name__}); see the lab's log")
         finally:
             await ws.wait_closed()
-            self._open.pop(record.id, None)
-            self._closed_records.append(record)
             record.t_close = time.perf_counter()
             received, sent = ws.protocol.close_rcvd, ws.protocol.close_sent
             if received is not None and (sent is None or ws.protocol.close_rcvd_then_sent):
@@ -550,6 +548,9 @@ class RealtimeServer:
                 record.close_code, record.close_reason = sent.code, sent.reason
             else:
                 record.close_code = 1006  # no close frame either way: the connection was cut
+            # Complete before it leaves the open list: a reader on another thread sees it closed, with its code.
+            self._open.pop(record.id, None)
+            self._closed_records.append(record)
 
     async def _send(self, ws: ServerConnection, record: ConnectionRecord, text: str) -> None:
         await ws.send(text)
