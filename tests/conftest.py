@@ -20,11 +20,12 @@ def seconds(s: float) -> float:
     return s * FACTOR
 
 
-def wait_for(condition, timeout: float = 5.0) -> None:
-    """Wait until ``condition()`` is true (checked every 20 ms); fail after ``timeout`` (scaled) seconds."""
+def wait_for(condition, timeout: float = 5.0, why=lambda: "timed out") -> None:
+    """Wait until ``condition()`` is true (checked every 20 ms); after ``timeout`` (scaled) seconds fail,
+    saying ``why()`` (what the test was waiting on, as it stands then)."""
     deadline = time.monotonic() + seconds(timeout)
     while not condition():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, why()
         time.sleep(0.02)
 
 

@@ -18,7 +18,7 @@ import pytest
 import duplexlab as dl
 from duplexlab.cluster.balancer import pick
 
-from .conftest import free_port, seconds
+from .conftest import free_port, seconds, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -124,10 +124,8 @@ def test_a_numbered_stream_resumes_on_another_server_with_nothing_lost_or_repeat
         assert [data for _, data, _ in follower.received] == list(range(10_000))
         assert follower.missing == [] and follower.gaps == []
         assert follower.duplicates == 0  # the servers sent none twice (the client drops and counts repeats)
-        deadline = time.monotonic() + seconds(10)
-        while follower.connections < 101:  # the last cut's reconnection
-            assert time.monotonic() < deadline, follower.status
-            time.sleep(0.01)
+        # the last cut's reconnection
+        wait_for(lambda: follower.connections >= 101, timeout=10, why=lambda: follower.status)
         assert min(cluster.ws.assigned[name] for name in "ABC") >= 30  # every server took reconnections
     finally:
         follower.close()

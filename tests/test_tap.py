@@ -7,7 +7,7 @@ import pytest
 
 import duplexlab as dl
 
-from .conftest import seconds
+from .conftest import seconds, wait_for
 
 
 def _raw_exchange(url: str, request: bytes) -> bytes:
@@ -20,16 +20,6 @@ def _raw_exchange(url: str, request: bytes) -> bytes:
     return received
 
 
-def _wait_until(predicate, timeout):
-    import time
-
-    end = time.perf_counter() + timeout
-    while not predicate():
-        if time.perf_counter() > end:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
-
-
 def test_byte_counts_equal_what_the_client_socket_sent_and_received(lab):
     """For one HTTP exchange, tap bytes up/down == bytes the client socket sent/received."""
     tap = lab.tap()
@@ -40,7 +30,7 @@ def test_byte_counts_equal_what_the_client_socket_sent_and_received(lab):
     )
     received = _raw_exchange(tap.url, request)
     assert received.startswith(b"HTTP/1.1 201")
-    _wait_until(lambda: tap.open_connections == 0, seconds(2))
+    wait_for(lambda: tap.open_connections == 0, timeout=2)
     counts = tap.counts()
     assert counts.bytes_up == len(request)
     assert counts.bytes_down == len(received)
@@ -151,7 +141,7 @@ def test_websocket_frames_in_the_tap_match_the_socket_bytes(lab):
         echoed = answer.partition(b"\r\n\r\n")[2]
         while len(echoed) < 12:
             echoed += sock.recv(65536)
-    _wait_until(lambda: len(tap.capture().ws_frames()) >= 2, seconds(2))
+    wait_for(lambda: len(tap.capture().ws_frames()) >= 2, timeout=2)
     up, down = tap.capture().ws_frames()[:2]
     assert up.raw == frame and up.masked and up.mask_key == frame[2:6]
     assert (up.opcode, up.payload, up.header_bytes) == ("TEXT", b"hello, tap", 6)
