@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from .experiments import arena
     from .experiments.arena import Arena
     from .lab import Lab, current, start, stop
-    from .measure import Stats, first_seen, summarize
+    from .measure import Prediction, Stats, first_seen, reveal, summarize
     from .runtime.loop import LoopThread
     from .runtime.websocket import WebSocketServer
     from .show import plots, widgets
@@ -75,6 +75,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Notification": ("duplexlab.apps.notifications", "Notification"),
     "NotificationStore": ("duplexlab.apps.notifications", "NotificationStore"),
     "Page": ("duplexlab.clients.page", "Page"),
+    "Prediction": ("duplexlab.measure", "Prediction"),
     "Reply": ("duplexlab.clients.reply", "Reply"),
     "ResilientClient": ("duplexlab.clients.resilient", "ResilientClient"),
     "Stats": ("duplexlab.measure", "Stats"),
@@ -92,6 +93,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "first_seen": ("duplexlab.measure", "first_seen"),
     "measure": ("duplexlab.measure", None),
     "plots": ("duplexlab.show.plots", None),
+    "reveal": ("duplexlab.measure", "reveal"),
     "polling": ("duplexlab.clients.polling", None),
     "show": ("duplexlab.show", None),
     "sse": ("duplexlab.wire.sse", None),
@@ -122,6 +124,7 @@ __all__ = [
     "OpenDoorError",
     "Page",
     "PortInUseError",
+    "Prediction",
     "Reply",
     "ResilientClient",
     "Stats",
@@ -140,6 +143,7 @@ __all__ = [
     "measure",
     "plots",
     "polling",
+    "reveal",
     "show",
     "sse",
     "start",

@@ -11,7 +11,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Stats", "first_seen", "percentile", "summarize"]
+__all__ = ["Prediction", "Stats", "first_seen", "percentile", "reveal", "summarize"]
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -109,3 +109,75 @@ def first_seen(
             if event_id in created and event_id not in seen and t >= created[event_id]:
                 seen[event_id] = t
     return seen
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A guess, shown beside the theory and the measurement only once there is a guess."""
+
+    guess: float | None
+    measured: float
+    theory: float | None = None
+    unit: str = ""
+    name: str = "my_guess"
+    details: str = ""
+
+    def _with_unit(self, value: float) -> str:
+        shown = f"{value:g}" if isinstance(value, int) or float(value).is_integer() else _rounded(value)
+        return f"{shown} {self.unit}".rstrip()
+
+    def __str__(self) -> str:
+        if self.guess is None:
+            return (
+                f"○ Make your guess first: set {self.name} in the cell above to a number, run it, "
+                "then run this cell again. The measurement is done; it shows beside your guess."
+            )
+        parts = [f"your guess: {self._with_unit(self.guess)}"]
+        if self.theory is not None:
+            parts.append(f"theory: {self._with_unit(self.theory)}")
+        parts.append(f"measured: {self._with_unit(self.measured)}")
+        off = abs(self.guess - self.measured)
+        if off <= 0.2 * abs(self.measured):
+            verdict = "✓ close: within 20 % of the measurement"
+        else:
+            verdict = f"off by {self._with_unit(off)}: what made the difference? The text below explains"
+        shown = "   ".join(parts) + "\n" + verdict
+        return shown + ("\n" + self.details if self.details else "")
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def reveal(
+    guess: object,
+    *,
+    measured: float,
+    theory: float | None = None,
+    unit: str = "",
+    name: str = "my_guess",
+    details: str = "",
+) -> Prediction:
+    """Your guess beside the theory and the measurement: the measurement stays hidden until you guess.
+
+    Run All leaves the guess unset (``None``), so the class still has to think: the line then
+    says "make your guess first".
+
+    Args:
+        guess: your prediction, a number; ``None`` until you make one.
+        measured: what this run measured.
+        theory: what the formula says, if there is one.
+        unit: printed after each number ("requests", "ms", "bytes").
+        name: the variable that holds the guess, named in the reminder.
+        details: more lines about the measurement, shown only once there is a guess.
+
+    Raises:
+        TypeError: ``guess`` is neither a number nor ``None``; the message says what to write.
+
+    Example::
+
+        my_guess = None                      # a student changes this to, say, 3
+        dl.reveal(my_guess, measured=4, theory=4, unit="requests")
+    """
+    if guess is not None and (isinstance(guess, bool) or not isinstance(guess, int | float)):
+        raise TypeError(f"{name} should be a number, like 3 or 0.5, not {guess!r}")
+    return Prediction(None if guess is None else float(guess), measured, theory, unit, name, details)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -150,10 +151,11 @@ PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook on show (Jupyter
 def open_in_lab(page, base: str, token: str, name: str, *, ui: str = "lab") -> None:
     """Open a notebook in JupyterLab (``ui="lab"``) or Notebook 7 (``ui="notebook"``)."""
     if ui == "lab":
-        page.goto(f"{base}/lab/workspaces/{name.replace('.', '-')}/tree/{name}?reset&token={token}")
+        workspace = re.sub(r"[^A-Za-z0-9-]", "-", name)
+        page.goto(f"{base}/lab/workspaces/{workspace}/tree/{name}?reset&token={token}")
     else:
         page.goto(f"{base}/notebooks/{name}?token={token}")
-    page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-Cell .cm-content", timeout=seconds(60) * 1000)
+    page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-CodeCell .cm-content", timeout=seconds(60) * 1000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=seconds(60) * 1000)
     time.sleep(0.5)
     accept_kernel(page)
@@ -191,9 +193,13 @@ def run_one(page, source: str) -> str:
 
 
 def run_all(page) -> float:
-    """Run → Run All Cells, then wait until no cell is running or queued for 2 s; returns seconds."""
+    """Run → Run All Cells, then wait until no cell is running or queued and the kernel is idle for 2 s;
+    returns seconds. (After a cell tagged raises-exception, JupyterLab shows the queued cells as "[ ]"
+    while the kernel goes on running them: the kernel's status says it is still busy.)"""
     busy = f"""() => [...document.querySelectorAll('{PANEL} .jp-InputArea-prompt')]
-                   .some(e => e.textContent.includes('*'))"""
+                   .some(e => e.textContent.includes('*'))
+               || [...document.querySelectorAll('.jp-Notebook-ExecutionIndicator')]
+                   .some(e => e.dataset.status && e.dataset.status !== 'idle')"""
     prompts = f"""() => [...document.querySelectorAll('{PANEL} .jp-InputArea-prompt')].map(e => e.textContent)"""
     # started: a cell is queued or running, or the counts changed (a notebook reopened with its outputs
     # already shows numbers, so numbers alone do not say that this Run All began)
@@ -230,25 +236,41 @@ def run_all(page) -> float:
 
 
 def saved_notebook(page, base: str, token: str, name: str) -> dict:
-    """Save the notebook from the browser and read it back from the server."""
-    deadline = time.monotonic() + seconds(20)
-    pressed = 0.0
-    while True:
-        if time.monotonic() - pressed > seconds(4):  # a key press can land while the page is busy: again
+    """Save the notebook from the browser and read it back from the server.
+
+    The content is read only once the file's modification time has moved and then held still for
+    half a second: a notebook read while the browser's save is writing it can be taken for a broken
+    file, which the server then moves aside (``.invalid``) and the page reports as a save error.
+    """
+
+    def modified() -> str:
+        with urllib.request.urlopen(f"{base}/api/contents/{name}?content=0&token={token}") as answer:
+            return json.load(answer)["last_modified"]
+
+    before = modified()
+    deadline = time.monotonic() + seconds(30)
+    pressed, seen, since = 0.0, before, time.monotonic()
+    problem = "the notebook was not saved"
+    while time.monotonic() < deadline:
+        now = modified()
+        if now != seen:
+            seen, since = now, time.monotonic()
+        if seen == before and time.monotonic() - pressed > seconds(6):  # a key press can land while busy
             page.locator(f"{PANEL} .jp-Notebook").click(position={"x": 5, "y": 5})
             page.keyboard.press("Control+s")
             pressed = time.monotonic()
-        problem = "the notebook was not saved"
-        try:
-            with urllib.request.urlopen(f"{base}/api/contents/{name}?token={token}") as answer:
-                model = json.load(answer)["content"]
-            if any(c.get("outputs") for c in model["cells"] if c["cell_type"] == "code"):
-                return model
-        except urllib.error.HTTPError as exc:  # read while being written: try again
-            problem = f"the server could not read {name}: {exc.read()[:300]!r}"
-        if time.monotonic() > deadline:
-            raise AssertionError(problem)
+        elif seen != before and time.monotonic() - since > 0.5:
+            try:
+                with urllib.request.urlopen(f"{base}/api/contents/{name}?token={token}") as answer:
+                    model = json.load(answer)["content"]
+                if any(c.get("outputs") for c in model["cells"] if c["cell_type"] == "code"):
+                    return model
+                problem = "the saved notebook has no outputs"
+                before = seen  # an autosave from before Run All ended: save again
+            except urllib.error.HTTPError as exc:
+                problem = f"the server could not read {name}: {exc.read()[:300]!r}"
         time.sleep(0.2)
+    raise AssertionError(problem)
 
 
 PROJECTOR: ViewportSize = {"width": 1366, "height": 900}  # a classroom projector
@@ -283,7 +305,7 @@ def chromium_page(folder: Path, *, args: tuple[str, ...] = ()):
 def open_notebook(page, base: str, token: str, name: str) -> None:
     """Open a notebook in JupyterLab and wait until its kernel is idle."""
     page.goto(f"{base}/lab/tree/{name}?reset&token={token}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=seconds(60) * 1000)
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell .cm-content", timeout=seconds(60) * 1000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=seconds(60) * 1000)
 
 
@@ -332,7 +354,7 @@ def screenshot_on_failure(page, name: str):
         yield
     except BaseException:
         folder = Path(os.environ.get("DUPLEXLAB_SCREENSHOTS", "/tmp"))
-        path = folder / f"duplexlab-{name}-failure.png"
+        path = folder / f"duplexlab-{name.replace('/', '-')}-failure.png"
         try:
             page.screenshot(path=str(path))
             print(f"screenshot of the failure: {path}")

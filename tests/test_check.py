@@ -112,6 +112,17 @@ def test_new_checks_pass_right_answers_and_explain_wrong_ones(default_lab):
     naive = dl.check.resume_id(lambda text: text.split("id: ")[-1].split("\n")[0])
     assert not naive.passed and "the id to send is" in naive.message
 
+    def only_events_with_data(text):  # the mistake the HTML standard's dispatch rules out
+        last = ""
+        for block in text.split("\n\n")[:-1]:
+            lines = block.split("\n")
+            if any(line.startswith("data:") for line in lines):
+                last = next((line[3:].removeprefix(" ") for line in lines if line.startswith("id:")), last)
+        return last
+
+    id_only = dl.check.resume_id(only_events_with_data)
+    assert not id_only.passed and "id: 9" in id_only.message and "is '9'" in id_only.message, id_only.message
+
     def gate(headers, allowed):
         origin = headers.get("Origin")
         return origin in allowed if origin is not None else headers.get("Sec-Fetch-Site") != "cross-site"

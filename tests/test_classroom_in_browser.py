@@ -75,7 +75,7 @@ def test_a_students_browser_socket_rejoins_after_a_page_reload(tmp_path):
             assert "opens [True]" in code_cell(page, opens).locator(".jp-OutputArea").inner_text()
             saved_notebook(page, base, token, name)  # the widget's output comes back with the page
             page.reload()
-            page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-Cell .cm-content", timeout=seconds(60) * 1000)
+            page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-CodeCell .cm-content", timeout=seconds(60) * 1000)
             accept_kernel(page)
             status = page.locator(f"{PANEL} .duplexlab-socket-status")
             status.filter(has_text="open, straight to the lab").wait_for(timeout=seconds(20) * 1000)

@@ -35,7 +35,9 @@ from .conftest import seconds
 
 pytestmark = NEEDS_CHROMIUM
 
-NOTEBOOKS = sorted(p.name for p in (Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+COURSE = Path(__file__).parent.parent / "notebooks"
+# the students' lessons, then the teacher's notebook (solutions are run headless, in test_notebooks)
+NOTEBOOKS = sorted(p.name for p in COURSE.glob("*.ipynb")) + ["teachers/classroom.ipynb"]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,8 @@ def course(tmp_path_factory):
     """A JupyterLab server on a copy of the course; yields (folder, base URL, token)."""
     folder = tmp_path_factory.mktemp("course")
     for name in NOTEBOOKS:
-        shutil.copy(Path(__file__).parent.parent / "notebooks" / name, folder / name)
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(COURSE / name, folder / name)
     with jupyter_lab(folder) as (base, token):
         yield folder, base, token
 
@@ -187,7 +190,7 @@ def step_07(page) -> None:
     assert "<ResilientClient connected" in out, out
 
 
-def step_09(page) -> None:
+def step_classroom(page) -> None:
     """The dashboard after Run All: three students; a new join code shows; removing one leaves two."""
     board = page.locator(f"{PANEL} .duplexlab-dashboard")
     board.scroll_into_view_if_needed()
@@ -217,7 +220,7 @@ STEPS = {
     "05-chat-and-notifications.ipynb": step_05,
     "06-side-by-side.ipynb": step_06,
     "07-keeping-websockets-alive.ipynb": step_07,
-    "09-classroom.ipynb": step_09,
+    "teachers/classroom.ipynb": step_classroom,
 }
 
 
@@ -246,7 +249,7 @@ def test_run_all_in_jupyterlab_shows_no_errors_and_every_plot(course, browser, n
         "02-polling.ipynb",
         "05-chat-and-notifications.ipynb",
         "07-keeping-websockets-alive.ipynb",
-        "09-classroom.ipynb",
+        "teachers/classroom.ipynb",
     ],
 )
 def test_run_all_in_notebook_7_then_the_lessons_step(course, browser, name):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from duplexlab.measure import first_seen, percentile, summarize
+from duplexlab.measure import first_seen, percentile, reveal, summarize
 
 
 def test_summarize_known_values():
@@ -29,3 +29,22 @@ def test_first_seen_takes_the_earliest_sighting_after_creation():
     created = {1: 0.5, 2: 1.2, 3: 9.0}
     sightings = [(2.0, [1, 2]), (1.0, [1]), (0.1, [2])]
     assert first_seen(created, sightings) == {1: 1.0, 2: 2.0}
+
+
+def test_reveal_hides_the_measurement_until_there_is_a_guess():
+    """An unset guess asks for one and shows no number; a guess is shown beside theory and measurement."""
+    unset = str(reveal(None, measured=4, theory=4, unit="requests", details="3 said not yet"))
+    assert unset.startswith("○ Make your guess first") and "my_guess" in unset
+    assert not any(ch.isdigit() for ch in unset), unset  # neither the numbers nor the details show
+    assert "3 said not yet" in str(reveal(5, measured=4, details="3 said not yet"))
+    close = str(reveal(4, measured=4.2, theory=4, unit="requests"))
+    assert "your guess: 4 requests" in close and "theory: 4 requests" in close and "measured: 4.20 requests" in close
+    assert "✓ close" in close
+    far = str(reveal(1, measured=4, unit="requests", name="my_guess_requests"))
+    assert "off by 3 requests" in far and "theory" not in far
+
+
+def test_reveal_says_what_to_write_when_the_guess_is_not_a_number():
+    """A guess typed as text gets a TypeError that shows a number to write instead."""
+    with pytest.raises(TypeError, match="should be a number, like 3"):
+        reveal("three", measured=3)

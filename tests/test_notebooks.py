@@ -17,6 +17,7 @@ from .conftest import seconds
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 ALL = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
 SOLUTIONS = sorted((NOTEBOOKS / "solutions").glob("[0-9][0-9]-*-solutions.ipynb"))
+TEACHERS = sorted((NOTEBOOKS / "teachers").glob("*.ipynb"))
 
 
 def _text(cell) -> str:
@@ -55,7 +56,7 @@ def test_there_are_notebooks():
         "05-chat-and-notifications.ipynb",
         "06-side-by-side.ipynb",
         "07-keeping-websockets-alive.ipynb",
-        "08-more-than-one-server.ipynb",
+        "09-more-than-one-server.ipynb",
     ):
         assert expected in names
     readme = (NOTEBOOKS.parent / "README.md").read_text()
@@ -63,7 +64,7 @@ def test_there_are_notebooks():
         assert f"(notebooks/{name})" in readme, f"the README's lesson map does not link {name}"
 
 
-@pytest.mark.parametrize("path", ALL + SOLUTIONS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", ALL + SOLUTIONS + TEACHERS, ids=lambda p: p.stem)
 def test_notebook_is_committed_without_outputs(path):
     """No code cell keeps outputs or an execution count in git."""
     nb = json.loads(path.read_text())
@@ -132,7 +133,7 @@ DIAGRAM_POINTS = {
 }
 
 
-@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", ALL + TEACHERS, ids=lambda p: p.stem)
 def test_notebook_executes(path):
     """The notebook runs top to bottom; only cells tagged raises-exception may raise; it holds no
     solution, and each exercise's untouched stub gets a friendly "not attempted yet", never ✗."""
@@ -149,6 +150,9 @@ def test_notebook_executes(path):
     for i, text in checks:
         assert text.startswith("○") and "not attempted yet" in text and "✗" not in text, f"{path.name} {i}: {text}"
     for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and "dl.reveal(" in cell.source:  # Run All must not answer a prediction
+            assert _text(cell).startswith("○ Make your guess first"), f"{path.name} cell {i}: {_text(cell)}"
+    for i, cell in enumerate(nb.cells):
         assert not NOT_A_NUMBER.search(_text(cell)), f"{path.name} cell {i} prints nan or inf: {_text(cell)}"
     if path.name in DIAGRAM_POINTS:
         diagrams = _diagrams(nb)
@@ -159,10 +163,10 @@ def test_notebook_executes(path):
 
 
 def test_lesson_08_runs_with_the_embedded_backplane(monkeypatch):
-    """Lesson 08 once more with DUPLEXLAB_BACKPLANE=embedded (CI has redis-server, which "auto" picks):
+    """Lesson 09 once more with DUPLEXLAB_BACKPLANE=embedded (CI has redis-server, which "auto" picks):
     the pip-only student's path runs, prints that fakeredis ran and that its hop is not Redis's."""
     monkeypatch.setenv("DUPLEXLAB_BACKPLANE", "embedded")  # the kernel inherits it
-    path = NOTEBOOKS / "08-more-than-one-server.ipynb"
+    path = NOTEBOOKS / "09-more-than-one-server.ipynb"
     nb, took = run_notebook(path)
     text = "\n".join(_text(c) for c in nb.cells if c.cell_type == "code")
     assert not NOT_A_NUMBER.search(text), text
@@ -217,15 +221,14 @@ CORRECTIONS = {
         "?after=",
         "Fetch, then subscribe",
     ],
-    "07-keeping-websockets-alive.ipynb": [
-        "1006",
+    "07-keeping-websockets-alive.ipynb": ["1006", "1011", "heartbeat"],
+    "08-websocket-security.ipynb": [
         "CSWSH",
         "SameSite",
         "Sec-Fetch-Site",
         "wss://",
         "browser users",
         "| 1001 |",
-        "heartbeat",
         "Sec-WebSocket-Protocol",
     ],
 }

@@ -164,7 +164,7 @@ def test_the_diagram_draws_every_exchange_live_and_shows_bytes_on_hover(tmp_path
 
             # a reloaded page draws the whole diagram from the widget's synced state (no kernel round trip)
             page.reload()
-            page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-Cell .cm-content", timeout=seconds(60) * 1000)
+            page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-CodeCell .cm-content", timeout=seconds(60) * 1000)
             accept_kernel(page)
             again = page.locator(f"{PANEL} .duplexlab-seq").first
             again.scroll_into_view_if_needed(timeout=seconds(30) * 1000)

@@ -28,6 +28,17 @@ def test_parser_follows_the_standard_on_edge_cases():
     assert got == [Event("b", "message", "3", None)]
 
 
+def test_an_id_counts_when_its_block_ends_even_without_data():
+    """As the HTML standard's dispatch: ``id: 9`` alone moves the last event id; a cut-off block's id does not."""
+    parser = EventParser()
+    parser.feed(b"id: 3\ndata: a\n\nid: 9\n\n")
+    assert parser.last_event_id == "9"
+    parser.feed(b"id: 10\ndata: cut off before its blank line")
+    assert parser.last_event_id == "9"
+    parser.feed(b"\n\n")
+    assert parser.last_event_id == "10"
+
+
 def test_encode_refuses_line_breaks_in_ids():
     """An id or event name with a line break would corrupt the stream: refused."""
     with pytest.raises(ValueError, match="line breaks"):

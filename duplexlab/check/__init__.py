@@ -15,8 +15,9 @@ from .lesson03 import event_data, resume_id
 from .lesson04 import accept_key, frame_overhead, masking
 from .lesson05 import lifecycle, no_sockets_left, unread_badge
 from .lesson06 import cheapest, polls_per_event
-from .lesson07 import accept_handshake, backoff_wait, keepalive_deadline
-from .lesson08 import fresh_messages, pick_server
+from .lesson07 import backoff_wait, keepalive_deadline
+from .lesson08 import accept_handshake
+from .lesson09 import fresh_messages, pick_server
 from .result import Result
 
 __all__ = [

@@ -36,9 +36,10 @@ def event_data(fn: Callable[[str], list]) -> str:
 def resume_id(fn: Callable[[str], str]) -> str:
     """Lesson 3: ``fn(text)`` is the ``Last-Event-ID`` to send after reading an event-stream ``text``.
 
-    It is the id of the last event that ended (at a blank line); an event without an
-    ``id:`` line keeps the one before; ``id:`` with nothing after it clears it; an event
-    cut off before its blank line never happened. The check then resumes a real stream
+    It is the id of the last block that ended (at a blank line), even a block with no
+    ``data:`` (``id: 9`` alone moves it to 9); a block without an ``id:`` line keeps the one
+    before; ``id:`` with nothing after it clears it; a block cut off before its blank line
+    never happened. The check then resumes a real stream
     with your answer.
     """
     cases = {
@@ -47,6 +48,8 @@ def resume_id(fn: Callable[[str], str]) -> str:
         "id: 3\ndata: a\n\nid: 4\ndata: cut off before its blank line": "3",
         ": a comment\nid: 12\nevent: notification\ndata: x\n\n": "12",
         "id: 5\ndata: a\n\nid:\ndata: b\n\n": "",
+        "id: 3\ndata: a\n\nid: 9\n\n": "9",  # a block with only an id still moves it
+        "id: 6\ndata: a\n\n: keep-alive\nid: 8\n\n": "8",
         "data: nothing has an id\n\n": "",
     }
     for text, want in cases.items():

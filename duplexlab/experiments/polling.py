@@ -64,8 +64,13 @@ class PollingResult:
 
     @property
     def theory_delay(self) -> float:
-        """The expected detection delay: half an interval, plus one round trip."""
-        return self.interval / 2 + self.rtt
+        """The expected detection delay of a clock-driven poller: half an interval, plus half a round trip.
+
+        Polls leave on a clock (0, T, 2T, …), so the first poll to reach the server after the
+        result is ready arrives T/2 later on average; its answer then travels back, half a round
+        trip. (A loop that sleeps T *after* each answer polls every T + RTT: it is T/2 + RTT late.)
+        """
+        return self.interval / 2 + self.rtt / 2
 
     @property
     def expected_requests_per_student(self) -> float:
@@ -85,8 +90,8 @@ class PollingResult:
 def delay_claims(results: list[PollingResult]) -> str:
     """The lesson's claim, "you learn half an interval late on average", checked for each result.
 
-    ✓ when the mean delay is within 30 % (or 20 ms) of interval/2 plus a round trip; else what
-    happened instead.
+    ✓ when the mean delay is within 30 % (or 20 ms) of interval/2 + RTT/2 (the clock-driven
+    poller's theory); else what happened instead.
     """
     lines = []
     for r in results:

@@ -185,7 +185,7 @@ def polling_dashboard(results, *, current=None, fig=None):
     """Three panels over polling results at several intervals (one series).
 
     Polls per student (and the wasted ones) with the theory; detection delay
-    with the interval/2 + RTT line; bytes per student.
+    with the interval/2 + RTT/2 line (a clock-driven poller); bytes per student.
     """
     own = fig is None
     if own:
@@ -210,7 +210,8 @@ def polling_dashboard(results, *, current=None, fig=None):
     for r in results:
         ax_delay.plot([r.interval] * len(r.delays), [d * 1000 for d in r.delays], ".", color=CLIENT_COLOR, alpha=0.25)
     ax_delay.plot(xs, [r.mean_delay * 1000 for r in results], "o", color=CLIENT_COLOR, label="measured mean")
-    ax_delay.plot(grid, [(g / 2 + rtt) * 1000 for g in grid], color="gray", lw=1, label="theory: interval/2 + RTT")
+    theory = [(g / 2 + rtt / 2) * 1000 for g in grid]  # a clock-driven poller
+    ax_delay.plot(grid, theory, color="gray", lw=1, label="theory: interval/2 + RTT/2")
     ax_delay.set_xlabel("poll interval (s)")
     ax_delay.set_ylabel("ms")
     ax_delay.set_title("Ready on the server → client knows")

@@ -87,7 +87,8 @@ class EventParser:
         self._data: list[str] = []
         self._event = ""
         self._started = False
-        self.last_event_id = ""
+        self._id = ""  # the last event id buffer: an ``id:`` line sets it at once
+        self.last_event_id = ""  # what a reconnect sends: the buffer, as of the last block that ended
         self.retry: int | None = None
 
     def feed(self, chunk: bytes) -> list[Event]:
@@ -136,13 +137,17 @@ class EventParser:
             self._event = value
         elif name == "id":
             if "\0" not in value:
-                self.last_event_id = value
+                self._id = value
         elif name == "retry":
             if value.isdigit():
                 self.retry = int(value)
         return None
 
     def _dispatch(self) -> Event | None:
+        # As the HTML standard's dispatch does: the id takes effect when its block ends, even a
+        # block with no data (``id: 9`` alone moves Last-Event-ID to 9); a block cut off before
+        # its blank line never ended, so its id never counts.
+        self.last_event_id = self._id
         data, event = self._data, self._event
         self._data, self._event = [], ""
         if not data:
