@@ -344,7 +344,7 @@ def test_a_killed_lab_takes_its_servers_and_backplane_with_it(which, tmp_path):
 # the backplane's secrets; then the backplane itself, asked without AUTH.
 NOBODY_PROBE = r"""
 import json, os, socket, sys
-port, secrets = int(sys.argv[1]), sys.argv[2:]
+port, secrets = int(sys.argv[1]), sys.stdin.read().split()  # on stdin: our own command line shows no secret
 found = []
 for pid in os.listdir("/proc"):
     if pid.isdigit():
@@ -368,8 +368,9 @@ print(json.dumps({"found": found, "answers": answers.decode("latin-1")}))
 """
 
 
-def _as_nobody(code: str, *args: str) -> dict:
-    """Run ``code`` as the unprivileged user nobody (a stranger on this machine); its last line, as JSON."""
+def _as_nobody(code: str, *args: str, stdin: str = "") -> dict:
+    """Run ``code`` as the unprivileged user nobody (a stranger on this machine), ``stdin`` on its standard
+    input; its last line, as JSON."""
     from duplexlab.apps.sandbox import nobody_python
 
     python, runuser = nobody_python(), shutil.which("runuser")
@@ -377,6 +378,7 @@ def _as_nobody(code: str, *args: str) -> dict:
         pytest.skip("needs root, runuser and a Python that nobody may run")
     ran = subprocess.run(
         [runuser, "-u", "nobody", "--", python, "-I", "-c", code, *args],
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=seconds(60),
@@ -403,7 +405,7 @@ def test_another_local_user_reads_no_backplane_secret_and_cannot_use_it_without_
         parts = urlsplit(cluster.backplane.url)
         assert parts.password and parts.port
         prefix = cluster._key.rsplit(":", 1)[0]
-        seen = _as_nobody(NOBODY_PROBE, str(parts.port), parts.password, prefix)
+        seen = _as_nobody(NOBODY_PROBE, str(parts.port), stdin=f"{parts.password} {prefix}")
         cluster.notify("meera", "still working", on="A")  # the cluster itself still uses it
     finally:
         lab.close()
