@@ -282,7 +282,10 @@ def test_a_student_reads_and_follows_only_their_own_notifications(classroom):
         # someone else's notification and one that does not exist look the same: no id is confirmed
         theirs, missing = mine.get(f"/api/notifications/{his.id}"), mine.get(f"/api/notifications/{his.id + 100}")
         assert theirs.status == missing.status == 404
-        assert theirs.json() == {**missing.json(), "error": missing.json()["error"].replace(str(his.id + 100), str(his.id))}
+        assert theirs.json() == {
+            **missing.json(),
+            "error": missing.json()["error"].replace(str(his.id + 100), str(his.id)),
+        }
         assert "/api/users/asha/" in theirs.json()["hint"], theirs.json()
         assert "for ravi only" not in "".join(r.text for r in mine.history)
         assert mine.get(f"/api/notifications/{hers.id}").json()["text"] == "for asha"
@@ -417,8 +420,8 @@ def holding_judge(monkeypatch):
 
 
 def test_a_judge_result_is_read_only_by_its_submitter_and_the_teacher(held_judge):
-    """The judge remembers who submitted: another student polling that id gets 403, the submitter and
-    the teacher get the verdict."""
+    """The judge remembers who submitted: another student polling that id gets 404, as for an id that
+    does not exist (no id is confirmed), the submitter and the teacher get the verdict."""
     lab, release = held_judge
     asha = dl.join(lab.url, lab.roster.code, name="asha")
     ravi = dl.join(lab.url, lab.roster.code, name="ravi")
@@ -427,8 +430,9 @@ def test_a_judge_result_is_read_only_by_its_submitter_and_the_teacher(held_judge
         release.set()
         done = mine.poll(sub["poll"], interval=0.05).answer.json()
         assert done["output"] == "ran print('asha secret')\n"
-        peek = other.get(sub["poll"])
-        assert peek.status == 403 and "not yours" in peek.json()["error"] and "asha secret" not in peek.text
+        peek, missing = other.get(sub["poll"]), other.get("/api/judge/submissions/999")
+        assert peek.status == missing.status == 404 and "of yours" in peek.json()["error"], peek.text
+        assert "asha secret" not in peek.text and peek.json()["hint"] == missing.json()["hint"]
     assert lab.judge.get(sub["id"]).submitter == "asha"
     assert lab.client().get(sub["poll"]).json()["output"] == "ran print('asha secret')\n"
 
@@ -633,6 +637,7 @@ def _join_from(lab: dl.Lab, address: str, name: str, code: str | None = None) ->
     """POST /api/classroom/join from ``address``; (status, body, headers)."""
     import http.client
 
+    assert lab.roster is not None
     conn = http.client.HTTPConnection("127.0.0.1", lab.port, timeout=5, source_address=(address, 0))
     try:
         body = json.dumps({"code": lab.roster.code if code is None else code, "name": name})
@@ -687,7 +692,7 @@ def test_one_address_gets_at_most_its_seats_and_cannot_block_the_class_judge(hol
     honest = _seat_from(lab, "127.0.0.4", "honest")
     with honest.client() as mine:
         sub = mine.post("/api/judge/submissions", json={"code": "print('mine')"}).json()
-        done = mine.poll(sub["poll"], interval=0.05, timeout=seconds(10)).answer.json()
+        done = mine.poll(sub["poll"], interval=0.05, deadline=seconds(10)).answer.json()
     assert done["status"] == "done" and done["output"] == "ran print('mine')\n"
     assert lab.judge.waiting() == {s.name: 2 for s in sybils}  # theirs still hold their places
     board = dl.widgets.Dashboard(lab)
@@ -750,9 +755,9 @@ def test_a_students_sockets_share_one_budget_and_the_dashboard_says_who_hit_it(c
         thread.start()
     wait_for(lambda: all(ws.close_code is not None for ws in kept) or time.perf_counter() - t0 > 3, timeout=10)
     stop.set()
+    took = time.perf_counter() - t0
     for thread in threads:
         thread.join(seconds(10))
-    took = time.perf_counter() - t0
     print(f"the victim received {received[0] / 1e6:.2f} MB in {took:.1f} s")
     assert received[0] <= BYTES_PER_SECOND * (took + 1) + 20_000, (received[0], took)
     assert any(ws.close_code == 1008 and "a second" in (ws.close_reason or "") for ws in kept), [

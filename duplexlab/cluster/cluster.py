@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import OpenDoorError, is_loopback
+from ..runtime.hygiene import ConnectionGate
 from ..runtime.loop import LoopThread
 from .backplane import Backplane, start_backplane
 from .balancer import Balancer
@@ -108,12 +109,22 @@ class Cluster:
         backplane: ``"auto"``, ``"redis-server"``, ``"embedded"``, a ``redis://`` URL, or None for no backplane.
         host: where the servers, balancers and backplane listen: a loopback address, since none of
             them checks who asks (a classroom runs no cluster).
+        gate: the lab's connection gate; the balancers' connections count there, with at most half of
+            it (:data:`.balancer.SHARE`).
 
     Raises:
         OpenDoorError: ``host`` is not a loopback address.
     """
 
-    def __init__(self, n: int, *, loop: LoopThread, backplane: str | None = "auto", host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        n: int,
+        *,
+        loop: LoopThread,
+        backplane: str | None = "auto",
+        host: str = "127.0.0.1",
+        gate: ConnectionGate | None = None,
+    ) -> None:
         if not 2 <= n <= len(NAMES):
             raise ValueError(f"servers is between 2 and {len(NAMES)} for a cluster, not {n}")
         if not is_loopback(host):
@@ -124,8 +135,9 @@ class Cluster:
         self._loop = loop
         self.backplane: Backplane | None = None
         self.nodes: list[Node] = []
-        self.http = Balancer(lambda: [(node.name, node.http_port) for node in self.nodes], host=host)
-        self.ws = Balancer(lambda: [(node.name, node.ws_port) for node in self.nodes], host=host)
+        gate = gate or ConnectionGate()  # the lab's: the balancers count there like its other servers
+        self.http = Balancer(lambda: [(node.name, node.http_port) for node in self.nodes], host=host, gate=gate)
+        self.ws = Balancer(lambda: [(node.name, node.ws_port) for node in self.nodes], host=host, gate=gate)
         self._logs = Path(tempfile.mkdtemp(prefix="duplexlab-cluster-"))
         self._turn = itertools.count()
 

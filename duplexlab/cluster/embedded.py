@@ -149,14 +149,14 @@ def _server_class():
             self._admitted: set[socket.socket] = set()
             self._admitted_lock = threading.Lock()
 
-        def verify_request(self, request, client_address) -> bool:  # type: ignore[override]
+        def verify_request(self, request, client_address) -> bool:
             with self._admitted_lock:
                 if len(self._admitted) >= MAX_CLIENTS:
                     return False
                 self._admitted.add(request)
                 return True
 
-        def shutdown_request(self, request) -> None:  # type: ignore[override]
+        def shutdown_request(self, request) -> None:
             with self._admitted_lock:
                 self._admitted.discard(request)
             super().shutdown_request(request)

@@ -3,9 +3,10 @@
 ``python -m duplexlab.cluster.node NAME HOST`` reads one JSON line on its
 standard input first, ``{"backplane": URL or "", "key": LOG_KEY}`` (the
 backplane's URL carries its password: a command line would show it to every
-user of the machine, a pipe shows it to nobody), then starts the notification API (list, long poll, SSE) and the WebSocket server
-(``/notifications/<user>``, ``/stream/<topic>``, ``/echo``) on free ports of HOST,
-prints one JSON line ``{"ready": true, "name": ..., "http": ..., "ws": ..., "pid": ...}``
+user of the machine, a pipe shows it to nobody), then starts the notification
+API (list, long poll, SSE) and the WebSocket server (``/notifications/<user>``,
+``/stream/<topic>``, ``/echo``) on free ports of HOST, prints one JSON line
+``{"ready": true, "name": ..., "http": ..., "ws": ..., "pid": ...}``
 and then takes commands, one JSON object per line on its standard input,
 answering each with one line on its standard output:
 
