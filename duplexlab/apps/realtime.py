@@ -556,6 +556,9 @@ class RealtimeServer:
         theirs = self._by_student.setdefault(student.name, set()) if student is not None else None
         try:
             if student is not None and theirs is not None and self.roster is not None:
+                if student.removed:  # removed while this handshake was on its way
+                    await ws.close(1008, "removed by the teacher")
+                    return
                 limit = self.roster.limits.sockets_per_student
                 if len(theirs) >= limit:  # counted and checked in one step: no await since the handshake
                     student.limits_hit["sockets"] += 1

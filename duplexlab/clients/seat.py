@@ -29,9 +29,9 @@ if ``asha`` was taken): you act as that name and only as it. What a seat support
 Refused with 403 and what to use instead: anyone else's notifications, sockets and judge results
 (one of theirs by id answers 404, as one that does not exist), and creating notifications for
 anyone else. Limits (the teacher's ``lab.roster.limits``): 3 seats per machine (the same name again
-from it: 409), 4 open sockets and 50 messages or 256 KiB a second across them (1008 and why beyond). What stays the teacher's: connection records,
-notifications for others, private tokens, faults and taps, the cluster, removing students and
-rotating the code.
+from it: 409), 4 open sockets and 50 messages or 64 KiB a second across them (1008 and why beyond).
+What stays the teacher's: connection records, notifications for others, private tokens, faults and
+taps, the cluster, removing students and rotating the code.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ door first (:class:`AuthenticatingHandler`): until it sends ``AUTH <password>``
 answered ``-NOAUTH``, as a real Redis would; a wrong password, a malformed
 command, too many commands or :data:`AUTH_TIMEOUT` seconds without one close the
 connection. At most :data:`MAX_CLIENTS` connections are served at once (each is a
-thread here).
+thread here), of which at most :data:`MAX_PENDING` not yet authenticated.
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ import sys
 import threading
 from typing import Any
 
-__all__ = ["AUTH_TIMEOUT", "MAX_CLIENTS", "main", "read_command"]
+__all__ = ["AUTH_TIMEOUT", "MAX_CLIENTS", "MAX_PENDING", "main", "read_command"]
 
-AUTH_TIMEOUT = 5.0  # seconds a connection has to authenticate
+AUTH_TIMEOUT = 2.0  # seconds a connection has to authenticate
 MAX_CLIENTS = 256  # connections served at once (the lab's servers need two each)
+MAX_PENDING = 32  # of them, not yet authenticated: a stranger's flood leaves room for the lab's servers
 MAX_UNAUTHENTICATED = 8  # commands answered NOAUTH before the connection is closed
 MAX_ARGS = 8  # a command before AUTH is short: AUTH, HELLO 3 AUTH user password SETNAME name
 MAX_ARG = 512  # bytes in one argument before AUTH
@@ -102,6 +103,7 @@ def _server_class():
             except OSError:  # a timeout, or the peer went away
                 return
             finally:
+                self.server.authenticated(self.request)  # or gone: no longer pending either way
                 with contextlib.suppress(OSError):
                     self.connection.settimeout(None)
                     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
@@ -147,18 +149,25 @@ def _server_class():
             self.password = password.encode()
             self.fake_server.config[b"requirepass"] = self.password
             self._admitted: set[socket.socket] = set()
+            self._pending: set[socket.socket] = set()
             self._admitted_lock = threading.Lock()
 
         def verify_request(self, request, client_address) -> bool:
             with self._admitted_lock:
-                if len(self._admitted) >= MAX_CLIENTS:
+                if len(self._admitted) >= MAX_CLIENTS or len(self._pending) >= MAX_PENDING:
                     return False
                 self._admitted.add(request)
+                self._pending.add(request)
                 return True
+
+        def authenticated(self, request) -> None:
+            with self._admitted_lock:
+                self._pending.discard(request)
 
         def shutdown_request(self, request) -> None:
             with self._admitted_lock:
                 self._admitted.discard(request)
+                self._pending.discard(request)
             super().shutdown_request(request)
 
     return GuardedServer

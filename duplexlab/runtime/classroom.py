@@ -62,7 +62,7 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import JoinRefused, LimitError
-from .http import END_KEY, Ending
+from .http import END_KEY, Ending, read_json
 
 __all__ = [
     "BYTES_PER_SECOND",
@@ -93,7 +93,7 @@ SEATS_PER_ADDRESS = 3  # seats one source address may hold
 CONNECTIONS_PER_ADDRESS = 64  # connections one source address may hold, across the lab's listeners
 SOCKETS_PER_STUDENT = 4  # WebSockets one student may hold open
 MESSAGES_PER_SECOND = 50  # WebSocket messages a second one student may send, across their sockets
-BYTES_PER_SECOND = 256 * 1024  # and their bytes
+BYTES_PER_SECOND = 64 * 1024  # and their bytes (one flooder fills no one's slow Wi-Fi)
 JOIN_FAILURES = 5  # failed joins from one address before it may try only once a second
 MAX_DOORS = 10_000  # addresses whose join attempts are remembered
 REMOVED = Ending(
@@ -471,10 +471,8 @@ def classroom_middleware(
         if path == "/api/classroom/join" and request.method == "POST":
             peer = request.transport.get_extra_info("peername") if request.transport is not None else None
             address = source(peer) if source is not None else (peer[0] if isinstance(peer, tuple) else None)
-            try:
-                data = await request.json()
-                if not isinstance(data, dict):
-                    raise ValueError("a join is a JSON object")
+            try:  # read_json: the whole body within BODY_TIMEOUT, up to MAX_BODY, a JSON object, or 400/408/413
+                data = await read_json(request, example='{"code": "<the join code>", "name": "<your name>"}')
                 name, credential = roster.join(data.get("code"), data.get("name"), address=address)
             except JoinRefused as exc:
                 response = _json(exc.status, exc.error, exc.hint)
@@ -520,7 +518,7 @@ def classroom_middleware(
             return web.json_response(roster.settings)
         if path == "/api/classroom/checks" and request.method == "POST":
             try:
-                data = await request.json()
+                data = await read_json(request, example='{"check": "fetch_new", "status": "✓"}')
                 name, status = data["check"], data["status"]
                 if not (isinstance(name, str) and NAME.fullmatch(name) and status in ("✓", "✗", "○")):
                     raise ValueError(name)
