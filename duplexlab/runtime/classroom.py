@@ -181,7 +181,7 @@ class _Door:
 def own_addresses(host: str) -> set[str]:
     """The addresses a lab bound to ``host`` sees its own machine's connections come from."""
     if host in ("", "0.0.0.0", "::"):
-        return {"127.0.0.1", "::1"}
+        return {"127.0.0.1", "::1", "::ffff:127.0.0.1"}  # the last: IPv4 loopback on a dual-stack socket
     return {"127.0.0.1" if host == "localhost" else host}
 
 
