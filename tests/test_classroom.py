@@ -854,7 +854,9 @@ def test_removal_ends_the_students_event_stream_and_long_poll_with_a_reason(clas
 
 def test_a_join_code_guessed_from_one_address_is_throttled_after_five_failures(classroom):
     """Five wrong codes from one address, then that address may try once a second (429 with Retry-After
-    between); another address is not slowed; the right code then joins."""
+    between); another address is not slowed; the right code then joins. Asking with the right code and no
+    name (dl.can_reach's question) is no failure."""
+    assert [_join_from(classroom, "127.0.0.6", "")[0] for _ in range(6)] == [400] * 6
     wrong = [_join_from(classroom, "127.0.0.6", "guesser", code=f"WRONG{i:03d}")[0] for i in range(5)]
     assert wrong == [403] * 5
     status, body, headers = _join_from(classroom, "127.0.0.6", "guesser")

@@ -288,8 +288,8 @@ class Roster:
             door.tried = now
         try:
             return self._join(code, name, address)
-        except (JoinRefused, ValueError):
-            if door is not None:
+        except JoinRefused:  # a wrong code, a name or seats taken; not a bad name with the right code
+            if door is not None:  # (dl.can_reach(url, code=...) asks with no name: 400 says the code is right)
                 door.failures += 1
             raise
 
