@@ -7,6 +7,8 @@ The tree::
     ├── LabNotRunningError  the lab was used after it was stopped
     ├── HTTPStatusError     the server answered 4xx or 5xx
     ├── OpenDoorError       a lab would serve a network with no credential check
+    ├── JoinRefused         a classroom's door said no: a wrong code, a name or seats taken, too fast
+    ├── LimitError          a classroom limit was set to something it cannot be
     └── CheckFailed         an exercise check found a mistake
 """
 
@@ -19,7 +21,9 @@ __all__ = [
     "CheckFailed",
     "DuplexLabError",
     "HTTPStatusError",
+    "JoinRefused",
     "LabNotRunningError",
+    "LimitError",
     "OpenDoorError",
     "PortInUseError",
     "is_address_in_use",
@@ -151,6 +155,47 @@ class OpenDoorError(DuplexLabError, ValueError):
             f"a lab on {self.host!r} would serve everyone who reaches that address, with no credential; "
             f'to share it with a class, pass classroom=True: dl.start(classroom=True, host="{self.host}"); '
             "otherwise keep the default host, 127.0.0.1"
+        )
+
+
+class JoinRefused(DuplexLabError, PermissionError):
+    """A classroom's door refused a join; the lab answers it with ``status`` and the hint.
+
+    Args:
+        status: 403 (a wrong code; an address that holds its seats), 409 (a name that already has a
+            seat from that address) or 429 (too many failed joins from that address: one a second).
+        error: what was wrong.
+        hint: what to do instead.
+        retry_after: seconds before trying again is worth it (429), else 0.
+    """
+
+    def __init__(self, status: int, error: str, hint: str, *, retry_after: int = 0) -> None:
+        super().__init__(status, error, hint)
+        self.status, self.error, self.hint, self.retry_after = status, error, hint, retry_after
+
+    def __str__(self) -> str:
+        return f"{self.error}; {self.hint}"
+
+
+class LimitError(DuplexLabError, ValueError):
+    """A classroom limit (``lab.roster.limits.<name>``) was set out of its range.
+
+    Args:
+        name: the limit.
+        value: what it was set to.
+        low: the least it may be.
+        high: the most it may be.
+        default: what it is unless the teacher sets it.
+    """
+
+    def __init__(self, name: str, value: object, low: float, high: float, default: float) -> None:
+        super().__init__(name, value, low, high, default)
+        self.name, self.value, self.low, self.high, self.default = name, value, low, high, default
+
+    def __str__(self) -> str:
+        return (
+            f"{self.name} is a whole number from {self.low:g} to {self.high:g}, not {self.value!r}; "
+            f"set it with e.g. lab.roster.limits.{self.name} = {self.default:g} (its default)"
         )
 
 

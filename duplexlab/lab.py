@@ -23,7 +23,7 @@ from .apps import notifications as social
 from .clients.http import AsyncClient, Client
 from .cluster.cluster import Cluster
 from .errors import LabNotRunningError, OpenDoorError, is_loopback
-from .runtime.classroom import Roster, classroom_middleware
+from .runtime.classroom import REMOVED, Roster, classroom_middleware, own_addresses
 from .runtime.http import HTTPServer, make_app
 from .runtime.hygiene import ConnectionGate, quiet_server_logs
 from .runtime.loop import LoopThread, allow_nested_asyncio_run, raise_open_file_limit
@@ -32,9 +32,11 @@ from .runtime.policy import RequestPolicy
 from .runtime.websocket import LOGGER, ClosingSocket
 from .tap import Tap
 
-__all__ = ["Lab", "current", "start", "stop"]
+__all__ = ["REMOVE_GRACE", "Lab", "current", "start", "stop"]
 
 T = TypeVar("T")
+
+REMOVE_GRACE = 0.3  # seconds a removed student's sockets have to finish the close before they are cut
 
 
 class Lab:
@@ -108,13 +110,18 @@ class Lab:
             self.loop.start()
             app = make_app(self.policy)
             if self.roster is not None:
+                roster = self.roster
+                # each address on the class's network holds a few connections; the lab's own machine any
+                gate.own_addresses = roster.own_addresses = own_addresses(self.host)
+                gate.per_address = lambda: roster.limits.connections_per_address
                 self.judge.isolate = sandbox.isolation() is not None  # other students' code, the teacher's machine
                 app.middlewares.append(
                     classroom_middleware(
-                        self.roster,
+                        roster,
                         self.policy.issue_ticket,
                         judge_isolated=self.judge.isolate,
                         note_owner=self._note_owner,
+                        source=gate.source,
                     )
                 )
             social.add_routes(app, self.notifications)
@@ -149,7 +156,7 @@ class Lab:
             if self.server_count > 1:
                 try:
                     self.cluster = Cluster(
-                        self.server_count, loop=self.loop, backplane=self.backplane_spec, host=self.host
+                        self.server_count, loop=self.loop, backplane=self.backplane_spec, host=self.host, gate=gate
                     )
                     self.cluster.start()
                 except BaseException:
@@ -397,12 +404,44 @@ class Lab:
         return f'seat = dl.join("{self.url}", "{self.roster.code}", name="your name")'
 
     def remove_student(self, name: str) -> int:
-        """Revoke ``name``'s credential and close their open sockets (1008). Returns how many closed."""
+        """Remove ``name`` from the class and end everything they hold; returns how many sockets closed.
+
+        Their credential is revoked; their sockets get 1008 and :data:`REMOVE_GRACE` seconds to finish
+        the close, then are cut (a student who never answers never holds the teacher up); their event
+        streams and long polls end with the reason; their judge submissions still waiting are cancelled.
+        Returns within a second, whatever the student does; what it ended is kept, in words, in
+        ``lab.roster.named(name).removal`` (the dashboard shows it).
+
+        Raises:
+            ValueError: no such student in the class (or the teacher's own name).
+        """
         if self.roster is None:
             raise ValueError("this lab is not in classroom mode")
         if not self.roster.remove(name):
             raise ValueError(f"no student {name!r} in this class; in class now: {', '.join(self.roster.students)}")
-        return self.run(self.websockets.close_owned_by(f"student:{name}", 1008, "removed by the teacher"), 5)
+        student = self.roster.named(name)
+        assert student is not None
+        ws = self.websockets
+
+        async def end_everything() -> tuple[int, int, int, int]:
+            streams = 0
+            for held in list(student.held):
+                if not held.done():
+                    held.set_result(REMOVED)
+                    streams += 1
+            cancelled = self.judge.cancel(name)
+            closed, cut = await ws.close_owned_by(f"student:{name}", 1008, "removed by the teacher", grace=REMOVE_GRACE)
+            return closed, cut, streams, cancelled
+
+        closed, cut, streams, cancelled = self.run(end_everything(), 5)
+        said = f"credential revoked, {closed} socket(s) closed"
+        if cut:
+            said += f" ({cut} cut: no answer to the close within {REMOVE_GRACE:g} s)"
+        said += f", {streams} request(s) ended (event streams, long polls)"
+        if cancelled:
+            said += f", {cancelled} judge submission(s) cancelled"
+        student.removal = said
+        return closed
 
     def tap(self, target: str | None = None, *, port: int = 0) -> Tap:
         """Start a recording proxy in front of ``target`` (default: the lab's HTTP server).

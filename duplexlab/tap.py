@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 import duplexlab
 
 from .errors import PortInUseError, is_address_in_use
-from .runtime.hygiene import ConnectionGate
+from .runtime.hygiene import ConnectionGate, Pass
 from .runtime.loop import LoopThread
 from .wire.capture import Capture, Chunk, Counts, Direction
 from .wire.flow import Note
@@ -67,6 +68,8 @@ class _Link:
         self.timers: dict[Direction, asyncio.TimerHandle | None] = {Direction.UP: None, Direction.DOWN: None}
         self.ended: set[Direction] = set()
         self.lost: set[Direction] = set()
+        self.admitted: Pass | None = None  # its place at the lab's connection gate
+        self.forwarded: tuple[str, int] | None = None  # its own end toward the lab, told to the gate
 
     def end(self, direction: Direction) -> _End | None:
         """The end that receives what travels in ``direction``."""
@@ -239,12 +242,16 @@ class Tap:
     def _accept(self, end: _End) -> None:
         """A client connected: make its link and open the tap's own connection to the server."""
         assert end.transport is not None
-        if self.gate is not None and not self.gate.enter():
-            end.transport.abort()  # the lab is full: no fd held for this one
-            end.link = None
-            return
+        admitted = None
+        if self.gate is not None:  # two file descriptors: the client's and the tap's own to the server
+            admitted = self.gate.admit(end.transport.get_extra_info("peername"), weight=2)
+            if admitted is None:
+                end.transport.write(self.gate.busy_response())
+                end.transport.close()  # the lab is full (or this address is): no fd held once that is sent
+                end.link = None
+                return
         link = _Link(self, next(self._ids))
-        link.client, end.link = end, link
+        link.client, end.link, link.admitted = end, link, admitted
         self._links[link.id] = link
         task = asyncio.get_running_loop().create_task(self._connect(link))
         self._tasks.add(task)
@@ -254,7 +261,13 @@ class Tap:
         """Open the tap's own connection to the server for ``link``, then pass on what waited."""
         loop = asyncio.get_running_loop()
         try:
-            await loop.create_connection(lambda: _End(link, Direction.DOWN, self), self._target_host, self._target_port)
+            sock = await self._own_end(link)
+            if sock is not None:
+                await loop.create_connection(lambda: _End(link, Direction.DOWN, self), sock=sock)
+            else:
+                await loop.create_connection(
+                    lambda: _End(link, Direction.DOWN, self), self._target_host, self._target_port
+                )
         except asyncio.CancelledError:
             link.abort()
             raise
@@ -272,6 +285,41 @@ class Tap:
         if Direction.UP in link.ended:  # the client finished sending before the server was there
             self._pass_eof(link, Direction.UP)
         client.transport.resume_reading()
+
+    async def _own_end(self, link: _Link) -> socket.socket | None:
+        """The tap's connection to the lab, made so the lab's gate counts it for the client it carries.
+
+        Bound first (the lab's address, a port of its own), told to the gate (``forwarded``), then
+        connected: the lab sees whose it is from its first byte. None (connect the usual way) when
+        the target is not on this machine or the lab has no gate.
+        """
+        gate, client = self.gate, link.client
+        if gate is None or client is None or client.transport is None or not self._target_host:
+            return None
+        address = gate.source(client.transport.get_extra_info("peername"))
+        family = socket.AF_INET6 if ":" in self._target_host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            sock.bind((self._target_host, 0))
+        except OSError:  # not an address of this machine: nothing to tell the gate
+            sock.close()
+            return None
+        if address is not None:
+            link.forwarded = sock.getsockname()[:2]
+            gate.forwarded[link.forwarded] = address
+        try:
+            await asyncio.get_running_loop().sock_connect(sock, (self._target_host, self._target_port))
+        except BaseException:
+            sock.close()
+            self._forget(link)
+            raise
+        return sock
+
+    def _forget(self, link: _Link) -> None:
+        if link.forwarded is not None and self.gate is not None:
+            self.gate.forwarded.pop(link.forwarded, None)
+            link.forwarded = None
 
     def _carry(self, link: _Link, direction: Direction, data: bytes) -> None:
         link.last_activity = time.perf_counter()
@@ -363,8 +411,9 @@ class Tap:
             for timer in link.timers.values():
                 if timer is not None:
                     timer.cancel()
-            if self._links.pop(link.id, None) is not None and self.gate is not None:
-                self.gate.leave()
+            if self._links.pop(link.id, None) is not None and link.admitted is not None:
+                link.admitted.leave()
+                self._forget(link)
 
     async def _watch_idle(self) -> None:
         while True:

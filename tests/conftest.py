@@ -56,3 +56,40 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# A flood from one place: ``python -c FLOOD host port count payload`` opens ``count`` TCP connections
+# to host:port (up to 500 connecting at once), writes ``payload`` (a unicode-escaped string: a half
+# request, or a whole one) on each as it opens, prints {"opened", "failed", "seconds"} and holds them
+# until its input closes. Bounded: what has not connected within 60 s counts as failed.
+FLOOD = r"""
+import json, resource, selectors, socket, sys, time
+host, port, count, payload = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+payload = payload.encode().decode("unicode_escape").encode("latin-1")
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+sel = selectors.DefaultSelector()
+held, failed, started, t0 = [], 0, 0, time.monotonic()
+while (started < count or sel.get_map()) and time.monotonic() - t0 < 60:
+    while started < count and len(sel.get_map()) < 500:
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex((host, port))
+        sel.register(s, selectors.EVENT_WRITE)
+        started += 1
+    for key, _ in sel.select(0.5):
+        s = key.fileobj
+        sel.unregister(s)
+        if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+            try:
+                s.send(payload)
+                held.append(s)
+                continue
+            except OSError:
+                pass
+        s.close()
+        failed += 1
+failed += count - len(held) - failed
+print(json.dumps({"opened": len(held), "failed": failed, "seconds": time.monotonic() - t0}), flush=True)
+sys.stdin.read()
+"""

@@ -12,7 +12,7 @@ from websockets.sync.client import connect
 import duplexlab as dl
 from duplexlab.errors import HTTPStatusError
 
-from .conftest import wait_for
+from .conftest import seconds, wait_for
 
 
 @pytest.fixture
@@ -275,11 +275,18 @@ def test_a_student_reads_and_follows_only_their_own_notifications(classroom):
             "/api/users/ravi/notifications",
             "/api/users/ravi/notifications/wait?timeout=0",
             "/api/users/ravi/events",
-            f"/api/notifications/{his.id}",
         ):
             refused = mine.get(path)
             assert refused.status == 403, (path, refused.status)
             assert "/api/users/asha/" in refused.json()["hint"], refused.json()
+        # someone else's notification and one that does not exist look the same: no id is confirmed
+        theirs, missing = mine.get(f"/api/notifications/{his.id}"), mine.get(f"/api/notifications/{his.id + 100}")
+        assert theirs.status == missing.status == 404
+        assert theirs.json() == {
+            **missing.json(),
+            "error": missing.json()["error"].replace(str(his.id + 100), str(his.id)),
+        }
+        assert "/api/users/asha/" in theirs.json()["hint"], theirs.json()
         assert "for ravi only" not in "".join(r.text for r in mine.history)
         assert mine.get(f"/api/notifications/{hers.id}").json()["text"] == "for asha"
         assert [n["text"] for n in mine.get("/api/users/asha/notifications").json()["notifications"]] == ["for asha"]
@@ -367,9 +374,9 @@ def test_a_name_taken_once_is_never_given_to_someone_else(classroom):
         assert theirs.get("/api/users/meera_k/notifications").status == 403
 
 
-@pytest.fixture
-def held_judge(monkeypatch):
-    """A classroom lab whose judge is on (as with bubblewrap) and whose submissions run until released."""
+def _judge_on(monkeypatch, holds=lambda code: True):
+    """A classroom lab whose judge is on (as with bubblewrap); a submission whose code ``holds`` runs until
+    the returned event is set, the others at once."""
     import asyncio
     import threading
 
@@ -379,12 +386,31 @@ def held_judge(monkeypatch):
 
     async def held(code, limits, *, isolate=False):
         assert isolate, "a classroom's judge isolates every submission"
-        while not release.is_set():
+        while holds(code) and not release.is_set():
             await asyncio.sleep(0.01)
         return sandbox.Outcome("ok", f"ran {code}\n", "", 0, 0.0, 0, {"isolation": "held by the test"})
 
     monkeypatch.setattr(sandbox, "isolation", lambda: "/usr/bin/bwrap")
     monkeypatch.setattr(sandbox, "run", held)
+    return release
+
+
+@pytest.fixture
+def held_judge(monkeypatch):
+    """A classroom lab whose judge is on (as with bubblewrap) and whose submissions run until released."""
+    release = _judge_on(monkeypatch)
+    lab = dl.Lab(classroom=True).start()
+    try:
+        yield lab, release
+    finally:
+        release.set()
+        lab.close()
+
+
+@pytest.fixture
+def holding_judge(monkeypatch):
+    """The same, where only submissions whose code says "hold" wait to be released."""
+    release = _judge_on(monkeypatch, lambda code: "hold" in code)
     lab = dl.Lab(classroom=True).start()
     try:
         yield lab, release
@@ -394,8 +420,8 @@ def held_judge(monkeypatch):
 
 
 def test_a_judge_result_is_read_only_by_its_submitter_and_the_teacher(held_judge):
-    """The judge remembers who submitted: another student polling that id gets 403, the submitter and
-    the teacher get the verdict."""
+    """The judge remembers who submitted: another student polling that id gets 404, as for an id that
+    does not exist (no id is confirmed), the submitter and the teacher get the verdict."""
     lab, release = held_judge
     asha = dl.join(lab.url, lab.roster.code, name="asha")
     ravi = dl.join(lab.url, lab.roster.code, name="ravi")
@@ -404,8 +430,9 @@ def test_a_judge_result_is_read_only_by_its_submitter_and_the_teacher(held_judge
         release.set()
         done = mine.poll(sub["poll"], interval=0.05).answer.json()
         assert done["output"] == "ran print('asha secret')\n"
-        peek = other.get(sub["poll"])
-        assert peek.status == 403 and "not yours" in peek.json()["error"] and "asha secret" not in peek.text
+        peek, missing = other.get(sub["poll"]), other.get("/api/judge/submissions/999")
+        assert peek.status == missing.status == 404 and "of yours" in peek.json()["error"], peek.text
+        assert "asha secret" not in peek.text and peek.json()["hint"] == missing.json()["hint"]
     assert lab.judge.get(sub["id"]).submitter == "asha"
     assert lab.client().get(sub["poll"]).json()["output"] == "ran print('asha secret')\n"
 
@@ -599,3 +626,250 @@ def test_in_a_classroom_a_tap_shares_only_the_lab_and_keeps_anything_else_on_thi
         assert lab.tap(lab.url).url.startswith(f"http://{address}:")
         elsewhere = lab.tap(other.url)
         assert elsewhere.url.startswith("ws://127.0.0.1:"), elsewhere.url
+
+
+# -- a hostile student, a hostile neighbour (issue 24) ---------------------------------------------
+# Another loopback address (127.0.0.2, …) stands for another machine on the class's network: the lab
+# on 127.0.0.1 sees it as a source of its own, as it would a laptop on the LAN.
+
+
+def _join_from(lab: dl.Lab, address: str, name: str, code: str | None = None) -> tuple[int, dict, dict]:
+    """POST /api/classroom/join from ``address``; (status, body, headers)."""
+    import http.client
+
+    assert lab.roster is not None
+    conn = http.client.HTTPConnection("127.0.0.1", lab.port, timeout=5, source_address=(address, 0))
+    try:
+        body = json.dumps({"code": lab.roster.code if code is None else code, "name": name})
+        conn.request("POST", "/api/classroom/join", body=body, headers={"Content-Type": "application/json"})
+        reply = conn.getresponse()
+        return reply.status, json.loads(reply.read()), dict(reply.getheaders())
+    finally:
+        conn.close()
+
+
+def _seat_from(lab: dl.Lab, address: str, name: str):
+    """A seat joined from ``address``."""
+    from duplexlab.clients.seat import Seat
+
+    status, body, _ = _join_from(lab, address, name)
+    assert status == 201, body
+    return Seat(lab.url, body["name"], body["credential"], lab.ws_url)
+
+
+def test_one_address_gets_at_most_its_seats_and_cannot_block_the_class_judge(holding_judge):
+    """40 joins from one address give at most 3 seats (the same name again: 409; more seats: 403, then
+    429 once it failed 5 times); students may not ask for a long queue delay or a time limit above the
+    class's; three seats that each hold two submissions keep one place each in the class's queue, so an
+    honest student's submission is accepted and judged while theirs wait; the teacher sees who is queued."""
+    from duplexlab.runtime.classroom import SEATS_PER_ADDRESS
+
+    lab, release = holding_judge
+    same = [_join_from(lab, "127.0.0.2", "sybil") for _ in range(40)]
+    statuses = [status for status, _, _ in same]
+    assert statuses[0] == 201 and statuses.count(201) == 1, statuses
+    assert statuses[1] == 409 and "already" in same[1][1]["error"] and "another name" in same[1][1]["hint"]
+    assert 429 in statuses and same[statuses.index(429)][2]["Retry-After"] == "1"
+    many = [_join_from(lab, "127.0.0.3", f"sybil{i}") for i in range(40)]
+    assert [status for status, _, _ in many].count(201) == SEATS_PER_ADDRESS == 3
+    full = many[SEATS_PER_ADDRESS]
+    assert full[0] == 403 and "seats" in full[1]["error"] and "teacher" in full[1]["hint"], full
+    assert sum(1 for name in lab.roster.students if name.startswith("sybil")) == 1 + SEATS_PER_ADDRESS
+
+    lab.judge.max_waiting = 4  # a small class queue: three seats hold six submissions, one place each
+    sybils = [s for s in lab.roster.table() if s.name.startswith("sybil") and s.name != "sybil"]
+    from duplexlab.clients.seat import Seat
+
+    with Seat(lab.url, sybils[0].name, sybils[0].credential, lab.ws_url).client(check=False) as one:
+        too_long = one.post("/api/judge/submissions", json={"code": "hold", "queue_delay": 60})
+        assert too_long.status == 400 and "queue_delay" in too_long.json()["error"], too_long.json()
+        too_slow = one.post("/api/judge/submissions", json={"code": "hold", "time_limit": 10})
+        assert too_slow.status == 400 and "the class's" in too_slow.json()["error"], too_slow.json()
+    for student in sybils:
+        with Seat(lab.url, student.name, student.credential, lab.ws_url).client() as theirs:
+            for _ in range(2):
+                assert theirs.post("/api/judge/submissions", json={"code": "hold", "queue_delay": 1}).status == 202
+    honest = _seat_from(lab, "127.0.0.4", "honest")
+    with honest.client() as mine:
+        sub = mine.post("/api/judge/submissions", json={"code": "print('mine')"}).json()
+        done = mine.poll(sub["poll"], interval=0.05, deadline=seconds(10)).answer.json()
+    assert done["status"] == "done" and done["output"] == "ran print('mine')\n"
+    assert lab.judge.waiting() == {s.name: 2 for s in sybils}  # theirs still hold their places
+    board = dl.widgets.Dashboard(lab)
+    assert {r["name"]: r["judge"] for r in board.rows()} == {"sybil": 0, "honest": 0} | {s.name: 2 for s in sybils}
+    assert "judge: 6 queued or running" in board.load_line()
+
+
+def test_a_students_sockets_share_one_budget_and_the_dashboard_says_who_hit_it(classroom):
+    """One credential opens 25 chat sockets: at most 4 stay open, the rest close with 1008 and say why;
+    flooding the room with 60 KB lines from those 4, the student is held to their bytes a second across
+    all of them (a socket past it closes with 1008), so another student receives at most that budget;
+    the dashboard shows who hit which limit."""
+    from websockets.sync.client import ClientConnection
+
+    from duplexlab.runtime.classroom import BYTES_PER_SECOND, SOCKETS_PER_STUDENT
+
+    flooder = _seat_from(classroom, "127.0.0.5", "flooder")
+    victim = dl.join(classroom.url, classroom.roster.code, name="victim")
+    listener = victim.connect("/chat")
+    assert json.loads(listener.recv(timeout=5))["type"] == "welcome"
+    kept: list[ClientConnection] = []
+    refused: list[ConnectionClosed] = []
+    for _ in range(25):
+        ws = flooder.connect("/chat", additional_headers={})
+        try:
+            assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
+            kept.append(ws)
+        except ConnectionClosed as closed:
+            refused.append(closed)
+    assert len(kept) <= SOCKETS_PER_STUDENT == 4
+    assert refused and all(c.rcvd is not None and c.rcvd.code == 1008 for c in refused)
+    assert f"{SOCKETS_PER_STUDENT} sockets" in refused[0].rcvd.reason, refused[0].rcvd
+
+    import threading
+
+    line = json.dumps({"type": "message", "text": "x" * 60_000})
+    received = [0]
+    stop = threading.Event()
+
+    def flood(ws: ClientConnection) -> None:
+        try:
+            while not stop.is_set():
+                ws.send(line)
+        except ConnectionClosed:
+            pass
+
+    def listen() -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    received[0] += len(listener.recv(timeout=0.2))
+                except TimeoutError:
+                    pass
+        except ConnectionClosed:
+            pass
+
+    threads = [threading.Thread(target=flood, args=(ws,)) for ws in kept] + [threading.Thread(target=listen)]
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: all(ws.close_code is not None for ws in kept) or time.perf_counter() - t0 > 3, timeout=10)
+    stop.set()
+    took = time.perf_counter() - t0
+    for thread in threads:
+        thread.join(seconds(10))
+    print(f"the victim received {received[0] / 1e6:.2f} MB in {took:.1f} s")
+    assert received[0] <= BYTES_PER_SECOND * (took + 1) + 20_000, (received[0], took)
+    assert any(ws.close_code == 1008 and "a second" in (ws.close_reason or "") for ws in kept), [
+        (ws.close_code, ws.close_reason) for ws in kept
+    ]
+    board = dl.widgets.Dashboard(classroom)
+    rows = {r["name"]: r for r in board.rows()}
+    assert "sockets" in rows["flooder"]["limits"] and "bytes/s" in rows["flooder"]["limits"], rows["flooder"]
+    assert rows["victim"]["limits"] == {}
+    assert "flooder" in board.table.value and "sockets ×" in board.table.value
+
+
+def _raw_websocket(lab: dl.Lab, path: str, credential: str):
+    """A WebSocket that completes its handshake and then never reads, never answers: a raw socket."""
+    import base64
+    import os
+    import socket
+
+    sock = socket.create_connection(("127.0.0.1", lab.websockets.port), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{lab.websockets.port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {credential}\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def test_removing_a_student_who_never_answers_returns_at_once_and_the_dashboard_says_so(classroom):
+    """A student whose chat socket never reads nor answers a close: the dashboard's Remove returns within
+    a second, cuts that socket, and its status line says what it did."""
+    seat = dl.join(classroom.url, classroom.roster.code, name="mute")
+    sock = _raw_websocket(classroom, "/chat", seat.credential)
+    try:
+        wait_for(lambda: len(classroom.websockets.open_connections) == 1)
+        board = dl.widgets.Dashboard(classroom)
+        t0 = time.perf_counter()
+        board.remove("mute")
+        took = time.perf_counter() - t0
+        print(f"Remove took {took * 1000:.0f} ms")
+        assert took < seconds(1), took
+        assert "removed mute" in board.status.value and "1 socket" in board.status.value, board.status.value
+        assert "mute" not in classroom.roster.students
+        wait_for(lambda: not classroom.websockets.open_connections, why=lambda: classroom.websockets.open_connections)
+        board.remove("mute")  # twice: it says so, it does not raise
+        assert "no student" in board.status.value
+    finally:
+        sock.close()
+
+
+def test_removal_ends_the_students_event_stream_and_long_poll_with_a_reason(classroom):
+    """An event stream and a long poll held when the teacher removes their student end at once and say
+    why; a note the teacher makes afterwards reaches neither."""
+    import http.client
+    import threading
+
+    seat = dl.join(classroom.url, classroom.roster.code, name="leaver")
+    stream: list[bytes] = []
+    polled: list = []
+
+    def follow() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", classroom.port, timeout=seconds(10))
+        conn.request("GET", "/api/users/leaver/events", headers=seat.headers)
+        reply = conn.getresponse()
+        while chunk := reply.read1(65536):
+            stream.append(chunk)
+        conn.close()
+
+    def wait() -> None:
+        with seat.client(check=False, timeout=seconds(20)) as mine:
+            polled.append(mine.get("/api/users/leaver/notifications/wait", params={"timeout": 15}))
+
+    threads = [threading.Thread(target=follow), threading.Thread(target=wait)]
+    for thread in threads:
+        thread.start()
+    listeners = classroom.notifications._listeners
+    wait_for(lambda: len(listeners) >= 3 and stream, why=lambda: (listeners, stream))  # the lab's sockets, both
+    classroom.remove_student("leaver")
+    classroom.notify("leaver", "a note after the removal")
+    for thread in threads:
+        thread.join(seconds(5))
+        assert not thread.is_alive(), "a stream or a long poll outlived the removal"
+    text = b"".join(stream).decode()
+    assert "removed" in text and "a note after the removal" not in text, text
+    (reply,) = polled
+    assert reply.status == 401 and "removed" in reply.json()["error"], (reply.status, reply.text)
+
+
+def test_a_join_code_guessed_from_one_address_is_throttled_after_five_failures(classroom):
+    """Five wrong codes from one address, then that address may try once a second (429 with Retry-After
+    between); another address is not slowed; the right code then joins. Asking with the right code and no
+    name (dl.can_reach's question) is no failure."""
+    assert [_join_from(classroom, "127.0.0.6", "")[0] for _ in range(6)] == [400] * 6
+    wrong = [_join_from(classroom, "127.0.0.6", "guesser", code=f"WRONG{i:03d}")[0] for i in range(5)]
+    assert wrong == [403] * 5
+    status, body, headers = _join_from(classroom, "127.0.0.6", "guesser")
+    assert status == 429 and headers["Retry-After"] == "1" and "second" in body["error"], body
+    assert _join_from(classroom, "127.0.0.7", "other")[0] == 201
+    wait_for(lambda: _join_from(classroom, "127.0.0.6", "guesser")[0] == 201, timeout=3)
+
+
+def test_a_judge_404_says_nothing_of_how_many_the_class_submitted(held_judge):
+    """Polling an id that is not there answers 404 without the range of ids the judge keeps."""
+    lab, release = held_judge
+    asha = dl.join(lab.url, lab.roster.code, name="asha")
+    with asha.client(check=False) as mine:
+        mine.post("/api/judge/submissions", json={"code": "print(1)"})
+        missing = mine.get("/api/judge/submissions/9999")
+    assert missing.status == 404 and " to " not in missing.text and "kept" not in missing.text, missing.text

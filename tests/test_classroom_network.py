@@ -19,6 +19,8 @@ import pytest
 
 from duplexlab.apps.sandbox import isolation
 
+from .conftest import FLOOD, seconds
+
 pytestmark = pytest.mark.skipif(
     shutil.which("ip") is None or os.geteuid() != 0, reason="needs root and iproute2 (bash .ci/run installs it)"
 )
@@ -29,6 +31,8 @@ TEACHER_CODE = r"""
 import contextlib, json, sys, duplexlab as dl
 with contextlib.redirect_stdout(sys.stderr):  # the join line it prints is for people
     lab = dl.start(classroom=True, host=sys.argv[1])
+if len(sys.argv) > 2:  # a namespace stands for a room of students behind one address
+    lab.roster.limits.seats_per_address = int(sys.argv[2])
 print(json.dumps({"url": lab.url, "ws_url": lab.ws_url, "code": lab.roster.code}), flush=True)
 for line in sys.stdin:
     cmd = json.loads(line)
@@ -198,7 +202,7 @@ def test_a_class_across_namespaces_chats_gets_pushes_polls_and_shuts_out_who_has
     teacher's counts match what they sent; no credential, a forged or revoked one, or a stale code
     get nothing: no notifications, no judge, no socket."""
     teacher_ns, (chat_ns, poll_ns, hold_ns) = school
-    teacher = run_in(teacher_ns, TEACHER_CODE, TEACHER)
+    teacher = run_in(teacher_ns, TEACHER_CODE, TEACHER, "40")
     procs = [teacher]
     try:
         hello = line(teacher)
@@ -243,6 +247,54 @@ def test_a_class_across_namespaces_chats_gets_pushes_polls_and_shuts_out_who_has
         for what in ("none", "forged", "revoked"):
             assert found[what] == [401, 401, 401, 401], (what, found[what])  # read, judge, chat, pushes
         assert found["stale_code"] == 403
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
+
+
+STEADY_CODE = r"""
+import json, sys, time
+import duplexlab as dl
+seat = dl.join(sys.argv[1], sys.argv[2], name="steady")
+print(json.dumps({"ready": seat.name}), flush=True)
+sys.stdin.readline()  # the flood is on
+t0 = time.perf_counter()
+with seat.client(check=False, timeout=10) as c:
+    status = c.get("/api/health").status
+t1 = time.perf_counter()
+ws = seat.connect("/echo", open_timeout=10)
+ws.send("still here")
+echoed = ws.recv(timeout=10)
+ws.close()
+print(json.dumps({"health": status, "health_s": t1 - t0, "echo": echoed, "ws_s": time.perf_counter() - t1}), flush=True)
+"""
+
+
+def test_a_flood_of_half_requests_from_one_address_leaves_the_class_served(school):
+    """10,500 connections that each send half a request, from one namespace (no join code needed): the
+    lab holds only that address's share and answers the rest 503, so a student in another namespace
+    still gets /api/health and an echo over a WebSocket, each within 2 s."""
+    from urllib.parse import urlsplit
+
+    teacher_ns, (flood_ns, student_ns, _) = school
+    teacher = run_in(teacher_ns, TEACHER_CODE, TEACHER)
+    procs = [teacher]
+    try:
+        hello = line(teacher)
+        steady = run_in(student_ns, STEADY_CODE, hello["url"], hello["code"])
+        procs.append(steady)
+        assert line(steady)["ready"] == "steady"
+        half = "GET /api/health HTTP/1.1\\r\\nHost: x\\r\\n"
+        flood = run_in(flood_ns, FLOOD, TEACHER, str(urlsplit(hello["url"]).port), "10500", half)
+        procs.append(flood)
+        print("flood:", line(flood))
+        say(steady, "go")
+        served = line(steady)
+        print("the student, during the flood:", served)
+        assert served["health"] == 200 and served["echo"] == "still here", served
+        assert served["health_s"] < seconds(2) and served["ws_s"] < seconds(2), served
     finally:
         for proc in procs:
             if proc.poll() is None:

@@ -18,7 +18,7 @@ import pytest
 import duplexlab as dl
 from duplexlab.cluster.balancer import pick
 
-from .conftest import free_port, seconds, wait_for
+from .conftest import FLOOD, free_port, seconds, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -338,3 +338,141 @@ def test_a_killed_lab_takes_its_servers_and_backplane_with_it(which, tmp_path):
                 holder = subprocess.run(["ss", "-ltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
                 pytest.fail(f"port {port} (of {ports}) still open after the lab was killed:\n{holder}")
             time.sleep(0.1)
+
+
+# Run as `nobody` by the test below: every /proc/<pid>/cmdline and environ it can read, searched for
+# the backplane's secrets; then the backplane itself, asked without AUTH.
+NOBODY_PROBE = r"""
+import json, os, socket, sys
+port, secrets = int(sys.argv[1]), sys.stdin.read().split()  # on stdin: our own command line shows no secret
+found = []
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        for part in ("cmdline", "environ"):
+            try:
+                with open(f"/proc/{pid}/{part}", "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            found += [[pid, part, s[:4] + "…"] for s in secrets if s.encode() in data]
+answers = b""
+with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+    s.settimeout(1)
+    s.sendall(b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nKEYS\r\n$1\r\n*\r\n")
+    try:
+        while answers.count(b"\r\n") < 2 and (data := s.recv(4096)):
+            answers += data
+    except OSError:
+        pass
+print(json.dumps({"found": found, "answers": answers.decode("latin-1")}))
+"""
+
+
+def _as_nobody(code: str, *args: str, stdin: str = "") -> dict:
+    """Run ``code`` as the unprivileged user nobody (a stranger on this machine), ``stdin`` on its standard
+    input; its last line, as JSON."""
+    from duplexlab.apps.sandbox import nobody_python
+
+    python, runuser = nobody_python(), shutil.which("runuser")
+    if os.geteuid() != 0 or python is None or runuser is None:
+        pytest.skip("needs root, runuser and a Python that nobody may run")
+    ran = subprocess.run(
+        [runuser, "-u", "nobody", "--", python, "-I", "-c", code, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=seconds(60),
+        cwd="/tmp",
+        env={"PATH": os.defpath, "LANG": "C.UTF-8"},
+    )
+    assert ran.returncode == 0, ran.stderr
+    return json.loads(ran.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("which", ["embedded", "redis-server"])
+def test_another_local_user_reads_no_backplane_secret_and_cannot_use_it_without_auth(which):
+    """As `nobody`, another user of this machine: no process's command line or environment shows the
+    backplane's password or the cluster's key prefix, and the backplane answers PING and KEYS with
+    NOAUTH, never PONG or a key."""
+    if which == "redis-server" and shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (bash .ci/run installs Debian's)")
+    from urllib.parse import urlsplit
+
+    lab = dl.Lab(servers=3, backplane=which).start()
+    try:
+        cluster = lab.cluster
+        assert cluster is not None and cluster.backplane is not None
+        parts = urlsplit(cluster.backplane.url)
+        assert parts.password and parts.port
+        prefix = cluster._key.rsplit(":", 1)[0]
+        seen = _as_nobody(NOBODY_PROBE, str(parts.port), stdin=f"{parts.password} {prefix}")
+        cluster.notify("meera", "still working", on="A")  # the cluster itself still uses it
+    finally:
+        lab.close()
+    assert seen["found"] == [], seen
+    assert "PONG" not in seen["answers"] and "log" not in seen["answers"], seen
+    assert seen["answers"].startswith("-NOAUTH"), seen
+
+
+@pytest.mark.parametrize("cluster_lab", ["embedded"], indirect=True)
+def test_malformed_log_entries_are_skipped_and_reported_and_the_log_goes_on(cluster_lab):
+    """Entries that are not the log's schema (a list, a string, an object without an op, 1 MB of
+    text) are skipped by every server, counted in stats() and the cluster's description; the next
+    notification still reaches a socket on each of the three servers."""
+    import redis
+
+    cluster = cluster_lab.cluster
+    devices = [cluster_lab.connect("/notifications/meera", base_url=cluster.server_url(n, ws=True)) for n in "ABC"]
+    for device in devices:
+        assert json.loads(device.recv(timeout=seconds(5)))["type"] == "subscribed"
+    huge = json.dumps({"op": "notify", "user": "meera", "text": "x" * 1_000_000})
+    with redis.Redis.from_url(cluster.backplane.url) as r:
+        for bad in ("[1]", '"x"', "{}", huge):
+            r.xadd(cluster._key, {"e": bad})
+    cluster.notify("meera", "after the bad ones", on="A")
+    for device in devices:
+        assert json.loads(device.recv(timeout=seconds(10)))["text"] == "after the bad ones"
+    wait_for(lambda: all(s["skipped"] == 4 for s in cluster.stats().values()), why=cluster.stats)
+    for stats in cluster.stats().values():
+        assert "skipped 4 malformed log entries" in stats["backplane_error"], stats
+    assert "skipped 4 malformed log entries" in cluster.describe()
+
+
+@pytest.mark.parametrize("cluster_lab", ["none"], indirect=True)
+def test_a_flood_on_the_balancer_leaves_the_lab_answering_and_its_log_short(cluster_lab):
+    """12,000 event-stream requests through the cluster's balancer, from another process: the
+    balancer holds what the lab's connection gate allows it and refuses the rest with 503, so the
+    lab's own /api/health answers within 0.5 s and the log holds at most 20 lines."""
+    import logging
+
+    cluster = cluster_lab.cluster
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    keep = Keep(logging.WARNING)
+    logging.getLogger().addHandler(keep)
+    request = f"GET /api/users/flood/events HTTP/1.1\\r\\nHost: 127.0.0.1:{cluster.http.port}\\r\\n\\r\\n"
+    flood = subprocess.Popen(
+        [sys.executable, "-c", FLOOD, "127.0.0.1", str(cluster.http.port), "12000", request],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert flood.stdout is not None
+        opened = json.loads(flood.stdout.readline())
+        with cluster_lab.client() as mine:
+            t0 = time.perf_counter()
+            health = mine.get("/api/health", check=False)
+            took = time.perf_counter() - t0
+        print(f"flood: {opened}; the lab's /api/health answered {health.status} in {took * 1000:.0f} ms")
+        assert health.status == 200 and took < seconds(0.5), (health.status, took)
+    finally:
+        flood.kill()
+        flood.wait(seconds(10))
+        logging.getLogger().removeHandler(keep)
+    logs = [line for f in cluster._logs.glob("*.log") for line in f.read_text(errors="replace").splitlines()]
+    assert len(lines) + len(logs) <= 20, (len(lines), lines[:5], len(logs), logs[:5])

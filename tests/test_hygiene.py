@@ -290,3 +290,26 @@ def test_a_subscriber_that_never_reads_is_let_go(lab):
 
 async def _buffered(ws) -> int:
     return ws.transport.get_write_buffer_size() if ws.transport else 0
+
+
+def test_the_gate_holds_each_address_and_each_door_to_its_share():
+    """An address over its cap is refused (and says so) while another address and the lab's own machine
+    still get in; a door over its share is refused while the others are not; a pass left frees its place."""
+    from duplexlab.runtime.hygiene import ConnectionGate
+
+    gate = ConnectionGate(limit=100)
+    gate.per_address, gate.own_addresses = (lambda: 3), {"127.0.0.1"}
+    flood = [gate.admit(("192.0.2.9", port)) for port in range(10)]
+    assert sum(p is not None for p in flood) == 3 and gate.by_address["192.0.2.9"] == 3
+    assert b"your address 192.0.2.9 holds 3" in gate.busy_response()
+    assert gate.admit(("192.0.2.10", 1)) is not None  # another machine
+    assert all(gate.admit(("127.0.0.1", port)) is not None for port in range(10))  # the lab's own machine
+    flood[0].leave()
+    flood[0].leave()  # twice is harmless
+    assert gate.admit(("192.0.2.9", 99)) is not None
+    gate.shares["balancer"] = 0.5
+    held = [gate.admit(("127.0.0.1", port), weight=2, door="balancer") for port in range(40)]
+    assert sum(p is not None for p in held) == 25 and b"balancer" in gate.busy_response()
+    assert gate.admit(("127.0.0.1", 1)) is not None  # the lab's own server still has room
+    gate.forwarded[("127.0.0.1", 5555)] = "192.0.2.9"  # a tap's own end, carrying that machine's connection
+    assert gate.source(("127.0.0.1", 5555)) == "192.0.2.9" and gate.admit(("127.0.0.1", 5555)) is None

@@ -4,7 +4,9 @@
 is the notification's id, so a client that reconnects with ``Last-Event-ID``
 gets what it missed first. A reader too slow for ``SSE_QUEUE`` waiting
 notifications is told to reconnect and catch up; a comment every
-``SSE_KEEPALIVE`` seconds keeps idle proxies from cutting the stream.
+``SSE_KEEPALIVE`` seconds keeps idle proxies from cutting the stream. When the
+lab ends the stream (its student was removed from a classroom), the last event
+is ``end``, with the reason as JSON ``{"error": ..., "hint": ...}``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 
 from aiohttp import web
 
-from ..runtime.http import json_error
+from ..runtime.http import ending, json_error
 from ..wire import sse
 from .notifications import STORE_KEY, Notification, NotificationStore, user_of
 
@@ -48,6 +50,7 @@ async def stream_notifications(request: web.Request) -> web.StreamResponse:
             "reconnect with the id of the last event you received",
         ) from None
     store = request.app[STORE_KEY]
+    end = ending(request)
     queue: asyncio.Queue[Notification] = asyncio.Queue(maxsize=SSE_QUEUE)
     overflow = []
 
@@ -78,11 +81,18 @@ async def stream_notifications(request: web.Request) -> web.StreamResponse:
                     sse.encode(comment="you read too slowly; reconnect with Last-Event-ID to catch up")
                 )
                 break
-            try:
-                note = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE)
-            except TimeoutError:
+            getter = asyncio.ensure_future(queue.get())
+            await asyncio.wait({getter, end}, timeout=SSE_KEEPALIVE, return_when=asyncio.FIRST_COMPLETED)
+            if end.done():  # the lab ends this stream: say why, as its last event
+                getter.cancel()
+                why = end.result()
+                await response.write(sse.encode(json.dumps({"error": why.error, "hint": why.hint}), event="end"))
+                break
+            if not getter.done():
+                getter.cancel()
                 await response.write(sse.encode(comment="keep-alive"))
                 continue
+            note = getter.result()
             if note.id <= sent:
                 continue  # replayed and also heard live: send it once
             sent = note.id

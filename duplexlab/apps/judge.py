@@ -17,9 +17,16 @@ new one gets ``503`` and ``Retry-After``. The judge remembers the last
 
 In a classroom (a request that carries a student's name, ``SEAT_KEY``) the
 judge remembers who submitted each submission: only they (or the teacher) read
-its result, its verdict may be pushed only to them, and each student has at
+its result (anyone else's answers 404, as one that does not exist), its verdict
+may be pushed only to them, and each student has at
 most ``max_per_submitter`` submissions queued or running (``429`` and
-``Retry-After`` beyond), so two students cannot fill the class's queue.
+``Retry-After`` beyond), so two students cannot fill the class's queue. The
+queue is fair: a student holds at most one of its ``max_waiting`` places (their
+second submission waits behind their first, in no place of the class's), and
+their submissions run one at a time. A student may ask for ``queue_delay`` and
+``ready_after`` of at most ``MAX_SEAT_DELAY`` seconds and a ``time_limit`` up
+to the judge's own (the class's), no more. :meth:`Judge.waiting` says who holds
+what; :meth:`Judge.cancel` ends a student's submissions (when they are removed).
 
 ``queue_delay`` (seconds, in the request or as the judge's default) makes the
 submission wait before it runs, as on a busy judge. ``ready_after`` (seconds)
@@ -45,7 +52,7 @@ from ..runtime.http import json_error, read_json
 from . import sandbox
 from .notifications import valid_user
 
-__all__ = ["Judge", "JudgeBusy", "Status", "Submission", "SubmitterBusy", "Verdict", "add_routes"]
+__all__ = ["MAX_SEAT_DELAY", "Judge", "JudgeBusy", "Status", "Submission", "SubmitterBusy", "Verdict", "add_routes"]
 
 MAX_CODE = 10_000
 MAX_QUEUE_DELAY = 60.0
@@ -53,6 +60,7 @@ MAX_TIME_LIMIT = 10.0
 MAX_WAITING = 64
 MAX_KEPT = 1_000
 MAX_PER_SUBMITTER = 2  # a classroom student's submissions queued or running at most
+MAX_SEAT_DELAY = 3.0  # seconds of queue_delay or ready_after a classroom student may ask for
 
 
 class Status(str, enum.Enum):
@@ -157,6 +165,8 @@ class Judge:
         self.max_waiting = max_waiting
         self.max_per_submitter = max_per_submitter
         self._in_flight: collections.Counter[str] = collections.Counter()  # submitter → queued or running
+        self._turns: dict[str, asyncio.Lock] = {}  # submitter → their submissions run one at a time
+        self._task_of: dict[int, asyncio.Task] = {}  # submission id → its task, while queued or running
         self._slots: asyncio.Semaphore | None = None
         self._slots_loop: asyncio.AbstractEventLoop | None = None
         self._concurrency = concurrency
@@ -195,8 +205,9 @@ class Judge:
         """
         if submitter is not None and self._in_flight[submitter] >= self.max_per_submitter:
             raise SubmitterBusy(submitter, self._in_flight[submitter], self.max_per_submitter)
-        if len(self._tasks) >= self.max_waiting:
-            raise JudgeBusy(len(self._tasks))
+        holds_a_place = submitter is not None and self._in_flight[submitter] > 0
+        if not holds_a_place and self.places_taken >= self.max_waiting:  # a second one waits in no place
+            raise JudgeBusy(self.places_taken)
         sub = Submission(
             next(self._ids),
             code,
@@ -211,16 +222,40 @@ class Judge:
             self._subs.popitem(last=False)  # forget the oldest
         task = asyncio.get_running_loop().create_task(self._judge(sub))
         self._tasks.add(task)
+        self._task_of[sub.id] = task
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._task_of.pop(sub.id, None))
         if submitter is not None:
             self._in_flight[submitter] += 1
             task.add_done_callback(lambda _: self._release(submitter))
         return sub
 
+    @property
+    def places_taken(self) -> int:
+        """Places of the queue taken: one per submitter with something queued or running, one per other submission."""
+        by_submitters = sum(self._in_flight.values())
+        return len(self._tasks) - by_submitters + len(self._in_flight)
+
+    def waiting(self) -> dict[str, int]:
+        """Each classroom student's submissions queued or running now (what the teacher's dashboard shows)."""
+        return dict(self._in_flight)
+
+    def cancel(self, submitter: str) -> int:
+        """End every submission of ``submitter`` still queued or running (on the lab loop); how many."""
+        theirs = [
+            task
+            for sub_id, task in self._task_of.items()
+            if not task.done() and getattr(self._subs.get(sub_id), "submitter", None) == submitter
+        ]
+        for task in theirs:
+            task.cancel()
+        return len(theirs)
+
     def _release(self, submitter: str) -> None:
         self._in_flight[submitter] -= 1
         if self._in_flight[submitter] <= 0:
             del self._in_flight[submitter]
+            self._turns.pop(submitter, None)
 
     def get(self, sub_id: int) -> Submission:
         """The submission with this id; ``KeyError`` if there is none."""
@@ -236,13 +271,20 @@ class Judge:
             self._slots, self._slots_loop = asyncio.Semaphore(self._concurrency), loop
         if sub.queue_delay > 0:
             await asyncio.sleep(sub.queue_delay)
-        async with self._slots:
-            sub.status = Status.RUNNING
-            sub.t_started = time.perf_counter()
-            outcome = await sandbox.run(sub.code, self._limits(sub.time_limit), isolate=self.isolate)
-            sub.output, sub.error, sub.limits = outcome.output, outcome.error, outcome.limits
-            sub.verdict = Verdict(outcome.verdict)
-            sub.t_finished = time.perf_counter()
+        turn = self._turns.setdefault(sub.submitter, asyncio.Lock()) if sub.submitter is not None else None
+        if turn is not None:
+            await turn.acquire()  # a student's submissions run one at a time: the others' get the slots
+        try:
+            async with self._slots:
+                sub.status = Status.RUNNING
+                sub.t_started = time.perf_counter()
+                outcome = await sandbox.run(sub.code, self._limits(sub.time_limit), isolate=self.isolate)
+                sub.output, sub.error, sub.limits = outcome.output, outcome.error, outcome.limits
+                sub.verdict = Verdict(outcome.verdict)
+                sub.t_finished = time.perf_counter()
+        finally:
+            if turn is not None:
+                turn.release()
         if sub.ready_after is not None:
             hold = sub.t_submitted + sub.ready_after - time.perf_counter()
             if hold > 0:
@@ -271,13 +313,15 @@ def add_routes(app: web.Application, judge: Judge) -> None:
     app.router.add_get("/api/judge/submissions/{id}", get_submission)
 
 
-def _number(body: dict, name: str, high: float) -> float | None:
+def _number(body: dict, name: str, high: float, where: str = "") -> float | None:
     value = body.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= high:
         raise json_error(
-            400, f"'{name}' must be a number of seconds from 0 to {high:g}", f'send e.g. "{name}": 1.5, or leave it out'
+            400,
+            f"'{name}' must be a number of seconds from 0 to {high:g} {where}".strip(),
+            f'send e.g. "{name}": {min(1.5, high):g}, or leave it out',
         )
     return float(value)
 
@@ -291,11 +335,17 @@ async def create_submission(request: web.Request) -> web.Response:
         raise json_error(
             413, f"the code is {len(code)} characters; the judge takes {MAX_CODE}", "submit a shorter program"
         )
-    queue_delay = _number(body, "queue_delay", MAX_QUEUE_DELAY)
-    time_limit = _number(body, "time_limit", MAX_TIME_LIMIT)
-    ready_after = _number(body, "ready_after", MAX_QUEUE_DELAY)
-    notify = body.get("notify")
+    judge = request.app[JUDGE_KEY]
     seat = request.get(SEAT_KEY)  # a classroom student's name; None for the teacher and in a lab of one's own
+    if seat is None:
+        queue_delay = _number(body, "queue_delay", MAX_QUEUE_DELAY)
+        time_limit = _number(body, "time_limit", MAX_TIME_LIMIT)
+        ready_after = _number(body, "ready_after", MAX_QUEUE_DELAY)
+    else:  # a student's submission waits a few seconds at most, and runs within the class's time limit
+        queue_delay = _number(body, "queue_delay", MAX_SEAT_DELAY, "in a classroom ")
+        time_limit = _number(body, "time_limit", judge.time_limit, "in this class (the class's time limit) ")
+        ready_after = _number(body, "ready_after", MAX_SEAT_DELAY, "in a classroom ")
+    notify = body.get("notify")
     if notify is not None:
         try:
             valid_user(notify if isinstance(notify, str) else "")
@@ -310,7 +360,7 @@ async def create_submission(request: web.Request) -> web.Response:
                 f'send "notify": "{seat}" to get your verdict pushed to you',
             )
     try:
-        sub = request.app[JUDGE_KEY].submit(
+        sub = judge.submit(
             code,
             queue_delay=queue_delay,
             time_limit=time_limit,
@@ -340,19 +390,16 @@ async def create_submission(request: web.Request) -> web.Response:
 async def get_submission(request: web.Request) -> web.Response:
     raw = request.match_info["id"]
     judge = request.app[JUDGE_KEY]
+    seat = request.get(SEAT_KEY)
     try:
         sub = judge.get(int(raw))
-    except (ValueError, KeyError):
-        subs = judge.submissions
-        known = f"ids {subs[0].id} to {subs[-1].id} are kept" if subs else "nothing has been submitted yet"
+        if seat is not None and sub.submitter != seat:
+            raise KeyError(raw)  # someone else's looks like one that does not exist: no id is confirmed
+    except (ValueError, KeyError):  # how many there are is nobody's business: no range of ids here
+        mine = f"{seat}, of yours " if seat is not None else ""
         raise json_error(
-            404, f"no submission with id {raw!r}", f"{known}; use the id that POST /api/judge/submissions answered"
+            404,
+            f"no submission {mine}with id {raw!r} (the judge keeps the last {MAX_KEPT})",
+            "use the id that your POST /api/judge/submissions answered",
         ) from None
-    seat = request.get(SEAT_KEY)
-    if seat is not None and sub.submitter != seat:
-        raise json_error(
-            403,
-            f"submission {sub.id} is not yours, {seat}: a student reads only their own submissions' results",
-            "poll the id that your own POST /api/judge/submissions answered",
-        )
     return web.json_response(sub.to_json())

@@ -2,7 +2,9 @@
 
 ``GET /api/users/{user}/notifications/wait?after=ID&timeout=S`` answers at once
 when there are notifications after ``ID``; else it holds the request until one
-comes or ``timeout`` seconds pass (then an empty list and ``"timed_out": true``).
+comes or ``timeout`` seconds pass (then an empty list and ``"timed_out": true``),
+or the lab ends it (its student was removed from a classroom: then the status and
+error the lab gives, e.g. 401 and why).
 A client that goes away cancels its handler (the lab's HTTP server runs with
 ``handler_cancellation``), so nothing stays registered for it.
 """
@@ -13,7 +15,7 @@ import asyncio
 
 from aiohttp import web
 
-from ..runtime.http import json_error
+from ..runtime.http import ending, json_error
 from .notifications import STORE_KEY, Notification, NotificationStore, int_query, user_of
 
 __all__ = ["LONG_POLL_DEFAULT", "LONG_POLL_MAX", "add_routes", "wait_notifications"]
@@ -55,12 +57,14 @@ async def wait_notifications(request: web.Request) -> web.Response:
                 news.set_result(note)
 
         unsubscribe = store.subscribe(listener)
+        end = ending(request)
         try:
-            await asyncio.wait_for(news, timeout)
-        except TimeoutError:
-            pass
+            await asyncio.wait({news, end}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             unsubscribe()
+        if end.done():
+            why = end.result()
+            raise json_error(why.status, why.error, why.hint)
         notes = store.for_user(user, after=after)
     last = notes[-1].id if notes else after
     return web.json_response(

@@ -21,7 +21,10 @@ shows payloads as they are.
 Security: every handshake passes the lab's request policy
 (:mod:`duplexlab.runtime.policy`: the ``Host`` must name the lab, a browser's
 ``Origin`` must be allowed, else 421/403). Chat messages are rate-limited (1008
-when exceeded); private notifications travel only on ``/private/<user>``, which
+when exceeded); in a classroom a student holds at most ``sockets_per_student``
+sockets and spends every message on any of them from one budget of messages and
+bytes a second (:class:`~duplexlab.runtime.classroom.ClassLimits`; 1008 and the
+reason beyond either); private notifications travel only on ``/private/<user>``, which
 wants an unexpired token in the first message, never in the URL, where logs
 would keep it; a bad token closes with 1008. A handler that fails closes its
 socket with 1011. Connections are counted at the lab's connection gate (503
@@ -47,9 +50,10 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from ..errors import PortInUseError, is_address_in_use
-from ..runtime.classroom import Roster, bearer
+from ..runtime.classroom import Roster, Student, bearer
 from ..runtime.hygiene import ConnectionGate
 from ..runtime.policy import TICKET_PREFIX, Decision, RequestPolicy, single
 from ..runtime.websocket import LOGGER, close_server, gated_connection
@@ -226,7 +230,8 @@ def close_request(message: object) -> tuple[int, str] | None:
 
 
 def _closing_on_request(base: type[ServerConnection]) -> type[ServerConnection]:
-    """``base``, where a socket that came through the notebook server's proxy may ask to be closed."""
+    """``base``, where a socket that came through the notebook server's proxy may ask to be closed, and
+    a classroom student's socket spends every message it receives from their budget (1008 past it)."""
 
     class ProxiedClose(base):  # type: ignore[valid-type,misc]
         async def recv(self, decode=None):
@@ -234,6 +239,16 @@ def _closing_on_request(base: type[ServerConnection]) -> type[ServerConnection]:
             if getattr(self, "duplexlab_via", "") == "proxy" and (close := close_request(message)):
                 await self.close(*close)
                 return await super().recv(decode)  # raises ConnectionClosedOK: the handler ends as on a close
+            spend = getattr(self, "duplexlab_spend", None)  # a classroom student's budget, across their sockets
+            if spend is not None:
+                size = len(message) if isinstance(message, bytes) or message.isascii() else len(message.encode())
+                if why := spend(size):
+                    closing = asyncio.ensure_future(self.close(1008, why))
+                    try:
+                        while True:  # drop what is already on its way, so the client's close frame is read
+                            await super().recv(decode)
+                    finally:  # the loop ends with ConnectionClosed: the handler ends as on a close
+                        await closing
             return message
 
     return ProxiedClose
@@ -278,6 +293,7 @@ class RealtimeServer:
         self._open: dict[int, ConnectionRecord] = {}
         self._subscribers: dict[str, dict[ServerConnection, ConnectionRecord]] = {}
         self._private_subscribers: dict[str, dict[ServerConnection, ConnectionRecord]] = {}
+        self._by_student: dict[str, set[ServerConnection]] = {}  # a classroom student's open sockets
         self._unsubscribe: Callable[[], None] | None = None
         self._ids = itertools.count(1)
         self._server: Server | None = None
@@ -324,12 +340,25 @@ class RealtimeServer:
         self.port = self._server.sockets[0].getsockname()[1]
         self._unsubscribe = self.notifications.subscribe(self._push_notification)
 
-    async def close_owned_by(self, owner: str, code: int, reason: str) -> int:
-        """Close every open connection whose owner is ``owner`` (on the loop); returns how many."""
+    async def close_owned_by(self, owner: str, code: int, reason: str, *, grace: float = 0.3) -> tuple[int, int]:
+        """Close every open connection whose owner is ``owner`` (on the loop): ``code`` and ``reason`` at
+        once, then, ``grace`` seconds later, cut those whose closing handshake has not finished (a client
+        that never reads or never answers). Returns (how many, how many of them were cut)."""
         server = self._server
         theirs = [c for c in (server.connections if server else ()) if getattr(c, "duplexlab_owner", None) == owner]
-        await asyncio.gather(*(c.close(code, reason) for c in theirs), return_exceptions=True)
-        return len(theirs)
+        if not theirs:
+            return 0, 0
+        closing = [asyncio.ensure_future(c.close(code, reason)) for c in theirs]
+        _, pending = await asyncio.wait(closing, timeout=grace)
+        cut = 0
+        for connection in theirs:
+            if connection.state is not State.CLOSED and connection.transport is not None:
+                connection.transport.abort()
+                cut += 1
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*closing, return_exceptions=True)
+        return len(theirs), cut
 
     async def close(self, *, grace: float = 0.4) -> None:
         """Stop serving: every connection gets 1001 at once and ``grace`` seconds, then is cut."""
@@ -407,6 +436,7 @@ class RealtimeServer:
             connection.duplexlab_via = via  # type: ignore[attr-defined]
             if self.roster is not None and owner.startswith("student:"):
                 connection.duplexlab_seat = owner.removeprefix("student:")  # type: ignore[attr-defined]
+                self._mark_student(connection, self.roster.named(connection.duplexlab_seat))  # type: ignore[attr-defined]
             return self._check_seat(connection, request, origin) or self._check_path(connection, request)
         if self.roster is not None:
             student = self.roster.student(bearer(one("Authorization")))
@@ -422,6 +452,7 @@ class RealtimeServer:
             connection.duplexlab_owner = f"student:{student.name}"  # type: ignore[attr-defined]
             if not student.teacher:
                 connection.duplexlab_seat = student.name  # type: ignore[attr-defined]  # acts only as themselves
+                self._mark_student(connection, student)
         refusal = self.policy.check("GET", host=host, origin=origin, fetch_site=one("Sec-Fetch-Site"))
         if refusal is not None:
             return self._refuse(
@@ -434,6 +465,14 @@ class RealtimeServer:
         if response is not None:
             self.refused.append((time.perf_counter(), origin or "", request.path, response.status_code))
         return response
+
+    def _mark_student(self, connection: ServerConnection, student: Student | None) -> None:
+        """A classroom student's socket: counted among theirs, and every message it brings spent from their budget."""
+        roster = self.roster
+        if student is None or roster is None:
+            return
+        connection.duplexlab_student = student  # type: ignore[attr-defined]
+        connection.duplexlab_spend = lambda size: roster.spend(student, size, time.monotonic())  # type: ignore[attr-defined]
 
     def _check_seat(self, connection: ServerConnection, request: Request, origin: str | None) -> Response | None:
         """In a classroom, a student's socket follows only their own notifications (403 otherwise)."""
@@ -513,7 +552,21 @@ class RealtimeServer:
             via=getattr(ws, "duplexlab_via", "direct"),
         )
         self._open[record.id] = record
+        student: Student | None = getattr(ws, "duplexlab_student", None)
+        theirs = self._by_student.setdefault(student.name, set()) if student is not None else None
         try:
+            if student is not None and theirs is not None and self.roster is not None:
+                if student.removed:  # removed while this handshake was on its way
+                    await ws.close(1008, "removed by the teacher")
+                    return
+                limit = self.roster.limits.sockets_per_student
+                if len(theirs) >= limit:  # counted and checked in one step: no await since the handshake
+                    student.limits_hit["sockets"] += 1
+                    await ws.close(
+                        1008, f"you already have {len(theirs)} sockets open, the most one student may; close one first"
+                    )
+                    return
+                theirs.add(ws)
             if parts.path == "/chat":
                 asked = parse_qs(parts.query).get("name", [""])[0]
                 seat = getattr(ws, "duplexlab_seat", None)
@@ -539,6 +592,10 @@ class RealtimeServer:
             LOGGER.error("%s failed: %s: %s", parts.path, type(exc).__name__, exc)
             await ws.close(1011, f"internal error ({type(exc).__name__}); see the lab's log")
         finally:
+            if theirs is not None:
+                theirs.discard(ws)
+                if not theirs and student is not None:
+                    self._by_student.pop(student.name, None)
             await ws.wait_closed()
             record.t_close = time.perf_counter()
             received, sent = ws.protocol.close_rcvd, ws.protocol.close_sent

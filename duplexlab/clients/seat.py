@@ -12,8 +12,10 @@ if ``asha`` was taken): you act as that name and only as it. What a seat support
   (shared by the class; its codes reach the teacher's ``lab.otp.inbox``), ``/api/health``;
 - the judge, ``/api/judge/submissions``: where bubblewrap can isolate submissions on the teacher's
   machine, it runs yours there (at most one every two seconds on average, two queued or running at
-  a time, 429 beyond); only you read your results, and ``"notify"`` may name only you. Where it
-  cannot, it answers 503 "the classroom judge is off" and says why: run it on your own lab;
+  a time, 429 beyond; one place of the class's queue, a ``queue_delay`` of 3 s at most, a
+  ``time_limit`` up to the class's); only you read your results, and ``"notify"`` may name only
+  you. Where it cannot, it answers 503 "the classroom judge is off" and says why: run it on your
+  own lab;
 - ``seat.connect(path)``: WebSockets: the chat room (``/chat``: you chat as ``seat.name``, whatever
   ``name=`` says, and the welcome tells you so), your pushed notifications
   (``/notifications/<your name>``), streams (``/stream/<topic>``), ``/echo``, ``/alive``;
@@ -24,10 +26,12 @@ if ``asha`` was taken): you act as that name and only as it. What a seat support
 - the exercise checks (``dl.check.…``) tell the teacher's dashboard how each went (✓, ✗ or ○,
   never the code).
 
-Refused with 403 and what to use instead: anyone else's notifications, sockets and judge results,
-and creating notifications for anyone else. What stays the teacher's: connection records,
-notifications for others, private tokens, faults and taps, the cluster, removing students and
-rotating the code.
+Refused with 403 and what to use instead: anyone else's notifications, sockets and judge results
+(one of theirs by id answers 404, as one that does not exist), and creating notifications for
+anyone else. Limits (the teacher's ``lab.roster.limits``): 3 seats per machine (the same name again
+from it: 409), 4 open sockets and 50 messages or 64 KiB a second across them (1008 and why beyond).
+What stays the teacher's: connection records, notifications for others, private tokens, faults and
+taps, the cluster, removing students and rotating the code.
 """
 
 from __future__ import annotations

@@ -7,10 +7,13 @@
   URL) overrides that choice, e.g. to run the pip-only path on a machine that has ``redis-server``;
 - ``"redis-server"``: Debian's (or any) ``redis-server`` binary, on a free loopback port,
   with a random password (loopback is not a boundary: other local users could reach it),
-  no persistence; stopped with the lab;
+  no persistence; stopped with the lab. Its configuration, password included, goes to it on
+  its standard input (``redis-server -``), never in a command line, which every user of the
+  machine can read (``ps``, ``/proc/<pid>/cmdline``);
 - ``"embedded"``: fakeredis's TCP server in a process of its own (``pip`` only; it serves
   pushes by polling its sockets, so a hop costs more than on a real Redis: the lesson
-  measures it and says which backplane ran);
+  measures it and says which backplane ran), behind a door that wants the password first
+  (:mod:`.embedded`), which it tells the lab on a pipe;
 - ``"redis://host:port"`` (or ``rediss://``): a Redis or Valkey you run; never stopped by us.
 
 What the servers do with it is in :mod:`duplexlab.cluster.node`.
@@ -148,15 +151,31 @@ def _start_redis_server(host: str) -> Backplane:
     password = secrets.token_hex(16)
     for _ in range(3):  # a free port can be taken between our check and its bind: try another
         port = _free_port(host)
+        config = "".join(
+            f"{line}\n"
+            for line in (
+                f"port {port}",
+                f"bind {host}",
+                'save ""',
+                "appendonly no",
+                f"requirepass {password}",
+                "protected-mode yes",
+                "loglevel warning",
+            )
+        )
         proc = subprocess.Popen(  # under a supervisor that stops it when the lab's line to it closes
-            [sys.executable, "-m", "duplexlab.cluster.supervise", binary, "--port", str(port), "--bind", host]
-            + ["--save", "", "--appendonly", "no", "--requirepass", password, "--protected-mode", "yes"]
-            + ["--loglevel", "warning"],
+            [sys.executable, "-m", "duplexlab.cluster.supervise", "--feed", binary, "-"],  # config on stdin
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # a kernel interrupt (SIGINT to its group) does not reach it
         )
+        assert proc.stdin is not None
+        try:  # the password travels on the pipe, never in a command line (which every user can read)
+            proc.stdin.write((json.dumps({"stdin": config}) + "\n").encode())
+            proc.stdin.flush()
+        except OSError:
+            pass  # it ended already: said below
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline and proc.poll() is None:
             if _answers(host, port, password, timeout=0.2):

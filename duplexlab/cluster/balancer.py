@@ -6,6 +6,13 @@ read and then copies bytes both ways until either side closes. Round robin
 by default; with ``sticky`` on, a request that names a server with a
 ``?server=B`` query or the ``dl-server=B`` cookie (which every server sets)
 goes to that server, as a load balancer's sticky sessions do.
+
+Each connection holds two of the lab's file descriptors (the client's and its
+own to the server), so it is counted, with that weight, at the lab's
+:class:`~duplexlab.runtime.hygiene.ConnectionGate` like every other server's,
+through the door ``"balancer"``, which holds at most :data:`SHARE` of it: a
+flood through the balancer gets ``503`` beyond that, and the lab's own servers
+keep their room.
 """
 
 from __future__ import annotations
@@ -20,9 +27,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import h11
 
-__all__ = ["Balancer", "pick"]
+from ..runtime.hygiene import ConnectionGate, Pass
+
+__all__ = ["SHARE", "Balancer", "pick"]
 
 MAX_HEAD = 64 * 1024
+SHARE = 0.5  # of the lab's connection gate, for the balancers together
 HEAD_TIMEOUT = 10.0
 READ_SIZE = 64 * 1024
 
@@ -51,9 +61,17 @@ class Balancer:
     ``recent`` lists the last thousand choices in order.
     """
 
-    def __init__(self, backends: Callable[[], list[tuple[str, int]]], *, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        backends: Callable[[], list[tuple[str, int]]],
+        *,
+        host: str = "127.0.0.1",
+        gate: ConnectionGate | None = None,
+    ) -> None:
         self.backends = backends
         self.host = host
+        self.gate = gate or ConnectionGate()
+        self.gate.shares.setdefault("balancer", SHARE)
         self.port = 0
         self.sticky = False
         self.assigned: collections.Counter[str] = collections.Counter()
@@ -64,11 +82,36 @@ class Balancer:
         self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> Balancer:
-        self._server = await asyncio.start_server(self._handle, self.host, 0)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._protocol, self.host, 0)  # accepts 100 at a time
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _protocol(self) -> asyncio.StreamReaderProtocol:
+        """A connection's protocol: asked at the gate first, so one refused costs no reader, writer or task."""
+        gate = self.gate
+        reader = asyncio.StreamReader(limit=MAX_HEAD)
+        handle = self._handle
+
+        class Gated(asyncio.StreamReaderProtocol):
+            admitted: Pass | None = None
+
+            def connection_made(self, transport) -> None:
+                self.admitted = gate.admit(transport.get_extra_info("peername"), weight=2, door="balancer")
+                if self.admitted is None:  # the lab (or the balancers' share of it) is full: say so, hold nothing
+                    transport.write(gate.busy_response())
+                    transport.close()
+                    return
+                super().connection_made(transport)
+
+        def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+            assert protocol.admitted is not None
+            return handle(reader, writer, protocol.admitted)
+
+        protocol = Gated(reader, connected)
+        return protocol
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, admitted: Pass) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
@@ -98,6 +141,7 @@ class Balancer:
                 if end is not None:
                     end.close()
                     self._writers.discard(end)
+            admitted.leave()
             if task is not None:
                 self._tasks.discard(task)
 

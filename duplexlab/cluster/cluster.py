@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import OpenDoorError, is_loopback
+from ..runtime.hygiene import ConnectionGate
 from ..runtime.loop import LoopThread
 from .backplane import Backplane, start_backplane
 from .balancer import Balancer
@@ -108,12 +109,22 @@ class Cluster:
         backplane: ``"auto"``, ``"redis-server"``, ``"embedded"``, a ``redis://`` URL, or None for no backplane.
         host: where the servers, balancers and backplane listen: a loopback address, since none of
             them checks who asks (a classroom runs no cluster).
+        gate: the lab's connection gate; the balancers' connections count there, with at most half of
+            it (:data:`.balancer.SHARE`).
 
     Raises:
         OpenDoorError: ``host`` is not a loopback address.
     """
 
-    def __init__(self, n: int, *, loop: LoopThread, backplane: str | None = "auto", host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        n: int,
+        *,
+        loop: LoopThread,
+        backplane: str | None = "auto",
+        host: str = "127.0.0.1",
+        gate: ConnectionGate | None = None,
+    ) -> None:
         if not 2 <= n <= len(NAMES):
             raise ValueError(f"servers is between 2 and {len(NAMES)} for a cluster, not {n}")
         if not is_loopback(host):
@@ -124,8 +135,9 @@ class Cluster:
         self._loop = loop
         self.backplane: Backplane | None = None
         self.nodes: list[Node] = []
-        self.http = Balancer(lambda: [(node.name, node.http_port) for node in self.nodes], host=host)
-        self.ws = Balancer(lambda: [(node.name, node.ws_port) for node in self.nodes], host=host)
+        gate = gate or ConnectionGate()  # the lab's: the balancers count there like its other servers
+        self.http = Balancer(lambda: [(node.name, node.http_port) for node in self.nodes], host=host, gate=gate)
+        self.ws = Balancer(lambda: [(node.name, node.ws_port) for node in self.nodes], host=host, gate=gate)
         self._logs = Path(tempfile.mkdtemp(prefix="duplexlab-cluster-"))
         self._turn = itertools.count()
 
@@ -135,13 +147,14 @@ class Cluster:
         try:
             if self.spec is not None:
                 self.backplane = start_backplane(self.spec, host=self.host)
-            key = self._key = f"duplexlab:{secrets.token_hex(6)}:log"  # a fresh log for every cluster
+            # a fresh log for every cluster, under a random prefix of its own (128 bits)
+            key = self._key = f"duplexlab:{secrets.token_hex(16)}:log"
+            config = json.dumps({"backplane": self.backplane.url if self.backplane else "", "key": key}) + "\n"
             for name in NAMES[: self.n]:
                 log = self._logs / f"server-{name}.log"
-                args = [name, self.host] + ([self.backplane.url, key] if self.backplane else [])
                 with open(log, "wb") as err:
                     proc = subprocess.Popen(
-                        [sys.executable, "-m", "duplexlab.cluster.node", *args],
+                        [sys.executable, "-m", "duplexlab.cluster.node", name, self.host],
                         stdin=subprocess.PIPE,  # the line to it; when it closes (the lab ends), the server stops
                         stdout=subprocess.PIPE,
                         stderr=err,  # to a file: a pipe nobody reads would block it
@@ -149,6 +162,10 @@ class Cluster:
                         env={**os.environ, "PYTHONUNBUFFERED": "1"},
                     )
                 self.nodes.append(Node(name, proc, log))
+                assert proc.stdin is not None
+                with contextlib.suppress(OSError):  # it ended already: said when it is not ready
+                    proc.stdin.write(config.encode())  # the backplane's URL and password: on its pipe, never argv
+                    proc.stdin.flush()
             deadline = time.monotonic() + START_TIMEOUT
             for node in self.nodes:
                 ready = node._line(deadline)
@@ -257,12 +274,26 @@ class Cluster:
         return node.name
 
     def stats(self) -> dict[str, dict]:
-        """Each server's open WebSockets, notifications held and CPU seconds used."""
+        """Each server's open WebSockets, notifications held, CPU seconds used, log entries applied and
+        skipped (``skipped``: entries that were not the log's schema), and ``backplane_error``: what is
+        wrong with the backplane in words ("" when nothing is)."""
         return {node.name: node.command("stats") for node in self.nodes}
 
     def describe(self) -> str:
+        """One line: the servers, the balancers, the backplane, and what is wrong with it, if anything."""
+        text = self._summary()
+        if self.backplane is not None and self.nodes:
+            try:
+                trouble = {name: s["backplane_error"] for name, s in self.stats().items() if s["backplane_error"]}
+            except (ClusterError, ValueError) as exc:
+                trouble = {"?": str(exc)}
+            for name, error in trouble.items():
+                text += f"\n  server {name}: {error}"
+        return text
+
+    def _summary(self) -> str:
         plane = self.backplane.kind if self.backplane else "no backplane"
         return f"{self.n} servers ({', '.join(self.names)}) behind {self.url} and {self.ws_url}; {plane}"
 
     def __repr__(self) -> str:
-        return f"<Cluster {self.describe()}>"
+        return f"<Cluster {self._summary()}>"

@@ -1,9 +1,12 @@
 """One server process of a cluster: the social app's HTTP API and WebSocket channels, with its own memory.
 
-``python -m duplexlab.cluster.node NAME HOST [BACKPLANE_URL LOG_KEY]`` starts
-the notification API (list, long poll, SSE) and the WebSocket server
-(``/notifications/<user>``, ``/stream/<topic>``, ``/echo``) on free ports of HOST,
-prints one JSON line ``{"ready": true, "name": ..., "http": ..., "ws": ..., "pid": ...}``
+``python -m duplexlab.cluster.node NAME HOST`` reads one JSON line on its
+standard input first, ``{"backplane": URL or "", "key": LOG_KEY}`` (the
+backplane's URL carries its password: a command line would show it to every
+user of the machine, a pipe shows it to nobody), then starts the notification
+API (list, long poll, SSE) and the WebSocket server (``/notifications/<user>``,
+``/stream/<topic>``, ``/echo``) on free ports of HOST, prints one JSON line
+``{"ready": true, "name": ..., "http": ..., "ws": ..., "pid": ...}``
 and then takes commands, one JSON object per line on its standard input,
 answering each with one line on its standard output:
 
@@ -19,6 +22,9 @@ creates: it appends it to one shared log (a Redis stream, ``XADD``), and every
 server, itself included, reads that log in order (``XREAD``) and applies each
 entry. So every server holds the same notifications and numbered messages, with
 the same ids and numbers, and a client may reconnect to any server and resume.
+Entries are checked against one schema (:mod:`.entry`) when appended and when
+read; one that is not (another program's, or a broken one) is skipped, counted
+and reported in ``stats`` (``skipped``, ``backplane_error``), and the reader goes on.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from ..apps import events, longpoll, notifications, realtime
 from ..runtime.http import HTTPServer, make_app
 from ..runtime.hygiene import ConnectionGate, quiet_server_logs
 from ..runtime.policy import RequestPolicy
+from . import entry
 
 __all__ = ["LOG_MAXLEN", "Log", "main"]
 
@@ -54,7 +61,8 @@ class Log:
     Args:
         url: the backplane's ``redis://`` URL.
         key: the Redis stream that holds this cluster's log.
-        apply: called with each entry (a dict), in log order, on this process's loop.
+        apply: called with each entry (a dict that :func:`.entry.decode` passed), in log order, on
+            this process's loop.
     """
 
     def __init__(self, url: str, key: str, apply: Callable[[dict], None]) -> None:
@@ -67,19 +75,40 @@ class Log:
         self._task: asyncio.Task | None = None
         self.applied = 0
         self.last_id = "0-0"
-        self.error = ""  # the backplane's last error while reading, until it answers again
+        self.down = ""  # the backplane's last error while reading, until it answers again
+        self.skipped = 0  # entries that were not the log's schema, skipped
+        self.last_skipped = ""  # the last of them: its id and why
         self._closing = False
+
+    @property
+    def error(self) -> str:
+        """What is wrong, in words ("" when nothing is): the backplane down, entries skipped."""
+        parts = [self.down] if self.down else []
+        if self.skipped:
+            parts.append(f"skipped {self.skipped} malformed log entries (the last: {self.last_skipped})")
+        return "; ".join(parts)
 
     async def start(self) -> None:
         await self._writer.ping()
         self._task = asyncio.get_running_loop().create_task(self._follow())
 
     async def append(self, entries: list[dict]) -> None:
-        """Append ``entries`` in one round trip (a pipeline of XADDs, in this order)."""
+        """Append ``entries`` in one round trip (a pipeline of XADDs, in this order).
+
+        Raises:
+            entry.BadEntry: one is not the log's schema (nothing is appended then).
+        """
+        encoded = [entry.encode(e) for e in entries]
         pipe = self._writer.pipeline(transaction=False)
-        for entry in entries:
-            pipe.xadd(self.key, {"e": json.dumps(entry)}, maxlen=LOG_MAXLEN, approximate=True)
+        for raw in encoded:
+            pipe.xadd(self.key, {"e": raw}, maxlen=LOG_MAXLEN, approximate=True)
         await pipe.execute()
+
+    def _skip(self, entry_id: str, why: str) -> None:
+        self.skipped += 1
+        self.last_skipped = f"{entry_id}: {why}"[:200]
+        if self.skipped <= 10 or self.skipped % 1000 == 0:  # the server's log file stays short
+            print(f"skipped log entry {self.last_skipped} ({self.skipped} so far)", file=sys.stderr)
 
     async def _follow(self) -> None:
         import redis
@@ -87,21 +116,29 @@ class Log:
         while not self._closing:
             try:
                 found: Any = await self._reader.xread({self.key: self.last_id}, block=1000, count=READ_BATCH)
-                self.error = ""
+                self.down = ""
             except (redis.RedisError, OSError) as exc:  # the backplane is down: say so, try again, lose nothing
                 if self._closing:
                     return  # redis-py may turn a cancelled read into a ConnectionError: closing, not down
-                self.error = f"{type(exc).__name__}: {exc}"
-                print(f"backplane: {self.error}; trying again", file=sys.stderr)
+                self.down = f"{type(exc).__name__}: {exc}"
+                print(f"backplane: {self.down}; trying again", file=sys.stderr)
                 await asyncio.sleep(0.5)
                 continue
             for _, entries in found or []:
                 for entry_id, fields in entries:
                     self.last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
                     try:
-                        self.apply(json.loads(fields[b"e"]))
-                    except (ValueError, KeyError) as exc:  # one bad entry never stops the server
-                        print(f"skipped log entry {self.last_id}: {exc}", file=sys.stderr)
+                        if not isinstance(fields, dict) or set(fields) != {b"e"}:
+                            raise entry.BadEntry("an entry is one field, 'e'")
+                        data = entry.decode(fields[b"e"])
+                    except entry.BadEntry as exc:  # one bad entry never stops the server: skip it, say so
+                        self._skip(self.last_id, str(exc))
+                        continue
+                    try:
+                        self.apply(data)
+                    except Exception as exc:  # the schema let it through, and applying it failed: the same
+                        self._skip(self.last_id, f"{type(exc).__name__}: {exc}")
+                        continue
                     self.applied += 1
 
     async def close(self) -> None:
@@ -138,25 +175,26 @@ async def serve(name: str, host: str, backplane: str, key: str) -> None:
     await ws.start()
     policy.own_ports = {http.port, ws.port}
 
-    def apply(entry: dict) -> None:
-        if entry["op"] == "notify":
-            store.add(entry["user"], entry["text"], kind=entry.get("kind", "message"))
-        elif entry["op"] == "publish":
-            topic = ws.topic(entry["topic"])
-            for data in entry["data"]:
+    def apply(item: dict) -> None:
+        if item["op"] == "notify":
+            store.add(item["user"], item["text"], kind=item.get("kind", "message"))
+        elif item["op"] == "publish":
+            topic = ws.topic(item["topic"])
+            for data in item["data"]:
                 topic.publish(data)
 
-    log = Log(backplane, key, apply) if backplane else None
+    log = Log(backplane, key, apply) if backplane else None  # apply: what entry.decode passed
     if log is not None:
         await log.start()
 
     async def handle(command: dict) -> Any:
         op = command.get("op")
         if op in ("notify", "publish"):
+            fields = {k: v for k, v in command.items() if k != "id"}
             if log is not None:
-                await log.append([command])  # applied when it comes back from the log, here as everywhere
+                await log.append([fields])  # applied when it comes back from the log, here as everywhere
             else:
-                apply(command)
+                apply(entry.check(fields))
             return {"ok": True}
         if op == "stats":
             return {
@@ -165,6 +203,7 @@ async def serve(name: str, host: str, backplane: str, key: str) -> None:
                 "cpu": time.process_time(),
                 "applied": log.applied if log is not None else None,
                 "backplane_error": log.error if log is not None else "",
+                "skipped": log.skipped if log is not None else 0,
             }
         raise ValueError(f"unknown op {op!r}: notify, publish, stats or stop")
 
@@ -193,10 +232,21 @@ async def serve(name: str, host: str, backplane: str, key: str) -> None:
         await http.close()
 
 
+def _first_line() -> dict:
+    """The first line of standard input, read byte by byte (nothing after it is taken from the pipe)."""
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = os.read(0, 1)
+        if not byte:
+            break
+        line += byte
+    return json.loads(line) if line.strip() else {}
+
+
 def main(argv: list[str]) -> None:
     name, host = argv[0], argv[1]
-    backplane, key = (argv[2], argv[3]) if len(argv) > 3 and argv[2] else ("", "")
-    asyncio.run(serve(name, host, backplane, key))
+    config = _first_line()  # {"backplane": url, "key": log key}: on the pipe, never in argv
+    asyncio.run(serve(name, host, config.get("backplane") or "", config.get("key") or ""))
 
 
 if __name__ == "__main__":

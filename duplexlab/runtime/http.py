@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -24,10 +25,30 @@ from ..errors import PortInUseError, is_address_in_use
 from .hygiene import KEEPALIVE_TIMEOUT, ConnectionGate, GuardedProtocol
 from .policy import RequestPolicy, single
 
-__all__ = ["HTTPServer", "POLICY_KEY", "json_error", "make_app", "read_json"]
+__all__ = ["END_KEY", "Ending", "HTTPServer", "POLICY_KEY", "ending", "json_error", "make_app", "read_json"]
 
 MAX_BODY = 64 * 1024
 BODY_TIMEOUT = 10.0  # seconds for a request's body to arrive, once its headers have
+
+
+@dataclass(frozen=True)
+class Ending:
+    """Why the lab ends a request it holds (an event stream, a long poll) before its time: the status a
+    request not yet answered gets, and the error and hint it (or the stream's last event) carries."""
+
+    status: int
+    error: str
+    hint: str
+
+
+END_KEY = web.RequestKey("duplexlab_end", asyncio.Future)  # set with an Ending: the request must end now
+
+
+def ending(request: web.Request) -> asyncio.Future:
+    """The future a held request waits on besides its news: set (with an :class:`Ending`) when the lab
+    ends it, e.g. because its student was removed. A request nobody can end gets one that never is."""
+    future = request.get(END_KEY)
+    return future if future is not None else asyncio.get_running_loop().create_future()
 
 
 def json_error(status: int, error: str, hint: str = "") -> web.HTTPException:

@@ -1,9 +1,13 @@
 """Connection hygiene: limits that keep one careless or hostile client from locking out the rest.
 
 - :class:`ConnectionGate` caps how many connections the lab's listeners (HTTP,
-  WebSocket, taps) hold at once, below the process's open-file limit, so the
-  lab never runs out of file descriptors; a connection over the cap gets a
-  short ``503`` and is closed at once.
+  WebSocket, taps, a cluster's balancers) hold at once, below the process's
+  open-file limit, so the lab never runs out of file descriptors; a connection
+  over the cap gets a short ``503`` and is closed at once. A door may be held to
+  a share of the cap (a cluster's balancers: half, so a flood through them leaves
+  the lab's own server room), and in a classroom each source address to a few
+  connections of its own (``per_address``), so one machine on the network that
+  opens thousands locks out only itself, never the class.
 - :class:`GuardedProtocol` wraps aiohttp's protocol to give each request's
   headers a time limit (a client that sends half a request is cut after
   ``HEADER_TIMEOUT``); the WebSocket server gets the same from its handshake
@@ -16,17 +20,20 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 __all__ = [
     "ConnectionGate",
     "GuardedProtocol",
     "HEADER_TIMEOUT",
     "KEEPALIVE_TIMEOUT",
+    "Pass",
     "RateLimitedLog",
     "connection_budget",
     "quiet_server_logs",
@@ -65,8 +72,30 @@ def connection_budget() -> int:
     return max(16, (soft - open_fds() - RESERVE_FDS) // 2)
 
 
+class Pass:
+    """One connection admitted at a :class:`ConnectionGate`; :meth:`leave` when it closes (twice is harmless)."""
+
+    __slots__ = ("address", "door", "gate", "weight")
+
+    def __init__(self, gate: ConnectionGate, address: str | None, door: str, weight: int) -> None:
+        self.gate, self.address, self.door, self.weight = gate, address, door, weight
+
+    def leave(self) -> None:
+        gate, self.gate = self.gate, None  # type: ignore[assignment]
+        if gate is not None:
+            gate._leave(self)
+
+
 class ConnectionGate:
     """Counts open connections across listeners and refuses those over ``limit``.
+
+    Each connection is admitted with :meth:`admit` (its peer's address, its weight in file
+    descriptors, the door it came through) and leaves with the :class:`Pass` it got. Refused:
+    a connection when the lab holds ``limit``; one through a door over its share (``shares``:
+    door → fraction of ``limit``); with ``per_address`` (classroom mode: a callable giving the
+    cap), one from an address that already holds that many, unless the address is the lab's own
+    machine (``own_addresses``). A tap in front of the lab says whose its connections are
+    (``forwarded``), so they count for the student, not for the tap.
 
     Used on one event loop only (the lab's), so no locking.
     """
@@ -75,23 +104,79 @@ class ConnectionGate:
         self.limit = connection_budget() if limit is None else limit
         self.open = 0
         self.refused = 0
+        self.refused_addresses = 0  # of them, refused because their address held its share
+        self.shares: dict[str, float] = {}
+        self.per_address: Callable[[], int] | None = None
+        self.own_addresses: set[str] = set()
+        self.forwarded: dict[tuple[str, int], str] = {}  # a tap's own end → the address of the client it carries
+        self.by_address: collections.Counter[str] = collections.Counter()
+        self._by_door: collections.Counter[str] = collections.Counter()
+        self._why = ""
+
+    def source(self, peername: object) -> str | None:
+        """The address a connection from ``peername`` counts for (a tap's: its client's)."""
+        if not isinstance(peername, tuple) or len(peername) < 2:
+            return None
+        return self.forwarded.get((peername[0], peername[1]), str(peername[0]))
+
+    def admit(self, peername: object = None, *, weight: int = 1, door: str = "") -> Pass | None:
+        """Count a new connection in, or None (counted as refused; :meth:`busy_response` says why)."""
+        if self.open + weight > self.limit:
+            self._refuse(f"the lab holds {self.open} connections, its limit on this machine")
+            return None
+        share = self.shares.get(door)
+        if share is not None and self._by_door[door] + weight > self.limit * share:
+            self._refuse(f"the lab's {door} holds {self._by_door[door] // max(1, weight)} connections, its share")
+            return None
+        address = self.source(peername)
+        cap = self.per_address() if self.per_address is not None else None
+        if cap is not None and address is not None and address not in self.own_addresses:
+            if self.by_address[address] + weight > cap:
+                self.refused_addresses += 1
+                self._refuse(
+                    f"your address {address} holds {self.by_address[address]} connections to this lab, "
+                    "the most one machine may"
+                )
+                return None
+        else:
+            address = None  # not counted per address
+        self.open += weight
+        if share is not None:
+            self._by_door[door] += weight
+        if address is not None:
+            self.by_address[address] += weight
+        return Pass(self, address, door if share is not None else "", weight)
+
+    def _refuse(self, why: str) -> None:
+        self.refused += 1
+        self._why = why
+        return None
+
+    def _leave(self, admitted: Pass) -> None:
+        self.open = max(0, self.open - admitted.weight)
+        for counter, key in ((self._by_door, admitted.door), (self.by_address, admitted.address)):
+            if key:
+                counter[key] -= admitted.weight
+                if counter[key] <= 0:
+                    del counter[key]
 
     def enter(self) -> bool:
-        """Count a new connection in; ``False`` (and counted as refused) if the lab is full."""
+        """Count a new connection in (no address, no door); ``False`` (and counted as refused) if the lab is full."""
         if self.open >= self.limit:
-            self.refused += 1
+            self._refuse(f"the lab holds {self.open} connections, its limit on this machine")
             return False
         self.open += 1
         return True
 
     def leave(self) -> None:
+        """One connection counted in with :meth:`enter` closed."""
         self.open = max(0, self.open - 1)
 
     def busy_response(self) -> bytes:
-        """A complete HTTP ``503`` for a connection over the limit."""
+        """A complete HTTP ``503`` for a connection over the limit, saying which."""
         body = json.dumps(
             {
-                "error": f"the lab holds {self.open} connections, its limit on this machine",
+                "error": self._why or f"the lab holds {self.open} connections, its limit on this machine",
                 "hint": "close connections you no longer need and retry in a second; "
                 "raise the open-file limit (ulimit -n) for more",
             }
@@ -125,10 +210,12 @@ class GuardedProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._admitted = False
+        self._pass: Pass | None = None
 
     def connection_made(self, transport) -> None:
         self.transport = transport
-        if not self.gate.enter():
+        self._pass = self.gate.admit(transport.get_extra_info("peername"))
+        if self._pass is None:
             transport.write(self.gate.busy_response())
             transport.close()
             return
@@ -161,7 +248,8 @@ class GuardedProtocol(asyncio.Protocol):
             self._timer = None
         if self._admitted:
             self._admitted = False
-            self.gate.leave()
+            if self._pass is not None:
+                self._pass.leave()
             self.inner.connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:

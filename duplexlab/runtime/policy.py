@@ -62,6 +62,7 @@ __all__ = ["Decision", "RequestPolicy", "SAFE_METHODS", "TICKET_PREFIX", "TICKET
 
 TICKET_PREFIX = "duplexlab.ticket."
 TICKET_TTL = 24 * 3600.0
+MAX_TICKETS_PER_OWNER = 16  # unused tickets one owner (a widget, a classroom student) holds; older ones lapse
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -141,6 +142,9 @@ class RequestPolicy:
         """A one-use ticket that opens one WebSocket in place of an allowed origin."""
         now = time.monotonic()
         self.tickets = {t: v for t, v in self.tickets.items() if v[0] > now}  # drop expired
+        theirs = [t for t, (_, who) in self.tickets.items() if who == owner]
+        for old in theirs[: max(0, len(theirs) - MAX_TICKETS_PER_OWNER + 1)]:  # one owner keeps a few unused
+            del self.tickets[old]
         ticket = secrets.token_urlsafe(18)
         self.tickets[ticket] = (now + ttl, owner)
         return ticket

@@ -16,7 +16,7 @@ from websockets.frames import CloseCode
 from websockets.protocol import State
 
 from ..errors import PortInUseError, is_address_in_use
-from .hygiene import ConnectionGate
+from .hygiene import ConnectionGate, Pass
 from .loop import LoopThread
 from .owner import shared_owner
 
@@ -52,20 +52,19 @@ def gated_connection(gate: ConnectionGate) -> type[ServerConnection]:
     """A ``ServerConnection`` class that counts itself at ``gate`` and answers 503 when full."""
 
     class GatedConnection(ServerConnection):
-        _admitted = False
+        _pass: Pass | None = None
 
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
-            if gate.enter():
-                self._admitted = True
-            else:
+            self._pass = gate.admit(transport.get_extra_info("peername"))
+            if self._pass is None:
                 transport.write(gate.busy_response())
                 transport.abort()
 
         def connection_lost(self, exc) -> None:
-            if self._admitted:
-                self._admitted = False
-                gate.leave()
+            admitted, self._pass = self._pass, None
+            if admitted is not None:
+                admitted.leave()
             super().connection_lost(exc)
 
     return GatedConnection

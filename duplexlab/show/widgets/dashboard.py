@@ -3,10 +3,12 @@ and how each student's exercise checks went.
 
 Refreshed once a second on the lab's loop (never the kernel's): who is here now
 (a socket open, or a request in the last ``HERE`` seconds), each student's
-requests, bytes and open sockets; the class's polling load (HTTP requests and
-response bytes a second) beside its push load (WebSocket messages and their
-bytes a second); the last chat lines. Its buttons rotate the join code and
-remove a student.
+requests, bytes and open sockets, which of the class's limits stopped them
+(requests or messages a second, bytes a second, sockets) and their judge
+submissions waiting; the class's polling load (HTTP requests and response bytes
+a second) beside its push load (WebSocket messages and their bytes a second),
+and who holds the judge's queue; the last chat lines. Its buttons rotate the
+join code and remove a student (which always says what it did, within a second).
 """
 
 from __future__ import annotations
@@ -81,10 +83,12 @@ class Dashboard(Shown):
 
     def rows(self) -> list[dict]:
         """One row per student: here now, requests, bytes out, requests refused for speed, sockets open,
-        messages pushed and their bytes, exercise checks."""
+        messages pushed and their bytes, which limits stopped them and how often (``limits``), their
+        judge submissions queued or running (``judge``), exercise checks."""
         by_owner: dict[str | None, list] = {}
         for record in self.lab.websockets.records:
             by_owner.setdefault(record.owner, []).append(record)
+        judged = self.lab.judge.waiting()
         out = []
         now = time.monotonic()
         for s in self.lab.roster.table() if self.lab.roster else []:
@@ -101,6 +105,8 @@ class Dashboard(Shown):
                     "sockets": sockets,
                     "pushed": sum(r.sent for r in theirs),
                     "pushed_bytes": sum(r.bytes_sent for r in theirs),
+                    "limits": dict(s.limits_hit),
+                    "judge": judged.get(s.name, 0),
                     "checks": dict(s.checks),
                 }
             )
@@ -128,10 +134,19 @@ class Dashboard(Shown):
         self._last = (now, *totals)
         sockets = sum(r["sockets"] for r in rows)
         here = sum(1 for r in rows if r["here"])
+        queued = {r["name"]: r["judge"] for r in rows if r["judge"]}
+        judge = (
+            f" · judge: {sum(queued.values())} queued or running ("
+            + ", ".join(f"{html.escape(n)} {k}" for n, k in sorted(queued.items(), key=lambda q: -q[1])[:8])
+            + (", …" if len(queued) > 8 else "")
+            + ")"
+            if queued
+            else ""
+        )
         load = (
             f"<b>{len(rows)} student(s)</b>, {here} here now · polling load: <b>{rates[0]:.1f} requests/s</b>, "
             f"{rates[1] / 1024:.1f} KiB/s · push load: <b>{rates[2]:.1f} messages/s</b>, "
-            f"{rates[3] / 1024:.1f} KiB/s over {sockets} open socket(s)"
+            f"{rates[3] / 1024:.1f} KiB/s over {sockets} open socket(s){judge}"
         )
         self._load_text = load.replace("<b>", "").replace("</b>", "")
 
@@ -143,6 +158,7 @@ class Dashboard(Shown):
         cells = "".join(
             f"<tr><td>{html.escape(r['name'])}</td><td>{seen(r)}</td><td>{r['requests']}</td><td>{r['bytes_out']}</td>"
             f"<td>{r['limited']}</td><td>{r['sockets']}</td><td>{r['pushed']}</td><td>{r['pushed_bytes']}</td>"
+            f"<td>{html.escape(limits_text(r['limits']))}</td><td>{r['judge'] or ''}</td>"
             f"<td>{html.escape(' '.join(f'{c} {v}' for c, v in r['checks'].items()))}</td></tr>"
             for r in rows
         )
@@ -150,7 +166,7 @@ class Dashboard(Shown):
             "<table class='duplexlab-dashboard-table' style='border-collapse:separate;border-spacing:14px 2px'>"
             "<tr><th>student</th><th>seen</th><th>requests</th>"
             "<th>bytes out</th><th>too fast</th><th>sockets open</th><th>messages pushed</th><th>bytes pushed</th>"
-            f"<th>exercise checks</th></tr>{cells}</table>"
+            f"<th>limits hit</th><th>judge queue</th><th>exercise checks</th></tr>{cells}</table>"
         )
         room = list(self.lab.websockets.room.recent)[-8:]
         chat = "<b>chat</b>: " + (
@@ -211,15 +227,24 @@ class Dashboard(Shown):
             self.status.value = "pick a student first"
 
     def remove(self, name: str | None) -> None:
-        """Remove a student (the button does this for the one picked): credential revoked, sockets closed."""
+        """Remove a student (the button does this for the one picked): credential revoked, sockets closed,
+        streams ended. Always says what happened in the status line, within a second."""
         if not name:
             self.status.value = "pick a student first"
             return
         try:
-            closed = self.lab.remove_student(name)
-        except ValueError as exc:
-            self.status.value = html.escape(str(exc))
+            self.lab.remove_student(name)
+        except Exception as exc:  # said, never a silent button: no such student, the lab stopped, …
+            self.status.value = f"could not remove {html.escape(name)}: {html.escape(str(exc) or type(exc).__name__)}"
             return
-        self.status.value = f"removed {html.escape(name)}: credential revoked, {closed} socket(s) closed"
+        roster = self.lab.roster
+        student = roster.named(name) if roster is not None else None
+        done = student.removal if student is not None else "credential revoked"
+        self.status.value = f"removed {html.escape(name)}: {html.escape(done)}"
         self._refresh()
         self.pick.value = None  # no one picked: the next Remove needs a choice of its own
+
+
+def limits_text(hits: dict[str, int]) -> str:
+    """Which limits stopped a student and how often: ``sockets ×21 · bytes/s ×3`` ("" for none)."""
+    return " · ".join(f"{limit} ×{times}" for limit, times in sorted(hits.items()))
