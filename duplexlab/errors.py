@@ -144,7 +144,7 @@ class OpenDoorError(DuplexLabError, ValueError):
             return (
                 f"a classroom lab runs one server: a cluster's {self.servers} servers, balancers and backplane "
                 "check no credentials, so every student could use them as anyone; start the classroom with "
-                "servers=1, and show the cluster (lesson 08) on a lab of your own: dl.start(servers=3)"
+                "servers=1, and show the cluster (lesson 09) on a lab of your own: dl.start(servers=3)"
             )
         if self.servers > 1:
             return (

@@ -491,7 +491,7 @@ def start(
 
     Args:
         servers: more than 1 also starts a cluster (``lab.cluster``): that many server
-            processes behind a load balancer (lesson 08).
+            processes behind a load balancer (lesson 09).
         backplane: what joins the cluster's servers: ``"auto"`` (a real ``redis-server``
             if installed, else an embedded one; ``$DUPLEXLAB_BACKPLANE`` overrides the choice),
             ``"redis-server"``, ``"embedded"``, a
