@@ -8,7 +8,7 @@ In a notebook::
 
 The layers (each imports only those above it in this list)::
 
-    errors, measure   plain Python
+    errors, feedback, measure   plain Python (feedback: ✓/✗/○ lines that fit, as text and HTML)
     wire/             pure decoding: HTTP and WebSocket bytes, SSE text
     runtime/          the loop thread, the HTTP and WebSocket server hosts, the request policy
     apps/             the lessons' servers: notifications, long poll, SSE, judge, OTP, realtime
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from .runtime.websocket import WebSocketServer
     from .show import plots, widgets
     from .show.doctor import doctor
+    from .show.projector import projector
     from .tap import Tap
     from .wire import capture, sse
     from .wire.capture import Capture, Chunk, Counts, Direction, HTTPMessage, WSFrame
@@ -95,6 +96,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "first_seen": ("duplexlab.measure", "first_seen"),
     "measure": ("duplexlab.measure", None),
     "plots": ("duplexlab.show.plots", None),
+    "projector": ("duplexlab.show.projector", "projector"),
     "reveal": ("duplexlab.measure", "reveal"),
     "polling": ("duplexlab.clients.polling", None),
     "show": ("duplexlab.show", None),
@@ -147,6 +149,7 @@ __all__ = [
     "measure",
     "plots",
     "polling",
+    "projector",
     "reveal",
     "show",
     "sse",

@@ -11,6 +11,8 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from .feedback import feedback_html, fit, fit_parts
+
 __all__ = ["Prediction", "Stats", "first_seen", "percentile", "reveal", "summarize"]
 
 
@@ -54,7 +56,7 @@ class Stats:
             ("min", self.min),
             ("max", self.max),
         )
-        return f"n={self.n}  " + "  ".join(f"{name}={_rounded(value)}" for name, value in shown)
+        return fit_parts([f"n={self.n}", *(f"{name}={_rounded(value)}" for name, value in shown)], sep="  ")
 
 
 def _rounded(value: float) -> str:
@@ -128,7 +130,7 @@ class Prediction:
 
     def __str__(self) -> str:
         if self.guess is None:
-            return (
+            return fit(
                 f"○ Make your guess first: set {self.name} in the cell above to a number, run it, "
                 "then run this cell again. The measurement is done; it shows beside your guess."
             )
@@ -142,10 +144,13 @@ class Prediction:
         else:
             verdict = f"off by {self._with_unit(off)}: what made the difference? The text below explains"
         shown = "   ".join(parts) + "\n" + verdict
-        return shown + ("\n" + self.details if self.details else "")
+        return fit(shown + ("\n" + self.details if self.details else ""))
 
     def __repr__(self) -> str:
         return str(self)
+
+    def _repr_html_(self) -> str:
+        return feedback_html(str(self))
 
 
 def reveal(

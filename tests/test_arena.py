@@ -70,7 +70,7 @@ def test_a_classroom_of_1000_returns_and_warns_nothing(caplog, recwarn):
     assert set(run.results) == set(TRANSPORTS)
     for r in run.results.values():
         assert r.clients == 1000 and r.delivered_share >= 0.99, (r.name, r.delivered_share)
-    assert bytes(room.image.value).startswith(b"\x89PNG")
+    assert room.plot.png.startswith(b"\x89PNG") and "N = 1000" in room.plot.alt
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert [str(w.message) for w in recwarn] == []
 
@@ -105,3 +105,18 @@ def test_a_run_is_the_same_for_the_same_seed_and_the_default_comes_from_the_envi
     monkeypatch.setenv("DUPLEXLAB_SEED", "seven")
     with pytest.raises(ValueError, match="whole number"):
         default_seed()
+
+
+def test_the_shared_arena_is_the_same_each_time_its_cell_runs_and_starts_again_after_stop():
+    first = dl.Arena.shared()
+    try:
+        assert dl.Arena.shared() is first  # re-running 06's first cell starts no second four labs
+        ports = {name: lab.port for name, lab in first.labs.items()}
+        assert len(ports) == 4
+        dl.stop()
+        assert first.closed
+        again = dl.Arena.shared()
+        assert again is first and not again.closed
+        assert again.run(rate=20, duration=0.3, poll_interval=0.2, transports=("WebSocket",)).results
+    finally:
+        first.close()

@@ -130,3 +130,58 @@ def test_new_checks_pass_right_answers_and_explain_wrong_ones(default_lab):
     assert dl.check.accept_handshake(gate).passed
     trusting = dl.check.accept_handshake(lambda headers, allowed: True)
     assert not trusting.passed and "hijacking" in trusting.message
+
+
+def _bundle(obj) -> dict:
+    """What a notebook gets for ``obj`` as a cell's value: its mime bundle, as IPython formats it."""
+    from IPython.core.formatters import DisplayFormatter
+
+    data, _ = DisplayFormatter().format(obj)
+    return data
+
+
+def test_a_checks_result_shows_its_mark_boxed_bold_and_in_colour_and_stays_plain_text():
+    """As a cell's value: the mark bold, white, in a dark green / dark red / grey box, named for screen
+    readers, the check's name bold; text/plain is the printed line, starting with its mark."""
+    import re
+
+    from duplexlab.feedback import MARKS, contrast
+
+    def right(key):
+        import base64
+        import hashlib
+
+        guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+        return base64.b64encode(hashlib.sha1((key + guid).encode()).digest()).decode()
+
+    def untouched(key): ...
+
+    results = {
+        "✓": dl.check.accept_key(right),
+        "✗": dl.check.accept_key(lambda key: "nope"),
+        "○": dl.check.accept_key(untouched),
+    }
+    for mark, result in results.items():
+        data = _bundle(result)
+        assert data["text/plain"] == str(result) == repr(result) and data["text/plain"].startswith(f"{mark} accept_key")
+        page = data["text/html"]
+        meaning, colour = MARKS[mark]
+        box = re.search(r'<span class="duplexlab-mark"[^>]*style="([^"]*)"[^>]*>(.)</span>', page)
+        assert box and box.group(2) == mark, page
+        style = box.group(1)
+        assert "font-weight:700" in style and f"background:{colour}" in style and "color:#fff" in style
+        assert f'aria-label="{meaning}"' in page and "<b>accept_key</b>" in page
+        assert contrast(colour, "#ffffff") >= 4.5  # the white mark on its box, whatever the theme behind it
+    assert "font-weight:700" not in re.sub(r'<span class="duplexlab-mark".*?</span>', "", results["✓"]._repr_html_())
+
+
+def test_a_long_check_message_prints_in_lines_of_100_columns_broken_between_words():
+    """A message longer than a notebook's width wraps between words, indented; the words are all there."""
+    from duplexlab.check.result import Result
+
+    message = "your function raised ValueError: " + " ".join(f"word{i}" for i in range(60))
+    printed = str(Result("fetch_new", False, message))
+    lines = printed.splitlines()
+    assert len(lines) > 1 and all(len(line) <= 100 for line in lines), lines
+    assert all(line.startswith("  ") for line in lines[1:]) and lines[0].startswith("✗ fetch_new: ")
+    assert " ".join(printed.split()) == f"✗ fetch_new: {message}"

@@ -593,6 +593,9 @@ def test_the_dashboard_says_who_is_here_and_counts_each_push_and_its_bytes(class
     assert "ravi" in classroom.roster.students and "Click again" in board.remove_button.description
     board._remove_clicked()
     assert "ravi" not in classroom.roster.students and board.pick.value is None
+    board._last = (board._last[0], {**board._last[1], "ravi": (10**6, 10**9, 10**6, 10**9)})  # ravi had been busy
+    board._refresh()  # the room shrank: the load counts the students still in it, never below zero
+    assert "-" not in board.load_line(), board.load_line()
     board.pick.value = "asha"
     board._remove_clicked()
     board._confirming = ("asha", time.monotonic() - dashboard.CONFIRM_WITHIN)  # the question lapsed

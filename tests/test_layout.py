@@ -8,10 +8,15 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "duplexlab"
 
 # the first component of a module's name inside the package decides its layer
-PURE = {"errors", "measure", "wire"}
+PURE = {"errors", "feedback", "measure", "wire"}
 FORBIDDEN = {
     "wire": {"runtime", "apps", "clients", "cluster", "show", "lab", "tap", "experiments", "check"},
     "measure": {"runtime", "apps", "clients", "cluster", "show", "lab", "tap", "experiments", "check"},
+    "feedback": {
+        "wire",
+        "measure",
+        *{"runtime", "apps", "clients", "cluster", "show", "lab", "tap", "experiments", "check"},
+    },
     "errors": {
         "wire",
         "measure",

@@ -2,20 +2,92 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
+import shutil
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from jupyter_client.manager import start_new_kernel
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
+from websockets.frames import Close, Frame, Opcode
 
 import duplexlab as dl
+from duplexlab.show import projector
 from duplexlab.show.widgets import sequence
+from duplexlab.wire.capture import Chunk, Direction
+from duplexlab.wire.flow import FlowDecoder, Note
 
 from .conftest import seconds, wait_for
+
+UP, DOWN = Direction.UP, Direction.DOWN
+
+
+def known_capture() -> list[dict]:
+    """Lesson 07's story, decoded as the tap would: a WebSocket gets a message and a ping/pong, is
+    cut, comes back asking ?last=3, pings again, gets the next message and closes."""
+
+    def upgrade(last: int) -> bytes:
+        return (
+            f"GET /stream/scores?last={last} HTTP/1.1\r\nHost: tap\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+        ).encode()
+
+    switched = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+
+    def frame(op: Opcode, data: bytes, up: bool) -> bytes:
+        return Frame(op, data).serialize(mask=up)
+
+    script: list = [
+        (0.0, 1, UP, upgrade(-1)),
+        (0.002, 1, DOWN, switched),
+        (0.1, 1, DOWN, frame(Opcode.TEXT, b'{"seq": 3}', False)),
+        (1.0, 1, UP, frame(Opcode.PING, b"abcd", True)),
+        (1.001, 1, DOWN, frame(Opcode.PONG, b"abcd", False)),
+        Note(1.5, 1, "cut"),
+        (1.75, 2, UP, upgrade(3)),
+        (1.752, 2, DOWN, switched),
+        (2.0, 2, UP, frame(Opcode.PING, b"efgh", True)),
+        (2.001, 2, DOWN, frame(Opcode.PONG, b"efgh", False)),
+        (2.25, 2, DOWN, frame(Opcode.TEXT, b'{"seq": 4}', False)),
+        (2.5, 2, UP, frame(Opcode.CLOSE, Close(1000, "").serialize(), True)),
+        (2.502, 2, DOWN, frame(Opcode.CLOSE, Close(1000, "").serialize(), False)),
+        (2.503, 2, DOWN, b""),
+        (2.504, 2, UP, b""),
+    ]
+    decoder = FlowDecoder(t0=0.0)
+    events: dict[int, dict] = {}
+    for item in script:
+        for event in decoder.feed(item if isinstance(item, Note) else Chunk(*item)):
+            events[event["id"]] = event
+    return sorted(events.values(), key=lambda e: (e["t"], e["id"]))
+
+
+KNOWN_DESC = (
+    "2 connections; 12 arrows: 2 requests, 2 responses, 4 frames, 4 ping/pong frames; 1 cut, 2 sides closed; "
+    "0.000 s to 2.504 s"
+)
+KNOWN_LINES = [
+    "0.000 s · conn 1 → server · GET /stream/scores?last=-1 · 91 bytes on the wire: 91 header + 0 body",
+    "0.002 s · server → conn 1 · 101 Switching Protocols · 77 bytes on the wire: 77 header + 0 body",
+    "0.100 s · server → conn 1 · TEXT 10 B · 12 bytes on the wire: 2 frame header + 10 payload",
+    "1.000 s · conn 1 → server · PING 4 B masked · 10 bytes on the wire: 6 frame header + 4 payload",
+    "1.001 s · server → conn 1 · PONG 4 B · 6 bytes on the wire: 2 frame header + 4 payload",
+    "1.500 s · conn 1: ✂ cut: both ends see a reset",
+    "1.750 s · conn 2 → server · GET /stream/scores?last=3 · 90 bytes on the wire: 90 header + 0 body",
+    "1.752 s · server → conn 2 · 101 Switching Protocols · 77 bytes on the wire: 77 header + 0 body",
+    "2.000 s · conn 2 → server · PING 4 B masked · 10 bytes on the wire: 6 frame header + 4 payload",
+    "2.001 s · server → conn 2 · PONG 4 B · 6 bytes on the wire: 2 frame header + 4 payload",
+    "2.250 s · server → conn 2 · TEXT 10 B · 12 bytes on the wire: 2 frame header + 10 payload",
+    "2.500 s · conn 2 → server · CLOSE 1000 masked · 8 bytes on the wire: 6 frame header + 2 payload",
+    "2.502 s · server → conn 2 · CLOSE 1000 · 4 bytes on the wire: 2 frame header + 2 payload",
+    "2.503 s · conn 2: server side closed",
+    "2.504 s · conn 2: client side closed",
+]
 
 
 def test_the_diagram_of_a_tap_lists_each_exchange_and_renders_it_as_svg(lab):
@@ -180,6 +252,11 @@ def test_a_headless_run_keeps_the_diagram_of_the_cells_traffic_as_svg():
     ]
     assert "application/vnd.jupyter.widget-view+json" in shown[0]["data"]
     assert "3 request(s), 3 response(s)" in shown[0]["data"]["text/plain"]
+    # what an exported notebook shows is an image with a name and this run's counts
+    assert re.search(r'<svg [^>]*role="img" aria-labelledby="dl-seq-\d+-title" aria-describedby="dl-seq-\d+-desc"', svg)
+    assert re.search(r"<title id=\"dl-seq-\d+-title\">Sequence diagram of http://", svg)
+    desc = re.search(r'<desc id="dl-seq-\d+-desc">([^<]*)</desc>', svg)
+    assert desc and html.unescape(desc.group(1)).startswith("1 connection; 6 arrows: 3 requests, 3 responses; "), desc
 
 
 def test_a_diagram_shown_after_the_traffic_starts_with_what_the_tap_recorded(lab):
@@ -262,7 +339,8 @@ def test_a_connection_that_ended_gives_its_column_to_the_next(lab):
     names = re.findall(r'<text class="lifeline-name"[^>]*>([^<]*)</text>', svg)
     assert names == ["conn 1–3", "tap", "server"], names
     assert re.findall(r'class="lane-start"[^>]*>([^<]*)<', svg) == ["conn 1", "conn 2", "conn 3"]
-    one_column = sequence.LEFT + sequence.LANE + sequence.TAP_GAP + sequence.SERVER_GAP + sequence.RIGHT
+    geo = sequence.geometry(seq.font)
+    one_column = geo.left + geo.lane + geo.tap_gap + geo.server_gap + geo.right
     assert f'width="{one_column:g}"' in svg
     third = lab.connect("/echo", base_url=tap.url)
     fourth = lab.connect("/echo", base_url=tap.url)
@@ -276,3 +354,222 @@ def test_a_connection_that_ended_gives_its_column_to_the_next(lab):
     assert sequence.runs([1, 2, 4, 5, 6, 9]) == "1, 2, 4–6, 9"
     third.close()
     fourth.close()
+
+
+def test_the_svg_names_itself_and_describes_this_runs_counts():
+    """The static SVG is an image whose <title> names what it follows and whose <desc> gives the
+    counts of a known capture: connections, arrows by kind, breaks and ends, the time span."""
+    events = known_capture()
+    assert sequence.describe(events) == KNOWN_DESC
+    svg = sequence.static_svg(events, earlier=3, title="ws://127.0.0.1:1 → ws://127.0.0.1:2")
+    top = re.match(
+        r'<svg [^>]*role="img" aria-labelledby="(dl-seq-\d+-title)" aria-describedby="(dl-seq-\d+-desc)"', svg
+    )
+    assert top, svg[:300]
+    title = re.search(rf'<title id="{top.group(1)}">([^<]*)</title>', svg)
+    desc = re.search(rf'<desc id="{top.group(2)}">([^<]*)</desc>', svg)
+    assert title and title.group(1) == "Sequence diagram of ws://127.0.0.1:1 → ws://127.0.0.1:2"
+    assert desc and html.unescape(desc.group(1)) == KNOWN_DESC + "; 3 earlier events not kept"
+    assert svg.index("<title") < svg.index("<rect"), "the title comes first, as a screen reader expects"
+    # a second diagram on the same page (an exported notebook) gets ids of its own
+    again = re.match(r'<svg [^>]*aria-labelledby="(dl-seq-\d+-title)"', sequence.static_svg(events))
+    assert again and again.group(1) != top.group(1)
+    assert sequence.describe([]) == "nothing has crossed the tap yet"
+
+
+def test_the_text_view_has_one_line_per_row_the_same_as_its_hover_details():
+    """text_lines gives each row of a known capture one line (when, who to whom, the whole label, its
+    sizes); in the static SVG each row's tooltip is that same line."""
+    events = known_capture()
+    lines = sequence.text_lines(events)
+    assert list(lines.values()) == KNOWN_LINES
+    svg = sequence.static_svg(events)
+    tooltips = re.findall(r'<g class="(?:arrow|mark) [^"]*" data-id="(\d+)"[^>]*><title>([^<]*)</title>', svg)
+    assert [(int(i), html.unescape(t)) for i, t in tooltips] == list(lines.items())
+
+
+def test_a_held_or_unanswered_request_says_so_in_its_line():
+    """The text view says what the spans draw: how long a request was held, or that it had no answer."""
+    request = {
+        "id": 1,
+        "t": 0.0,
+        "lane": "1",
+        "dir": "up",
+        "kind": "request",
+        "label": "GET /wait",
+        "bytes": 40,
+        "head": 40,
+        "body": 0,
+        "done": True,
+        "detail": "",
+    }
+    answer = {**request, "id": 2, "t": 1.25, "dir": "down", "kind": "response", "label": "200 OK", "req": 1}
+    lines = sequence.text_lines([request, answer])
+    assert lines[2].endswith("· held 1.25 s"), lines
+    assert sequence.text_lines([request])[1].endswith("· no answer yet")
+
+
+def test_pings_folded_are_left_out_and_counted():
+    """pings=False: no PING or PONG row in the static SVG, a visible "ping/pong folded: 4", and the
+    description says they are folded; everything else is drawn."""
+    events = known_capture()
+    svg = sequence.static_svg(events, pings=False)
+    labels = re.findall(r'<g class="arrow [^"]*" data-id="\d+" data-label="([^"]*)"', svg)
+    assert not [x for x in labels if x.startswith(("PING", "PONG"))] and len(labels) == 12 - 4, labels
+    assert ">ping/pong folded: 4</text>" in svg
+    assert "4 ping/pong frames (folded)" in svg and "kind-cut" in svg
+
+
+def luminance(color: str) -> float:
+    rgb = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str = "#ffffff") -> float:
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_text_and_lines_stand_out_from_the_paper_and_kinds_differ_by_more_than_colour():
+    """Every text and line colour in the static SVG (and sequence.js's colours) is 4.5:1 or more on its
+    white paper; a request, a response, an event and a cut differ by line style, arrowhead or label."""
+    stream = [
+        {
+            "id": 1,
+            "t": 0.0,
+            "lane": "1",
+            "dir": "up",
+            "kind": "request",
+            "label": "GET /events",
+            "bytes": 40,
+            "head": 40,
+            "body": 0,
+            "done": True,
+            "detail": "",
+        },
+        {
+            "id": 2,
+            "t": 0.01,
+            "lane": "1",
+            "dir": "down",
+            "kind": "response",
+            "label": "200 OK",
+            "bytes": 90,
+            "head": 90,
+            "body": 0,
+            "done": False,
+            "detail": "",
+            "req": 1,
+            "stream": True,
+        },
+        {
+            "id": 3,
+            "t": 0.2,
+            "lane": "1",
+            "dir": "down",
+            "kind": "sse",
+            "label": "event: score",
+            "bytes": 30,
+            "head": 0,
+            "body": 30,
+            "done": True,
+            "detail": "",
+            "in": 2,
+        },
+    ]
+    svg = sequence.static_svg(
+        known_capture() + [{**e, "id": e["id"] + 100, "lane": "3"} for e in stream], earlier=2, title="t"
+    )
+    colours = set(re.findall(r'<(?:text|line|path)\b[^>]*?(?:fill|stroke)="(#[0-9A-Fa-f]{6})"', svg))
+    colours |= {c for c in re.findall(r'<(?:text|line|path)\b[^>]*?(?:fill|stroke)="(#[0-9A-Fa-f]{3})"', svg)}
+    assert len(colours) >= 6, colours
+    weak = {c: round(contrast(c if len(c) == 7 else "#" + "".join(x * 2 for x in c[1:])), 2) for c in colours}
+    assert all(ratio >= 4.5 for ratio in weak.values()), weak
+    js = (Path(sequence.__file__).parent.parent / "js" / "sequence.js").read_text()
+    for colour in re.findall(r'"(#[0-9A-Fa-f]{6})"', js.split("const CSS")[0]):
+        assert colour.lower() == "#9fd8c3" or contrast(colour) >= 4.5 or colour.lower() == "#f0c27b", colour
+    # not by colour alone: the kinds' lines differ in style, and every row has a label
+    sse_line = re.search(r'kind-sse dir-down"[^>]*>.*?<line [^>]*stroke-dasharray="([^"]*)"', svg, re.S)
+    request_line = re.search(r'kind-request dir-up"[^>]*>.*?<line [^>]*stroke-dasharray="([^"]*)"', svg, re.S)
+    assert sse_line and request_line and sse_line.group(1) != request_line.group(1)
+    assert re.search(r'kind-cut dir-none"[^>]*>.*?<path d="M [^"]* l 4 12 l 4 -12', svg, re.S), "a cut is a zigzag"
+    assert svg.count('class="label"') == svg.count("<g class=")
+
+
+def test_sequence_js_describes_lists_and_lays_out_as_python_does(tmp_path):
+    """The browser draws what the static SVG draws: sequence.js's describe, textLines, geometry and
+    layout give the same answers as Python's on the known capture (at 16 px too)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (bash .ci/run installs it)")
+    events = known_capture()
+    module = tmp_path / "sequence.mjs"
+    module.write_text((Path(sequence.__file__).parent.parent / "js" / "sequence.js").read_text())
+    (tmp_path / "events.json").write_text(json.dumps(events))
+    script = """
+        import { readFileSync } from "node:fs";
+        const m = await import(process.argv[1]);
+        const events = JSON.parse(readFileSync(process.argv[2], "utf8"));
+        const g = m.layout(events, 2, m.geometry(16));
+        console.log(JSON.stringify({
+          desc: m.describe(events), folded: m.describe(events, { earlier: 3, skipped: 1, pings: false }),
+          lines: [...m.textLines(events).values()], geometry: m.geometry(16),
+          rows: [...g.rowY.values()], height: g.height, width: g.width, gaps: g.gaps, slots: g.slots }));
+    """
+    found = subprocess.run(
+        [node, "--input-type=module", "-e", script, module.as_uri(), str(tmp_path / "events.json")],
+        capture_output=True,
+        text=True,
+        timeout=seconds(30),
+    )
+    assert found.returncode == 0, found.stderr
+    js = json.loads(found.stdout)
+    assert js["desc"] == sequence.describe(events) == KNOWN_DESC
+    assert js["folded"] == sequence.describe(events, earlier=3, skipped=1, pings=False)
+    assert js["lines"] == KNOWN_LINES
+    geo = sequence.geometry(16)
+    assert js["geometry"] == {
+        "font": 16,
+        "k": geo.k,
+        "row": geo.row,
+        "top": geo.top,
+        "left": geo.left,
+        "timeX": geo.time_x,
+        "lane": geo.lane,
+        "tapGap": geo.tap_gap,
+        "serverGap": geo.server_gap,
+        "right": geo.right,
+    }
+    py = sequence.layout(events, 2, geo)
+    assert js["rows"] == list(py["row_y"].values()) and (js["height"], js["width"]) == (py["height"], py["width"])
+    assert [tuple(x) for x in js["gaps"]] == py["gaps"] and [tuple(x) for x in js["slots"]] == py["slots"]
+
+
+def test_projector_mode_draws_the_diagram_with_16_px_text(lab):
+    """A diagram made with dl.projector() on has 16 px text in its widget and its static SVG, and
+    its geometry grows with it (a label still fits between the tap and the server)."""
+    tap = lab.tap(lab.url)
+    normal = tap.show()
+    projector.projector(True)
+    try:
+        big = tap.show()
+    finally:
+        projector.projector(False)
+    lab.client(base_url=tap.url).get("/api/health")
+    assert (normal.font, normal.view.font) == (13, 13)
+    assert (big.font, big.view.font) == (16, 16)
+    svg = big.svg()
+    assert 'font-size="16"' in svg and re.search(r'font-size="1[0-5]"', svg) is None, "no text under 16 px"
+    assert sequence.geometry(16).server_gap > sequence.geometry(13).server_gap > sequence.SERVER_GAP
+
+
+def test_pin_and_pings_reach_the_browser_side(lab):
+    """tap.show(pin="break", pings=False) hands both to the widget; an unknown pin is refused in words."""
+    tap = lab.tap(lab.ws_url)
+    seq = tap.show(pin="break", pings=False, height=280)
+    assert (seq.view.pin, seq.view.pings, seq.view.height) == ("break", False, 280)
+    assert seq.view.title == f"{tap.url} → {tap.target}"
+    assert (tap.show().view.pin, tap.show().view.pings) == ("", True)
+    with pytest.raises(ValueError, match='pin="break"'):
+        tap.show(pin="cut")

@@ -1,8 +1,11 @@
 """The lesson widgets, driven from Python (the browser test drives them from Chromium)."""
 
+import re
 import time
 
 import duplexlab as dl
+from duplexlab.show import figure
+from duplexlab.show.widgets.plot import PlotView
 
 from .conftest import seconds
 
@@ -15,7 +18,7 @@ def test_slider_changes_are_debounced_into_one_run(lab):
     exp.wait_idle(seconds(30))
     assert exp.runs_done == 1
     assert [r.interval for r in exp.results] == [0.6]
-    assert bytes(exp.image.value).startswith(b"\x89PNG")
+    assert exp.plot.png.startswith(b"\x89PNG")
     assert "run 1" in exp.status.value
 
 
@@ -28,6 +31,36 @@ def test_changing_students_starts_a_new_series(lab):
     exp.students.value = 3
     exp.wait_idle(seconds(30))
     assert [(r.interval, r.students) for r in exp.results] == [(0.3, 3)]
+
+
+def test_the_experiments_plot_says_the_numbers_the_sweep_prints(lab):
+    """The widget's plot has an alt with the first and last results' numbers, as ``print(result)``
+    shows them, and a numbers table with a row per result; its size is the PNG's."""
+    exp = dl.widgets.PollingExperiment(lab, judge_seconds=0.5, students=2, autorun=False)
+    assert exp.plot.png == b"" and "after the first run" in exp.plot.empty
+    results = exp.sweep([0.2, 0.5])
+    printed = [str(r) for r in results]
+    alt = exp.plot.alt
+    for r, line in zip(results, printed):
+        polls = re.search(r"([\d.]+) polls each", line).group(1)
+        delay = re.search(r"detection delay (\d+) ms \(theory (\d+) ms\)", line).groups()
+        bytes_each = re.search(r"(\d+) bytes each", line).group(1)
+        assert f"{polls} at {r.interval:g} s" in alt, (line, alt)
+        assert f"{delay[0]} ms" in alt and f"{delay[1]}" in alt and bytes_each in alt, (line, alt)
+    (table,) = exp.plot.tables
+    assert [row[0] for row in table["rows"]] == ["0.2", "0.5"]
+    assert (exp.plot.width, exp.plot.height) == figure.png_size(exp.plot.png)
+
+
+def test_a_plot_view_shows_a_plot_with_its_size_alt_and_numbers():
+    """show(plot) sets the image, its size, its alt and its tables; nothing is drawn before."""
+    view = PlotView(empty="nothing yet")
+    assert (view.png, view.alt, view.tables, view.empty) == (b"", "", [], "nothing yet")
+    plot = dl.plots.keepalive([(0.2, 0.2, 0.1)], [0.52], show=False)
+    view.show(plot)
+    assert view.png == plot.png and (view.width, view.height) == (plot.width, plot.height)
+    assert view.alt == plot.alt and "0.52 s" in view.alt
+    assert view.tables == [plot.tables[0].state()] and view.tables[0]["rows"][0][-1] == "0.52"
 
 
 def test_otp_screen_counts_down_from_the_servers_numbers(lab):

@@ -71,6 +71,7 @@ async def stream_notifications(request: web.Request) -> web.StreamResponse:
     # too much to catch up: this stream sends what fits, then asks for a reconnect; no live ones meanwhile
     unsubscribe = store.subscribe(listener) if not overflow else (lambda: None)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    getter: asyncio.Future | None = None  # the wait for the next notification, cancelled however the stream ends
     try:
         await response.prepare(request)
         await response.write(sse.encode(retry=1000, comment=f"notifications of {user}"))
@@ -101,5 +102,7 @@ async def stream_notifications(request: web.Request) -> web.StreamResponse:
     except ConnectionResetError:
         pass  # the client went away: nothing more to send
     finally:
+        if getter is not None:
+            getter.cancel()  # else, dropped while pending, it prints "Task was destroyed" into a later cell
         unsubscribe()
     return response

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ..clients.seat import current_seat
 from ..errors import CheckFailed
+from ..feedback import feedback_html, fit
 
 __all__ = ["Result", "check", "fail", "is_stub", "new_user"]
 
@@ -19,7 +20,12 @@ _users = itertools.count(1)
 
 @dataclass(frozen=True)
 class Result:
-    """What a check found: ``passed``, and a message for the learner."""
+    """What a check found: ``passed``, and a message for the learner.
+
+    Printed (``print``, ``str``), it is plain text starting with its mark, ✓, ✗ or ○ (not attempted),
+    wrapped between words to 100 columns. As a cell's value it shows the same words as HTML: the mark
+    bold, white in a box of its colour (dark green, dark red, grey), and the check's name bold.
+    """
 
     name: str
     passed: bool
@@ -34,12 +40,22 @@ class Result:
     def __bool__(self) -> bool:
         return self.passed
 
+    @property
+    def mark(self) -> str:
+        """✓ passed, ✗ failed, ○ not attempted yet."""
+        return "✓" if self.passed else ("✗" if self.attempted else "○")
+
     def __str__(self) -> str:
-        mark = "✓" if self.passed else ("✗" if self.attempted else "○")
-        return f"{mark} {self.name}: {self.message}"
+        return fit(self._line())
 
     def __repr__(self) -> str:
         return str(self)
+
+    def _repr_html_(self) -> str:
+        return feedback_html(self._line(), bold_to_colon=True)
+
+    def _line(self) -> str:
+        return f"{self.mark} {self.name}: {self.message}"
 
 
 def fail(message: str) -> CheckFailed:
@@ -72,7 +88,7 @@ def check(fn: Callable[..., str]) -> Callable[..., Result]:
         result = _run(*args, **kwargs)
         seat = current_seat()
         if seat is not None:
-            seat.report(fn.__name__, "○" if not result.attempted else "✓" if result.passed else "✗")
+            seat.report(fn.__name__, result.mark)
         return result
 
     def _run(*args, **kwargs) -> Result:

@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 
 import h11
 
+from ..feedback import feedback_html, fit
+
 __all__ = ["Reach", "can_reach"]
 
 STEP_TIMEOUT = 3.0
@@ -52,10 +54,13 @@ class Reach:
 
     def __str__(self) -> str:
         mark = "✓" if self.ok else "✗"
-        return f"{mark} {self.url}: {self.advice}"
+        return fit(f"{mark} {self.url}: {self.advice}")
 
     def _repr_pretty_(self, printer, cycle) -> None:  # a cell shows the sentence, not the fields
         printer.text(str(self))
+
+    def _repr_html_(self) -> str:
+        return feedback_html(str(self))
 
 
 def _request(code: str | None, credential: str | None) -> tuple[str, str, dict[str, str], bytes]:

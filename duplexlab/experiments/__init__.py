@@ -4,7 +4,7 @@ who hears what on a cluster."""
 from __future__ import annotations
 
 from .arena import Arena, ArenaResult
-from .cluster import FanOut, delivery_delays, fan_out
+from .cluster import FanOut, delivery_delays, fan_out, running_on
 from .polling import PollingResult, delay_claims, measure_polling
 from .seeds import default_seed
 
@@ -18,4 +18,5 @@ __all__ = [
     "delivery_delays",
     "fan_out",
     "measure_polling",
+    "running_on",
 ]

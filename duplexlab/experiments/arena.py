@@ -12,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from ..clients.http import AsyncClient
+from ..feedback import Feedback, fit
 from ..lab import Lab
 from ..measure import percentile
 from ..runtime.loop import LoopThread, raise_open_file_limit
@@ -132,11 +135,13 @@ class TransportResult:
         return percentile(self.delays, q) * 1000 if self.delays else float("nan")
 
     def __str__(self) -> str:
-        wire = f"{self.bytes_per_event:6.0f} bytes/event" if self.bytes_total else "  (bytes not tapped)"
-        return (
-            f"{self.name:<13} delay median {self.delay_ms(50):7.1f} ms, p99 {self.delay_ms(99):7.1f} ms | "
-            f"{self.requests_per_event:5.2f} requests/event | {wire} | "
-            f"server CPU {self.cpu_per_second * 1000:6.2f} ms/s | delivered {self.delivered_share:.0%}"
+        """Two lines under 100 columns: the delays, then what the transport cost."""
+        wire = f"{self.bytes_per_event:.0f} bytes/event" if self.bytes_total else "(bytes not tapped)"
+        return fit(
+            f"{self.name}: delay median {self.delay_ms(50):.1f} ms, p99 {self.delay_ms(99):.1f} ms, "
+            f"delivered {self.delivered_share:.0%}\n"
+            f"  {self.requests_per_event:.2f} requests/event, {wire}, "
+            f"server CPU {self.cpu_per_second * 1000:.2f} ms/s"
         )
 
 
@@ -152,9 +157,23 @@ class ArenaResult:
     event_times: list[float]
     results: dict[str, TransportResult]
     seed: int | None = None
+    run: int = 0  # which run of a widget this is (1, 2, …); 0: a run no widget showed
 
-    def claims(self) -> str:
-        """The lesson's claims about this run, each checked: ✓, or what happened instead and why."""
+    def heading(self) -> str:
+        """One line that names this run, as a widget's status does: "run 1: 52 events (seed 2026), …"."""
+        named = f"run {self.run}: " if self.run else ""
+        bursts = f", {self.burstiness:g} per burst" if self.burstiness != 1 else ""
+        clients = f", {self.clients} clients per transport" if self.clients != 1 else ""
+        return (
+            f"{named}{len(self.event_times)} events (seed {self.seed}), {self.rate:g} a second for "
+            f"{self.duration:g} s{bursts}, polling every {self.poll_interval:g} s{clients}"
+        )
+
+    def claims(self) -> Feedback:
+        """The lesson's claims about this run, each checked: ✓, or what happened instead and why.
+
+        Printed, a line per claim (wrapped between words past 100 columns); as a cell's value, each
+        mark boxed in its colour."""
         lines = []
         polling = self.results.get("polling")
         if polling is not None and polling.delays:
@@ -188,10 +207,11 @@ class ArenaResult:
                     f"{'✓' if r.requests_during == 0 else '✗'} {name} sent {r.requests_during} "
                     f"request(s) during the run, after the {r.opening_requests} that opened it"
                 )
-        return "\n".join(lines)
+        return Feedback("\n".join(lines))
 
-    def classroom_claims(self) -> str:
-        """The classroom's claims about this run of N clients, each checked: ✓, or what happened instead."""
+    def classroom_claims(self) -> Feedback:
+        """The classroom's claims about this run of N clients, each checked: ✓, or what happened instead
+        (printed or shown as :meth:`claims`)."""
         n, lines = self.clients, []
         polling = self.results.get("polling")
         if polling is not None and polling.seconds:
@@ -207,6 +227,11 @@ class ArenaResult:
             lines.append(
                 f"{'✓' if each >= 0.8 else '✗'} long polling: {long_polling.requests_during} requests for "
                 f"{long_polling.deliveries} deliveries ({each:.2f} per client per event)"
+                + (
+                    ""
+                    if each >= 0.8
+                    else ": the clients were slow to ask again (a busy machine), so answers carried several events"
+                )
             )
         for name in ("SSE", "WebSocket"):
             r = self.results.get(name)
@@ -215,10 +240,11 @@ class ArenaResult:
                     f"{'✓' if r.requests_during == 0 else '✗'} {name}: {r.requests_during} requests during "
                     f"the run; {r.opening_requests} opened the streams before it"
                 )
-        return "\n".join(lines)
+        return Feedback("\n".join(lines))
 
-    def compare_bursts(self, bursty: ArenaResult) -> str:
-        """What bursts changed, against this run: each claim checked, ✓ or what happened instead."""
+    def compare_bursts(self, bursty: ArenaResult) -> Feedback:
+        """What bursts changed, against this run: each claim checked, ✓ or what happened instead
+        (printed or shown as :meth:`claims`)."""
         lines = []
         for name in ("polling", "long polling"):
             before, after = self.results.get(name), bursty.results.get(name)
@@ -251,13 +277,15 @@ class ArenaResult:
                     else "in bursts: some answers carried several events (the machine was slow to ask again)"
                 )
             )
-        return "\n".join(lines)
+        return Feedback("\n".join(lines))
 
     def table(self) -> str:
-        """One row per transport, narrow enough for a projector (under 90 characters)."""
+        """The run's :meth:`heading`, then one row per transport, narrow enough for a projector
+        (under 90 columns)."""
         rows = [
+            self.heading(),
             f"{'':<13} {'delay p50':>10} {'p99':>8} {'req/event':>10} {'bytes/event':>12} "
-            f"{'CPU ms/s':>9} {'delivered':>10}"
+            f"{'CPU ms/s':>9} {'delivered':>10}",
         ]
         for r in self.results.values():
             wire = f"{r.bytes_per_event:12.0f}" if r.bytes_total else f"{'(no tap)':>12}"
@@ -279,9 +307,24 @@ class Arena:
         print(result.table())
     """
 
+    _shared: ClassVar[Arena | None] = None
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+
     def __init__(self) -> None:
         self.labs: dict[str, Lab] = {}
         self.clients = LoopThread(name="duplexlab-arena-clients")
+
+    @classmethod
+    def shared(cls) -> Arena:
+        """The notebook's arena, started: the same one each time the cell runs.
+
+        Re-running ``arena = dl.Arena.shared()`` starts no second set of four labs;
+        after ``dl.stop()`` it starts the same arena again.
+        """
+        with cls._shared_lock:
+            if cls._shared is None:
+                cls._shared = cls()
+            return cls._shared.start()
 
     def start(self) -> Arena:
         if not self.labs:

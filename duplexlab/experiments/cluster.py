@@ -1,4 +1,4 @@
-"""Lesson 8's measurements on a cluster: who hears a notification, and how long it takes.
+"""Lesson 9's measurements on a cluster: who hears a notification, and how long it takes.
 
 Both open real WebSockets through the cluster's balancer (so connections are
 spread A, B, C, A, …) from a loop of their own, and make notifications on the
@@ -18,9 +18,16 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import connect
 
 from ..cluster.cluster import Cluster
+from ..feedback import fit
 from ..measure import Stats, summarize
 
-__all__ = ["FanOut", "delivery_delays", "fan_out"]
+__all__ = ["FanOut", "delivery_delays", "fan_out", "running_on"]
+
+
+def running_on(cluster: Cluster) -> str:
+    """One line: the servers a cell runs on and what joins them, e.g. "on 3 servers (A, B, C), no backplane"."""
+    plane = f"joined by {cluster.backplane.kind}" if cluster.backplane is not None else "no backplane"
+    return f"on {cluster.n} servers ({', '.join(cluster.names)}), {plane}"
 
 
 @dataclass
@@ -30,6 +37,7 @@ class FanOut:
     notes: int
     pages: list[tuple[str, list[str]]]
     made: dict[str, set[str]] = field(default_factory=dict)
+    on: str = ""  # the cluster it ran on, in words (:func:`running_on`)
 
     @property
     def heard_all(self) -> int:
@@ -44,14 +52,15 @@ class FanOut:
         return {s: (len(c), sum(c) / len(c)) for s, c in sorted(counts.items())}
 
     def __str__(self) -> str:
-        lines = [f"{len(self.pages)} pages, {self.notes} notifications made round robin on the servers:"]
+        lines = [f"{self.on}:"] if self.on else []
+        lines.append(f"{len(self.pages)} pages, {self.notes} notifications made round robin on the servers:")
         for server, (pages, mean) in self.by_server().items():
             own = len(self.made.get(server, ()))
             lines.append(
                 f"  server {server}: {pages} pages, each got {mean:.0f} of {self.notes} ({own} were made on {server})"
             )
         lines.append(f"{self.heard_all} of {len(self.pages)} pages heard all {self.notes}")
-        return "\n".join(lines)
+        return fit("\n".join(lines))
 
 
 async def _pages(cluster: Cluster, user: str, n: int) -> list:
@@ -94,7 +103,7 @@ def fan_out(cluster: Cluster, *, pages: int = 30, notes: int = 30, user: str = "
             await asyncio.gather(*(ws.close() for ws, _ in opened), return_exceptions=True)
         return [(server, got) for (_, server), got in zip(opened, heard)]
 
-    return FanOut(notes, _run(run()), dict(made))
+    return FanOut(notes, _run(run()), dict(made), running_on(cluster))
 
 
 def delivery_delays(cluster: Cluster, *, made_on: str, page_on: str, n: int = 20, user: str = "timer") -> Stats:

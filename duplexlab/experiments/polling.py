@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..clients.http import AsyncClient, Reply
 from ..clients.polling import PollRun, expected_polls
+from ..feedback import WIDTH, Feedback
 from ..tap import Tap
 from .seeds import default_seed
 
@@ -78,20 +79,23 @@ class PollingResult:
         return expected_polls(self.judge_seconds + self.interval / 2, self.interval)
 
     def __str__(self) -> str:
-        per = self.requests / self.students
-        return (
+        """One line of 100 columns or fewer; two when the numbers are long (the delay goes on, indented)."""
+        head = (
             f"every {self.interval:g} s, judge {self.judge_seconds:g} s, {self.students} student(s): "
-            f"{per:.1f} polls each ({self.wasted / self.students:.1f} wasted), "
-            f"detection delay {self.mean_delay * 1000:.0f} ms "
-            f"(theory {self.theory_delay * 1000:.0f} ms), {self.bytes_total / self.students:.0f} bytes each"
+            f"{self.requests / self.students:.1f} polls each ({self.wasted / self.students:.1f} wasted), "
+            f"{self.bytes_total / self.students:.0f} bytes each"
         )
+        delay = f"detection delay {self.mean_delay * 1000:.0f} ms (theory {self.theory_delay * 1000:.0f} ms)"
+        one = f"{head}; {delay}"
+        return one if len(one) <= WIDTH else f"{head}\n  {delay}"
 
 
-def delay_claims(results: list[PollingResult]) -> str:
+def delay_claims(results: list[PollingResult]) -> Feedback:
     """The lesson's claim, "you learn half an interval late on average", checked for each result.
 
     ✓ when the mean delay is within 30 % (or 20 ms) of interval/2 + RTT/2 (the clock-driven
-    poller's theory); else what happened instead.
+    poller's theory); else what happened instead. Printed, one line per result (wrapped between
+    words, indented, past 100 columns); as a cell's value, the marks boxed in their colours.
     """
     lines = []
     for r in results:
@@ -104,7 +108,7 @@ def delay_claims(results: list[PollingResult]) -> str:
                 f"with {r.students} student(s) the ready moments sample the polling cycle coarsely, "
                 "or the machine was busy; more students average better"
             )
-    return "\n".join(lines)
+    return Feedback("\n".join(lines))
 
 
 async def measure_polling(

@@ -28,6 +28,7 @@ import traitlets
 
 from ..apps.sandbox import enforced_limits, isolation
 from ..errors import DuplexLabError
+from ..feedback import fit
 from ..lab import Lab, current, start
 from ..runtime.hygiene import connection_budget
 from .where import Frontend, frontend, in_kernel, proxy_installed
@@ -112,7 +113,7 @@ class DoctorProbe(anywidget.AnyWidget):
             self.send({"op": "pong"})
 
     def __repr__(self) -> str:  # what a front end without widgets shows instead of the box
-        return (
+        return fit(
             "(no box? widgets don't render in this front end. JupyterLab / Notebook 7: pip install "
             "jupyterlab_widgets where the notebook server runs, then reload the page; Colab: run "
             "from google.colab import output; output.enable_custom_widget_manager(); VS Code: install "

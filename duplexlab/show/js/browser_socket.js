@@ -1,19 +1,38 @@
 function render({ model, el }) {
   const box = document.createElement("div");
   box.className = "duplexlab-socket";
-  box.style.cssText = "border:1px solid #bbb;border-radius:6px;padding:8px;max-width:640px;font:13px sans-serif";
+  // Text sizes come from the course's style sheet (show/projector.py): 13 px, 16 in projector mode.
+  box.style.cssText = "border:1px solid var(--jp-border-color1, #999);border-radius:6px;" +
+    "padding:8px;max-width:40em;font-family:var(--jp-ui-font-family, sans-serif);" +
+    "color:var(--jp-content-font-color1, inherit)";
   const status = document.createElement("div");
   status.className = "duplexlab-socket-status";
   const log = document.createElement("ul");
   log.className = "duplexlab-socket-log";
-  log.style.cssText = "max-height:180px;overflow:auto;margin:6px 0;padding-left:18px;font-family:monospace";
+  log.style.cssText = "max-height:14em;overflow:auto;margin:6px 0;padding-left:1.4em;" +
+    "font-family:var(--jp-code-font-family, monospace)";
   const input = document.createElement("input");
   input.className = "duplexlab-socket-input";
   input.placeholder = "type a message";
   const button = document.createElement("button");
   button.className = "duplexlab-socket-send";
   button.textContent = "Send";
-  box.append(status, log, input, button);
+  // For a screen reader and a keyboard: the controls have names, the status and the log are read out
+  // as they change, the log can be focused (and scrolled with the arrow keys), focus shows as a ring.
+  status.setAttribute("role", "status");
+  log.setAttribute("aria-live", "polite");
+  log.setAttribute("aria-label", "messages received");
+  log.tabIndex = 0;
+  // its arrow keys scroll it: stop them here, or JupyterLab's notebook takes them (ArrowDown: next cell)
+  log.addEventListener("keydown", (event) => {
+    if (!event.ctrlKey && !event.metaKey && !event.altKey && /^(Arrow|Page|Home|End| )/.test(event.key)) {
+      event.stopPropagation();
+    }
+  });
+  input.setAttribute("aria-label", "message to send");
+  const ring = document.createElement("style");
+  ring.textContent = ".duplexlab-socket :focus-visible { outline: 3px solid #0b57d0; outline-offset: 2px; }";
+  box.append(ring, status, log, input, button);
   el.append(box);
   const show = (text) => { status.textContent = text; };
 

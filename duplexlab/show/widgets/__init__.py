@@ -3,8 +3,9 @@
 Widget callbacks may run on any thread (in JupyterLab 4.6, on a subshell
 thread), so they never do the work themselves: they hand it to a loop thread
 with its thread-safe calls. Plots are drawn to PNG on a figure of their own
-(the notebook's backend is left alone) and shown in an ``Image`` widget. The
-browser-side code lives in ``duplexlab/show/js/``.
+(the notebook's backend is left alone) and shown in a ``PlotView``: an image with
+its alt text and a "Show the numbers" table, laid out again whenever it comes
+into view. The browser-side code lives in ``duplexlab/show/js/``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from .base import LabWatch, SliderExperiment, figure_png
 from .browser import BrowserSocket, SeatSocket
 from .dashboard import Dashboard
 from .otp import OTPScreen
+from .plot import PlotView
 from .polling import PollingExperiment
 from .sequence import Sequence
 from .tap import TapControls
@@ -24,6 +26,7 @@ __all__ = [
     "Dashboard",
     "LabWatch",
     "OTPScreen",
+    "PlotView",
     "PollingExperiment",
     "Sequence",
     "SeatSocket",

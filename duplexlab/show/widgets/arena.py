@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import math
+
 import ipywidgets as W
 
-from ...experiments.arena import TRANSPORTS, ArenaResult
+from ...experiments.arena import EVENTS_START, TRANSPORTS, ArenaResult
 from ...experiments.seeds import default_seed
 from .. import plots
-from .base import SliderExperiment, render_png
+from ..projector import dress
+from .base import SliderExperiment, render_plot
+from .plot import PlotView
 
-__all__ = ["Classroom", "SideBySide"]
+__all__ = ["MIN_EVENTS", "Classroom", "SideBySide"]
+
+MIN_EVENTS = 10
+"""Every side-by-side run has at least this many events, so its medians (and its plots) mean something."""
 
 
 class SideBySide(SliderExperiment):
@@ -17,7 +24,11 @@ class SideBySide(SliderExperiment):
 
     Each change re-runs all four transports on the same events and redraws the
     four panels. Runs are seeded (run k uses ``seed + k``), so Run All shows the
-    same events each time; ``seed=None`` draws new ones. Example::
+    same events each time; ``seed=None`` draws new ones. Every run has at least
+    ``min_events`` events: the rate slider starts where a run expects half as many
+    again, and a draw with fewer is drawn again. The status names the run the plots
+    show, as its table's heading does (:meth:`ArenaResult.heading`). A slider runs
+    when it is let go, and the widget keeps its height while it runs. Example::
 
         arena = dl.Arena().start()
         dl.widgets.SideBySide(arena)
@@ -27,26 +38,45 @@ class SideBySide(SliderExperiment):
         self,
         arena,
         *,
-        rate: float = 3.0,
+        rate: float = 10.0,
         burstiness: float = 1.0,
         poll_interval: float = 1.0,
         duration: float = 3.0,
         seed: int | None = None,
+        min_events: int = MIN_EVENTS,
         debounce: float = 0.3,
         autorun: bool = True,
     ) -> None:
         self.arena = arena.start()
         self.duration = duration
+        self.min_events = min_events
         self.seed = default_seed() if seed is None else seed  # run k uses seed + k: Run All repeats
         self.result = None
         self._next_seed: int | None = None  # a one-off seed for run(seed=...)
-        style = {"description_width": "130px"}
-        layout = W.Layout(width="430px")
+        style = {"description_width": "10em"}  # em: labels and sliders grow with projector mode's text
+        layout = W.Layout(width="33em")
+        # the lowest rate at which a run expects 1.5 × min_events (fewer than min_events: drawn again)
+        lowest = min(100.0, math.ceil(3 * min_events / max(duration - EVENTS_START, 0.1)) / 2)
+        # continuous_update=False: a slider runs once, when it is let go (nothing moves while it is dragged)
         self.rate = W.FloatSlider(
-            value=rate, min=0.5, max=100, step=0.5, description="events per second", style=style, layout=layout
+            value=min(max(rate, lowest), 100),
+            min=lowest,
+            max=100,
+            step=0.5,
+            description="events per second",
+            style=style,
+            layout=layout,
+            continuous_update=False,
         )
         self.burstiness = W.FloatSlider(
-            value=burstiness, min=1, max=10, step=1, description="events per burst", style=style, layout=layout
+            value=burstiness,
+            min=1,
+            max=10,
+            step=1,
+            description="events per burst",
+            style=style,
+            layout=layout,
+            continuous_update=False,
         )
         self.poll_interval = W.FloatSlider(
             value=poll_interval,
@@ -57,19 +87,22 @@ class SideBySide(SliderExperiment):
             style=style,
             layout=layout,
             readout_format=".1f",
+            continuous_update=False,
         )
         self.progress = W.FloatProgress(value=0, min=0, max=1, description="idle", style=style, layout=layout)
-        self.status = W.HTML("")
-        self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width="980px"))
+        # room for its two lines from the start, so a run's status never moves the plots below it
+        self.status = W.HTML(self._rule(), layout=W.Layout(min_height="3.2em"))
+        self.plot = PlotView(empty="The plots appear here after the first run: move a slider, or run the next cell.")
         self.widget = W.VBox(
             [
                 W.HBox(
                     [W.VBox([self.rate, self.burstiness, self.poll_interval]), W.VBox([self.progress, self.status])]
                 ),
-                self.image,
+                self.plot,
             ]
         )
         self._watch(self.arena.labs.get("WebSocket"))
+        dress(self.widget)
         super().__init__(arena.clients, (self.rate, self.burstiness, self.poll_interval), debounce=debounce)
         if autorun:
             self._changed()
@@ -81,26 +114,38 @@ class SideBySide(SliderExperiment):
     def _progress(self, fraction: float) -> None:
         self.progress.value = fraction
 
-    async def _run_current(self) -> None:
-        self.status.value = "measuring all four transports…"
-        self.progress.description = "running"
-        result = await self.arena.arun(
-            rate=self.rate.value,
-            burstiness=self.burstiness.value,
+    def _rule(self) -> str:
+        return f"at least {self.min_events} events in every run, enough for medians"
+
+    def _measure(self, seed: int | None, on_progress=None, **moved):
+        """The coroutine of one run with the sliders' settings (or ``moved`` ones)."""
+        settings = {"rate": self.rate.value, "burstiness": self.burstiness.value}
+        settings["poll_interval"] = self.poll_interval.value
+        settings.update({k: v for k, v in moved.items() if v is not None})
+        return self.arena.arun(
+            **settings,
             duration=self.duration,
-            poll_interval=self.poll_interval.value,
             clients=1,
             transports=("polling", "long polling", "SSE", "WebSocket"),
             tap=True,
-            seed=self._next_seed if self._next_seed is not None else self.seed + self.runs_done,
-            on_progress=self._progress,
+            seed=self.seed + self.runs_done if seed is None else seed,
+            min_events=self.min_events,
+            on_progress=on_progress,
         )
+
+    async def _run_current(self) -> None:
+        self.status.value = f"<b>run {self.runs_done + 1}</b>: measuring the four transports…<br>{self._rule()}"
+        self.progress.description = "running"
+        result = await self._measure(self._next_seed, self._progress)
+        result.run = self.runs_done + 1
+        self.plot.show(await render_plot(lambda: plots.side_by_side(result, show=False)))
         self.result = result
-        self.image.value = await render_png(lambda fig: plots.side_by_side(result, fig=fig), (13, 3.4))
         self.progress.value = 1
         self.progress.description = "done"
         self.runs_done += 1
-        self.status.value = f"<b>run {self.runs_done}</b>: {len(result.event_times)} events (seed {result.seed})"
+        self.status.value = (
+            f"<b>run {result.run}</b>: {len(result.event_times)} events (seed {result.seed})<br>{self._rule()}"
+        )
 
     def run(
         self,
@@ -109,13 +154,20 @@ class SideBySide(SliderExperiment):
         burstiness: float | None = None,
         poll_interval: float | None = None,
         seed: int | None = None,
+        show: bool = True,
     ):
         """Run now (blocking), optionally moving sliders first; returns the :class:`ArenaResult`.
 
         ``seed`` draws this one run's events with another seed (default: the widget's next one).
+        ``show=False`` measures one more run with these settings without showing it: the widget's
+        sliders, plots and status stay on the run they show (a deep dive's run leaves the numbers
+        the lesson printed under the widget alone).
         """
         self.arena.start()
         self.wait_idle()
+        if not show:
+            moved = {"rate": rate, "burstiness": burstiness, "poll_interval": poll_interval}
+            return self._loop.run(self._measure(seed, **moved), 120)
         for slider, value in ((self.rate, rate), (self.burstiness, burstiness), (self.poll_interval, poll_interval)):
             if value is not None:
                 self._set_quietly(slider, value)
@@ -148,8 +200,8 @@ class Classroom(SliderExperiment):
         self.arena = arena.start()
         self.rate, self.poll_interval, self.duration = rate, poll_interval, duration
         self.runs: dict[int, object] = {}
-        style = {"description_width": "130px"}
-        layout = W.Layout(width="430px")
+        style = {"description_width": "10em"}  # em: labels and sliders grow with projector mode's text
+        layout = W.Layout(width="33em")
         self.clients = W.IntSlider(
             value=clients,
             min=1,
@@ -162,9 +214,10 @@ class Classroom(SliderExperiment):
         )
         self.progress = W.FloatProgress(value=0, min=0, max=1, description="idle", style=style, layout=layout)
         self.status = W.HTML("")
-        self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width="980px"))
-        self.widget = W.VBox([W.HBox([self.clients, W.VBox([self.progress, self.status])]), self.image])
+        self.plot = PlotView(empty="The plots appear here after the first run: move the slider, or run the next cell.")
+        self.widget = W.VBox([W.HBox([self.clients, W.VBox([self.progress, self.status])]), self.plot])
         self._watch(self.arena.labs.get("WebSocket"))
+        dress(self.widget)
         super().__init__(arena.clients, (self.clients,), debounce=debounce)
         if autorun:
             self._changed()
@@ -196,7 +249,7 @@ class Classroom(SliderExperiment):
             merged.results[name] = one.results[name]
         self.runs[n] = merged
         runs = list(self.runs.values())
-        self.image.value = await render_png(lambda fig: plots.classroom(runs, fig=fig), (13, 3.4))
+        self.plot.show(await render_plot(lambda: plots.classroom(runs, show=False)))
         self.progress.value = 1
         self.progress.description = "done"
         self.runs_done += 1

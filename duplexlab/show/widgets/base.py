@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import io
 import itertools
 import time
 import weakref
@@ -17,18 +16,23 @@ import ipywidgets as W
 import traitlets
 from matplotlib.figure import Figure
 
+from ...feedback import mark_html
 from ...lab import Lab
 from ...runtime.loop import LoopThread
+from ..figure import Plot
+from ..figure import figure_png as _figure_png
 from ..where import frontend
 
 T = TypeVar("T")
 
 __all__ = [
+    "ControlNames",
     "LabWatch",
     "Shown",
     "SliderExperiment",
     "TicketedWidget",
     "figure_png",
+    "render_plot",
     "render_png",
     "widget_ids",
     "with_route",
@@ -41,8 +45,16 @@ JS = Path(__file__).parent.parent / "js"
 widget_ids = itertools.count(1)
 
 
+async def render_plot(make: Callable[[], Plot]) -> Plot:
+    """Draw a plot (its PNG, alt and tables) on a worker thread, so the loop's servers never wait for it.
+
+    ``make`` is a ``dl.plots`` call with ``show=False``; show the result in a :class:`PlotView`.
+    """
+    return await asyncio.get_running_loop().run_in_executor(None, make)
+
+
 async def render_png(draw: Callable[[Figure], object], figsize: tuple[float, float]) -> bytes:
-    """Draw a figure and encode it as PNG on a worker thread, so the loop's servers never wait for it."""
+    """Draw on a figure of ``figsize`` inches and encode it as PNG on a worker thread (see :func:`render_plot`)."""
 
     def work() -> bytes:
         fig = Figure(figsize=figsize, layout="constrained")
@@ -53,14 +65,12 @@ async def render_png(draw: Callable[[Figure], object], figsize: tuple[float, flo
 
 
 def figure_png(fig: Figure) -> bytes:
-    """A matplotlib figure as PNG bytes (drawn with Agg, for this figure only).
+    """A matplotlib figure as PNG bytes (Agg, this figure only), at 96 dpi on a white face.
 
-    75 dpi draws a 12-inch figure at 900 px and a 13-inch one at 975 px: the
-    widths the widgets show them at, so the browser doesn't rescale them.
+    At 96 dpi a point in the figure is a point on screen when the browser shows the PNG at its
+    own size; the white face keeps it readable in a dark theme too.
     """
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=75, facecolor="white")  # readable in a dark theme too
-    return buf.getvalue()
+    return _figure_png(fig)
 
 
 _ROUTE_JS = (JS / "route.js").read_text(encoding="utf-8")
@@ -112,18 +122,35 @@ class LabWatch(TicketedWidget):
         super().__init__(lab, "/alive", f"a widget's line to the lab ({next(widget_ids)})", routes=routes)
 
 
+class ControlNames(anywidget.AnyWidget):
+    """Invisible, inside a group of controls: gives every control of the group an accessible name and a
+    visible focus ring, and does it again when a control is drawn again (``js/a11y.js``).
+
+    ipywidgets' slider handles have no name of their own (upstream: jupyter-widgets/ipywidgets#2650):
+    this one takes the slider's description.
+    """
+
+    _esm = (JS / "a11y.js").read_text(encoding="utf-8") + "\n" + (JS / "control_names.js").read_text(encoding="utf-8")
+
+
 class Shown:
     """A group of widgets in ``self.widget`` that shows itself as the last value of a cell.
 
-    With a lab to watch (``_watch``), a :class:`LabWatch` in the group tells the
-    class when the kernel restarted under it.
+    ``_watch`` adds the group's helpers: :class:`ControlNames` (names for screen readers, focus
+    rings; a ``status`` line becomes a live region a screen reader reads out when it changes), and
+    with a lab to watch a :class:`LabWatch`, which tells the class when the kernel restarted under it.
     """
 
     widget: W.Widget
 
     def _watch(self, lab: Lab | None) -> None:
+        status = getattr(self, "status", None)
+        if isinstance(status, W.HTML):
+            status.add_class("duplexlab-status")
+        helpers: list[W.Widget] = [ControlNames()]
         if lab is not None and lab.running:
-            self.widget.children = (*self.widget.children, LabWatch(lab))
+            helpers.append(LabWatch(lab))
+        self.widget.children = (*self.widget.children, *helpers)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -192,7 +219,7 @@ class SliderExperiment(Shown):
             self.last_error = f"{type(exc).__name__}: {exc}"
             status, progress = getattr(self, "status", None), getattr(self, "progress", None)
             if status is not None:
-                status.value = f"<span style='color:#b00020'><b>run failed</b>: {html.escape(self.last_error)}</span>"
+                status.value = f"{mark_html('✗')}<b>run failed</b>: {html.escape(self.last_error)}"
             if progress is not None:
                 progress.description = "failed"
             raise

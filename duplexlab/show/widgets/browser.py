@@ -9,7 +9,9 @@ import anywidget
 import traitlets
 
 from ...clients.seat import Seat
+from ...feedback import fit
 from ...lab import Lab
+from ..projector import dress
 from ..where import frontend
 from .base import TicketedWidget, widget_ids, with_route
 from .bridge import CommBridge
@@ -67,6 +69,7 @@ class BrowserSocket(TicketedWidget):
         kwargs.setdefault("routes", ["bridge"] if frontend().name == "Colab" else ["direct", "proxy", "bridge"])
         super().__init__(lab, path, f"browser widget {next(widget_ids)} ({path})", **kwargs)
         self.bridge = CommBridge(self, lab, path, self.owner)
+        dress(self)  # the course's text sizes, projector mode's too
 
     def close(self) -> None:
         self.bridge.close()
@@ -96,7 +99,7 @@ class BrowserSocket(TicketedWidget):
                 )
                 return
             if time.perf_counter() > deadline:
-                print(self._not_open_line(timeout))
+                print(fit(self._not_open_line(timeout)))  # 100 columns at most, broken between words
                 return
             time.sleep(0.02)
 
@@ -122,8 +125,10 @@ class BrowserSocket(TicketedWidget):
         last = found[-1]
         if last.open:
             print(
-                f"{last.path}: still open, {time.perf_counter() - last.t_open:.1f} s; clear the "
-                "widget's output (right-click it → Clear Cell Output), then run this cell again"
+                fit(
+                    f"{last.path}: still open, {time.perf_counter() - last.t_open:.1f} s; clear the "
+                    "widget's output (right-click it → Clear Cell Output), then run this cell again"
+                )
             )
         else:
             print(
@@ -154,6 +159,7 @@ class SeatSocket(anywidget.AnyWidget):
     def __init__(self, seat: Seat, path: str, **kwargs) -> None:
         self.seat = seat
         super().__init__(url=seat.ws_url + path, ticket=seat.ticket(), **kwargs)
+        dress(self)  # the course's text sizes, projector mode's too
         self.observe(self._renew, names="opened")  # a view's socket opened: its ticket is spent
 
     def _renew(self, change: object = None) -> None:

@@ -19,7 +19,9 @@ import time
 
 import ipywidgets as W
 
+from ...feedback import fit_parts, mark_html
 from ...lab import Lab
+from ..projector import dress, sizes
 from .base import Shown
 
 __all__ = ["Dashboard"]
@@ -53,8 +55,8 @@ class Dashboard(Shown):
             max=2.0,
             step=0.1,
             description="class polls every (s)",
-            style={"description_width": "150px"},
-            layout=W.Layout(width="460px"),
+            style={"description_width": "11.5em"},  # em: grows with projector mode's text
+            layout=W.Layout(width="35em"),
             readout_format=".1f",
         )
         self.interval.observe(self._set_interval, names="value")
@@ -73,7 +75,10 @@ class Dashboard(Shown):
             ]
         )
         self.widget.add_class("duplexlab-dashboard")
-        self._last: tuple[float, int, int, int, int] | None = None
+        self._watch(None)  # names and focus rings for its controls (the teacher's page watches no lab line)
+        dress(self.widget)
+        self._join_px = 0  # the join line's size as last drawn (projector mode changes it)
+        self._last: tuple[float, dict[str, tuple[int, int, int, int]]] | None = None
         self._load_text = ""
         self._show_join()
         self._refresh()
@@ -113,25 +118,36 @@ class Dashboard(Shown):
         return out
 
     def _show_join(self) -> None:
-        self.join.value = f"<b>Students join with</b> <code>{html.escape(self.lab.join_line())}</code>"
+        """The line students paste, large enough for the back row (28 px in projector mode); it wraps
+        between its words (still one line of Python when pasted) on a narrow screen."""
+        self._join_px = sizes().join_line_px
+        self.join.value = (
+            "<div class='duplexlab-join'><b>Students join with</b>"
+            f"<code style='display:block;font-size:{self._join_px}px;line-height:1.35;white-space:pre-wrap;"
+            f"overflow-wrap:anywhere;padding:2px 0'>{html.escape(self.lab.join_line())}</code></div>"
+        )
 
     def _refresh(self) -> None:
+        if self._join_px != sizes().join_line_px:
+            self._show_join()  # projector mode was turned on or off
         if self._confirming is not None and time.monotonic() - self._confirming[1] >= CONFIRM_WITHIN:
             self._confirming = None  # the question lapsed: the button asks again from the start
             self.remove_button.description = "Remove"
         rows = self.rows()
         now = time.perf_counter()
-        requests = sum(r["requests"] for r in rows)
-        bytes_out = sum(r["bytes_out"] for r in rows)
-        pushed = sum(r["pushed"] for r in rows)
-        pushed_bytes = sum(r["pushed_bytes"] for r in rows)
-        totals = (requests, bytes_out, pushed, pushed_bytes)
+        # each student's counters since the last refresh: a student removed (or new) adds nothing, so the
+        # class's load never drops below zero when the room shrinks
+        totals = {r["name"]: (r["requests"], r["bytes_out"], r["pushed"], r["pushed_bytes"]) for r in rows}
+        rates = (0.0, 0.0, 0.0, 0.0)
         if self._last is not None and now > self._last[0]:
-            dt = now - self._last[0]
-            rates = tuple((total - before) / dt for total, before in zip(totals, self._last[1:], strict=True))
-        else:
-            rates = (0.0, 0.0, 0.0, 0.0)
-        self._last = (now, *totals)
+            then, before = self._last
+            grown = [
+                tuple(max(0, a - b) for a, b in zip(total, before[name], strict=True))
+                for name, total in totals.items()
+                if name in before
+            ]
+            rates = tuple(sum(column) / (now - then) for column in zip(*grown, strict=True)) if grown else rates
+        self._last = (now, totals)
         sockets = sum(r["sockets"] for r in rows)
         here = sum(1 for r in rows if r["here"])
         queued = {r["name"]: r["judge"] for r in rows if r["judge"]}
@@ -148,7 +164,7 @@ class Dashboard(Shown):
             f"{rates[1] / 1024:.1f} KiB/s · push load: <b>{rates[2]:.1f} messages/s</b>, "
             f"{rates[3] / 1024:.1f} KiB/s over {sockets} open socket(s){judge}"
         )
-        self._load_text = load.replace("<b>", "").replace("</b>", "")
+        self._load_text = fit_parts(load.replace("<b>", "").replace("</b>", "").split(" · "))
 
         def seen(r: dict) -> str:
             if r["here"]:
@@ -184,7 +200,7 @@ class Dashboard(Shown):
             try:
                 self._refresh()
             except Exception as exc:  # shown, never a dead dashboard
-                self.status.value = f"<span style='color:#b00020'>refresh failed: {html.escape(str(exc))}</span>"
+                self.status.value = f"{mark_html('✗')}<b>refresh failed</b>: {html.escape(str(exc))}"
             await asyncio.sleep(self.every)
 
     def load_line(self) -> str:

@@ -9,6 +9,7 @@ import time
 import ipywidgets as W
 
 from ...lab import Lab
+from ..projector import dress, verdict
 from .base import Shown
 
 __all__ = ["OTPScreen"]
@@ -29,11 +30,12 @@ class OTPScreen(Shown):
         self.resend_at: float | None = None
         self.last_status: int | None = None
         self.title = W.HTML(f"<b>Enter the code sent to {phone}</b>")
-        self.code = W.Text(placeholder="6-digit code", layout=W.Layout(width="140px"))
+        self.code = W.Text(placeholder="6-digit code", layout=W.Layout(width="10em"))
         self.verify_button = W.Button(description="Verify")
         self.countdown = W.Label("")
         self.resend_button = W.Button(description="Resend OTP", disabled=True)
         self.message = W.HTML("")
+        self.message.add_class("duplexlab-status")  # read out by a screen reader when it changes
         self.widget = W.VBox(
             [
                 self.title,
@@ -43,6 +45,7 @@ class OTPScreen(Shown):
             ]
         )
         self._watch(lab)
+        dress(self.widget)
         self.resend_button.on_click(lambda _: self.send())
         self.verify_button.on_click(lambda _: self.verify(self.code.value))
         self._timer: asyncio.TimerHandle | None = None
@@ -54,12 +57,15 @@ class OTPScreen(Shown):
         if reply.status == 200:
             wait = float(reply.json()["resend_after"])
             self.message.value = "A code was sent (look in <code>lab.otp.inbox(phone)</code>)."
+            verdict(self.message, None)
         elif reply.status == 429:
             wait = float(reply.headers.get("Retry-After", "1"))
             self.message.value = f"Too soon: the server says retry after {wait:g} s."
+            verdict(self.message, None)
         else:
             wait = 0.0
             self.message.value = f"Error {reply.status}: {reply.json().get('error')}"
+            verdict(self.message, "✗")
         self.resend_at = time.perf_counter() + wait
         self.lab.call_soon(self._tick)
         return reply.status
@@ -70,6 +76,7 @@ class OTPScreen(Shown):
         data = reply.json()
         ok = reply.status == 200
         self.message.value = "✓ verified" if ok else f"✗ {data['error']} ({data['hint']})"
+        verdict(self.message, "✓" if ok else "✗")  # white and bold on dark green or dark red
         return ok
 
     @property

@@ -12,7 +12,9 @@ from ...clients.seat import Seat, current_seat
 from ...experiments.polling import PollingResult, measure_polling
 from ...lab import Lab
 from .. import plots
-from .base import SliderExperiment, render_png
+from ..projector import dress
+from .base import SliderExperiment, render_plot
+from .plot import PlotView
 
 __all__ = ["PollingExperiment"]
 
@@ -50,8 +52,8 @@ class PollingExperiment(SliderExperiment):
             follow = current_seat()  # a student who joined a class follows the teacher's slider
         self.follow = follow if isinstance(follow, Seat) else None
         self.results: list[PollingResult] = []
-        style = {"description_width": "110px"}
-        layout = W.Layout(width="420px")
+        style = {"description_width": "8.5em"}  # em: labels and sliders grow with projector mode's text
+        layout = W.Layout(width="32em")
         self.interval = W.FloatSlider(
             value=interval,
             min=0.1,
@@ -76,16 +78,17 @@ class PollingExperiment(SliderExperiment):
         self.students = W.IntSlider(value=students, min=1, max=50, description="students", style=style, layout=layout)
         self.progress = W.IntProgress(value=0, min=0, max=1, description="polls", style=style, layout=layout)
         self.status = W.HTML(value="")
-        self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width="900px"))
+        self.plot = PlotView(empty="The plots appear here after the first run: drag poll every, or run the next cell.")
         self.widget = W.VBox(
             [
                 W.HBox(
                     [W.VBox([self.interval, self.judge_seconds, self.students]), W.VBox([self.progress, self.status])]
                 ),
-                self.image,
+                self.plot,
             ]
         )
         self._watch(lab)
+        dress(self.widget)
         super().__init__(lab.loop, (self.interval, self.judge_seconds, self.students), debounce=debounce)
         if autorun:
             self._changed()
@@ -121,9 +124,7 @@ class PollingExperiment(SliderExperiment):
         done = {r.interval for r in found}
         self.results = [r for r in self.results if r.interval not in done] + list(found)
         results = list(self.results)
-        self.image.value = await render_png(
-            lambda fig: plots.polling_dashboard(results, current=current, fig=fig), (12, 3.4)
-        )
+        self.plot.show(await render_plot(lambda: plots.polling_dashboard(results, current=current, show=False)))
 
     async def _run_once(self, interval: float, judge_seconds: float, students: int) -> PollingResult:
         self.progress.max = max(1, students * math.ceil(judge_seconds / interval + 2))

@@ -16,6 +16,18 @@ output also carries a static SVG of the same diagram, refreshed when the
 cell that showed it ends and after each later cell that added to it (so the
 saved notebook shows the whole conversation; in a browser the view is then
 drawn again from its state, with the same arrows).
+
+Everyone can read it: the SVG (live and static) has a ``<title>`` and a
+``<desc>`` with this run's counts (:func:`describe`), and the widget has a text
+view with one line per row (:func:`text_lines`, the same line its hover details
+start with), which a keyboard reaches and a screen reader reads. Text and lines
+are 4.5:1 or more against the diagram's white paper, kept in a dark theme too;
+kinds differ by label, line style and arrowhead, never by colour alone. Its text
+follows :func:`~duplexlab.show.projector.sizes` when it is created
+(``dl.projector()``: 16 px). ``pin="break"`` keeps the last break (a cut, a
+silenced path, a dropped server side) and what follows it in view, and
+``pings=False`` folds keepalive ``PING``/``PONG`` frames into a count, for a
+lesson whose prose is about something else.
 """
 
 from __future__ import annotations
@@ -24,8 +36,10 @@ import asyncio
 import collections
 import html
 import itertools
+import math
 import time
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +50,22 @@ from ...lab import Lab
 from ...tap import Tap
 from ...wire.capture import Chunk
 from ...wire.flow import ARROW_KINDS, FlowDecoder, Note
+from ..projector import sizes
 
 __all__ = [
+    "Geometry",
     "Sequence",
     "SequenceView",
+    "describe",
     "drawn_label",
     "gap_px",
+    "geometry",
     "lane_name",
     "layout",
     "runs",
     "slot_name",
     "static_svg",
+    "text_lines",
     "unanswered",
     "when",
 ]
@@ -57,12 +76,18 @@ _ESM = (JS / "sequence.js").read_text(encoding="utf-8")
 MAX_INBOX = 50_000  # chunks waiting to be decoded; beyond, they are counted, not drawn
 STATE_EVERY = 1.0  # seconds between syncs of the whole history
 
-# the same geometry as sequence.js
+# the same geometry as sequence.js, at 12 px text; a larger text scales it all (see geometry())
 ROW, TOP, LEFT, TIME_X, LANE, TAP_GAP, SERVER_GAP, RIGHT = 26, 50, 116, 70, 96, 70, 340, 40
 FONT = 12
 MAX_LABEL = 48  # characters of an arrow's label drawn (the whole label is in its tooltip)
-COLORS = {"up": "#0072B2", "down": "#D55E00", "sse": "#009E73", "mark": "#555", "cut": "#b00020", "lost": "#b00020"}
+# Okabe & Ito's hues, darkened to 4.5:1 or more on the diagram's white (as in show/plots.py)
+COLORS = {"up": "#0072B2", "down": "#BE5400", "sse": "#008460", "mark": "#555555", "cut": "#B00020", "lost": "#B00020"}
+MUTED = "#5C5C5C"  # times, gaps, the legend: 6.7:1 on white
+LIFELINE = "#767676"  # 4.5:1 on white
+HELD_TEXT = "#8A5A00"
 LEGEND = "· N B = bytes on the wire · a frame's own length is its payload · hover or click an arrow for its bytes"
+BREAKS = ("cut", "silence", "drop")  # what pin="break" keeps in view
+CONTROL = ("PING", "PONG")  # keepalive frames, folded with pings=False
 
 Event = dict[str, Any]
 
@@ -77,6 +102,40 @@ class SequenceView(anywidget.AnyWidget):
     keep = traitlets.Int(500).tag(sync=True)
     height = traitlets.Int(440).tag(sync=True)  # of the scrolling box, in pixels
     note = traitlets.Unicode("").tag(sync=True)  # why it stopped following, once it has
+    title = traitlets.Unicode("").tag(sync=True)  # what it follows: the SVG's <title>
+    font = traitlets.Int(13).tag(sync=True)  # text size in px (sizes().widget_text_px when created)
+    pin = traitlets.Unicode("").tag(sync=True)  # "break": keep the last break in view; "": the newest rows
+    pings = traitlets.Bool(True).tag(sync=True)  # False: PING/PONG frames folded into a count at first
+
+
+def _round(x: float) -> int:
+    """Round half up, as JavaScript's Math.round (Python's round() goes to even)."""
+    return math.floor(x + 0.5)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where things go, in px, for a text size: the constants above, scaled by ``font / 12``."""
+
+    font: int
+    row: int
+    top: int
+    left: int
+    time_x: int
+    lane: int
+    tap_gap: int
+    server_gap: int
+    right: int
+
+    @property
+    def k(self) -> float:
+        return self.font / FONT
+
+
+def geometry(font: int = FONT) -> Geometry:
+    """The diagram's geometry for ``font`` px text (the same numbers as sequence.js's ``geometry``)."""
+    k = font / FONT
+    return Geometry(font, *(_round(v * k) for v in (ROW, TOP, LEFT, TIME_X, LANE, TAP_GAP, SERVER_GAP, RIGHT)))
 
 
 def when(t: float) -> str:
@@ -84,9 +143,9 @@ def when(t: float) -> str:
     return f"{t:.3f} s"
 
 
-def gap_px(dt: float) -> float:
+def gap_px(dt: float, k: float = 1.0) -> float:
     """Extra room between two rows ``dt`` seconds apart: waiting shows, but a long wait stays short."""
-    return min(90.0, round(45 * dt**0.5)) if dt >= 0.05 else 0.0
+    return float(min(_round(90 * k), _round(45 * k * dt**0.5))) if dt >= 0.05 else 0.0
 
 
 def lane_name(lane: str) -> str:
@@ -145,22 +204,23 @@ def drawn_label(e: Event) -> str:
     return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
 
 
-def layout(shown: list[Event], earlier: int) -> dict[str, Any]:
+def layout(shown: list[Event], earlier: int, geo: Geometry | None = None) -> dict[str, Any]:
     """Where everything goes (the same rules as sequence.js): rows spaced by time, lanes, lifelines."""
+    g = geo or geometry()
     lanes = list(dict.fromkeys(e["lane"] for e in shown))
-    y: float = TOP + ROW * (2 if earlier else 1)
+    y: float = g.top + g.row * (2 if earlier else 1)
     gaps: list[tuple[float, float]] = []
     prev: Event | None = None
     row_y: dict[int, float] = {}
     for e in shown:
         if prev is not None:
-            extra = gap_px(e["t"] - prev["t"])
+            extra = gap_px(e["t"] - prev["t"], g.k)
             if extra:
-                gaps.append((y + extra / 2 + ROW / 2 - 4, e["t"] - prev["t"]))
-            y += ROW + extra
+                gaps.append((y + extra / 2 + g.row / 2 - 4, e["t"] - prev["t"]))
+            y += g.row + extra
         row_y[e["id"]] = y
         prev = e
-    bottom = y + ROW
+    bottom = y + g.row
     first: dict[str, float] = {}
     last: dict[str, float] = {}
     closed: dict[str, set[str]] = {}
@@ -186,13 +246,13 @@ def layout(shown: list[Event], earlier: int) -> dict[str, Any]:
             slot_lanes.append([])
         free_after[slot] = ends[lane] if ends[lane] < bottom else float("inf")
         slot_lanes[slot].append(lane)
-        x_lane[lane] = LEFT + LANE * (slot + 0.5)
+        x_lane[lane] = g.left + g.lane * (slot + 0.5)
     shared = {lane for group in slot_lanes if len(group) > 1 for lane in group}
-    x_tap = LEFT + LANE * max(1, len(slot_lanes)) + TAP_GAP
-    x_server = x_tap + SERVER_GAP
+    x_tap = g.left + g.lane * max(1, len(slot_lanes)) + g.tap_gap
+    x_server = x_tap + g.server_gap
     return {
         "lanes": lanes,
-        "slots": [(LEFT + LANE * (i + 0.5), slot_name(group)) for i, group in enumerate(slot_lanes)],
+        "slots": [(g.left + g.lane * (i + 0.5), slot_name(group)) for i, group in enumerate(slot_lanes)],
         "shared": shared,
         "x_lane": x_lane,
         "x_tap": x_tap,
@@ -200,10 +260,103 @@ def layout(shown: list[Event], earlier: int) -> dict[str, Any]:
         "row_y": row_y,
         "gaps": gaps,
         "height": bottom,
-        "width": x_server + RIGHT,
+        "width": x_server + g.right,
         "first": first,
         "ends": ends,
     }
+
+
+def _plural(n: int, one: str, many: str = "") -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def is_control(e: Event) -> bool:
+    """A keepalive frame: ``PING`` or ``PONG``."""
+    return e["kind"] == "frame" and e.get("opcode") in CONTROL
+
+
+ARROW_WORDS = [  # (what is counted, singular, plural), in the order a description names them
+    (lambda e: e["kind"] == "request", "request", "requests"),
+    (lambda e: e["kind"] == "response", "response", "responses"),
+    (lambda e: e["kind"] == "sse", "server-sent event", "server-sent events"),
+    (lambda e: e["kind"] == "frame" and not is_control(e), "frame", "frames"),
+    (is_control, "ping/pong frame", "ping/pong frames"),
+    (lambda e: e["kind"] == "data", "chunk of other bytes", "chunks of other bytes"),
+    (lambda e: e["kind"] == "swallowed", "write swallowed by a dead path", "writes swallowed by a dead path"),
+]
+MARK_WORDS = [
+    ("cut", "cut", "cuts"),
+    ("silence", "silenced path", "silenced paths"),
+    ("drop", "server side dropped", "server sides dropped"),
+    ("end", "side closed", "sides closed"),
+    ("lost", "connection not drawn to its end", "connections not drawn to their end"),
+]
+
+
+def describe(events: list[Event], *, earlier: int = 0, skipped: int = 0, pings: bool = True) -> str:
+    """What the diagram shows, with this run's counts: the SVG's ``<desc>`` (sequence.js says the same).
+
+    ``"2 connections; 14 arrows: 6 requests, 6 responses, 2 frames; 1 cut, 2 sides closed;
+    0.000 s to 4.120 s"``. ``pings=False`` says the ping/pong frames are folded.
+    """
+    if not events:
+        text = "nothing has crossed the tap yet"
+    else:
+        lanes = len(dict.fromkeys(e["lane"] for e in events))
+        arrows = [e for e in events if e["kind"] in ARROW_KINDS]
+        kinds: list[str] = []
+        for test, one, many in ARROW_WORDS:
+            n = sum(1 for e in arrows if test(e))
+            if n:
+                kinds.append(_plural(n, one, many) + (" (folded)" if one == "ping/pong frame" and not pings else ""))
+        marks = [
+            _plural(n, one, many) for kind, one, many in MARK_WORDS if (n := sum(e["kind"] == kind for e in events))
+        ]
+        text = f"{_plural(lanes, 'connection')}; " + (
+            f"{_plural(len(arrows), 'arrow')}: {', '.join(kinds)}" if arrows else "no arrows"
+        )
+        text += f"; {', '.join(marks)}" if marks else ""
+        times = [e["t"] for e in events]
+        text += f"; {when(min(times))} to {when(max(times))}"
+    if earlier:
+        text += f"; {earlier} earlier events not kept"
+    if skipped:
+        text += f"; {skipped} chunks not drawn (too fast)"
+    return text
+
+
+def text_lines(shown: list[Event]) -> dict[int, str]:
+    """One line per row, by event id, in time order: when, who to whom, the whole label, its sizes, how
+    long it was held. The text view lists them; an arrow's hover details start with its line."""
+    by_id = {e["id"]: e for e in shown}
+    closed: dict[str, set[str]] = {}
+    for e in shown:
+        if e["kind"] == "end":
+            closed.setdefault(e["lane"], set()).add(e["dir"])
+        elif e["kind"] == "cut":
+            closed.setdefault(e["lane"], set()).update(("up", "down"))
+        elif e["kind"] == "drop":
+            closed.setdefault(e["lane"], set()).add("down")
+    ended = {lane for lane, sides in closed.items() if len(sides) == 2}
+    waiting = {e["id"] for e in unanswered(shown)}
+    lines: dict[int, str] = {}
+    for e in shown:
+        parts = [when(e["t"])]
+        if e["kind"] in ARROW_KINDS:
+            who = lane_name(e["lane"])
+            parts.append(f"{who} → server" if e["dir"] == "up" else f"server → {who}")
+            parts.append(e["label"])
+            if sizes_ := _sizes(e):
+                parts.append(sizes_)
+            req = by_id.get(e.get("req", -1)) if e["kind"] == "response" else None
+            if req is not None and e["t"] - req["t"] >= 0.1:
+                parts.append(f"held {e['t'] - req['t']:.2f} s")
+            if e["id"] in waiting:
+                parts.append("no answer (the connection ended)" if e["lane"] in ended else "no answer yet")
+        else:
+            parts.append(e["label"])
+        lines[e["id"]] = " · ".join(parts)
+    return lines
 
 
 def unanswered(shown: list[Event]) -> list[Event]:
@@ -212,71 +365,104 @@ def unanswered(shown: list[Event]) -> list[Event]:
     return [e for e in shown if e["kind"] == "request" and e["done"] and not e.get("lost") and e["id"] not in answered]
 
 
-def static_svg(events: list[Event], *, earlier: int = 0, title: str = "", now: float | None = None) -> str:
+_svg_ids = itertools.count(1)  # ids for <title>/<desc>, unique among the SVGs of one exported page
+
+
+def static_svg(
+    events: list[Event],
+    *,
+    earlier: int = 0,
+    skipped: int = 0,
+    title: str = "",
+    now: float | None = None,
+    font: int = FONT,
+    pings: bool = True,
+) -> str:
     """The diagram of ``events`` as a standalone SVG document (what the browser draws, without controls).
 
-    Each arrow has a ``<title>`` with its label and byte counts (a tooltip in
-    a browser). ``now`` (on the diagram's clock) says how long a request still
-    waiting for its answer has been held. Used for headless runs, exported
-    notebooks and slides.
+    The SVG is an image with a ``<title>`` (``title``) and a ``<desc>`` (:func:`describe`: this run's
+    counts), as the live one. Each arrow has a ``<title>`` with its text line (:func:`text_lines`; a
+    tooltip in a browser). ``now`` (on the diagram's clock) says how long a request still waiting for
+    its answer has been held. ``font`` is the text size in px (the geometry scales with it);
+    ``pings=False`` leaves ``PING``/``PONG`` frames out and says how many. Used for headless runs,
+    exported notebooks and slides.
     """
-    shown = sorted(events, key=lambda e: (e["t"], e["id"]))
-    g = layout(shown, earlier)
+    every = sorted(events, key=lambda e: (e["t"], e["id"]))
+    shown = every if pings else [e for e in every if not is_control(e)]
+    folded = len(every) - len(shown)
+    geo = geometry(font)
+    k = geo.k
+    g = layout(shown, earlier, geo)
     x_lane, x_tap, x_server, row_y = g["x_lane"], g["x_tap"], g["x_server"], g["row_y"]
+    top, row = geo.top, geo.row
     by_id = {e["id"]: e for e in shown}
-    head = 34 if title else 18
+    lines = text_lines(shown)
+    line_h = _round(font * 1.4)
+    head = line_h * ((1 if title else 0) + 1 + (1 if folded else 0)) + 4
     height, width = g["height"] + head, g["width"]
     esc = html.escape
+    n = next(_svg_ids)
+    name = f"Sequence diagram of {title}" if title else "Sequence diagram"
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:g}" height="{height:g}" '
-        f'viewBox="0 0 {width:g} {height:g}" class="duplexlab-seq-svg" font-family="sans-serif" font-size="{FONT}">',
+        f'viewBox="0 0 {width:g} {height:g}" class="duplexlab-seq-svg" font-family="sans-serif" font-size="{font}" '
+        f'role="img" aria-labelledby="dl-seq-{n}-title" aria-describedby="dl-seq-{n}-desc">',
+        f'<title id="dl-seq-{n}-title">{esc(name)}</title>',
+        f'<desc id="dl-seq-{n}-desc">{esc(describe(every, earlier=earlier, skipped=skipped, pings=pings))}</desc>',
         f'<rect x="0" y="0" width="{width:g}" height="{height:g}" fill="white"/>',
         "<defs>",
     ]
-    for name, color in COLORS.items():
+    for kind, color in COLORS.items():
         out.append(
-            f'<marker id="dl-head-{name}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+            f'<marker id="dl-head-{kind}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
             f'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="{color}"/></marker>'
         )
     out.append("</defs>")
+    y = line_h - 4
     if title:
-        out.append(f'<text x="8" y="15" font-weight="bold">{esc(title)}</text>')
-    out.append(f'<text x="8" y="{head - 4}" fill="#777" font-size="11">{esc(LEGEND)}</text>')
+        out.append(f'<text x="8" y="{y}" font-weight="bold">{esc(title)}</text>')
+        y += line_h
+    out.append(f'<text class="legend" x="8" y="{y}" fill="{MUTED}">{esc(LEGEND)}</text>')
+    if folded:
+        y += line_h
+        out.append(
+            f'<text class="folded" x="8" y="{y}" fill="{MUTED}" font-weight="bold">ping/pong folded: {folded}</text>'
+        )
     out.append(f'<g transform="translate(0 {head})">')
     lifelines = [
-        (x_lane[lane], "client", g["first"][lane] - 6 if g["first"][lane] > TOP + 2 * ROW else TOP - 8, g["ends"][lane])
+        (x_lane[lane], "client", g["first"][lane] - 6 if g["first"][lane] > top + 2 * row else top - 8, g["ends"][lane])
         for lane in g["lanes"]
     ]
-    lifelines += [(x_tap, "tap", TOP - 8, g["height"]), (x_server, "server", TOP - 8, g["height"])]
-    for x, kind, top, bottom in lifelines:  # a connection's line starts with it
+    lifelines += [(x_tap, "tap", top - 8, g["height"]), (x_server, "server", top - 8, g["height"])]
+    for x, kind, y1, y2 in lifelines:  # a connection's line starts with it
         dash = "2 3" if kind == "tap" else "none"
         out.append(
-            f'<line class="lifeline" x1="{x:g}" y1="{top:g}" x2="{x:g}" y2="{bottom:g}" '
-            f'stroke="{"#999" if kind == "tap" else "#bbb"}" stroke-dasharray="{dash}"/>'
+            f'<line class="lifeline" x1="{x:g}" y1="{y1:g}" x2="{x:g}" y2="{y2:g}" '
+            f'stroke="{LIFELINE}" stroke-dasharray="{dash}"/>'
         )
-    for x, name in [*g["slots"], (x_tap, "tap"), (x_server, "server")]:
+    for x, slot in [*g["slots"], (x_tap, "tap"), (x_server, "server")]:
         out.append(
-            f'<text class="lifeline-name" x="{x:g}" y="{TOP - 14}" text-anchor="middle" '
-            f'font-weight="bold">{esc(name)}</text>'
+            f'<text class="lifeline-name" x="{x:g}" y="{top - 14 * k:g}" text-anchor="middle" '
+            f'font-weight="bold">{esc(slot)}</text>'
         )
     for lane in g["lanes"]:
         if lane in g["shared"]:  # where a connection starts in a shared column, its name
             out.append(
-                f'<text class="lane-start" x="{x_lane[lane] + 4:g}" y="{g["first"][lane] - 9:g}" fill="#555" '
-                f'font-size="10">{esc(lane_name(lane))}</text>'
+                f'<text class="lane-start" x="{x_lane[lane] + 4:g}" y="{g["first"][lane] - 9 * k:g}" '
+                f'fill="{MUTED}">{esc(lane_name(lane))}</text>'
             )
     if earlier:
         out.append(
-            f'<text class="earlier" x="{LEFT}" y="{TOP + ROW - 4:g}" fill="#777">'
+            f'<text class="earlier" x="{geo.left}" y="{top + row - 4:g}" fill="{MUTED}">'
             f"… {earlier} earlier events not kept</text>"
         )
     for y, dt in g["gaps"]:
-        out.append(f'<text class="gap" x="{TIME_X}" y="{y:g}" text-anchor="end" fill="#999">⋮ {dt:.2f} s</text>')
+        out.append(f'<text class="gap" x="{geo.time_x}" y="{y:g}" text-anchor="end" fill="{MUTED}">⋮ {dt:.2f} s</text>')
     for e in unanswered(shown):
-        x, top, ended = x_lane[e["lane"]], row_y[e["id"]], g["ends"][e["lane"]] < g["height"]
+        x, y1, ended = x_lane[e["lane"]], row_y[e["id"]], g["ends"][e["lane"]] < g["height"]
         if now is not None and now - e["t"] < 0.1 and not ended:
             continue  # just sent: its answer is on the way
-        bottom = g["ends"][e["lane"]] if ended else g["height"]
+        y2 = g["ends"][e["lane"]] if ended else g["height"]
         label = (
             "no answer (the connection ended)"
             if ended
@@ -285,11 +471,12 @@ def static_svg(events: list[Event], *, earlier: int = 0, title: str = "", now: f
             else "held, no answer yet"
         )
         out.append(
-            f'<rect class="span held open" x="{x - 4:g}" y="{top:g}" width="8" '
-            f'height="{max(2, bottom - top):g}" fill="#f0c27b" fill-opacity="0.6"/>'
+            f'<rect class="span held open" x="{x - 4:g}" y="{y1:g}" width="8" '
+            f'height="{max(2, y2 - y1):g}" fill="#f0c27b" fill-opacity="0.6"/>'
         )
         out.append(
-            f'<text class="span-label" x="{x - 8:g}" y="{top + 16:g}" text-anchor="end" fill="#8a5a00">{label}</text>'
+            f'<text class="span-label" x="{x - 8:g}" y="{y1 + 16 * k:g}" text-anchor="end" '
+            f'fill="{HELD_TEXT}">{label}</text>'
         )
     for e in shown:
         if e["kind"] != "response":
@@ -297,36 +484,35 @@ def static_svg(events: list[Event], *, earlier: int = 0, title: str = "", now: f
         x = x_lane[e["lane"]]
         req = by_id.get(e.get("req", -1))
         if req is not None and e["t"] - req["t"] >= 0.1:
-            top, bottom = row_y[req["id"]], row_y[e["id"]]
+            y1, y2 = row_y[req["id"]], row_y[e["id"]]
             out.append(
-                f'<rect class="span held" x="{x - 4:g}" y="{top:g}" width="8" '
-                f'height="{bottom - top:g}" fill="#f0c27b"/>'
+                f'<rect class="span held" x="{x - 4:g}" y="{y1:g}" width="8" height="{y2 - y1:g}" fill="#f0c27b"/>'
             )
             out.append(
-                f'<text class="span-label" x="{x - 8:g}" y="{(top + bottom) / 2 + 4:g}" text-anchor="end" '
-                f'fill="#8a5a00">held {e["t"] - req["t"]:.2f} s</text>'
+                f'<text class="span-label" x="{x - 8:g}" y="{(y1 + y2) / 2 + 4:g}" text-anchor="end" '
+                f'fill="{HELD_TEXT}">held {e["t"] - req["t"]:.2f} s</text>'
             )
         if e.get("stream"):
             inner = [s for s in shown if s.get("in") == e["id"]]
-            top = row_y[e["id"]]
-            last = row_y[inner[-1]["id"]] if inner else top
-            bottom = last if e["done"] else g["height"]
+            y1 = row_y[e["id"]]
+            last = row_y[inner[-1]["id"]] if inner else y1
+            y2 = last if e["done"] else g["height"]
             out.append(
-                f'<rect class="span stream" x="{x - 3:g}" y="{top:g}" width="6" '
-                f'height="{max(2, bottom - top):g}" fill="#9fd8c3"/>'
+                f'<rect class="span stream" x="{x - 3:g}" y="{y1:g}" width="6" '
+                f'height="{max(2, y2 - y1):g}" fill="#9fd8c3"/>'
             )
     for e in shown:
         yy = row_y[e["id"]]
         xc = x_lane[e["lane"]]
         out.append(
-            f'<text class="time" x="{TIME_X}" y="{yy + 4:g}" text-anchor="end" fill="#777">{when(e["t"])}</text>'
+            f'<text class="time" x="{geo.time_x}" y="{yy + 4 * k:g}" text-anchor="end" fill="{MUTED}">'
+            f"{when(e['t'])}</text>"
         )
         arrow = e["kind"] in ARROW_KINDS
-        sizes = _sizes(e)
         out.append(
             f'<g class="{"arrow" if arrow else "mark"} kind-{e["kind"]} dir-{e["dir"] or "none"}" '
             f'data-id="{e["id"]}" data-label="{esc(e["label"])}" data-bytes="{e["bytes"]}">'
-            f"<title>{esc(e['label'])}{chr(10) + esc(sizes) if sizes else ''}</title>"
+            f"<title>{esc(lines[e['id']])}</title>"
         )
         if arrow:
             kind = e["kind"]
@@ -341,12 +527,14 @@ def static_svg(events: list[Event], *, earlier: int = 0, title: str = "", now: f
             )
             if kind == "swallowed":
                 out.append(
-                    f'<text x="{x_tap:g}" y="{yy + 4:g}" text-anchor="middle" fill="{color}" font-size="14">✕</text>'
+                    f'<text x="{x_tap:g}" y="{yy + 4 * k:g}" text-anchor="middle" fill="{color}" '
+                    f'font-size="{font + 2}">✕</text>'
                 )
             else:
-                out.append(f'<circle cx="{x_tap:g}" cy="{yy:g}" r="2.5" fill="#999"/>')
+                out.append(f'<circle cx="{x_tap:g}" cy="{yy:g}" r="2.5" fill="{LIFELINE}"/>')
             out.append(
-                f'<text class="label" x="{x_tap + 10:g}" y="{yy - 5:g}" fill="{color}">{esc(drawn_label(e))}</text>'
+                f'<text class="label" x="{x_tap + 10 * k:g}" y="{yy - 5 * k:g}" fill="{color}">'
+                f"{esc(drawn_label(e))}</text>"
             )
         else:
             color = COLORS["mark"] if e["kind"] == "end" else COLORS["cut"]
@@ -356,9 +544,12 @@ def static_svg(events: list[Event], *, earlier: int = 0, title: str = "", now: f
             out.append(f'<path d="{path}" stroke="{color}" fill="none" stroke-width="2"/>')
             if e["kind"] != "end":
                 out.append(
-                    f'<text x="{xc:g}" y="{yy + 5:g}" text-anchor="middle" fill="{color}" font-size="14">✕</text>'
+                    f'<text x="{xc:g}" y="{yy + 5 * k:g}" text-anchor="middle" fill="{color}" '
+                    f'font-size="{font + 2}">✕</text>'
                 )
-            out.append(f'<text class="label" x="{x_tap + 16:g}" y="{yy + 4:g}" fill="{color}">{esc(e["label"])}</text>')
+            out.append(
+                f'<text class="label" x="{x_tap + 16 * k:g}" y="{yy + 4 * k:g}" fill="{color}">{esc(e["label"])}</text>'
+            )
         out.append("</g>")
     out.append("</g>")
     out.append("</svg>")
@@ -399,6 +590,13 @@ class Sequence:
         history: start with what the taps recorded before (``tap.clear()`` forgets it);
             False draws only what crosses from now on.
         height: of the diagram's scrolling box, in pixels (it follows the newest rows).
+        pin: ``"break"`` keeps the last break (a cut, a silenced path, a dropped server side) and
+            what follows it in view, rather than the newest rows; the reader can change it.
+        pings: False folds keepalive ``PING``/``PONG`` frames into a count ("ping/pong folded: 12");
+            its tick shows them.
+
+    Its text is :func:`~duplexlab.show.projector.sizes`' ``widget_text_px`` when it is created
+    (16 px with ``dl.projector()`` on).
 
     Example::
 
@@ -416,9 +614,13 @@ class Sequence:
         title: str = "",
         history: bool = True,
         height: int = 440,
+        pin: str | None = None,
+        pings: bool = True,
     ) -> None:
         if keep < 1 or rate <= 0:
             raise ValueError(f"keep ≥ 1 and rate > 0, not keep={keep}, rate={rate}")
+        if pin not in (None, "", "break"):
+            raise ValueError(f'pin="break" keeps the last break in view (or leave it out), not pin={pin!r}')
         if isinstance(source, Tap):
             lab = source.lab
             loop = source._loop
@@ -456,7 +658,9 @@ class Sequence:
         self._version = 0  # changes to the kept events, counted
         self._rendered = -1  # the version the static copy in the output shows
         self._refreshing = False
-        self.view = SequenceView(keep=keep, height=height)
+        self.font = sizes().widget_text_px
+        self.pings = pings
+        self.view = SequenceView(keep=keep, height=height, title=self.title, font=self.font, pin=pin or "", pings=pings)
         old = _live.get(id(source))
         if old is not None:
             old.close("a newer diagram of this tap took over")
@@ -590,7 +794,23 @@ class Sequence:
         """The diagram as a standalone SVG document."""
         events = self.events()
         now = None if self._closed or self._t0 is None else time.perf_counter() - self._t0
-        return static_svg(events, earlier=self.earlier, title=self.title, now=now)
+        return static_svg(
+            events,
+            earlier=self.earlier,
+            skipped=self.skipped,
+            title=self.title,
+            now=now,
+            font=self.font,
+            pings=self.pings,
+        )
+
+    def describe(self) -> str:
+        """What it shows, with this run's counts (the SVG's ``<desc>``)."""
+        return describe(self.events(), earlier=self.earlier, skipped=self.skipped, pings=self.pings)
+
+    def text(self) -> str:
+        """The text view: one line per row, top to bottom (what a screen reader reads)."""
+        return "\n".join(text_lines(self.events()).values())
 
     def save_svg(self, path: str | Path) -> Path:
         """Write the diagram to an SVG file (for slides); returns its path."""

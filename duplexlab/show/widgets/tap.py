@@ -7,6 +7,7 @@ import html
 
 import ipywidgets as W
 
+from ..projector import dress
 from .base import Shown
 
 __all__ = ["TapControls"]
@@ -29,8 +30,8 @@ class TapControls(Shown):
     def __init__(self, tap, *, client=None) -> None:
         self.tap = tap
         self.client = client
-        style = {"description_width": "120px"}
-        layout = W.Layout(width="400px")
+        style = {"description_width": "9.5em"}  # em: labels and sliders grow with projector mode's text
+        layout = W.Layout(width="31em")
         self.latency = W.FloatSlider(
             value=tap.latency * 1000, min=0, max=500, step=10, description="latency (ms)", style=style, layout=layout
         )
@@ -68,6 +69,7 @@ class TapControls(Shown):
             ]
         )
         self._watch(tap.lab)
+        dress(self.widget)
         if client is not None and tap._loop is not None:
             self._show_client()
             tap._loop.call_soon(lambda: asyncio.get_running_loop().create_task(self._follow()))
