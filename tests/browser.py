@@ -156,7 +156,10 @@ def open_in_lab(page, base: str, token: str, name: str, *, ui: str = "lab") -> N
     else:
         page.goto(f"{base}/notebooks/{name}?token={token}")
     page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-CodeCell .cm-content", timeout=seconds(60) * 1000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=seconds(60) * 1000)
+    # attached, not visible: in a narrow window (150 % zoom) the toolbar hides the indicator
+    page.wait_for_selector(
+        ".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=seconds(60) * 1000
+    )
     time.sleep(0.5)
     accept_kernel(page)
 
@@ -166,7 +169,9 @@ def accept_kernel(page) -> None:
     dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
     if dialog.count():
         dialog.locator("button", has_text="Select").click()
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=seconds(60) * 1000)
+        page.wait_for_selector(
+            ".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=seconds(60) * 1000
+        )
 
 
 def code_cell(page, source: str):
@@ -307,7 +312,9 @@ def open_notebook(page, base: str, token: str, name: str) -> None:
     """Open a notebook in JupyterLab and wait until its kernel is idle."""
     page.goto(f"{base}/lab/tree/{name}?reset&token={token}")
     page.wait_for_selector(".jp-Notebook .jp-CodeCell .cm-content", timeout=seconds(60) * 1000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=seconds(60) * 1000)
+    page.wait_for_selector(
+        ".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=seconds(60) * 1000
+    )
 
 
 def cell(page, index: int):
