@@ -307,3 +307,31 @@ def test_the_folder_is_made_and_removed_off_the_loop(monkeypatch):
     loop_thread, outcome = asyncio.run(main())
     assert outcome.verdict == "ok" and outcome.output == "42\n", outcome
     assert set(where) == {"made", "removed"} and loop_thread not in where.values(), where
+
+
+def test_a_run_cancelled_while_its_folder_is_made_leaves_no_folder(monkeypatch):
+    """Cancelled (the lab stopping) while the worker thread still prepares: what it then makes is removed."""
+    import asyncio
+    import threading
+
+    made: list[sandbox._Job] = []
+    release = threading.Event()
+    prepare = sandbox._prepare
+
+    def slow_prepare(*args, **kwargs):
+        release.wait(seconds(5))  # until the run has been cancelled
+        made.append(prepare(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(sandbox, "_prepare", slow_prepare)
+
+    async def main():
+        run = asyncio.ensure_future(sandbox.run("print(1)"))
+        await asyncio.sleep(0.05)
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+        release.set()
+
+    asyncio.run(main())  # waits for the worker thread as it closes the loop's executor
+    assert len(made) == 1 and not made[0].folder.exists()
+    assert made[0].cgroup is None or not made[0].cgroup.exists()

@@ -48,6 +48,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -420,11 +421,11 @@ async def run(code: str, limits: Limits = Limits(), *, isolate: bool = False) ->
     Preparing (the folder, the cgroup) and removing the folder afterwards happen on a worker
     thread, never on the lab's loop.
     """
-    preparing = asyncio.ensure_future(asyncio.to_thread(_prepare, code, limits, isolate=isolate))
+    handover = _Handover()
     try:
-        job = await asyncio.shield(preparing)
-    except asyncio.CancelledError:  # the thread goes on: remove what it makes once it has made it
-        preparing.add_done_callback(_discard)
+        job = await asyncio.to_thread(handover.prepare, code, limits, isolate=isolate)
+    except asyncio.CancelledError:  # the thread goes on: what it makes is removed, now or once made
+        handover.abandon()
         raise
     try:
         ended = await _spawn(job, limits)
@@ -494,10 +495,28 @@ def _new_cgroup(limits: Limits) -> Path | None:
     return cgroup
 
 
-def _discard(preparing: asyncio.Future[_Job]) -> None:
-    """Remove what a preparation made for a run that was cancelled meanwhile."""
-    if not preparing.cancelled() and preparing.exception() is None:
-        preparing.result().discard()
+class _Handover:
+    """A preparation on a worker thread that its run may abandon (cancelled, the lab stopping): then
+    what it made is removed, by whichever side comes second, with no help from the event loop."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._job: _Job | None = None
+
+    def prepare(self, code: str, limits: Limits, *, isolate: bool) -> _Job:
+        job = _prepare(code, limits, isolate=isolate)
+        with self._lock:
+            self._job = job
+            if self._abandoned:
+                job.discard()
+        return job
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            if self._job is not None:
+                self._job.discard()
 
 
 async def _remove(folder: Path) -> None:
