@@ -72,8 +72,8 @@ __all__ = [
     "admit",
     "bearer",
     "classroom_door",
+    "handle_join",
     "hold",
-    "join",
     "own_addresses",
 ]
 
@@ -407,7 +407,7 @@ def classroom_door(
 ):
     """An aiohttp middleware: every request but health and join needs a student's (or the teacher's) credential.
 
-    ``POST /api/classroom/join`` exchanges the join code for a credential (:func:`join`);
+    ``POST /api/classroom/join`` exchanges the join code for a credential (:func:`handle_join`);
     ``source(peername)`` (the lab's connection gate's) says which address a join comes from.
     ``issue_ticket(owner)`` (the lab's request policy's) hands a student's browser widget a one-use
     ticket for one WebSocket: ``POST /api/classroom/ticket`` with the credential. Every other request
@@ -417,7 +417,7 @@ def classroom_door(
     @web.middleware
     async def door(request: web.Request, handler):
         if request.path == "/api/classroom/join" and request.method == "POST":
-            return await join(request, roster, address=_address(request, source))
+            return await handle_join(request, roster, address=_address(request, source))
         if request.path in OPEN_PATHS:
             return await handler(request)
         student = admit(request, roster)
@@ -439,7 +439,7 @@ def _address(request: web.Request, source: Callable[[object], str | None] | None
     return peer[0] if isinstance(peer, tuple) else None
 
 
-async def join(request: web.Request, roster: Roster, *, address: str | None) -> web.Response:
+async def handle_join(request: web.Request, roster: Roster, *, address: str | None) -> web.Response:
     """``POST /api/classroom/join``: 201 with the student's name, credential and the WebSocket port.
 
     Raises:
