@@ -9,7 +9,18 @@ The tree::
     ├── OpenDoorError       a lab would serve a network with no credential check
     ├── JoinRefused         a classroom's door said no: a wrong code, a name or seats taken, too fast
     ├── LimitError          a classroom limit was set to something it cannot be
-    └── CheckFailed         an exercise check found a mistake
+    ├── CheckFailed         an exercise check found a mistake
+    ├── ClusterError        a server process of a cluster did not start or did not answer
+    │   └── BackplaneError  the backplane (Redis, redis-server, embedded fakeredis) did not start or answer
+    ├── JudgeBusy           the judge's queue is full (duplexlab.apps.judge)
+    │   └── SubmitterBusy   one student already has their share of it
+    ├── OTPError            the OTP service refused, with a status and a hint (duplexlab.apps.otp)
+    └── BadEntry            a cluster log entry that is not the log's schema (duplexlab.cluster.entry)
+
+The errors of one app live in its module; each also keeps the built-in base that
+code catches it by (``ClusterError`` is a ``RuntimeError``, ``BadEntry`` a
+``ValueError``), and a test holds that every exception class in the package is
+a ``DuplexLabError``.
 """
 
 from __future__ import annotations
@@ -18,7 +29,9 @@ import errno
 import ipaddress
 
 __all__ = [
+    "BackplaneError",
     "CheckFailed",
+    "ClusterError",
     "DuplexLabError",
     "HTTPStatusError",
     "JoinRefused",
@@ -201,3 +214,12 @@ class LimitError(DuplexLabError, ValueError):
 
 class CheckFailed(DuplexLabError, AssertionError):
     """An exercise check found a mistake; the message says which and why."""
+
+
+class ClusterError(DuplexLabError, RuntimeError):
+    """A server process did not start or did not answer; the message says which, and where its log is."""
+
+
+class BackplaneError(ClusterError):
+    """The backplane did not start or did not answer: no Redis at the address given, ``redis-server``
+    on no free port, or the embedded one's first line was not its address."""

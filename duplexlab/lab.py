@@ -20,10 +20,11 @@ from websockets.sync.client import connect
 
 from .apps import events, judge, longpoll, otp, realtime, sandbox
 from .apps import notifications as social
+from .apps.classroom import classroom_middleware
 from .clients.http import AsyncClient, Client
 from .cluster.cluster import Cluster
 from .errors import LabNotRunningError, OpenDoorError, is_loopback
-from .runtime.classroom import REMOVED, Roster, classroom_middleware, own_addresses
+from .runtime.classroom import REMOVED, Roster, own_addresses
 from .runtime.http import HTTPServer, make_app
 from .runtime.hygiene import ConnectionGate, quiet_server_logs
 from .runtime.loop import LoopThread, allow_nested_asyncio_run, raise_open_file_limit

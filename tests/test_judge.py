@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from .conftest import seconds
+from .conftest import seconds, wait_for
 
 
 def submit(client, **body):
@@ -84,10 +84,19 @@ def test_closing_the_lab_kills_running_code(lab):
     while client.get(sub["poll"]).json()["status"] != "running":
         assert time.perf_counter() < deadline
         time.sleep(0.02)
-    children = {
-        p for p in os.listdir("/proc") if p.isdigit() and open(f"/proc/{p}/stat").read().split()[3] == str(os.getpid())
-    }
-    assert children
+
+    def children() -> set[str]:  # "running" comes before the process: the folder is made on a worker thread
+        mine = set()
+        for p in os.listdir("/proc"):
+            try:
+                if p.isdigit() and open(f"/proc/{p}/stat").read().split()[3] == str(os.getpid()):
+                    mine.add(p)
+            except FileNotFoundError:
+                pass  # a process of this busy machine that ended meanwhile
+        return mine
+
+    wait_for(children, why=lambda: "no child process of the lab's")
+    running = children()
     lab.close()
 
     def gone(pid: str) -> bool:
@@ -97,8 +106,8 @@ def test_closing_the_lab_kills_running_code(lab):
             return True
 
     deadline = time.perf_counter() + seconds(2)  # a killed process may still be tearing down (state D)
-    while not all(gone(pid) for pid in children):
-        assert time.perf_counter() < deadline, [open(f"/proc/{p}/stat").read() for p in children if not gone(p)]
+    while not all(gone(pid) for pid in running):
+        assert time.perf_counter() < deadline, [open(f"/proc/{p}/stat").read() for p in running if not gone(p)]
         time.sleep(0.02)
 
 

@@ -276,3 +276,62 @@ for what, act in [("environ", lambda: open('/proc/{lab_pid}/environ', 'rb').read
         time.sleep(0.05)
     assert leftovers() == []
     assert_lab_serves(lab)
+
+
+def test_the_folder_is_made_and_removed_off_the_loop(monkeypatch):
+    """Making the submission's folder and removing what its code wrote there run on a worker thread,
+    never on the event loop's."""
+    import asyncio
+    import shutil
+    import tempfile
+    import threading
+
+    where: dict[str, int] = {}
+    make, remove = tempfile.mkdtemp, shutil.rmtree
+
+    def mkdtemp(*args, **kwargs):
+        where["made"] = threading.get_ident()
+        return make(*args, **kwargs)
+
+    def rmtree(path, *args, **kwargs):
+        where["removed"] = threading.get_ident()
+        return remove(path, *args, **kwargs)
+
+    monkeypatch.setattr(sandbox.tempfile, "mkdtemp", mkdtemp)
+    monkeypatch.setattr(sandbox.shutil, "rmtree", rmtree)
+
+    async def main():
+        outcome = await sandbox.run("open('left-behind.txt', 'w').write('x'); print(6 * 7)")
+        return threading.get_ident(), outcome
+
+    loop_thread, outcome = asyncio.run(main())
+    assert outcome.verdict == "ok" and outcome.output == "42\n", outcome
+    assert set(where) == {"made", "removed"} and loop_thread not in where.values(), where
+
+
+def test_a_run_cancelled_while_its_folder_is_made_leaves_no_folder(monkeypatch):
+    """Cancelled (the lab stopping) while the worker thread still prepares: what it then makes is removed."""
+    import asyncio
+    import threading
+
+    made: list[sandbox._Job] = []
+    release = threading.Event()
+    prepare = sandbox._prepare
+
+    def slow_prepare(*args, **kwargs):
+        release.wait(seconds(5))  # until the run has been cancelled
+        made.append(prepare(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(sandbox, "_prepare", slow_prepare)
+
+    async def main():
+        run = asyncio.ensure_future(sandbox.run("print(1)"))
+        await asyncio.sleep(0.05)
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+        release.set()
+
+    asyncio.run(main())  # waits for the worker thread as it closes the loop's executor
+    assert len(made) == 1 and not made[0].folder.exists()
+    assert made[0].cgroup is None or not made[0].cgroup.exists()

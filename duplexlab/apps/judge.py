@@ -47,6 +47,7 @@ from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 
+from ..errors import DuplexLabError
 from ..runtime.classroom import SEAT_KEY
 from ..runtime.http import json_error, read_json
 from . import sandbox
@@ -77,7 +78,7 @@ class Verdict(str, enum.Enum):
     OUTPUT_LIMIT = "output-limit"
 
 
-class JudgeBusy(Exception):
+class JudgeBusy(DuplexLabError):
     """The queue is full; try again in ``retry_after`` seconds."""
 
     def __init__(self, waiting: int, retry_after: int = 1) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from ..errors import DuplexLabError
 from ..runtime.http import json_error, read_json
 
 __all__ = ["OTPError", "OTPService", "add_routes", "normalize_phone"]
@@ -66,7 +67,7 @@ def normalize_phone(phone: object, *, country: str = "91") -> str:
     return "+" + digits
 
 
-class OTPError(Exception):
+class OTPError(DuplexLabError):
     """Why the service refused: an HTTP status, a message, a hint, and maybe a wait."""
 
     def __init__(self, status: int, error: str, hint: str, retry_after: float | None = None):

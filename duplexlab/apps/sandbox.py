@@ -48,12 +48,14 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Limits", "Outcome", "enforced_limits", "isolation", "run"]
+__all__ = ["Limits", "Outcome", "enforced_limits", "explain", "isolation", "run", "verdict"]
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
 NOBODY = 65534  # the uid submissions run as when the lab runs as root
@@ -380,48 +382,155 @@ def _isolated(bwrap: str, folder: Path, python: str, child: Path, settings: str,
     return [*argv, "--chdir", str(folder), "--", python, "-I", str(child), settings]
 
 
+@dataclass
+class _Job:
+    """One submission made ready to run: its folder, its cgroup and the command that runs it."""
+
+    folder: Path
+    cgroup: Path | None
+    argv: list[str]
+    env: dict[str, str]
+    isolated: bool
+
+    def discard(self) -> None:
+        """Remove what preparing made, for a job that never ran."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.cgroup is not None:
+            with contextlib.suppress(OSError):
+                self.cgroup.rmdir()
+
+
+@dataclass
+class _Ended:
+    """How the process of one submission ended, before it is judged."""
+
+    returncode: int | None
+    stopped: str | None  # the first reason the sandbox stopped it: time-limit, output-limit, memory-limit
+    seconds: float
+    out: _Output
+    err: _Output
+    output_bytes: int
+
+
 async def run(code: str, limits: Limits = Limits(), *, isolate: bool = False) -> Outcome:
     """Run ``code`` in the sandbox and wait for its :class:`Outcome`. Cancelling kills it.
 
     ``isolate=True`` (a classroom's judge) also runs it inside bubblewrap: no network, no
     other processes, no homes, an empty /tmp. ``RuntimeError`` if this machine cannot (see :func:`isolation`).
+
+    Preparing (the folder, the cgroup) and removing the folder afterwards happen on a worker
+    thread, never on the lab's loop.
     """
+    handover = _Handover()
+    try:
+        job = await asyncio.to_thread(handover.prepare, code, limits, isolate=isolate)
+    except asyncio.CancelledError:  # the thread goes on: what it makes is removed, now or once made
+        handover.abandon()
+        raise
+    try:
+        ended = await _spawn(job, limits)
+    finally:
+        await _remove(job.folder)
+    return _outcome(job, ended, limits)
+
+
+def _prepare(code: str, limits: Limits, *, isolate: bool) -> _Job:
+    """Make a submission ready to run (blocking: run it on a worker thread): a new folder with the code
+    (and the child, for bubblewrap), a pids cgroup, the environment and the command line."""
     bwrap = isolation() if isolate else None
     if isolate and bwrap is None:
         raise RuntimeError("bubblewrap cannot isolate submissions on this machine (Debian: apt install bubblewrap)")
-    loop = asyncio.get_running_loop()
-    folder = Path(tempfile.mkdtemp(prefix="duplexlab-judge-"))
-    (folder / "main.py").write_text(code, encoding="utf-8")
-    child = CHILD
-    if bwrap is not None:  # the package may live in a place the submission cannot see: bring the child along
-        child = folder / "child.py"
-        shutil.copyfile(CHILD, child)
-    cgroup = None
+    job = _Job(Path(tempfile.mkdtemp(prefix="duplexlab-judge-")), None, [], {}, isolated=bwrap is not None)
+    try:
+        folder = job.folder
+        (folder / "main.py").write_text(code, encoding="utf-8")
+        child = CHILD
+        if bwrap is not None:  # the package may live in a place the submission cannot see: bring the child along
+            child = folder / "child.py"
+            shutil.copyfile(CHILD, child)
+        job.cgroup = cgroup = _new_cgroup(limits)
+        as_nobody = _drops_to_nobody()
+        settings = json.dumps(
+            {
+                "cgroup": str(cgroup) if cgroup else None,
+                "rlimits": _rlimits(limits, cgroup),
+                "uid": NOBODY if as_nobody else None,
+            }
+        )
+        python = (nobody_python() if as_nobody else None) or sys.executable
+        if as_nobody:
+            for path in {folder, folder / "main.py", child} - {CHILD}:
+                os.chown(path, NOBODY, NOBODY)
+        job.argv = (
+            _isolated(bwrap, folder, python, child, settings, cgroup)
+            if bwrap is not None
+            else [python, "-I", str(CHILD), settings]
+        )
+        job.env = {
+            "PATH": os.defpath,
+            "HOME": str(folder),
+            "TMPDIR": str(folder),
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+        }
+        if os.name == "nt":
+            job.env["SYSTEMROOT"] = os.environ.get("SYSTEMROOT", r"C:\Windows")
+        return job
+    except BaseException:
+        job.discard()
+        raise
+
+
+def _new_cgroup(limits: Limits) -> Path | None:
+    """A pids cgroup of its own for one submission, or None where none can be made."""
     parent = cgroup_parent() if sys.platform.startswith("linux") else None
-    if parent is not None:
-        cgroup = parent / f"duplexlab-{os.getpid()}-{next(_names)}"
-        try:
-            cgroup.mkdir()
-            (cgroup / "pids.max").write_text(str(limits.processes))
-        except OSError:
-            cgroup = None
-    env = {"PATH": os.defpath, "HOME": str(folder), "TMPDIR": str(folder), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
-    if os.name == "nt":
-        env["SYSTEMROOT"] = os.environ.get("SYSTEMROOT", r"C:\Windows")
-    as_nobody = _drops_to_nobody()
-    settings = {
-        "cgroup": str(cgroup) if cgroup else None,
-        "rlimits": _rlimits(limits, cgroup),
-        "uid": NOBODY if as_nobody else None,
-    }
-    python = (nobody_python() if as_nobody else None) or sys.executable
-    if as_nobody:
-        os.chown(folder, NOBODY, NOBODY)
-        os.chown(folder / "main.py", NOBODY, NOBODY)
-        if child != CHILD:
-            os.chown(child, NOBODY, NOBODY)
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
+    if parent is None:
+        return None
+    cgroup = parent / f"duplexlab-{os.getpid()}-{next(_names)}"
+    try:
+        cgroup.mkdir()
+        (cgroup / "pids.max").write_text(str(limits.processes))
+    except OSError:
+        return None
+    return cgroup
+
+
+class _Handover:
+    """A preparation on a worker thread that its run may abandon (cancelled, the lab stopping): then
+    what it made is removed, by whichever side comes second, with no help from the event loop."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._job: _Job | None = None
+
+    def prepare(self, code: str, limits: Limits, *, isolate: bool) -> _Job:
+        job = _prepare(code, limits, isolate=isolate)
+        with self._lock:
+            self._job = job
+            if self._abandoned:
+                job.discard()
+        return job
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            if self._job is not None:
+                self._job.discard()
+
+
+async def _remove(folder: Path) -> None:
+    """Remove a submission's folder (whatever its code wrote there) on a worker thread."""
+    try:
+        await asyncio.to_thread(shutil.rmtree, folder, ignore_errors=True)
+    except RuntimeError:  # the loop's workers are shut down (the lab is stopping): here, then
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _spawn(job: _Job, limits: Limits) -> _Ended:
+    """Start the submission's process tree, read its output, and wait for it within the limits; then
+    kill whatever it left running and remove its cgroup. Cancelling kills it."""
+    loop = asyncio.get_running_loop()
     why: list[str] = []
     tree: _Tree | None = None
     readers: list[tuple[asyncio.BaseTransport, _Output]] = []
@@ -434,57 +543,24 @@ async def run(code: str, limits: Limits = Limits(), *, isolate: bool = False) ->
             tree.kill()
 
     budget = _Budget(limits.cap, lambda: stop("output-limit"))
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
     try:
         try:
-            kwargs: dict[str, Any] = (
-                {"start_new_session": True}
-                if os.name == "posix"
-                else {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
-            )
-            argv = (
-                _isolated(bwrap, folder, python, child, json.dumps(settings), cgroup)
-                if bwrap is not None
-                else [python, "-I", str(CHILD), json.dumps(settings)]
-            )
             proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out_w,
-                stderr=err_w,
-                cwd=folder,
-                env=env,
-                **kwargs,
+                *job.argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, cwd=job.folder, env=job.env, **_GROUP
             )
         finally:
             os.close(out_w)
             os.close(err_w)
-        tree = _Tree(proc, cgroup)
+        tree = _Tree(proc, job.cgroup)
         for fd in (out_r, err_r):
             transport, protocol = await loop.connect_read_pipe(
                 lambda: _Output(budget, limits.keep), os.fdopen(fd, "rb", 0)
             )
             readers.append((transport, protocol))
         out_r = err_r = -1
-        watchdog = None
-        if os.name == "posix" and not sys.platform.startswith("linux"):
-
-            async def watch() -> None:
-                while proc.returncode is None:
-                    await asyncio.sleep(0.1)
-                    rss = await asyncio.to_thread(_rss_bytes, proc.pid)
-                    if rss > limits.memory:
-                        stop("memory-limit")
-                        return
-
-            watchdog = loop.create_task(watch())
-        try:
-            await asyncio.wait_for(proc.wait(), limits.time)
-        except TimeoutError:
-            stop("time-limit")
-            await proc.wait()
-        finally:
-            if watchdog is not None:
-                watchdog.cancel()
+        await _wait(proc, limits, stop)
         seconds = time.perf_counter() - started
         tree.kill()  # whatever the code left running
         await tree.remove_cgroup()
@@ -501,38 +577,92 @@ async def run(code: str, limits: Limits = Limits(), *, isolate: bool = False) ->
         for fd in (out_r, err_r):
             if fd >= 0:
                 os.close(fd)
-        shutil.rmtree(folder, ignore_errors=True)
     out, err = readers[0][1], readers[1][1]
-    # tracebacks name the file as the student wrote it: main.py, not the temporary path
-    output, error = _text(out), _text(err).replace(f"{folder}{os.sep}", "")
-    code_ = proc.returncode
-    tail = err.tail.decode("utf-8", errors="replace")
-    if why:
-        verdict = why[0]
-    elif code_ != 0 and ("MemoryError" in tail or "Cannot allocate memory" in tail):
-        verdict = "memory-limit"
-    elif code_ == 128 + getattr(signal, "SIGXCPU", -1000):
-        verdict = "time-limit"
-    else:
-        verdict = "ok" if code_ == 0 else "runtime-error"
+    return _Ended(proc.returncode, why[0] if why else None, seconds, out, err, budget.total)
+
+
+# a submission's own session and process group, so that the whole tree can be killed
+_GROUP: dict[str, Any] = (
+    {"start_new_session": True}
+    if os.name == "posix"
+    else {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+)
+
+
+async def _wait(proc: asyncio.subprocess.Process, limits: Limits, stop: Callable[[str], None]) -> None:
+    """Wait for the process within the time limit (and, on POSIX without RLIMIT_AS, the memory limit)."""
+    watchdog = None
+    if os.name == "posix" and not sys.platform.startswith("linux"):
+
+        async def watch() -> None:
+            while proc.returncode is None:
+                await asyncio.sleep(0.1)
+                rss = await asyncio.to_thread(_rss_bytes, proc.pid)
+                if rss > limits.memory:
+                    stop("memory-limit")
+                    return
+
+        watchdog = asyncio.get_running_loop().create_task(watch())
+    try:
+        await asyncio.wait_for(proc.wait(), limits.time)
+    except TimeoutError:
+        stop("time-limit")
+        await proc.wait()
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
+
+
+def verdict(returncode: int | None, *, stopped: str | None = None, stderr_tail: str = "") -> str:
+    """The verdict on a finished run, from how it ended alone (pure).
+
+    Args:
+        returncode: the child's exit status (``128 + n`` or ``-n``: killed by signal ``n``).
+        stopped: the first reason the sandbox stopped it (``time-limit`` at the time limit,
+            ``output-limit`` past the output cap, ``memory-limit`` by the watchdog), or None.
+        stderr_tail: the last bytes of its stderr, decoded.
+
+    Returns:
+        ``ok``, ``runtime-error``, ``time-limit``, ``memory-limit`` or ``output-limit``.
+    """
+    if stopped:
+        return stopped
+    if returncode != 0 and ("MemoryError" in stderr_tail or "Cannot allocate memory" in stderr_tail):
+        return "memory-limit"
+    if returncode == 128 + getattr(signal, "SIGXCPU", -1000):  # over RLIMIT_CPU
+        return "time-limit"
+    return "ok" if returncode == 0 else "runtime-error"
+
+
+def explain(verdict: str, returncode: int | None, error: str, limits: Limits) -> str:
+    """The run's stderr, with a last line that says which limit stopped it or which signal killed it (pure)."""
     notes = {
         "time-limit": f"stopped after the time limit of {limits.time:g} s",
         "output-limit": f"stopped after printing more than {limits.cap // 1024} KiB",
         "memory-limit": f"went over the memory limit of {limits.memory // 2**20} MiB",
     }
     if verdict in notes:
-        error = (error + "\n" if error else "") + notes[verdict]
-    elif verdict == "runtime-error" and code_ is not None and (code_ > 128 or code_ < 0):
-        number = code_ - 128 if code_ > 128 else -code_
-        error = (error + "\n" if error else "") + (f"killed by signal {number} ({_signal_name(number)})")
+        return (error + "\n" if error else "") + notes[verdict]
+    if verdict == "runtime-error" and returncode is not None and (returncode > 128 or returncode < 0):
+        number = returncode - 128 if returncode > 128 else -returncode
+        return (error + "\n" if error else "") + f"killed by signal {number} ({_signal_name(number)})"
+    return error
+
+
+def _outcome(job: _Job, ended: _Ended, limits: Limits) -> Outcome:
+    # tracebacks name the file as the student wrote it: main.py, not the temporary path
+    output, error = _text(ended.out), _text(ended.err).replace(f"{job.folder}{os.sep}", "")
+    tail = ended.err.tail.decode("utf-8", errors="replace")
+    judged = verdict(ended.returncode, stopped=ended.stopped, stderr_tail=tail)
+    error = explain(judged, ended.returncode, error, limits)
     enforced = enforced_limits(limits)
-    if bwrap is not None:
+    if job.isolated:
         enforced["isolation"] = (
             "bubblewrap: no network, no other processes, no homes, an empty /tmp, everything else read-only"
         )
         if enforced.get("user", "").startswith("you:"):  # its own process namespace: your others are out of sight
             enforced["user"] = "you, in a process namespace of its own: your other processes are out of its reach"
-    return Outcome(verdict, output, error, code_, round(seconds, 4), budget.total, enforced)
+    return Outcome(judged, output, error, ended.returncode, round(ended.seconds, 4), ended.output_bytes, enforced)
 
 
 def _signal_name(number: int) -> str:

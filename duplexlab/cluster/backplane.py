@@ -33,6 +33,8 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from ..errors import BackplaneError
+
 __all__ = ["Backplane", "auto_choice", "start_backplane"]
 
 START_TIMEOUT = 10.0
@@ -125,7 +127,7 @@ def start_backplane(spec: str = "auto", *, host: str = "127.0.0.1") -> Backplane
     Raises:
         ValueError: an unknown spec (or ``$DUPLEXLAB_BACKPLANE``), or ``"redis-server"`` on a machine
             without one.
-        RuntimeError: it did not answer within 10 s (its log is in the message).
+        BackplaneError: it did not answer within 10 s (its log is in the message).
     """
     if spec == "auto":
         spec = auto_choice()
@@ -133,7 +135,7 @@ def start_backplane(spec: str = "auto", *, host: str = "127.0.0.1") -> Backplane
         url = spec.replace("valkey://", "redis://", 1)
         parts = urlsplit(url)
         if not _answers(parts.hostname or host, parts.port or 6379, parts.password):
-            raise RuntimeError(f"no Redis answers at {parts.hostname}:{parts.port or 6379}; start it, or use 'auto'")
+            raise BackplaneError(f"no Redis answers at {parts.hostname}:{parts.port or 6379}; start it, or use 'auto'")
         return Backplane(url, f"Redis at {parts.hostname}:{parts.port or 6379} (yours)")
     if spec == "redis-server":
         return _start_redis_server(host)
@@ -183,7 +185,7 @@ def _start_redis_server(host: str) -> Backplane:
                 return Backplane(url, f"redis-server {number}", process=proc)
             time.sleep(0.05)
         Backplane("", "", process=proc).close()
-    raise RuntimeError(f"redis-server did not start on {host} (tried 3 ports)")
+    raise BackplaneError(f"redis-server did not start on {host} (tried 3 ports)")
 
 
 def _start_embedded(host: str) -> Backplane:
@@ -204,6 +206,6 @@ def _start_embedded(host: str) -> Backplane:
         ready = json.loads(line)
     except ValueError:
         Backplane("", "", process=proc).close()
-        raise RuntimeError(f"the embedded backplane did not start: {line!r}") from None
+        raise BackplaneError(f"the embedded backplane did not start: {line!r}") from None
     url = f"redis://:{ready['password']}@{host}:{ready['port']}/0"
     return Backplane(url, f"embedded fakeredis {fakeredis.__version__}", embedded=True, process=proc)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import OpenDoorError, is_loopback
+from ..errors import ClusterError, OpenDoorError, is_loopback
 from ..runtime.hygiene import ConnectionGate
 from ..runtime.loop import LoopThread
 from .backplane import Backplane, start_backplane
@@ -40,10 +40,6 @@ __all__ = ["Cluster", "ClusterError", "Node"]
 START_TIMEOUT = 20.0
 COMMAND_TIMEOUT = 10.0
 NAMES = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-class ClusterError(RuntimeError):
-    """A server process did not start or did not answer; the message says which, and where its log is."""
 
 
 @dataclass

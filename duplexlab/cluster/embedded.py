@@ -8,7 +8,7 @@ or the lab's process ended).
 
 Loopback is not a boundary: every user of the machine can connect. fakeredis
 accepts ``requirepass`` but does not enforce it, so each connection passes a
-door first (:class:`AuthenticatingHandler`): until it sends ``AUTH <password>``
+door first (:func:`authenticate`, in fakeredis's handler): until it sends ``AUTH <password>``
 (or ``HELLO 3 AUTH default <password>``, as redis-py 8 does), every command is
 answered ``-NOAUTH``, as a real Redis would; a wrong password, a malformed
 command, too many commands or :data:`AUTH_TIMEOUT` seconds without one close the
@@ -27,7 +27,7 @@ import sys
 import threading
 from typing import Any
 
-__all__ = ["AUTH_TIMEOUT", "MAX_CLIENTS", "MAX_PENDING", "main", "read_command"]
+__all__ = ["AUTH_TIMEOUT", "MAX_CLIENTS", "MAX_PENDING", "authenticate", "main", "read_command"]
 
 AUTH_TIMEOUT = 2.0  # seconds a connection has to authenticate
 MAX_CLIENTS = 256  # connections served at once (the lab's servers need two each)
@@ -81,6 +81,38 @@ def _password_matches(user: bytes | None, given: bytes, password: bytes) -> bool
     return (user is None or user == b"default") and secrets.compare_digest(given, password)
 
 
+def authenticate(rfile: Any, wfile: Any, password: bytes) -> bytes | None:
+    """The door of one connection: read commands until a good AUTH; None to close it.
+
+    Returns what fakeredis must still see: nothing after ``AUTH``, the rest of a ``HELLO`` that
+    carried ``AUTH`` (authenticated here, not there). Everything else before it is answered
+    ``-NOAUTH``, at most ``MAX_UNAUTHENTICATED`` times.
+    """
+    for _ in range(MAX_UNAUTHENTICATED):
+        args = read_command(rfile.readline, rfile.read)
+        if args is None:
+            wfile.write(b"-ERR Protocol error: send AUTH <password> first\r\n")
+            return None
+        name = args[0].upper()
+        if name == b"AUTH" and len(args) in (2, 3):
+            if _password_matches(args[1] if len(args) == 3 else None, args[-1], password):
+                wfile.write(b"+OK\r\n")
+                return b""
+            wfile.write(WRONGPASS)
+            return None
+        if name == b"HELLO" and b"AUTH" in (a.upper() for a in args):
+            at = [a.upper() for a in args].index(b"AUTH")
+            if len(args) > at + 2 and _password_matches(args[at + 1], args[at + 2], password):
+                return encode_command(args[:at] + args[at + 3 :])
+            wfile.write(WRONGPASS)
+            return None
+        if name == b"QUIT":
+            wfile.write(b"+OK\r\n")
+            return None
+        wfile.write(NOAUTH)
+    return None
+
+
 def _server_class():
     """fakeredis's server and handler, with the door and the connection cap (imported when used)."""
     import fcntl
@@ -99,7 +131,7 @@ def _server_class():
             fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
             self.connection.settimeout(AUTH_TIMEOUT)
             try:
-                first = self._authenticate()
+                first = authenticate(self.rfile, self.wfile, self.server.password)
             except OSError:  # a timeout, or the peer went away
                 return
             finally:
@@ -112,33 +144,6 @@ def _server_class():
             if first:
                 self.current_client.get_socket().sendall(first)  # a HELLO: fakeredis answers it
             super().handle()
-
-        def _authenticate(self) -> bytes | None:
-            """Read commands until a good AUTH; None to close. Returns what fakeredis must still see."""
-            password: bytes = self.server.password
-            for _ in range(MAX_UNAUTHENTICATED):
-                args = read_command(self.rfile.readline, self.rfile.read)
-                if args is None:
-                    self.wfile.write(b"-ERR Protocol error: send AUTH <password> first\r\n")
-                    return None
-                name = args[0].upper()
-                if name == b"AUTH" and len(args) in (2, 3):
-                    if _password_matches(args[1] if len(args) == 3 else None, args[-1], password):
-                        self.wfile.write(b"+OK\r\n")
-                        return b""
-                    self.wfile.write(WRONGPASS)
-                    return None
-                if name == b"HELLO" and b"AUTH" in (a.upper() for a in args):
-                    at = [a.upper() for a in args].index(b"AUTH")
-                    if len(args) > at + 2 and _password_matches(args[at + 1], args[at + 2], password):
-                        return encode_command(args[:at] + args[at + 3 :])  # authenticated here, not there
-                    self.wfile.write(WRONGPASS)
-                    return None
-                if name == b"QUIT":
-                    self.wfile.write(b"+OK\r\n")
-                    return None
-                self.wfile.write(NOAUTH)
-            return None
 
     class GuardedServer(TcpFakeServer):
         """fakeredis's TCP server, with :class:`AuthenticatingHandler` and at most ``MAX_CLIENTS`` at once."""

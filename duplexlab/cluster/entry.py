@@ -25,6 +25,7 @@ from typing import Any
 
 from ..apps.notifications import MAX_TEXT, valid_user
 from ..apps.realtime import TOPIC_BUFFER, valid_topic
+from ..errors import DuplexLabError
 
 __all__ = ["MAX_ENTRY", "BadEntry", "check", "decode", "encode"]
 
@@ -33,7 +34,7 @@ MAX_KIND = 64
 FIELDS = {"notify": {"op", "user", "text", "kind"}, "publish": {"op", "topic", "data"}}
 
 
-class BadEntry(ValueError):
+class BadEntry(DuplexLabError, ValueError):
     """An entry that is not the log's schema; the message says what is wrong."""
 
 

@@ -10,13 +10,12 @@ identifies nobody). The teacher can rotate the join code (students already in
 stay in; new joins need the new code) and remove a student (their credential is
 revoked; the lab closes their sockets; their name is not given to anyone else).
 
-A student sees and acts only as themselves: with their credential they may use
-``/api/users/<their name>/…`` (notifications, long polling, events), the
-notifications whose user they are, and their own judge submissions (the judge
-remembers who submitted what, :data:`SEAT_KEY`); anyone else's are refused with
-403 and a line saying whose they may use. Creating a notification for someone
-else is the teacher's. The WebSocket server applies the same rules to
-``/notifications/<user>`` and gives a student's chat socket their seat's name.
+This module is the door, and knows no app: :func:`classroom_door` checks the
+credential of every request but health and join, counts it, limits it to
+``RATE_LIMIT`` a second, and passes the student's name on with it
+(``request[SEAT_KEY]``). What each app lets a student do (only their own
+notifications, their own judge submissions, the dashboard's settings and
+checks) are the apps' own rules at the door: :mod:`duplexlab.apps.classroom`.
 The teacher's credential may use everything.
 
 The teacher's own browser widgets keep using their one-use tickets (see
@@ -35,50 +34,46 @@ beyond, :meth:`Roster.spend`); the lab's connection gate holds each address to
 ``limits_hit`` counts which limit stopped them, for the dashboard. Removing a
 student ends all they hold: their held requests wait on ``request[END_KEY]``
 (:mod:`duplexlab.runtime.http`), which the lab sets.
-
-The judge runs other people's code; in a classroom it runs it on the teacher's
-machine. So a classroom's judge runs each submission inside bubblewrap as well
-as its usual sandbox (no network, no homes, an empty /tmp, everything else
-read-only; :func:`duplexlab.apps.sandbox.isolation`), at most one submission
-every two seconds per student on average. Where bubblewrap cannot do that, the
-classroom judge is off and says so (students run judge experiments on their own
-labs).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import json
 import math
 import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from ..errors import JoinRefused, LimitError
-from .http import END_KEY, Ending, read_json
+from .http import END_KEY, Ending, json_error, read_json
 
 __all__ = [
     "BYTES_PER_SECOND",
     "CONNECTIONS_PER_ADDRESS",
     "JOIN_FAILURES",
-    "JUDGE_OFF",
-    "JUDGE_RATE",
     "MESSAGES_PER_SECOND",
+    "NAME",
+    "RATE_LIMIT",
     "REMOVED",
     "SEATS_PER_ADDRESS",
     "SEAT_KEY",
     "SOCKETS_PER_STUDENT",
     "ClassLimits",
     "Roster",
+    "Rule",
     "Student",
-    "classroom_middleware",
+    "admit",
+    "bearer",
+    "classroom_door",
+    "handle_join",
+    "hold",
     "own_addresses",
 ]
 
@@ -87,8 +82,6 @@ NAME = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 SEAT_KEY = web.RequestKey("duplexlab_seat", str)  # on a student's request: their name (not set for the teacher)
 OPEN_PATHS = {"/api/health", "/api/classroom/join"}
 RATE_LIMIT = 50.0  # requests a second per student (a polling loop at 0.1 s is 10)
-JUDGE_RATE = 0.5  # submissions a second per student on average (bursts of JUDGE_BURST)
-JUDGE_BURST = 5.0
 SEATS_PER_ADDRESS = 3  # seats one source address may hold
 CONNECTIONS_PER_ADDRESS = 64  # connections one source address may hold, across the lab's listeners
 SOCKETS_PER_STUDENT = 4  # WebSockets one student may hold open
@@ -100,10 +93,6 @@ REMOVED = Ending(
     401,
     "you were removed from the class by the teacher: your credential no longer works",
     "ask the teacher; if they let you back in, join again with the current code",
-)
-JUDGE_OFF = (
-    "the classroom judge is off: it would run other students' code on the teacher's machine, which needs "
-    "filesystem and network isolation, and bubblewrap cannot provide it here"
 )
 
 
@@ -202,24 +191,23 @@ class Student:
     limits_hit: collections.Counter = field(default_factory=collections.Counter)  # limit → times it stopped them
     removal: str = ""  # once removed: what the removal ended, in words
     held: set = field(default_factory=set)  # futures of their held requests (streams, long polls), on the loop
-    _requests: _Bucket = field(default_factory=lambda: _Bucket(RATE_LIMIT, RATE_LIMIT))
-    _submissions: _Bucket = field(default_factory=lambda: _Bucket(JUDGE_RATE, JUDGE_BURST))
+    _limits: dict[str, _Bucket] = field(default_factory=dict)  # each request limit's bucket, by name
     _messages: _Bucket = field(default_factory=lambda: _Bucket(MESSAGES_PER_SECOND, MESSAGES_PER_SECOND))
     _bytes: _Bucket = field(default_factory=lambda: _Bucket(BYTES_PER_SECOND, BYTES_PER_SECOND))
 
-    def allow(self, now: float) -> bool:
-        """RATE_LIMIT requests a second on average, bursts up to RATE_LIMIT."""
-        return self._take(self._requests, now)
+    def allow(self, now: float, limit: str = "requests/s", rate: float = RATE_LIMIT, burst: float = RATE_LIMIT) -> bool:
+        """One more request within ``limit``: ``rate`` a second on average, bursts up to ``burst``.
 
-    def allow_submission(self, now: float) -> bool:
-        """The judge's own bucket: JUDGE_RATE submissions a second on average, bursts up to JUDGE_BURST."""
-        return self._take(self._submissions, now)
-
-    def _take(self, bucket: _Bucket, now: float) -> bool:
+        The door's own limit is ``"requests/s"`` (every request); an app may keep its own (the
+        judge's ``"judge/s"``). A request over its limit is counted in ``limited`` and ``limits_hit``.
+        """
+        bucket = self._limits.get(limit)
+        if bucket is None:
+            bucket = self._limits[limit] = _Bucket(rate, burst)
         if bucket.take(now):
             return True
         self.limited += 1
-        self.limits_hit["requests/s" if bucket is self._requests else "judge/s"] += 1
+        self.limits_hit[limit] += 1
         return False
 
 
@@ -402,143 +390,114 @@ def bearer(value: str | None) -> str | None:
     return None
 
 
-def _json(status: int, error: str, hint: str) -> web.Response:
-    return web.Response(status=status, text=json.dumps({"error": error, "hint": hint}), content_type="application/json")
+Rule = Callable[[web.Request, Student], Awaitable[web.StreamResponse | None]]
+"""An app's own rule at the door, run on every request that carries a credential, after the door's checks.
+
+It answers the request itself (an endpoint of its own), raises a refusal (:func:`~.http.json_error`),
+or returns None to let the request through to its route.
+"""
 
 
-def _not_theirs(request: web.Request, name: str, note_owner: Callable[[int], str | None] | None) -> web.Response | None:
-    """403 if student ``name``'s request is about another user; None if it is about themselves.
-
-    ``/api/users/{user}/…`` (the notification panel, long polling, events, creating a notification)
-    must name them; ``/api/notifications/{id}`` must be one of theirs (``note_owner(id)``: whose it is,
-    None if there is no such notification; without it, a student may not read notifications by id):
-    anyone else's answers 404, the same as an id that does not exist, so ids are not confirmed.
-    """
-    user = request.match_info.get("user")
-    if user is not None and user != name:
-        if request.method == "POST":
-            return _json(
-                403,
-                f"only the teacher creates notifications for someone else; you are {name}, not {user}",
-                f"create your own with POST /api/users/{name}/notifications, or ask the teacher",
-            )
-        return _json(
-            403,
-            f"you are {name}: in a classroom you may use only your own notifications, not {user}'s",
-            f"use /api/users/{name}/… instead",
-        )
-    note_id = request.match_info.get("id")
-    if note_id is not None and request.path.startswith("/api/notifications/"):
-        try:
-            owner = note_owner(int(note_id)) if note_owner is not None else ""
-        except ValueError:
-            return None  # not a number: the route answers 404 and says what to send
-        if owner != name:  # someone else's answers as one that does not exist: no id is confirmed
-            return _json(
-                404,
-                f"no notification {note_id} of yours, {name}",
-                f"list yours with GET /api/users/{name}/notifications",
-            )
-    return None
-
-
-def classroom_middleware(
+def classroom_door(
     roster: Roster,
-    issue_ticket=None,
+    issue_ticket: Callable[[str], str] | None = None,
     *,
-    judge_isolated: bool = False,
-    note_owner: Callable[[int], str | None] | None = None,
+    rules: Sequence[Rule] = (),
     source: Callable[[object], str | None] | None = None,
 ):
     """An aiohttp middleware: every request but health and join needs a student's (or the teacher's) credential.
 
-    ``issue_ticket(owner)`` (the lab's request policy's) hands a student's browser widget a one-use
-    ticket for one WebSocket: ``POST /api/classroom/ticket`` with the credential. With
-    ``judge_isolated`` (bubblewrap works here) the judge takes submissions, each student at most
-    ``JUDGE_RATE`` a second on average; otherwise it answers 503 and says why.
-
-    A student's request may be only about themselves (403 otherwise, :func:`_not_theirs`);
-    ``note_owner(id)`` says whose notification ``id`` is. The student's name travels on with the
-    request as ``request[SEAT_KEY]`` (the judge keeps each submission's submitter with it), and a
-    future in ``request[END_KEY]``, kept in the student's ``held`` while the request runs: the lab
-    sets it when it removes them, and an event stream or a long poll then ends with the reason.
+    ``POST /api/classroom/join`` exchanges the join code for a credential (:func:`handle_join`);
     ``source(peername)`` (the lab's connection gate's) says which address a join comes from.
+    ``issue_ticket(owner)`` (the lab's request policy's) hands a student's browser widget a one-use
+    ticket for one WebSocket: ``POST /api/classroom/ticket`` with the credential. Every other request
+    is admitted (:func:`admit`), passes the apps' ``rules`` in order, then runs held (:func:`hold`).
     """
 
     @web.middleware
-    async def check(request: web.Request, handler):
-        path = request.path
-        if path == "/api/classroom/join" and request.method == "POST":
-            peer = request.transport.get_extra_info("peername") if request.transport is not None else None
-            address = source(peer) if source is not None else (peer[0] if isinstance(peer, tuple) else None)
-            try:  # read_json: the whole body within BODY_TIMEOUT, up to MAX_BODY, a JSON object, or 400/408/413
-                data = await read_json(request, example='{"code": "<the join code>", "name": "<your name>"}')
-                name, credential = roster.join(data.get("code"), data.get("name"), address=address)
-            except JoinRefused as exc:
-                response = _json(exc.status, exc.error, exc.hint)
-                if exc.retry_after:
-                    response.headers["Retry-After"] = str(exc.retry_after)
-                return response
-            except ValueError as exc:
-                return _json(400, str(exc), 'send {"code": "<the join code>", "name": "<your name>"}')
-            return web.json_response({"name": name, "credential": credential, "ws_port": roster.ws_port}, status=201)
-        if path in OPEN_PATHS:
+    async def door(request: web.Request, handler):
+        if request.path == "/api/classroom/join" and request.method == "POST":
+            return await handle_join(request, roster, address=_address(request, source))
+        if request.path in OPEN_PATHS:
             return await handler(request)
-        student = roster.student(bearer(request.headers.get("Authorization")))
-        if student is None:
-            return _json(
-                401,
-                "this classroom lab needs your credential (or it was revoked)",
-                'join with dl.join(url, code, name="you") and use its clients',
-            )
-        if not student.teacher and not student.allow(time.monotonic()):  # counted in limits_hit
-            response = _json(429, f"more than {RATE_LIMIT:g} requests a second from {student.name}", "slow down")
-            response.headers["Retry-After"] = "1"
-            return response
-        student.requests += 1
-        student.last_seen = time.monotonic()
-        student.bytes_in += request.content_length or 0
-        if not student.teacher:
-            request[SEAT_KEY] = student.name
-            refusal = _not_theirs(request, student.name, note_owner)
-            if refusal is not None:
-                return refusal
-        if path.startswith("/api/judge/"):
-            if not judge_isolated:
-                return _json(503, JUDGE_OFF, "run your judge experiments on your own lab: lab = dl.start()")
-            if request.method == "POST" and not student.allow_submission(time.monotonic()):
-                response = _json(
-                    429, f"more than one submission every {1 / JUDGE_RATE:g} s from {student.name}", "wait"
-                )
-                response.headers["Retry-After"] = str(math.ceil(1 / JUDGE_RATE))
-                return response
-        if path == "/api/classroom/ticket" and request.method == "POST" and issue_ticket is not None:
+        student = admit(request, roster)
+        if request.path == "/api/classroom/ticket" and request.method == "POST" and issue_ticket is not None:
             return web.json_response({"ticket": issue_ticket(f"student:{student.name}")}, status=201)
-        if path == "/api/classroom/settings" and request.method == "GET":
-            return web.json_response(roster.settings)
-        if path == "/api/classroom/checks" and request.method == "POST":
-            try:
-                data = await read_json(request, example='{"check": "fetch_new", "status": "✓"}')
-                name, status = data["check"], data["status"]
-                if not (isinstance(name, str) and NAME.fullmatch(name) and status in ("✓", "✗", "○")):
-                    raise ValueError(name)
-            except (ValueError, KeyError, TypeError):
-                return _json(400, "a check report is {check, status}", 'send {"check": "fetch_new", "status": "✓"}')
-            if len(student.checks) < 100 or name in student.checks:
-                student.checks[name] = status
-            return web.json_response({"ok": True})
-        end: asyncio.Future | None = None
-        if not student.teacher:  # what the lab sets to end this request if the student is removed
-            end = asyncio.get_running_loop().create_future()
-            request[END_KEY] = end
-            student.held.add(end)
-        try:
-            response = await handler(request)
-        finally:
-            if end is not None:
-                student.held.discard(end)
-        body = getattr(response, "body", None)
-        student.bytes_out += len(body) if isinstance(body, bytes | bytearray) else (response.content_length or 0)
-        return response
+        for rule in rules:
+            answer = await rule(request, student)
+            if answer is not None:
+                return answer
+        return await hold(request, handler, student)
 
-    return check
+    return door
+
+
+def _address(request: web.Request, source: Callable[[object], str | None] | None) -> str | None:
+    peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+    if source is not None:
+        return source(peer)
+    return peer[0] if isinstance(peer, tuple) else None
+
+
+async def handle_join(request: web.Request, roster: Roster, *, address: str | None) -> web.Response:
+    """``POST /api/classroom/join``: 201 with the student's name, credential and the WebSocket port.
+
+    Raises:
+        web.HTTPException: the join was refused (400, 403, 408, 409, 413, 429; JSON, with a hint).
+    """
+    example = '{"code": "<the join code>", "name": "<your name>"}'
+    try:  # read_json: the whole body within BODY_TIMEOUT, up to MAX_BODY, a JSON object, or 400/408/413
+        data = await read_json(request, example=example)
+        name, credential = roster.join(data.get("code"), data.get("name"), address=address)
+    except JoinRefused as exc:
+        refusal = json_error(exc.status, exc.error, exc.hint)
+        if exc.retry_after:
+            refusal.headers["Retry-After"] = str(exc.retry_after)
+        raise refusal from None
+    except ValueError as exc:
+        raise json_error(400, str(exc), f"send {example}") from None
+    return web.json_response({"name": name, "credential": credential, "ws_port": roster.ws_port}, status=201)
+
+
+def admit(request: web.Request, roster: Roster) -> Student:
+    """The student (or the teacher) whose credential the request carries, counted; a student's name
+    travels on with the request as ``request[SEAT_KEY]``.
+
+    Raises:
+        web.HTTPException: 401 without a valid credential; 429 over ``RATE_LIMIT`` requests a second.
+    """
+    student = roster.student(bearer(request.headers.get("Authorization")))
+    if student is None:
+        raise json_error(
+            401,
+            "this classroom lab needs your credential (or it was revoked)",
+            'join with dl.join(url, code, name="you") and use its clients',
+        )
+    if not student.teacher and not student.allow(time.monotonic()):  # counted in limits_hit
+        refusal = json_error(429, f"more than {RATE_LIMIT:g} requests a second from {student.name}", "slow down")
+        refusal.headers["Retry-After"] = "1"
+        raise refusal
+    student.requests += 1
+    student.last_seen = time.monotonic()
+    student.bytes_in += request.content_length or 0
+    if not student.teacher:
+        request[SEAT_KEY] = student.name
+    return student
+
+
+async def hold(request: web.Request, handler, student: Student) -> web.StreamResponse:
+    """Run the request with a future in ``request[END_KEY]``, kept in the student's ``held`` meanwhile:
+    the lab sets it when it removes them, and an event stream or a long poll then ends with the reason."""
+    end: asyncio.Future | None = None
+    if not student.teacher:
+        end = asyncio.get_running_loop().create_future()
+        request[END_KEY] = end
+        student.held.add(end)
+    try:
+        response = await handler(request)
+    finally:
+        if end is not None:
+            student.held.discard(end)
+    body = getattr(response, "body", None)
+    student.bytes_out += len(body) if isinstance(body, bytes | bytearray) else (response.content_length or 0)
+    return response

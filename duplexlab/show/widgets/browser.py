@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -17,6 +18,8 @@ from .base import TicketedWidget, widget_ids, with_route
 from .bridge import CommBridge
 
 __all__ = ["BrowserSocket", "SeatSocket"]
+
+logger = logging.getLogger(__name__)
 
 
 _BROWSER_SOCKET_ESM = with_route("browser_socket.js")
@@ -162,13 +165,19 @@ class SeatSocket(anywidget.AnyWidget):
         dress(self)  # the course's text sizes, projector mode's too
         self.observe(self._renew, names="opened")  # a view's socket opened: its ticket is spent
 
-    def _renew(self, change: object = None) -> None:
+    def _renew(self, change: object = None) -> threading.Thread:
         """Fetch the next ticket with the seat's credential, on a thread: the teacher's laptop may be slow or gone."""
 
         def fetch() -> None:
             try:
                 self.ticket = self.seat.ticket()
-            except Exception:
-                pass  # the teacher's lab is gone, or removed this student: a reloaded view says it couldn't open
+            except (
+                Exception
+            ):  # the teacher's lab is gone, or removed this student: a reloaded view says it couldn't open
+                logger.debug(
+                    "no next ticket for %s's %s: a reloaded view cannot open", self.seat.name, self.url, exc_info=True
+                )
 
-        threading.Thread(target=fetch, name="duplexlab-seat-ticket", daemon=True).start()
+        fetcher = threading.Thread(target=fetch, name="duplexlab-seat-ticket", daemon=True)
+        fetcher.start()
+        return fetcher
