@@ -1,10 +1,12 @@
 """The WebSocket server's smaller pieces: a student's socket count, a catch-up, the one read loop, the logger."""
 
 import json
+from typing import cast
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from duplexlab.apps.realtime import RealtimeConnection
 from duplexlab.apps.realtime.seats import Seats
 from duplexlab.apps.realtime.stream import Topic, catch_up
 from duplexlab.runtime.classroom import Roster
@@ -18,6 +20,11 @@ def test_the_websocket_logger_filters_closed_connections_once():
     assert [type(f).__name__ for f in LOGGER.filters].count("_DropClosedConnections") == 1
 
 
+def socket() -> RealtimeConnection:
+    """A stand-in for a connection: Seats only counts them."""
+    return cast(RealtimeConnection, object())
+
+
 @pytest.fixture
 def roster():
     roster = Roster()
@@ -29,7 +36,7 @@ def test_a_student_holds_at_most_their_share_of_sockets(roster):
     """Past ``sockets_per_student`` a socket is refused and the limit counted; one leaving frees a place."""
     roster.limits.sockets_per_student = 2
     seats, asha = Seats(roster), roster.named("asha")
-    first, second, third = object(), object(), object()
+    first, second, third = socket(), socket(), socket()
     assert seats.take(first, asha) == "" and seats.take(second, asha) == ""
     assert seats.take(third, asha) == ("you already have 2 sockets open, the most one student may; close one first")
     assert asha.limits_hit["sockets"] == 1 and seats.held(asha) == 2
@@ -44,7 +51,7 @@ def test_a_student_removed_during_the_handshake_is_refused(roster):
     """Removed between the handshake and the handler: closed with the teacher's reason, not counted."""
     seats, asha = Seats(roster), roster.named("asha")
     roster.remove("asha")
-    assert seats.take(object(), asha) == "removed by the teacher"
+    assert seats.take(socket(), asha) == "removed by the teacher"
     assert asha.limits_hit["sockets"] == 0
 
 
@@ -78,4 +85,5 @@ def test_every_channel_closes_with_1009_past_the_size_limit(lab, path):
     with pytest.raises(ConnectionClosed) as info:
         while True:
             ws.recv(timeout=seconds(3))
+    assert info.value.rcvd is not None
     assert info.value.rcvd.code == 1009 and "the limit is" in info.value.rcvd.reason

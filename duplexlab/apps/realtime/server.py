@@ -13,7 +13,6 @@ import asyncio
 import collections
 import time
 from collections.abc import Callable
-from http import HTTPStatus
 from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -204,7 +203,7 @@ class RealtimeServer:
             return None
         origin = single(request.headers.get_all("Origin"))
         self.refused.append((time.perf_counter(), origin or "", request.path, int(admitted.status)))
-        return connection.respond(HTTPStatus(admitted.status), admitted.text)
+        return connection.respond(admitted.status, admitted.text)
 
     async def _handle(self, ws: ServerConnection) -> None:
         """One connection, from its handshake to its end: its record, a student's seat, then its channel."""
