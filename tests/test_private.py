@@ -87,7 +87,7 @@ def test_a_handler_that_fails_closes_with_1011(lab):
     async def broken(ws, record):
         raise RuntimeError("a bug")
 
-    lab.websockets._echo = broken
+    lab.websockets.echo.serve = broken
     ws = lab.connect("/echo")
     with pytest.raises(ConnectionClosed) as info:
         ws.recv(timeout=seconds(3))

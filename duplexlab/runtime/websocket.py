@@ -44,10 +44,6 @@ LOGGER = logging.getLogger("duplexlab.websockets")
 LOGGER.addFilter(_DropClosedConnections())
 
 
-LOGGER = logging.getLogger("duplexlab.websockets")
-LOGGER.addFilter(_DropClosedConnections())
-
-
 def gated_connection(gate: ConnectionGate) -> type[ServerConnection]:
     """A ``ServerConnection`` class that counts itself at ``gate`` and answers 503 when full."""
 
