@@ -21,14 +21,14 @@ import duplexlab as dl
 from duplexlab.show import projector
 from duplexlab.show.widgets import sequence
 from duplexlab.wire.capture import Chunk, Direction
-from duplexlab.wire.flow import FlowDecoder, Note
+from duplexlab.wire.flow import FlowDecoder, FlowEvent, Note
 
 from .conftest import seconds, wait_for
 
 UP, DOWN = Direction.UP, Direction.DOWN
 
 
-def known_capture() -> list[dict]:
+def known_capture() -> list[FlowEvent]:
     """Lesson 07's story, decoded as the tap would: a WebSocket gets a message and a ping/pong, is
     cut, comes back asking ?last=3, pings again, gets the next message and closes."""
 
@@ -60,7 +60,7 @@ def known_capture() -> list[dict]:
         (2.504, 2, UP, b""),
     ]
     decoder = FlowDecoder(t0=0.0)
-    events: dict[int, dict] = {}
+    events: dict[int, FlowEvent] = {}
     for item in script:
         for event in decoder.feed(item if isinstance(item, Note) else Chunk(*item)):
             events[event["id"]] = event

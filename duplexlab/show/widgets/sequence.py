@@ -49,7 +49,7 @@ import traitlets
 from ...lab import Lab
 from ...tap import Tap
 from ...wire.capture import Chunk
-from ...wire.flow import ARROW_KINDS, FlowDecoder, Note
+from ...wire.flow import ARROW_KINDS, FlowDecoder, FlowEvent, Note
 from ..projector import sizes
 
 __all__ = [
@@ -89,7 +89,7 @@ LEGEND = "· N B = bytes on the wire · a frame's own length is its payload · h
 BREAKS = ("cut", "silence", "drop")  # what pin="break" keeps in view
 CONTROL = ("PING", "PONG")  # keepalive frames, folded with pings=False
 
-Event = dict[str, Any]
+Event = FlowEvent  # the name the Sequence class's annotations use
 
 
 class SequenceView(anywidget.AnyWidget):
@@ -177,7 +177,7 @@ def slot_name(lanes: list[str]) -> str:
     return name if len(name) <= 16 else name[:15] + "…"
 
 
-def _sizes(e: Event) -> str:
+def _sizes(e: FlowEvent) -> str:
     if e["kind"] == "frame":
         return f"{e['bytes']} bytes on the wire: {e['head']} frame header + {e['body']} payload"
     if e["kind"] == "sse":
@@ -189,7 +189,7 @@ def _sizes(e: Event) -> str:
     return f"{e['bytes']} bytes" if e.get("bytes") else ""
 
 
-def drawn_label(e: Event) -> str:
+def drawn_label(e: FlowEvent) -> str:
     """The text beside an arrow: its label, its size on the wire, a glance at a small body."""
     kind = e["kind"]
     label = e["label"]
@@ -204,13 +204,13 @@ def drawn_label(e: Event) -> str:
     return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
 
 
-def layout(shown: list[Event], earlier: int, geo: Geometry | None = None) -> dict[str, Any]:
+def layout(shown: list[FlowEvent], earlier: int, geo: Geometry | None = None) -> dict[str, Any]:
     """Where everything goes (the same rules as sequence.js): rows spaced by time, lanes, lifelines."""
     g = geo or geometry()
     lanes = list(dict.fromkeys(e["lane"] for e in shown))
     y: float = g.top + g.row * (2 if earlier else 1)
     gaps: list[tuple[float, float]] = []
-    prev: Event | None = None
+    prev: FlowEvent | None = None
     row_y: dict[int, float] = {}
     for e in shown:
         if prev is not None:
@@ -270,7 +270,7 @@ def _plural(n: int, one: str, many: str = "") -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
 
 
-def is_control(e: Event) -> bool:
+def is_control(e: FlowEvent) -> bool:
     """A keepalive frame: ``PING`` or ``PONG``."""
     return e["kind"] == "frame" and e.get("opcode") in CONTROL
 
@@ -293,7 +293,7 @@ MARK_WORDS = [
 ]
 
 
-def describe(events: list[Event], *, earlier: int = 0, skipped: int = 0, pings: bool = True) -> str:
+def describe(events: list[FlowEvent], *, earlier: int = 0, skipped: int = 0, pings: bool = True) -> str:
     """What the diagram shows, with this run's counts: the SVG's ``<desc>`` (sequence.js says the same).
 
     ``"2 connections; 14 arrows: 6 requests, 6 responses, 2 frames; 1 cut, 2 sides closed;
@@ -325,7 +325,7 @@ def describe(events: list[Event], *, earlier: int = 0, skipped: int = 0, pings: 
     return text
 
 
-def text_lines(shown: list[Event]) -> dict[int, str]:
+def text_lines(shown: list[FlowEvent]) -> dict[int, str]:
     """One line per row, by event id, in time order: when, who to whom, the whole label, its sizes, how
     long it was held. The text view lists them; an arrow's hover details start with its line."""
     by_id = {e["id"]: e for e in shown}
@@ -359,7 +359,7 @@ def text_lines(shown: list[Event]) -> dict[int, str]:
     return lines
 
 
-def unanswered(shown: list[Event]) -> list[Event]:
+def unanswered(shown: list[FlowEvent]) -> list[FlowEvent]:
     """Requests sent whole with no response among ``shown``: held by the server, or never answered."""
     answered = {e.get("req") for e in shown if e["kind"] == "response"}
     return [e for e in shown if e["kind"] == "request" and e["done"] and not e.get("lost") and e["id"] not in answered]
@@ -369,7 +369,7 @@ _svg_ids = itertools.count(1)  # ids for <title>/<desc>, unique among the SVGs o
 
 
 def static_svg(
-    events: list[Event],
+    events: list[FlowEvent],
     *,
     earlier: int = 0,
     skipped: int = 0,
@@ -784,7 +784,7 @@ class Sequence:
     def events(self) -> list[Event]:
         """The kept events, in time order (copies)."""
         self.sync()
-        return [dict(e) for e in sorted(self._events.values(), key=lambda e: (e["t"], e["id"]))]
+        return [e.copy() for e in sorted(self._events.values(), key=lambda e: (e["t"], e["id"]))]
 
     def arrows(self) -> list[str]:
         """The labels of the arrows, top to bottom (requests, responses, events, frames)."""
