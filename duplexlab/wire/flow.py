@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import NotRequired, TypedDict
 
@@ -126,6 +126,15 @@ def _once(out: list[FlowEvent], event: FlowEvent) -> None:
         out.append(event)
 
 
+def message_detail(head_text: str, preview: bytes, body_size: int) -> str:
+    """What a message's hover shows: its header as sent, then the start of its body."""
+    detail = "--- header ---\n" + show_bytes(head_text.encode("latin-1", "replace")) + "\\r\\n"
+    if body_size:
+        more = f"\n… (+{body_size - len(preview)} bytes)" if body_size > len(preview) else ""
+        detail += "\n--- body ---\n" + preview.decode("utf-8", "replace") + more
+    return detail
+
+
 @dataclass
 class _Side:
     """One direction of one connection: an h11 parser for HTTP, then a frame buffer after an upgrade."""
@@ -143,6 +152,17 @@ class _Side:
     closed: bool = False
     first: bytes = b""  # the first bytes of the current message (to show them if they are not HTTP)
 
+    def hold(self, data: bytes, t: float) -> None:
+        """Keep ``data`` until it can be read (``buffer_t``: when its first byte came)."""
+        if not self.buffer:
+            self.buffer_t = t
+        self.buffer += data
+
+    def consumed(self) -> int:
+        """Bytes the current parser has read (fed, less what it has not looked at yet)."""
+        assert self.parser is not None
+        return self.fed - len(self.parser.trailing_data[0])
+
 
 @dataclass
 class _Conn:
@@ -150,6 +170,261 @@ class _Conn:
     up: _Side = field(default_factory=lambda: _Side(Direction.UP))
     down: _Side = field(default_factory=lambda: _Side(Direction.DOWN))
     pending: list[FlowEvent] = field(default_factory=list)  # requests still waiting for their response
+
+
+class _Stamp:
+    """Makes flow events: the next id, and moments on the decoder's clock (seconds since ``t0``)."""
+
+    def __init__(self, t0: float, ids: Iterator[int]) -> None:
+        self.t0 = t0
+        self.ids = ids
+
+    def clock(self, t: float) -> float:
+        """``t`` (a ``time.perf_counter()`` value) on the decoder's clock."""
+        return round(t - self.t0, 6)
+
+    def event(self, t: float, lane: str, direction: str, kind: str, label: str, size: int, head: int) -> FlowEvent:
+        return {
+            "id": next(self.ids),
+            "t": self.clock(t),
+            "lane": lane,
+            "dir": direction,
+            "kind": kind,
+            "label": label,
+            "bytes": size,
+            "head": head,
+            "body": size - head,
+            "done": True,
+            "detail": "",
+        }
+
+
+class _Http:
+    """The HTTP side of every connection, read with h11: requests, responses and their bodies, the
+    events of an event stream, and the switch after a ``101`` (from then on ``frames`` reads both
+    directions). Bytes that are not HTTP go to ``raw``."""
+
+    def __init__(
+        self,
+        stamp: _Stamp,
+        frames: Callable[[_Conn, _Side, bytes, float, list[FlowEvent]], None],
+        raw: Callable[[_Conn, _Side, bytes, float], FlowEvent],
+    ) -> None:
+        self.stamp = stamp
+        self.frames = frames
+        self.raw = raw
+
+    def _new_parser(self, conn: _Conn, side: _Side) -> bool:
+        """Start parsing the next message on ``side``; False while a response has no request to answer."""
+        if side.direction is Direction.UP:
+            side.parser = h11.Connection(h11.SERVER)
+        else:
+            if not conn.pending:
+                side.parser = None
+                return False
+            request = conn.pending[0]
+            parser = h11.Connection(h11.CLIENT)
+            headers = [("Host", "tap")]
+            if request.get("upgrade"):
+                headers += [("Connection", "upgrade"), ("Upgrade", request["upgrade"])]
+            parser.send(h11.Request(method=request["method"], target="/", headers=headers))
+            parser.send(h11.EndOfMessage())
+            side.parser = parser
+        side.fed = side.start = 0
+        side.message, side.body_preview, side.sse, side.first = None, b"", None, b""
+        return True
+
+    def feed(self, conn: _Conn, side: _Side, data: bytes, t: float, out: list[FlowEvent]) -> None:
+        """Read ``data``, the next bytes ``side`` sent while it speaks HTTP."""
+        if side.parser is None and not self._new_parser(conn, side):
+            side.hold(data, t)  # a response before its request: wait for the request
+            return
+        if side.message is None and side.fed == side.start and not side.buffer:
+            side.buffer_t = t  # the first byte of the next message
+        assert side.parser is not None
+        if len(side.first) < PREVIEW:
+            side.first += data[: PREVIEW - len(side.first)]
+        side.parser.receive_data(data)
+        side.fed += len(data)
+        self.drain(conn, side, t, out)
+
+    def drain(self, conn: _Conn, side: _Side, t: float, out: list[FlowEvent]) -> None:
+        """Read every h11 event the bytes so far complete."""
+        while side.parser is not None:
+            try:
+                event = side.parser.next_event()
+            except h11.RemoteProtocolError:
+                broken = side.fed - side.start
+                side.mode, side.parser = "raw", None
+                if side.message is not None:  # a message that went wrong half-way: keep what it was
+                    why = (
+                        (" (stream closed)" if side.message.get("stream") else " (cut short)")
+                        if side.closed
+                        else (" (then not HTTP)")
+                    )
+                    side.message.update(
+                        {
+                            "done": True,
+                            "cut": True,
+                            "label": side.message["label"] + why,
+                            "t_end": self.stamp.clock(t),
+                        }
+                    )
+                    out.append(side.message)
+                elif broken:
+                    raw = self.raw(conn, side, side.first, t)
+                    raw.update({"bytes": broken, "body": broken, "label": f"{broken} B (not HTTP)"})
+                    out.append(raw)
+                return
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                if event is h11.PAUSED:
+                    self._paused(conn, side, t, out)
+                return
+            if isinstance(event, h11.Request):
+                self._request(conn, side, event, out)
+            elif isinstance(event, (h11.Response, h11.InformationalResponse)):
+                self._response(conn, side, event, out)
+                if isinstance(event, h11.InformationalResponse) and event.status_code == 101:
+                    self._switch(conn, side, t, out)
+                    return
+            elif isinstance(event, h11.Data):
+                self._data(side, bytes(event.data), t, out)
+            elif isinstance(event, h11.EndOfMessage):
+                self._ended(conn, side, t, out)
+            elif isinstance(event, h11.ConnectionClosed):
+                return
+
+    def _head(self, side: _Side, start_line: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, str]:
+        size = side.consumed() - side.start
+        text = start_line + "\r\n" + "".join(f"{k.decode('latin-1')}: {v.decode('latin-1')}\r\n" for k, v in headers)
+        return size, text
+
+    def _request(self, conn: _Conn, side: _Side, head: h11.Request, out: list[FlowEvent]) -> None:
+        method, target = head.method.decode("latin-1"), head.target.decode("latin-1")
+        size, text = self._head(side, f"{method} {target} HTTP/{head.http_version.decode()}", head.headers.raw_items())
+        event = self.stamp.event(side.buffer_t, conn.lane, "up", "request", f"{method} {target}", size, size)
+        upgrade = None
+        for name, value in head.headers.raw_items():
+            if name.lower() == b"upgrade":
+                upgrade = value.decode("latin-1")
+        event.update({"done": False, "detail": text, "method": method})
+        if upgrade:
+            event["upgrade"] = upgrade
+        side.message = event
+        conn.pending.append(event)
+        out.append(event)
+
+    def _response(
+        self, conn: _Conn, side: _Side, head: h11.Response | h11.InformationalResponse, out: list[FlowEvent]
+    ) -> None:
+        reason = head.reason.decode("latin-1")
+        start = f"HTTP/{head.http_version.decode()} {head.status_code} {reason}".rstrip()
+        size, text = self._head(side, start, head.headers.raw_items())
+        event = self.stamp.event(
+            side.buffer_t, conn.lane, "down", "response", f"{head.status_code} {reason}".strip(), size, size
+        )
+        request = conn.pending[0] if conn.pending else None
+        event.update({"done": False, "detail": text})
+        if request is not None:
+            event["req"] = request["id"]
+        for name, value in head.headers.raw_items():
+            if name.lower() == b"content-type" and value.split(b";")[0].strip().lower() == b"text/event-stream":
+                side.sse = EventParser()
+                event["stream"] = True
+        if isinstance(head, h11.InformationalResponse):
+            event.update({"done": True, "t_end": event["t"]})
+            if head.status_code != 101:  # 100 Continue: the final response follows on the same parser
+                out.append(event)
+                return
+        side.message = event
+        out.append(event)
+
+    def _data(self, side: _Side, data: bytes, t: float, out: list[FlowEvent]) -> None:
+        message = side.message
+        if message is None:
+            return
+        size = side.consumed() - side.start
+        message["bytes"], message["body"] = size, size - message["head"]
+        if len(side.body_preview) < PREVIEW:
+            side.body_preview += data[: PREVIEW - len(side.body_preview)]
+        if side.sse is not None:
+            for sse in side.sse.feed(data):
+                raw = sse_encode(sse.data, event=None if sse.event == "message" else sse.event, id=sse.id or None)
+                label = f"event: {sse.event}" + (f" · id {sse.id}" if sse.id else "")
+                event = self.stamp.event(t, message["lane"], "down", "sse", label, len(raw), 0)
+                event.update({"detail": "--- event (in the response's body) ---\n" + raw.decode("utf-8", "replace")})
+                event["in"] = message["id"]
+                out.append(event)
+        _once(out, message)
+
+    def _ended(self, conn: _Conn, side: _Side, t: float, out: list[FlowEvent]) -> None:
+        message = side.message
+        assert side.parser is not None
+        rest = bytes(side.parser.trailing_data[0])
+        if message is not None:
+            size = side.consumed() - side.start
+            message.update({"bytes": size, "body": size - message["head"], "done": True, "t_end": self.stamp.clock(t)})
+            message["detail"] = message_detail(message["detail"], side.body_preview, message["body"])
+            if message["kind"] == "response" and not message.get("stream"):
+                hint = body_hint(side.body_preview, message["body"])
+                if hint:
+                    message["hint"] = hint
+            _once(out, message)
+        if side.direction is Direction.DOWN and conn.pending:
+            conn.pending.pop(0)
+            if conn.up.mode == "wait":  # the upgrade was refused: the client may send HTTP again
+                conn.up.mode = "http"
+                if conn.up.buffer:
+                    self._release(conn, conn.up, t, out)
+        if side.direction is Direction.UP and message is not None and message.get("upgrade"):
+            side.mode, side.parser, side.message = "wait", None, None
+            side.hold(rest, t)
+            return
+        side.parser = None
+        if self._new_parser(conn, side):
+            if rest:
+                side.buffer_t = t
+                assert side.parser is not None
+                side.parser.receive_data(rest)
+                side.fed += len(rest)
+                side.first = rest[:PREVIEW]
+        elif rest:
+            side.hold(rest, t)
+        if (
+            side.direction is Direction.UP
+            and conn.down.parser is None
+            and conn.down.buffer
+            and conn.down.mode == "http"
+        ):
+            self._release(conn, conn.down, t, out)  # a response that came before we knew its request
+
+    def _paused(self, conn: _Conn, side: _Side, t: float, out: list[FlowEvent]) -> None:
+        """h11 stops after a message it can't go past on its own (an upgrade asked for)."""
+        if side.message is not None and not side.message["done"]:
+            self._ended(conn, side, t, out)
+
+    def _switch(self, conn: _Conn, side: _Side, t: float, out: list[FlowEvent]) -> None:
+        """A 101 came down: both directions carry WebSocket frames from here on."""
+        assert side.parser is not None
+        rest = bytes(side.parser.trailing_data[0])
+        message = side.message
+        if message is not None:
+            message.update({"done": True, "t_end": message["t"]})
+            message["detail"] = message_detail(message["detail"], b"", 0)
+            _once(out, message)
+        conn.pending.clear()
+        up = conn.up
+        held, up.mode, up.buffer = up.buffer, "frames", b""
+        if held:  # what the client sent right behind its request came first
+            self.frames(conn, up, held, up.buffer_t, out)
+        side.mode, side.parser, side.message = "frames", None, None
+        side.buffer, side.buffer_t = b"", t
+        if rest:
+            self.frames(conn, side, rest, t, out)
+
+    def _release(self, conn: _Conn, side: _Side, t: float, out: list[FlowEvent]) -> None:
+        held, side.buffer = side.buffer, b""
+        self.feed(conn, side, held, side.buffer_t, out)
 
 
 class FlowDecoder:
@@ -169,10 +444,19 @@ class FlowDecoder:
     """
 
     def __init__(self, *, t0: float, lane_prefix: str = "", ids: Iterator[int] | None = None) -> None:
-        self.t0 = t0
         self.lane_prefix = lane_prefix
-        self._ids = ids if ids is not None else itertools.count(1)
+        self._stamp = _Stamp(t0, ids if ids is not None else itertools.count(1))
+        self._http = _Http(self._stamp, self._frames, self._raw)
         self._conns: dict[int, _Conn] = {}
+
+    @property
+    def t0(self) -> float:
+        """The moment that counts as ``t == 0``; it may be moved before the first chunk is fed."""
+        return self._stamp.t0
+
+    @t0.setter
+    def t0(self, value: float) -> None:
+        self._stamp.t0 = value
 
     # -- input -----------------------------------------------------------------
 
@@ -186,11 +470,11 @@ class FlowDecoder:
         if not chunk.data:
             self._closed(conn, side, chunk.t, out)
         elif side.mode == "http":
-            self._http(conn, side, chunk.data, chunk.t, out)
+            self._http.feed(conn, side, chunk.data, chunk.t, out)
         elif side.mode == "frames":
             self._frames(conn, side, chunk.data, chunk.t, out)
         elif side.mode == "wait":
-            self._hold(side, chunk.data, chunk.t)
+            side.hold(chunk.data, chunk.t)
         elif side.mode == "lost":
             pass  # bytes missed before these: decoding them would draw nonsense
         else:
@@ -206,8 +490,8 @@ class FlowDecoder:
         lane = self.lane_prefix + str(conn)
         if kind == "swallowed":
             arrow = "up" if direction is Direction.UP else "down"
-            return self._event(t, lane, arrow, "swallowed", f"{dropped} B swallowed by the dead path", dropped, 0)
-        return self._event(t, lane, "", kind, f"conn {lane}: {MARK_LABELS[kind]}", 0, 0)
+            return self._stamp.event(t, lane, arrow, "swallowed", f"{dropped} B swallowed by the dead path", dropped, 0)
+        return self._stamp.event(t, lane, "", kind, f"conn {lane}: {MARK_LABELS[kind]}", 0, 0)
 
     def lose(self, t: float, conn: int) -> list[FlowEvent]:
         """Bytes of connection ``conn`` were missed (not fed): stop decoding it, and say so.
@@ -232,259 +516,13 @@ class FlowDecoder:
         out.append(self.note(t, conn, "lost"))
         return out
 
-    # -- HTTP ------------------------------------------------------------------
+    # -- connections, frames, ends --------------------------------------------------
 
     def _conn(self, number: int) -> _Conn:
         conn = self._conns.get(number)
         if conn is None:
             conn = self._conns[number] = _Conn(self.lane_prefix + str(number))
         return conn
-
-    def _event(self, t: float, lane: str, direction: str, kind: str, label: str, size: int, head: int) -> FlowEvent:
-        return {
-            "id": next(self._ids),
-            "t": round(t - self.t0, 6),
-            "lane": lane,
-            "dir": direction,
-            "kind": kind,
-            "label": label,
-            "bytes": size,
-            "head": head,
-            "body": size - head,
-            "done": True,
-            "detail": "",
-        }
-
-    def _new_parser(self, conn: _Conn, side: _Side) -> bool:
-        """Start parsing the next message on ``side``; False while a response has no request to answer."""
-        if side.direction is Direction.UP:
-            side.parser = h11.Connection(h11.SERVER)
-        else:
-            if not conn.pending:
-                side.parser = None
-                return False
-            request = conn.pending[0]
-            parser = h11.Connection(h11.CLIENT)
-            headers = [("Host", "tap")]
-            if request.get("upgrade"):
-                headers += [("Connection", "upgrade"), ("Upgrade", request["upgrade"])]
-            parser.send(h11.Request(method=request["method"], target="/", headers=headers))
-            parser.send(h11.EndOfMessage())
-            side.parser = parser
-        side.fed = side.start = 0
-        side.message, side.body_preview, side.sse, side.first = None, b"", None, b""
-        return True
-
-    def _http(self, conn: _Conn, side: _Side, data: bytes, t: float, out: list[FlowEvent]) -> None:
-        if side.parser is None and not self._new_parser(conn, side):
-            self._hold(side, data, t)  # a response before its request: wait for the request
-            return
-        if side.message is None and side.fed == side.start and not side.buffer:
-            side.buffer_t = t  # the first byte of the next message
-        assert side.parser is not None
-        if len(side.first) < PREVIEW:
-            side.first += data[: PREVIEW - len(side.first)]
-        side.parser.receive_data(data)
-        side.fed += len(data)
-        self._drain(conn, side, t, out)
-
-    def _consumed(self, side: _Side) -> int:
-        assert side.parser is not None
-        return side.fed - len(side.parser.trailing_data[0])
-
-    def _drain(self, conn: _Conn, side: _Side, t: float, out: list[FlowEvent]) -> None:
-        """Read every h11 event the bytes so far complete."""
-        while side.parser is not None:
-            try:
-                event = side.parser.next_event()
-            except h11.RemoteProtocolError:
-                broken = side.fed - side.start
-                side.mode, side.parser = "raw", None
-                if side.message is not None:  # a message that went wrong half-way: keep what it was
-                    why = (
-                        (" (stream closed)" if side.message.get("stream") else " (cut short)")
-                        if side.closed
-                        else (" (then not HTTP)")
-                    )
-                    side.message.update(
-                        {
-                            "done": True,
-                            "cut": True,
-                            "label": side.message["label"] + why,
-                            "t_end": round(t - self.t0, 6),
-                        }
-                    )
-                    out.append(side.message)
-                elif broken:
-                    raw = self._raw(conn, side, side.first, t)
-                    raw.update({"bytes": broken, "body": broken, "label": f"{broken} B (not HTTP)"})
-                    out.append(raw)
-                return
-            if event is h11.NEED_DATA or event is h11.PAUSED:
-                if event is h11.PAUSED:
-                    self._paused(conn, side, t, out)
-                return
-            if isinstance(event, h11.Request):
-                self._request(conn, side, event, out)
-            elif isinstance(event, (h11.Response, h11.InformationalResponse)):
-                self._response(conn, side, event, out)
-                if isinstance(event, h11.InformationalResponse) and event.status_code == 101:
-                    self._switch(conn, side, t, out)
-                    return
-            elif isinstance(event, h11.Data):
-                self._data(side, bytes(event.data), t, out)
-            elif isinstance(event, h11.EndOfMessage):
-                self._ended(conn, side, t, out)
-            elif isinstance(event, h11.ConnectionClosed):
-                return
-
-    def _head(self, side: _Side, start_line: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, str]:
-        size = self._consumed(side) - side.start
-        text = start_line + "\r\n" + "".join(f"{k.decode('latin-1')}: {v.decode('latin-1')}\r\n" for k, v in headers)
-        return size, text
-
-    def _request(self, conn: _Conn, side: _Side, head: h11.Request, out: list[FlowEvent]) -> None:
-        method, target = head.method.decode("latin-1"), head.target.decode("latin-1")
-        size, text = self._head(side, f"{method} {target} HTTP/{head.http_version.decode()}", head.headers.raw_items())
-        event = self._event(side.buffer_t, conn.lane, "up", "request", f"{method} {target}", size, size)
-        upgrade = None
-        for name, value in head.headers.raw_items():
-            if name.lower() == b"upgrade":
-                upgrade = value.decode("latin-1")
-        event.update({"done": False, "detail": text, "method": method})
-        if upgrade:
-            event["upgrade"] = upgrade
-        side.message = event
-        conn.pending.append(event)
-        out.append(event)
-
-    def _response(
-        self, conn: _Conn, side: _Side, head: h11.Response | h11.InformationalResponse, out: list[FlowEvent]
-    ) -> None:
-        reason = head.reason.decode("latin-1")
-        start = f"HTTP/{head.http_version.decode()} {head.status_code} {reason}".rstrip()
-        size, text = self._head(side, start, head.headers.raw_items())
-        event = self._event(
-            side.buffer_t, conn.lane, "down", "response", f"{head.status_code} {reason}".strip(), size, size
-        )
-        request = conn.pending[0] if conn.pending else None
-        event.update({"done": False, "detail": text})
-        if request is not None:
-            event["req"] = request["id"]
-        for name, value in head.headers.raw_items():
-            if name.lower() == b"content-type" and value.split(b";")[0].strip().lower() == b"text/event-stream":
-                side.sse = EventParser()
-                event["stream"] = True
-        if isinstance(head, h11.InformationalResponse):
-            event.update({"done": True, "t_end": event["t"]})
-            if head.status_code != 101:  # 100 Continue: the final response follows on the same parser
-                out.append(event)
-                return
-        side.message = event
-        out.append(event)
-
-    def _data(self, side: _Side, data: bytes, t: float, out: list[FlowEvent]) -> None:
-        message = side.message
-        if message is None:
-            return
-        size = self._consumed(side) - side.start
-        message["bytes"], message["body"] = size, size - message["head"]
-        if len(side.body_preview) < PREVIEW:
-            side.body_preview += data[: PREVIEW - len(side.body_preview)]
-        if side.sse is not None:
-            for sse in side.sse.feed(data):
-                raw = sse_encode(sse.data, event=None if sse.event == "message" else sse.event, id=sse.id or None)
-                label = f"event: {sse.event}" + (f" · id {sse.id}" if sse.id else "")
-                event = self._event(t, message["lane"], "down", "sse", label, len(raw), 0)
-                event.update({"detail": "--- event (in the response's body) ---\n" + raw.decode("utf-8", "replace")})
-                event["in"] = message["id"]
-                out.append(event)
-        _once(out, message)
-
-    def _ended(self, conn: _Conn, side: _Side, t: float, out: list[FlowEvent]) -> None:
-        message = side.message
-        assert side.parser is not None
-        rest = bytes(side.parser.trailing_data[0])
-        if message is not None:
-            size = self._consumed(side) - side.start
-            message.update(
-                {"bytes": size, "body": size - message["head"], "done": True, "t_end": round(t - self.t0, 6)}
-            )
-            message["detail"] = self._detail(message["detail"], side.body_preview, message["body"])
-            if message["kind"] == "response" and not message.get("stream"):
-                hint = body_hint(side.body_preview, message["body"])
-                if hint:
-                    message["hint"] = hint
-            _once(out, message)
-        if side.direction is Direction.DOWN and conn.pending:
-            conn.pending.pop(0)
-            if conn.up.mode == "wait":  # the upgrade was refused: the client may send HTTP again
-                conn.up.mode = "http"
-                if conn.up.buffer:
-                    self._release(conn, conn.up, t, out)
-        if side.direction is Direction.UP and message is not None and message.get("upgrade"):
-            side.mode, side.parser, side.message = "wait", None, None
-            self._hold(side, rest, t)
-            return
-        side.parser = None
-        if self._new_parser(conn, side):
-            if rest:
-                side.buffer_t = t
-                assert side.parser is not None
-                side.parser.receive_data(rest)
-                side.fed += len(rest)
-                side.first = rest[:PREVIEW]
-        elif rest:
-            self._hold(side, rest, t)
-        if (
-            side.direction is Direction.UP
-            and conn.down.parser is None
-            and conn.down.buffer
-            and conn.down.mode == "http"
-        ):
-            self._release(conn, conn.down, t, out)  # a response that came before we knew its request
-
-    def _paused(self, conn: _Conn, side: _Side, t: float, out: list[FlowEvent]) -> None:
-        """h11 stops after a message it can't go past on its own (an upgrade asked for)."""
-        if side.message is not None and not side.message["done"]:
-            self._ended(conn, side, t, out)
-
-    def _detail(self, head_text: str, preview: bytes, body_size: int) -> str:
-        detail = "--- header ---\n" + show_bytes(head_text.encode("latin-1", "replace")) + "\\r\\n"
-        if body_size:
-            more = f"\n… (+{body_size - len(preview)} bytes)" if body_size > len(preview) else ""
-            detail += "\n--- body ---\n" + preview.decode("utf-8", "replace") + more
-        return detail
-
-    # -- after an upgrade ------------------------------------------------------
-
-    def _switch(self, conn: _Conn, side: _Side, t: float, out: list[FlowEvent]) -> None:
-        """A 101 came down: both directions carry WebSocket frames from here on."""
-        assert side.parser is not None
-        rest = bytes(side.parser.trailing_data[0])
-        message = side.message
-        if message is not None:
-            message.update({"done": True, "t_end": message["t"]})
-            message["detail"] = self._detail(message["detail"], b"", 0)
-            _once(out, message)
-        conn.pending.clear()
-        up = conn.up
-        held, up.mode, up.buffer = up.buffer, "frames", b""
-        if held:  # what the client sent right behind its request came first
-            self._frames(conn, up, held, up.buffer_t, out)
-        side.mode, side.parser, side.message = "frames", None, None
-        side.buffer, side.buffer_t = b"", t
-        if rest:
-            self._frames(conn, side, rest, t, out)
-
-    def _hold(self, side: _Side, data: bytes, t: float) -> None:
-        if not side.buffer:
-            side.buffer_t = t
-        side.buffer += data
-
-    def _release(self, conn: _Conn, side: _Side, t: float, out: list[FlowEvent]) -> None:
-        held, side.buffer = side.buffer, b""
-        self._http(conn, side, held, side.buffer_t, out)
 
     def _frames(self, conn: _Conn, side: _Side, data: bytes, t: float, out: list[FlowEvent]) -> None:
         if not side.buffer:
@@ -497,7 +535,7 @@ class FlowDecoder:
             label = frame_label(
                 frame.opcode, frame.length, masked=frame.masked, close_code=frame.close_code, reason=frame.close_reason
             )
-            event = self._event(
+            event = self._stamp.event(
                 frame.t, conn.lane, "up" if up else "down", "frame", label, frame.wire_bytes, frame.header_bytes
             )
             payload = frame.payload[:PREVIEW]
@@ -533,11 +571,11 @@ class FlowDecoder:
 
     def _raw(self, conn: _Conn, side: _Side, data: bytes, t: float) -> FlowEvent:
         direction = "up" if side.direction is Direction.UP else "down"
-        event = self._event(t, conn.lane, direction, "data", f"{len(data)} B (not HTTP, not frames)", len(data), 0)
+        event = self._stamp.event(
+            t, conn.lane, direction, "data", f"{len(data)} B (not HTTP, not frames)", len(data), 0
+        )
         event["detail"] = "--- bytes ---\n" + data[:PREVIEW].hex(" ")
         return event
-
-    # -- ends --------------------------------------------------------------------
 
     def _closed(self, conn: _Conn, side: _Side, t: float, out: list[FlowEvent]) -> None:
         """One side finished sending (EOF): a body read until close ends here; others end cut short."""
@@ -547,16 +585,16 @@ class FlowDecoder:
                 side.parser.receive_data(b"")
             except RuntimeError:
                 pass
-            self._drain(conn, side, t, out)
+            self._http.drain(conn, side, t, out)
             message = side.message
             if message is not None and not message["done"]:
-                message.update({"t_end": round(t - self.t0, 6), "done": True, "cut": not message.get("stream")})
+                message.update({"t_end": self._stamp.clock(t), "done": True, "cut": not message.get("stream")})
                 message["label"] += " (stream closed)" if message.get("stream") else " (cut short)"
-                message["detail"] = self._detail(message["detail"], side.body_preview, message["body"])
+                message["detail"] = message_detail(message["detail"], side.body_preview, message["body"])
                 out.append(message)
                 side.message = None
         who = "client" if side.direction is Direction.UP else "server"
-        event = self._event(
+        event = self._stamp.event(
             t,
             conn.lane,
             "up" if side.direction is Direction.UP else "down",
