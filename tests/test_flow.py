@@ -6,15 +6,15 @@ from websockets.frames import Close, Frame, Opcode
 
 from duplexlab.wire import sse
 from duplexlab.wire.capture import Chunk, Direction
-from duplexlab.wire.flow import FlowDecoder, Note
+from duplexlab.wire.flow import FlowDecoder, FlowEvent, Note
 
 UP, DOWN = Direction.UP, Direction.DOWN
 
 
-def decode(chunks, *, bytewise: bool = False) -> list[dict]:
+def decode(chunks, *, bytewise: bool = False) -> list[FlowEvent]:
     """Feed (direction, bytes) pairs; return the final events by id, in id order."""
     decoder = FlowDecoder(t0=0.0)
-    events: dict[int, dict] = {}
+    events: dict[int, FlowEvent] = {}
     t = 0.0
     for direction, data in chunks:
         pieces = [data[i : i + 1] for i in range(len(data))] if bytewise and data else [data]

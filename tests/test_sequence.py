@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
+import itertools
 import json
 import re
 import shutil
@@ -18,17 +20,18 @@ from nbformat.v4 import new_code_cell, new_notebook
 from websockets.frames import Close, Frame, Opcode
 
 import duplexlab as dl
-from duplexlab.show import projector
+from duplexlab.show import projector, sequence_layout
+from duplexlab.show.sequence_layout import STYLE, Style
 from duplexlab.show.widgets import sequence
 from duplexlab.wire.capture import Chunk, Direction
-from duplexlab.wire.flow import FlowDecoder, Note
+from duplexlab.wire.flow import FlowDecoder, FlowEvent, Note
 
 from .conftest import seconds, wait_for
 
 UP, DOWN = Direction.UP, Direction.DOWN
 
 
-def known_capture() -> list[dict]:
+def known_capture() -> list[FlowEvent]:
     """Lesson 07's story, decoded as the tap would: a WebSocket gets a message and a ping/pong, is
     cut, comes back asking ?last=3, pings again, gets the next message and closes."""
 
@@ -60,7 +63,7 @@ def known_capture() -> list[dict]:
         (2.504, 2, UP, b""),
     ]
     decoder = FlowDecoder(t0=0.0)
-    events: dict[int, dict] = {}
+    events: dict[int, FlowEvent] = {}
     for item in script:
         for event in decoder.feed(item if isinstance(item, Note) else Chunk(*item)):
             events[event["id"]] = event
@@ -432,7 +435,7 @@ def contrast(a: str, b: str = "#ffffff") -> float:
 
 
 def test_text_and_lines_stand_out_from_the_paper_and_kinds_differ_by_more_than_colour():
-    """Every text and line colour in the static SVG (and sequence.js's colours) is 4.5:1 or more on its
+    """Every text and line colour in the static SVG (and the style sequence.js gets) is 4.5:1 or more on its
     white paper; a request, a response, an event and a cut differ by line style, arrowhead or label."""
     stream = [
         {
@@ -486,9 +489,9 @@ def test_text_and_lines_stand_out_from_the_paper_and_kinds_differ_by_more_than_c
     assert len(colours) >= 6, colours
     weak = {c: round(contrast(c if len(c) == 7 else "#" + "".join(x * 2 for x in c[1:])), 2) for c in colours}
     assert all(ratio >= 4.5 for ratio in weak.values()), weak
-    js = (Path(sequence.__file__).parent.parent / "js" / "sequence.js").read_text()
-    for colour in re.findall(r'"(#[0-9A-Fa-f]{6})"', js.split("const CSS")[0]):
-        assert colour.lower() == "#9fd8c3" or contrast(colour) >= 4.5 or colour.lower() == "#f0c27b", colour
+    # the style sequence.js draws with too (the span fills are behind no text)
+    style = [*STYLE.colors.values(), STYLE.muted, STYLE.lifeline, STYLE.held_text, STYLE.ink, STYLE.focus]
+    assert {c: round(contrast(c), 2) for c in style if contrast(c) < 4.5} == {}
     # not by colour alone: the kinds' lines differ in style, and every row has a label
     sse_line = re.search(r'kind-sse dir-down"[^>]*>.*?<line [^>]*stroke-dasharray="([^"]*)"', svg, re.S)
     request_line = re.search(r'kind-request dir-up"[^>]*>.*?<line [^>]*stroke-dasharray="([^"]*)"', svg, re.S)
@@ -497,53 +500,151 @@ def test_text_and_lines_stand_out_from_the_paper_and_kinds_differ_by_more_than_c
     assert svg.count('class="label"') == svg.count("<g class=")
 
 
-def test_sequence_js_describes_lists_and_lays_out_as_python_does(tmp_path):
-    """The browser draws what the static SVG draws: sequence.js's describe, textLines, geometry and
-    layout give the same answers as Python's on the known capture (at 16 px too)."""
+JS_LAYOUT = """
+    import { readFileSync } from "node:fs";
+    const m = await import(process.argv[1]);
+    const { events, earlier, font, style } = JSON.parse(readFileSync(process.argv[2], "utf8"));
+    const geo = m.geometry(font, style);
+    const g = m.layout(events, earlier, geo);
+    delete geo.style;
+    console.log(JSON.stringify({
+      geometry: geo, rows: Object.fromEntries(g.rowY), lanes: Object.fromEntries(g.xLane), tap: g.xTap,
+      server: g.xServer, height: g.height, width: g.width, gaps: g.gaps, slots: g.slots,
+      ends: Object.fromEntries(g.ends), shared: [...g.shared], desc: m.describe(events),
+      folded: m.describe(events, { earlier: 3, skipped: 1, pings: false }),
+      lines: [...m.textLines(events).values()] }));
+"""
+
+
+def js_layout(tmp_path: Path, events: list[FlowEvent], *, earlier: int = 0, font: int = 12, style=STYLE) -> dict:
+    """sequence.js's geometry, layout, describe and textLines of ``events``, run under Node.js."""
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed (bash .ci/run installs it)")
-    events = known_capture()
+        pytest.fail("node is not on PATH: these tests run sequence.js under Node.js (bash .ci/run installs it)")
     module = tmp_path / "sequence.mjs"
     module.write_text((Path(sequence.__file__).parent.parent / "js" / "sequence.js").read_text())
-    (tmp_path / "events.json").write_text(json.dumps(events))
-    script = """
-        import { readFileSync } from "node:fs";
-        const m = await import(process.argv[1]);
-        const events = JSON.parse(readFileSync(process.argv[2], "utf8"));
-        const g = m.layout(events, 2, m.geometry(16));
-        console.log(JSON.stringify({
-          desc: m.describe(events), folded: m.describe(events, { earlier: 3, skipped: 1, pings: false }),
-          lines: [...m.textLines(events).values()], geometry: m.geometry(16),
-          rows: [...g.rowY.values()], height: g.height, width: g.width, gaps: g.gaps, slots: g.slots }));
-    """
+    data = tmp_path / "input.json"
+    data.write_text(json.dumps({"events": events, "earlier": earlier, "font": font, "style": style.to_json()}))
     found = subprocess.run(
-        [node, "--input-type=module", "-e", script, module.as_uri(), str(tmp_path / "events.json")],
+        [node, "--input-type=module", "-e", JS_LAYOUT, module.as_uri(), str(data)],
         capture_output=True,
         text=True,
         timeout=seconds(30),
     )
     assert found.returncode == 0, found.stderr
-    js = json.loads(found.stdout)
-    assert js["desc"] == sequence.describe(events) == KNOWN_DESC
-    assert js["folded"] == sequence.describe(events, earlier=3, skipped=1, pings=False)
-    assert js["lines"] == KNOWN_LINES
-    geo = sequence.geometry(16)
-    assert js["geometry"] == {
-        "font": 16,
-        "k": geo.k,
-        "row": geo.row,
-        "top": geo.top,
-        "left": geo.left,
-        "timeX": geo.time_x,
-        "lane": geo.lane,
-        "tapGap": geo.tap_gap,
-        "serverGap": geo.server_gap,
-        "right": geo.right,
+    return json.loads(found.stdout)
+
+
+def py_layout(events: list[FlowEvent], *, earlier: int = 0, font: int = 12, style=STYLE) -> dict:
+    """Python's answers to the questions js_layout asks sequence.js, in the same shape."""
+    geo = sequence_layout.geometry(font, style)
+    g = sequence.layout(events, earlier, geo)
+    return {
+        "geometry": {
+            "font": font,
+            "k": geo.k,
+            "row": geo.row,
+            "top": geo.top,
+            "left": geo.left,
+            "timeX": geo.time_x,
+            "lane": geo.lane,
+            "tapGap": geo.tap_gap,
+            "serverGap": geo.server_gap,
+            "right": geo.right,
+        },
+        "rows": {str(i): y for i, y in g["row_y"].items()},
+        "lanes": g["x_lane"],
+        "tap": g["x_tap"],
+        "server": g["x_server"],
+        "height": g["height"],
+        "width": g["width"],
+        "gaps": [list(x) for x in g["gaps"]],
+        "slots": [list(x) for x in g["slots"]],
+        "ends": g["ends"],
+        "shared": sorted(g["shared"]),
+        "desc": sequence.describe(events),
+        "folded": sequence.describe(events, earlier=3, skipped=1, pings=False),
+        "lines": list(sequence.text_lines(events).values()),
     }
-    py = sequence.layout(events, 2, geo)
-    assert js["rows"] == list(py["row_y"].values()) and (js["height"], js["width"]) == (py["height"], py["width"])
-    assert [tuple(x) for x in js["gaps"]] == py["gaps"] and [tuple(x) for x in js["slots"]] == py["slots"]
+
+
+def test_sequence_js_describes_lists_and_lays_out_as_python_does(tmp_path):
+    """The browser draws what the static SVG draws: sequence.js's describe, textLines, geometry and
+    layout give the same answers as Python's on the known capture (at 16 px too)."""
+    events = known_capture()
+    js = js_layout(tmp_path, events, earlier=2, font=16)
+    js["shared"] = sorted(js["shared"])
+    assert js == py_layout(events, earlier=2, font=16)
+    assert js["desc"] == KNOWN_DESC and js["lines"] == KNOWN_LINES
+
+
+def record_a_flow(lab) -> list[FlowEvent]:
+    """A tap on each of the lab's servers, recorded as a diagram of the lab sees them: an HTTP request,
+    an event stream of two events, a WebSocket with three round trips that is cut, then a second one
+    (in the cut one's column) that closes; with waits between, so rows are spaced by time."""
+    taps = [lab.tap(lab.url), lab.tap(lab.ws_url)]
+    seen: list[list] = [[], []]
+    for n, tap in enumerate(taps):
+        tap.watch(seen[n].append)
+    client = lab.client(base_url=taps[0].url)
+    client.get("/api/health")
+    lab.notify("ravi", "hello")
+    lab.notify("ravi", "again")
+    assert len(client.events("/api/users/ravi/events", count=2, timeout=seconds(5))) == 2
+    time.sleep(0.2)  # a wait the diagram shows (not waiting for another thread)
+    ws = lab.connect("/echo", base_url=taps[1].url)
+    for n in range(3):
+        ws.send(f"hello {n}")
+        ws.recv(timeout=seconds(5))
+    time.sleep(0.1)
+    assert taps[1].cut() == 1
+    wait_for(lambda: any(isinstance(x, Note) and x.kind == "cut" for x in seen[1]))
+    again = lab.connect("/echo", base_url=taps[1].url)
+    again.send("back")
+    again.recv(timeout=seconds(5))
+    again.close()
+    wait_for(lambda: sum(isinstance(x, Chunk) and not x.data for x in seen[1]) >= 4)  # both ends of both
+    t0 = min(x.t for items in seen for x in items)
+    ids = itertools.count(1)
+    events: dict[int, FlowEvent] = {}
+    for n, items in enumerate(seen, 1):
+        decoder = FlowDecoder(t0=t0, lane_prefix=f"{n}.", ids=ids)
+        for item in list(items):
+            events.update((e["id"], e) for e in decoder.feed(item))
+    return sorted(events.values(), key=lambda e: (e["t"], e["id"]))
+
+
+def test_sequence_js_lays_out_a_recorded_flow_as_python_does(lab, tmp_path):
+    """On a flow recorded through two taps (HTTP, an event stream, WebSocket frames, a cut, a column
+    reused), sequence.js puts every row at the y and every connection at the x that Python does, and
+    describes and lists it in the same words."""
+    events = record_a_flow(lab)
+    kinds = {e["kind"] for e in events}
+    assert {"request", "response", "sse", "frame", "cut", "end"} <= kinds, kinds
+    assert len({e["lane"] for e in events}) == 3
+    for earlier, font in ((0, 12), (4, 16)):
+        js = js_layout(tmp_path, events, earlier=earlier, font=font)
+        py = py_layout(events, earlier=earlier, font=font)
+        assert js["rows"] == py["rows"] and len(js["rows"]) == len(events)
+        assert js["lanes"] == py["lanes"] and js["slots"] == py["slots"]
+        assert sorted(js["shared"]) == py["shared"] and {"2.1", "2.2"} <= set(py["shared"]), "a column reused"
+        for where in ("tap", "server", "width", "height", "ends"):
+            assert js[where] == py[where], where
+        assert js["gaps"] == py["gaps"] and js["gaps"], "the waits show"
+        assert js["desc"] == py["desc"] and js["lines"] == py["lines"]
+
+
+def test_sequence_js_draws_with_the_style_the_kernel_sends(lab, tmp_path):
+    """The widget sends the one Style to the browser, and sequence.js has no numbers of its own: given
+    another style, it lays a flow out as Python does with that style."""
+    seq = lab.tap(lab.url).show()
+    assert seq.view.drawing == STYLE.to_json()
+    events = known_capture()
+    numbers = [f.name for f in dataclasses.fields(Style) if f.type in ("int", "float") and f.name != "max_label"]
+    other = dataclasses.replace(STYLE, **{name: getattr(STYLE, name) * 1.25 for name in numbers})
+    js = js_layout(tmp_path, events, font=13, style=other)
+    js["shared"] = sorted(js["shared"])
+    assert js == py_layout(events, font=13, style=other) != py_layout(events, font=13)
 
 
 def test_projector_mode_draws_the_diagram_with_16_px_text(lab):
@@ -561,7 +662,7 @@ def test_projector_mode_draws_the_diagram_with_16_px_text(lab):
     assert (big.font, big.view.font) == (16, 16)
     svg = big.svg()
     assert 'font-size="16"' in svg and re.search(r'font-size="1[0-5]"', svg) is None, "no text under 16 px"
-    assert sequence.geometry(16).server_gap > sequence.geometry(13).server_gap > sequence.SERVER_GAP
+    assert sequence.geometry(16).server_gap > sequence.geometry(13).server_gap > STYLE.server_gap
 
 
 def test_pin_and_pings_reach_the_browser_side(lab):

@@ -9,7 +9,8 @@ parsed once, whatever the length of the conversation), so a diagram can follow
 a busy connection live. HTTP is parsed with h11 and frames with the
 ``websockets`` library's Sans-I/O parser, as in :mod:`duplexlab.wire.capture`.
 
-A flow event is a plain ``dict`` (it travels to the browser as JSON)::
+A flow event is a plain ``dict`` (it travels to the browser as JSON), typed as
+:class:`FlowEvent`::
 
     {"id": 7, "t": 0.0123, "lane": "1", "dir": "up", "kind": "request",
      "label": "GET /api/health", "bytes": 96, "head": 96, "body": 0,
@@ -31,9 +32,9 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import NotRequired, TypedDict
 
 import h11
 
@@ -41,7 +42,7 @@ from .capture import Chunk, Direction, decode_frames, show_bytes
 from .sse import EventParser
 from .sse import encode as sse_encode
 
-__all__ = ["ARROW_KINDS", "FlowDecoder", "MARK_KINDS", "Note", "body_hint", "frame_label"]
+__all__ = ["ARROW_KINDS", "FlowDecoder", "FlowEvent", "MARK_KINDS", "Note", "body_hint", "frame_label"]
 
 ARROW_KINDS = ("request", "response", "sse", "frame", "data", "swallowed")
 MARK_KINDS = ("end", "cut", "silence", "drop", "lost")
@@ -56,7 +57,32 @@ MARK_LABELS = {
     "lost": "⚠ not drawn from here on: bytes came faster than the diagram could keep",
 }
 
-Event = dict[str, Any]
+FlowEvent = TypedDict(  # the functional form: one key is ``in``, a Python keyword
+    "FlowEvent",
+    {
+        "id": int,
+        "t": float,  # seconds since the decoder's t0
+        "lane": str,  # the connection ("3", or "2.3" with a lane prefix)
+        "dir": str,  # "up" (client → server), "down", or "" for a mark
+        "kind": str,  # one of ARROW_KINDS or MARK_KINDS
+        "label": str,
+        "bytes": int,  # the size on the wire
+        "head": int,  # the header's share of it
+        "body": int,  # the rest
+        "done": bool,  # False while a message is still arriving
+        "detail": str,  # its bytes, shown on hover
+        "method": NotRequired[str],  # a request's
+        "upgrade": NotRequired[str],  # a request's Upgrade header
+        "req": NotRequired[int],  # a response's request's id
+        "stream": NotRequired[bool],  # a response that is an event stream
+        "t_end": NotRequired[float],  # when a message ended
+        "hint": NotRequired[str],  # a glance at a small response body (body_hint)
+        "in": NotRequired[int],  # a server-sent event's response's id
+        "opcode": NotRequired[str],  # a frame's
+        "cut": NotRequired[bool],  # a message that did not end whole
+        "lost": NotRequired[bool],  # a request whose answer was in bytes not decoded
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -94,10 +120,19 @@ def body_hint(preview: bytes, size: int) -> str:
     return text[:28] + ("…" if len(text) > 28 else "")
 
 
-def _once(out: list[Event], event: Event) -> None:
+def _once(out: list[FlowEvent], event: FlowEvent) -> None:
     """Add ``event`` to what a feed returns, unless it is already there (an update of it)."""
     if not any(e is event for e in out):
         out.append(event)
+
+
+def message_detail(head_text: str, preview: bytes, body_size: int) -> str:
+    """What a message's hover shows: its header as sent, then the start of its body."""
+    detail = "--- header ---\n" + show_bytes(head_text.encode("latin-1", "replace")) + "\\r\\n"
+    if body_size:
+        more = f"\n… (+{body_size - len(preview)} bytes)" if body_size > len(preview) else ""
+        detail += "\n--- body ---\n" + preview.decode("utf-8", "replace") + more
+    return detail
 
 
 @dataclass
@@ -109,7 +144,7 @@ class _Side:
     parser: h11.Connection | None = None
     fed: int = 0  # bytes fed to the current parser
     start: int = 0  # where the current message began, in ``fed``
-    message: Event | None = None
+    message: FlowEvent | None = None
     body_preview: bytes = b""
     sse: EventParser | None = None
     buffer: bytes = b""  # bytes waiting: after an upgrade, or before a request is known
@@ -117,105 +152,41 @@ class _Side:
     closed: bool = False
     first: bytes = b""  # the first bytes of the current message (to show them if they are not HTTP)
 
+    def hold(self, data: bytes, t: float) -> None:
+        """Keep ``data`` until it can be read (``buffer_t``: when its first byte came)."""
+        if not self.buffer:
+            self.buffer_t = t
+        self.buffer += data
+
+    def consumed(self) -> int:
+        """Bytes the current parser has read (fed, less what it has not looked at yet)."""
+        assert self.parser is not None
+        return self.fed - len(self.parser.trailing_data[0])
+
 
 @dataclass
 class _Conn:
     lane: str
     up: _Side = field(default_factory=lambda: _Side(Direction.UP))
     down: _Side = field(default_factory=lambda: _Side(Direction.DOWN))
-    pending: list[Event] = field(default_factory=list)  # requests still waiting for their response
+    pending: list[FlowEvent] = field(default_factory=list)  # requests still waiting for their response
 
 
-class FlowDecoder:
-    """Turns a tap's chunks, fed in order, into flow events (see the module docstring).
+class _Stamp:
+    """Makes flow events: the next id, and moments on the decoder's clock (seconds since ``t0``)."""
 
-    Args:
-        t0: the moment that counts as ``t == 0`` (a ``time.perf_counter()`` value).
-        lane_prefix: put before each connection number, to keep several taps apart.
-        ids: where event ids come from (share one between decoders that feed one view).
-
-    Example::
-
-        decoder = FlowDecoder(t0=time.perf_counter())
-        for chunk in tap.capture().chunks:
-            for event in decoder.feed(chunk):
-                print(event["label"])
-    """
-
-    def __init__(self, *, t0: float, lane_prefix: str = "", ids: Iterator[int] | None = None) -> None:
+    def __init__(self, t0: float, ids: Iterator[int]) -> None:
         self.t0 = t0
-        self.lane_prefix = lane_prefix
-        self._ids = ids if ids is not None else itertools.count(1)
-        self._conns: dict[int, _Conn] = {}
+        self.ids = ids
 
-    # -- input -----------------------------------------------------------------
+    def clock(self, t: float) -> float:
+        """``t`` (a ``time.perf_counter()`` value) on the decoder's clock."""
+        return round(t - self.t0, 6)
 
-    def feed(self, chunk: Chunk | Note) -> list[Event]:
-        """The events that ``chunk`` starts, completes or changes, in order."""
-        if isinstance(chunk, Note):
-            return [self.note(chunk.t, chunk.conn, chunk.kind, dropped=chunk.dropped, direction=chunk.direction)]
-        conn = self._conn(chunk.conn)
-        side = conn.up if chunk.direction is Direction.UP else conn.down
-        out: list[Event] = []
-        if not chunk.data:
-            self._closed(conn, side, chunk.t, out)
-        elif side.mode == "http":
-            self._http(conn, side, chunk.data, chunk.t, out)
-        elif side.mode == "frames":
-            self._frames(conn, side, chunk.data, chunk.t, out)
-        elif side.mode == "wait":
-            self._hold(side, chunk.data, chunk.t)
-        elif side.mode == "lost":
-            pass  # bytes missed before these: decoding them would draw nonsense
-        else:
-            out.append(self._raw(conn, side, chunk.data, chunk.t))
-        if conn.up.closed and conn.down.closed:
-            self._conns.pop(chunk.conn, None)
-        return out
-
-    def note(self, t: float, conn: int, kind: str, *, dropped: int = 0, direction: Direction | None = None) -> Event:
-        """A fault the tap played on connection ``conn``: ``cut``, ``silence``, ``drop`` or ``swallowed``."""
-        lane = self.lane_prefix + str(conn)
-        if kind == "swallowed":
-            arrow = "up" if direction is Direction.UP else "down"
-            return self._event(t, lane, arrow, "swallowed", f"{dropped} B swallowed by the dead path", dropped, 0)
-        return self._event(t, lane, "", kind, f"conn {lane}: {MARK_LABELS[kind]}", 0, 0)
-
-    def lose(self, t: float, conn: int) -> list[Event]:
-        """Bytes of connection ``conn`` were missed (not fed): stop decoding it, and say so.
-
-        Parsing on after a gap would misread every later message or frame, so the
-        rest of that connection is not drawn (its end still is). Returns the
-        messages it leaves unfinished, marked so, and a ``lost`` mark."""
-        state = self._conn(conn)
-        if state.up.mode == "lost":
-            return []  # said once already
-        out: list[Event] = []
-        for side in (state.up, state.down):
-            message = side.message
-            if message is not None and not message["done"]:
-                message.update(done=True, cut=True, label=message["label"] + " (rest not drawn)")
-                out.append(message)
-            side.mode, side.parser, side.message, side.buffer, side.sse = "lost", None, None, b"", None
-        for request in state.pending:
-            request["lost"] = True  # its answer, if any, was in the bytes missed: not "held"
-            _once(out, request)
-        state.pending.clear()
-        out.append(self.note(t, conn, "lost"))
-        return out
-
-    # -- HTTP ------------------------------------------------------------------
-
-    def _conn(self, number: int) -> _Conn:
-        conn = self._conns.get(number)
-        if conn is None:
-            conn = self._conns[number] = _Conn(self.lane_prefix + str(number))
-        return conn
-
-    def _event(self, t: float, lane: str, direction: str, kind: str, label: str, size: int, head: int) -> Event:
+    def event(self, t: float, lane: str, direction: str, kind: str, label: str, size: int, head: int) -> FlowEvent:
         return {
-            "id": next(self._ids),
-            "t": round(t - self.t0, 6),
+            "id": next(self.ids),
+            "t": self.clock(t),
             "lane": lane,
             "dir": direction,
             "kind": kind,
@@ -226,6 +197,22 @@ class FlowDecoder:
             "done": True,
             "detail": "",
         }
+
+
+class _Http:
+    """The HTTP side of every connection, read with h11: requests, responses and their bodies, the
+    events of an event stream, and the switch after a ``101`` (from then on ``frames`` reads both
+    directions). Bytes that are not HTTP go to ``raw``."""
+
+    def __init__(
+        self,
+        stamp: _Stamp,
+        frames: Callable[[_Conn, _Side, bytes, float, list[FlowEvent]], None],
+        raw: Callable[[_Conn, _Side, bytes, float], FlowEvent],
+    ) -> None:
+        self.stamp = stamp
+        self.frames = frames
+        self.raw = raw
 
     def _new_parser(self, conn: _Conn, side: _Side) -> bool:
         """Start parsing the next message on ``side``; False while a response has no request to answer."""
@@ -247,9 +234,10 @@ class FlowDecoder:
         side.message, side.body_preview, side.sse, side.first = None, b"", None, b""
         return True
 
-    def _http(self, conn: _Conn, side: _Side, data: bytes, t: float, out: list[Event]) -> None:
+    def feed(self, conn: _Conn, side: _Side, data: bytes, t: float, out: list[FlowEvent]) -> None:
+        """Read ``data``, the next bytes ``side`` sent while it speaks HTTP."""
         if side.parser is None and not self._new_parser(conn, side):
-            self._hold(side, data, t)  # a response before its request: wait for the request
+            side.hold(data, t)  # a response before its request: wait for the request
             return
         if side.message is None and side.fed == side.start and not side.buffer:
             side.buffer_t = t  # the first byte of the next message
@@ -258,13 +246,9 @@ class FlowDecoder:
             side.first += data[: PREVIEW - len(side.first)]
         side.parser.receive_data(data)
         side.fed += len(data)
-        self._drain(conn, side, t, out)
+        self.drain(conn, side, t, out)
 
-    def _consumed(self, side: _Side) -> int:
-        assert side.parser is not None
-        return side.fed - len(side.parser.trailing_data[0])
-
-    def _drain(self, conn: _Conn, side: _Side, t: float, out: list[Event]) -> None:
+    def drain(self, conn: _Conn, side: _Side, t: float, out: list[FlowEvent]) -> None:
         """Read every h11 event the bytes so far complete."""
         while side.parser is not None:
             try:
@@ -279,12 +263,17 @@ class FlowDecoder:
                         else (" (then not HTTP)")
                     )
                     side.message.update(
-                        done=True, cut=True, label=side.message["label"] + why, t_end=round(t - self.t0, 6)
+                        {
+                            "done": True,
+                            "cut": True,
+                            "label": side.message["label"] + why,
+                            "t_end": self.stamp.clock(t),
+                        }
                     )
                     out.append(side.message)
                 elif broken:
-                    raw = self._raw(conn, side, side.first, t)
-                    raw.update(bytes=broken, body=broken, label=f"{broken} B (not HTTP)")
+                    raw = self.raw(conn, side, side.first, t)
+                    raw.update({"bytes": broken, "body": broken, "label": f"{broken} B (not HTTP)"})
                     out.append(raw)
                 return
             if event is h11.NEED_DATA or event is h11.PAUSED:
@@ -306,34 +295,36 @@ class FlowDecoder:
                 return
 
     def _head(self, side: _Side, start_line: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, str]:
-        size = self._consumed(side) - side.start
+        size = side.consumed() - side.start
         text = start_line + "\r\n" + "".join(f"{k.decode('latin-1')}: {v.decode('latin-1')}\r\n" for k, v in headers)
         return size, text
 
-    def _request(self, conn: _Conn, side: _Side, head: h11.Request, out: list[Event]) -> None:
+    def _request(self, conn: _Conn, side: _Side, head: h11.Request, out: list[FlowEvent]) -> None:
         method, target = head.method.decode("latin-1"), head.target.decode("latin-1")
         size, text = self._head(side, f"{method} {target} HTTP/{head.http_version.decode()}", head.headers.raw_items())
-        event = self._event(side.buffer_t, conn.lane, "up", "request", f"{method} {target}", size, size)
+        event = self.stamp.event(side.buffer_t, conn.lane, "up", "request", f"{method} {target}", size, size)
         upgrade = None
         for name, value in head.headers.raw_items():
             if name.lower() == b"upgrade":
                 upgrade = value.decode("latin-1")
-        event.update(done=False, detail=text, method=method)
+        event.update({"done": False, "detail": text, "method": method})
         if upgrade:
             event["upgrade"] = upgrade
         side.message = event
         conn.pending.append(event)
         out.append(event)
 
-    def _response(self, conn: _Conn, side: _Side, head: h11.Response | h11.InformationalResponse, out) -> None:
+    def _response(
+        self, conn: _Conn, side: _Side, head: h11.Response | h11.InformationalResponse, out: list[FlowEvent]
+    ) -> None:
         reason = head.reason.decode("latin-1")
         start = f"HTTP/{head.http_version.decode()} {head.status_code} {reason}".rstrip()
         size, text = self._head(side, start, head.headers.raw_items())
-        event = self._event(
+        event = self.stamp.event(
             side.buffer_t, conn.lane, "down", "response", f"{head.status_code} {reason}".strip(), size, size
         )
         request = conn.pending[0] if conn.pending else None
-        event.update(done=False, detail=text)
+        event.update({"done": False, "detail": text})
         if request is not None:
             event["req"] = request["id"]
         for name, value in head.headers.raw_items():
@@ -341,18 +332,18 @@ class FlowDecoder:
                 side.sse = EventParser()
                 event["stream"] = True
         if isinstance(head, h11.InformationalResponse):
-            event.update(done=True, t_end=event["t"])
+            event.update({"done": True, "t_end": event["t"]})
             if head.status_code != 101:  # 100 Continue: the final response follows on the same parser
                 out.append(event)
                 return
         side.message = event
         out.append(event)
 
-    def _data(self, side: _Side, data: bytes, t: float, out: list[Event]) -> None:
+    def _data(self, side: _Side, data: bytes, t: float, out: list[FlowEvent]) -> None:
         message = side.message
         if message is None:
             return
-        size = self._consumed(side) - side.start
+        size = side.consumed() - side.start
         message["bytes"], message["body"] = size, size - message["head"]
         if len(side.body_preview) < PREVIEW:
             side.body_preview += data[: PREVIEW - len(side.body_preview)]
@@ -360,20 +351,20 @@ class FlowDecoder:
             for sse in side.sse.feed(data):
                 raw = sse_encode(sse.data, event=None if sse.event == "message" else sse.event, id=sse.id or None)
                 label = f"event: {sse.event}" + (f" · id {sse.id}" if sse.id else "")
-                event = self._event(t, message["lane"], "down", "sse", label, len(raw), 0)
-                event.update(detail="--- event (in the response's body) ---\n" + raw.decode("utf-8", "replace"))
+                event = self.stamp.event(t, message["lane"], "down", "sse", label, len(raw), 0)
+                event.update({"detail": "--- event (in the response's body) ---\n" + raw.decode("utf-8", "replace")})
                 event["in"] = message["id"]
                 out.append(event)
         _once(out, message)
 
-    def _ended(self, conn: _Conn, side: _Side, t: float, out: list[Event]) -> None:
+    def _ended(self, conn: _Conn, side: _Side, t: float, out: list[FlowEvent]) -> None:
         message = side.message
         assert side.parser is not None
         rest = bytes(side.parser.trailing_data[0])
         if message is not None:
-            size = self._consumed(side) - side.start
-            message.update(bytes=size, body=size - message["head"], done=True, t_end=round(t - self.t0, 6))
-            message["detail"] = self._detail(message["detail"], side.body_preview, message["body"])
+            size = side.consumed() - side.start
+            message.update({"bytes": size, "body": size - message["head"], "done": True, "t_end": self.stamp.clock(t)})
+            message["detail"] = message_detail(message["detail"], side.body_preview, message["body"])
             if message["kind"] == "response" and not message.get("stream"):
                 hint = body_hint(side.body_preview, message["body"])
                 if hint:
@@ -387,7 +378,7 @@ class FlowDecoder:
                     self._release(conn, conn.up, t, out)
         if side.direction is Direction.UP and message is not None and message.get("upgrade"):
             side.mode, side.parser, side.message = "wait", None, None
-            self._hold(side, rest, t)
+            side.hold(rest, t)
             return
         side.parser = None
         if self._new_parser(conn, side):
@@ -398,7 +389,7 @@ class FlowDecoder:
                 side.fed += len(rest)
                 side.first = rest[:PREVIEW]
         elif rest:
-            self._hold(side, rest, t)
+            side.hold(rest, t)
         if (
             side.direction is Direction.UP
             and conn.down.parser is None
@@ -407,49 +398,133 @@ class FlowDecoder:
         ):
             self._release(conn, conn.down, t, out)  # a response that came before we knew its request
 
-    def _paused(self, conn: _Conn, side: _Side, t: float, out: list[Event]) -> None:
+    def _paused(self, conn: _Conn, side: _Side, t: float, out: list[FlowEvent]) -> None:
         """h11 stops after a message it can't go past on its own (an upgrade asked for)."""
         if side.message is not None and not side.message["done"]:
             self._ended(conn, side, t, out)
 
-    def _detail(self, head_text: str, preview: bytes, body_size: int) -> str:
-        detail = "--- header ---\n" + show_bytes(head_text.encode("latin-1", "replace")) + "\\r\\n"
-        if body_size:
-            more = f"\n… (+{body_size - len(preview)} bytes)" if body_size > len(preview) else ""
-            detail += "\n--- body ---\n" + preview.decode("utf-8", "replace") + more
-        return detail
-
-    # -- after an upgrade ------------------------------------------------------
-
-    def _switch(self, conn: _Conn, side: _Side, t: float, out: list[Event]) -> None:
+    def _switch(self, conn: _Conn, side: _Side, t: float, out: list[FlowEvent]) -> None:
         """A 101 came down: both directions carry WebSocket frames from here on."""
         assert side.parser is not None
         rest = bytes(side.parser.trailing_data[0])
         message = side.message
         if message is not None:
-            message.update(done=True, t_end=message["t"])
-            message["detail"] = self._detail(message["detail"], b"", 0)
+            message.update({"done": True, "t_end": message["t"]})
+            message["detail"] = message_detail(message["detail"], b"", 0)
             _once(out, message)
         conn.pending.clear()
         up = conn.up
         held, up.mode, up.buffer = up.buffer, "frames", b""
         if held:  # what the client sent right behind its request came first
-            self._frames(conn, up, held, up.buffer_t, out)
+            self.frames(conn, up, held, up.buffer_t, out)
         side.mode, side.parser, side.message = "frames", None, None
         side.buffer, side.buffer_t = b"", t
         if rest:
-            self._frames(conn, side, rest, t, out)
+            self.frames(conn, side, rest, t, out)
 
-    def _hold(self, side: _Side, data: bytes, t: float) -> None:
-        if not side.buffer:
-            side.buffer_t = t
-        side.buffer += data
-
-    def _release(self, conn: _Conn, side: _Side, t: float, out: list[Event]) -> None:
+    def _release(self, conn: _Conn, side: _Side, t: float, out: list[FlowEvent]) -> None:
         held, side.buffer = side.buffer, b""
-        self._http(conn, side, held, side.buffer_t, out)
+        self.feed(conn, side, held, side.buffer_t, out)
 
-    def _frames(self, conn: _Conn, side: _Side, data: bytes, t: float, out: list[Event]) -> None:
+
+class FlowDecoder:
+    """Turns a tap's chunks, fed in order, into flow events (see the module docstring).
+
+    Args:
+        t0: the moment that counts as ``t == 0`` (a ``time.perf_counter()`` value).
+        lane_prefix: put before each connection number, to keep several taps apart.
+        ids: where event ids come from (share one between decoders that feed one view).
+
+    Example::
+
+        decoder = FlowDecoder(t0=time.perf_counter())
+        for chunk in tap.capture().chunks:
+            for event in decoder.feed(chunk):
+                print(event["label"])
+    """
+
+    def __init__(self, *, t0: float, lane_prefix: str = "", ids: Iterator[int] | None = None) -> None:
+        self.lane_prefix = lane_prefix
+        self._stamp = _Stamp(t0, ids if ids is not None else itertools.count(1))
+        self._http = _Http(self._stamp, self._frames, self._raw)
+        self._conns: dict[int, _Conn] = {}
+
+    @property
+    def t0(self) -> float:
+        """The moment that counts as ``t == 0``; it may be moved before the first chunk is fed."""
+        return self._stamp.t0
+
+    @t0.setter
+    def t0(self, value: float) -> None:
+        self._stamp.t0 = value
+
+    # -- input -----------------------------------------------------------------
+
+    def feed(self, chunk: Chunk | Note) -> list[FlowEvent]:
+        """The events that ``chunk`` starts, completes or changes, in order."""
+        if isinstance(chunk, Note):
+            return [self.note(chunk.t, chunk.conn, chunk.kind, dropped=chunk.dropped, direction=chunk.direction)]
+        conn = self._conn(chunk.conn)
+        side = conn.up if chunk.direction is Direction.UP else conn.down
+        out: list[FlowEvent] = []
+        if not chunk.data:
+            self._closed(conn, side, chunk.t, out)
+        elif side.mode == "http":
+            self._http.feed(conn, side, chunk.data, chunk.t, out)
+        elif side.mode == "frames":
+            self._frames(conn, side, chunk.data, chunk.t, out)
+        elif side.mode == "wait":
+            side.hold(chunk.data, chunk.t)
+        elif side.mode == "lost":
+            pass  # bytes missed before these: decoding them would draw nonsense
+        else:
+            out.append(self._raw(conn, side, chunk.data, chunk.t))
+        if conn.up.closed and conn.down.closed:
+            self._conns.pop(chunk.conn, None)
+        return out
+
+    def note(
+        self, t: float, conn: int, kind: str, *, dropped: int = 0, direction: Direction | None = None
+    ) -> FlowEvent:
+        """A fault the tap played on connection ``conn``: ``cut``, ``silence``, ``drop`` or ``swallowed``."""
+        lane = self.lane_prefix + str(conn)
+        if kind == "swallowed":
+            arrow = "up" if direction is Direction.UP else "down"
+            return self._stamp.event(t, lane, arrow, "swallowed", f"{dropped} B swallowed by the dead path", dropped, 0)
+        return self._stamp.event(t, lane, "", kind, f"conn {lane}: {MARK_LABELS[kind]}", 0, 0)
+
+    def lose(self, t: float, conn: int) -> list[FlowEvent]:
+        """Bytes of connection ``conn`` were missed (not fed): stop decoding it, and say so.
+
+        Parsing on after a gap would misread every later message or frame, so the
+        rest of that connection is not drawn (its end still is). Returns the
+        messages it leaves unfinished, marked so, and a ``lost`` mark."""
+        state = self._conn(conn)
+        if state.up.mode == "lost":
+            return []  # said once already
+        out: list[FlowEvent] = []
+        for side in (state.up, state.down):
+            message = side.message
+            if message is not None and not message["done"]:
+                message.update({"done": True, "cut": True, "label": message["label"] + " (rest not drawn)"})
+                out.append(message)
+            side.mode, side.parser, side.message, side.buffer, side.sse = "lost", None, None, b"", None
+        for request in state.pending:
+            request["lost"] = True  # its answer, if any, was in the bytes missed: not "held"
+            _once(out, request)
+        state.pending.clear()
+        out.append(self.note(t, conn, "lost"))
+        return out
+
+    # -- connections, frames, ends --------------------------------------------------
+
+    def _conn(self, number: int) -> _Conn:
+        conn = self._conns.get(number)
+        if conn is None:
+            conn = self._conns[number] = _Conn(self.lane_prefix + str(number))
+        return conn
+
+    def _frames(self, conn: _Conn, side: _Side, data: bytes, t: float, out: list[FlowEvent]) -> None:
         if not side.buffer:
             side.buffer_t = t
         side.buffer += data
@@ -460,7 +535,7 @@ class FlowDecoder:
             label = frame_label(
                 frame.opcode, frame.length, masked=frame.masked, close_code=frame.close_code, reason=frame.close_reason
             )
-            event = self._event(
+            event = self._stamp.event(
                 frame.t, conn.lane, "up" if up else "down", "frame", label, frame.wire_bytes, frame.header_bytes
             )
             payload = frame.payload[:PREVIEW]
@@ -494,15 +569,15 @@ class FlowDecoder:
             side.buffer, side.mode = b"", "raw"
             out.append(self._raw(conn, side, rest, t))
 
-    def _raw(self, conn: _Conn, side: _Side, data: bytes, t: float) -> Event:
+    def _raw(self, conn: _Conn, side: _Side, data: bytes, t: float) -> FlowEvent:
         direction = "up" if side.direction is Direction.UP else "down"
-        event = self._event(t, conn.lane, direction, "data", f"{len(data)} B (not HTTP, not frames)", len(data), 0)
+        event = self._stamp.event(
+            t, conn.lane, direction, "data", f"{len(data)} B (not HTTP, not frames)", len(data), 0
+        )
         event["detail"] = "--- bytes ---\n" + data[:PREVIEW].hex(" ")
         return event
 
-    # -- ends --------------------------------------------------------------------
-
-    def _closed(self, conn: _Conn, side: _Side, t: float, out: list[Event]) -> None:
+    def _closed(self, conn: _Conn, side: _Side, t: float, out: list[FlowEvent]) -> None:
         """One side finished sending (EOF): a body read until close ends here; others end cut short."""
         side.closed = True
         if side.mode == "http" and side.parser is not None:
@@ -510,16 +585,16 @@ class FlowDecoder:
                 side.parser.receive_data(b"")
             except RuntimeError:
                 pass
-            self._drain(conn, side, t, out)
+            self._http.drain(conn, side, t, out)
             message = side.message
             if message is not None and not message["done"]:
-                message.update(t_end=round(t - self.t0, 6), done=True, cut=not message.get("stream"))
+                message.update({"t_end": self._stamp.clock(t), "done": True, "cut": not message.get("stream")})
                 message["label"] += " (stream closed)" if message.get("stream") else " (cut short)"
-                message["detail"] = self._detail(message["detail"], side.body_preview, message["body"])
+                message["detail"] = message_detail(message["detail"], side.body_preview, message["body"])
                 out.append(message)
                 side.message = None
         who = "client" if side.direction is Direction.UP else "server"
-        event = self._event(
+        event = self._stamp.event(
             t,
             conn.lane,
             "up" if side.direction is Direction.UP else "down",

@@ -12,12 +12,8 @@
 // prose points at stays in view: the newest rows, or (pin "break") the last break and what follows.
 
 const SVG = "http://www.w3.org/2000/svg";
-// the geometry at 12 px text (as duplexlab/show/widgets/sequence.py); a larger text scales it all
-const ROW = 26, TOP = 50, LEFT = 116, TIME_X = 70, LANE = 96, TAP_GAP = 70, SERVER_GAP = 340, RIGHT = 40;
-const FONT = 12, MAX_LABEL = 48;
-const LEGEND = "· N B = bytes on the wire · a frame's own length is its payload · hover or click an arrow for its bytes";
-const COLORS = { up: "#0072B2", down: "#BE5400", sse: "#008460", mark: "#555555", cut: "#B00020", lost: "#B00020" };
-const MUTED = "#5C5C5C", LIFELINE = "#767676", HELD_TEXT = "#8A5A00", INK = "#1A1A1A", FOCUS = "#0B57D0";
+// The numbers and colours come from the kernel: the model's "drawing" is duplexlab.show.sequence_layout's
+// Style (lengths at style.font px text, colours, the legend), the one source the static SVG draws with too.
 const ARROWS = new Set(["request", "response", "sse", "frame", "data", "swallowed"]);
 const BREAKS = new Set(["cut", "silence", "drop"]);
 const isControl = (e) => e.kind === "frame" && (e.opcode === "PING" || e.opcode === "PONG");
@@ -28,7 +24,7 @@ const GROUPS = {
   control: isControl,
   breaks: (e) => !ARROWS.has(e.kind) || e.kind === "swallowed",
 };
-const CSS = `
+const css = ({ ink: INK, muted: MUTED, focus: FOCUS }) => `
 .duplexlab-seq { background: #fff; color: ${INK}; color-scheme: light; box-sizing: border-box; max-width: 100%;
   border: 1px solid #767676; border-radius: 6px; padding: 6px; }
 .duplexlab-seq :focus-visible { outline: 3px solid ${FOCUS}; outline-offset: 2px; }
@@ -68,20 +64,22 @@ function html(name, attrs, text) {
   return node;
 }
 
-// the same rules as duplexlab/show/widgets/sequence.py (geometry, when, gap_px, drawn_label, layout,
-// describe, text_lines): tests compare the two on a known capture
-function geometry(font) {
-  const k = font / FONT, r = (v) => Math.round(v * k);
-  return { font, k, row: r(ROW), top: r(TOP), left: r(LEFT), timeX: r(TIME_X), lane: r(LANE), tapGap: r(TAP_GAP),
-           serverGap: r(SERVER_GAP), right: r(RIGHT) };
+// the same rules as duplexlab/show/sequence_layout.py (geometry, when, gap_px, drawn_label, layout,
+// describe, text_lines): tests compare the two on a recorded flow
+function geometry(font, style) {
+  const k = font / style.font, r = (v) => Math.round(v * k);
+  return { font, k, row: r(style.row), top: r(style.top), left: r(style.left), timeX: r(style.time_x),
+           lane: r(style.lane), tapGap: r(style.tap_gap), serverGap: r(style.server_gap), right: r(style.right),
+           style };
 }
 
 function when(t) {
   return t.toFixed(3) + " s";
 }
 
-function gapPx(dt, k = 1) {
-  return dt >= 0.05 ? Math.min(Math.round(90 * k), Math.round(45 * k * Math.sqrt(dt))) : 0;
+function gapPx(dt, k, style) {
+  if (dt < style.gap_from) return 0;
+  return Math.min(Math.round(style.gap_max * k), Math.round(style.gap_per_root_s * k * Math.sqrt(dt)));
 }
 
 function sizes(e) {
@@ -93,13 +91,13 @@ function sizes(e) {
   return "";
 }
 
-function drawnLabel(e) {
+function drawnLabel(e, maxLabel) {
   let label = e.label;
   if (e.kind === "response" && e.stream) label += ` · ${e.head} B, then a stream`;
   else if (["request", "response", "frame"].includes(e.kind)) label += ` · ${e.bytes} B`;
   if (e.hint) label += ` · ${e.hint}`;
   if (!e.done && (e.kind === "request" || e.kind === "response")) label += " …";
-  return label.length <= MAX_LABEL ? label : label.slice(0, MAX_LABEL - 1) + "…";
+  return label.length <= maxLabel ? label : label.slice(0, maxLabel - 1) + "…";
 }
 
 function slotName(lanes) {
@@ -139,14 +137,13 @@ function closedSides(shown) {
   return closed;
 }
 
-function layout(shown, earlier, geo) {
-  const g = geo || geometry(FONT);
+function layout(shown, earlier, g) {
   const lanes = [...new Set(shown.map((e) => e.lane))];
   let y = g.top + g.row * (earlier ? 2 : 1), prev = null;
   const rowY = new Map(), gaps = [];
   for (const e of shown) {
     if (prev) {
-      const extra = gapPx(e.t - prev.t, g.k);
+      const extra = gapPx(e.t - prev.t, g.k, g.style);
       if (extra) gaps.push([y + extra / 2 + g.row / 2 - 4, e.t - prev.t]);
       y += g.row + extra;
     }
@@ -262,14 +259,16 @@ let views = 0;  // ids unique on the page, for labels and ARIA references
 
 function render({ model, el: root }) {
   const uid = `dl-seq-${Date.now().toString(36)}-${++views}`;
-  const geo = geometry(model.get("font") || 13);
+  const style = model.get("drawing");
+  const { colors: COLORS, muted: MUTED, lifeline: LIFELINE, held_text: HELD_TEXT, ink: INK, legend: LEGEND } = style;
+  const geo = geometry(model.get("font") || 13, style);
   const font = geo.font;
   const headerH = geo.top - 6;  // the lifelines' names, sticky above the rows
 
   const box = html("div", { class: "duplexlab-seq", "data-lm-suppress-shortcuts": "true" });
   box.style.fontSize = font + "px";
   box.style.fontFamily = "sans-serif";
-  box.append(html("style", {}, CSS));
+  box.append(html("style", {}, css(style)));
 
   // -- the controls: each with a name, all reachable with Tab, a visible focus --
   const bar = html("div", { class: "duplexlab-seq-bar" });
@@ -666,7 +665,7 @@ function render({ model, el: root }) {
       const waited = (performance.now() - (seen.get(e.id) || 0)) / 1000;
       if (waited < 0.15 && !ended) { soon = true; continue; }
       const x = xLane.get(e.lane), top = rowY.get(e.id), bottom = ended ? g.ends.get(e.lane) : height;
-      next.append(el("rect", { x: x - 4, y: top, width: 8, height: Math.max(2, bottom - top), fill: "#f0c27b",
+      next.append(el("rect", { x: x - 4, y: top, width: 8, height: Math.max(2, bottom - top), fill: style.held_fill,
                                "fill-opacity": 0.6, class: "span held open" }));
       next.append(el("text", { x: x - 8, y: top + 16 * k, "text-anchor": "end", fill: HELD_TEXT, class: "span-label" },
                      ended ? "no answer (the connection ended)" : "held, no answer yet"));
@@ -678,7 +677,7 @@ function render({ model, el: root }) {
       const req = byId.get(e.req);
       if (req && e.t - req.t >= 0.1) {
         const top = rowY.get(req.id), bottom = rowY.get(e.id);
-        next.append(el("rect", { x: x - 4, y: top, width: 8, height: bottom - top, fill: "#f0c27b",
+        next.append(el("rect", { x: x - 4, y: top, width: 8, height: bottom - top, fill: style.held_fill,
                                  class: "span held" }));
         next.append(el("text", { x: x - 8, y: (top + bottom) / 2 + 4, "text-anchor": "end", fill: HELD_TEXT,
                                  class: "span-label" }, `held ${(e.t - req.t).toFixed(2)} s`));
@@ -688,7 +687,7 @@ function render({ model, el: root }) {
         const top = rowY.get(e.id);
         const last = inner.length ? rowY.get(inner[inner.length - 1].id) : top;
         const bottom = e.done ? last : height;
-        next.append(el("rect", { x: x - 3, y: top, width: 6, height: Math.max(2, bottom - top), fill: "#9fd8c3",
+        next.append(el("rect", { x: x - 3, y: top, width: 6, height: Math.max(2, bottom - top), fill: style.stream_fill,
                                  class: "span stream" }));
       }
     }
@@ -717,7 +716,8 @@ function render({ model, el: root }) {
         } else {
           row.append(el("circle", { cx: xTap, cy: yy, r: 2.5, fill: LIFELINE }));
         }
-        row.append(el("text", { x: xTap + 10 * k, y: yy - 5 * k, fill: color, class: "label" }, drawnLabel(e)));
+        row.append(el("text", { x: xTap + 10 * k, y: yy - 5 * k, fill: color, class: "label" },
+                      drawnLabel(e, style.max_label)));
       } else {
         const color = e.kind === "end" ? COLORS.mark : COLORS.cut;
         const x = e.kind === "end" ? (e.dir === "up" ? xc : xServer) : xTap;
