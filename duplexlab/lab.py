@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import threading
 import time
 import weakref
@@ -152,7 +153,7 @@ class Lab:
             self.policy.own_ports = {server.port, ws.port}
             if self.roster is not None:
                 self.roster.ws_port = ws.port
-            self.notifications.bind(self.loop.loop)
+            self.notifications.bind(self.loop)
             if self.server_count > 1:
                 try:
                     self.cluster = Cluster(
@@ -324,12 +325,9 @@ class Lab:
         ``private=True`` (a direct message, a code): it travels only on the
         token-checked ``/private/<user>`` WebSocket, never on the open channels.
         """
-
-        async def add() -> social.Notification:
-            return self.notifications.add(user, text, kind=kind, private=private)
-
         self._require()
-        return self.run(add(), 5)
+        add = functools.partial(self.notifications.add, user, text, kind=kind, private=private)
+        return self.loop.call(add, timeout=5)
 
     def schedule(self, delay: float, user: str, text: str, *, kind: str = "message") -> float:
         """Make the server create a notification ``delay`` seconds from now.

@@ -451,13 +451,9 @@ class Tap:
                 self._break(link, how)
             return len(links)
 
-        if self._loop is not None and self._loop.running and not self._loop.on_loop_thread:
-
-            async def run() -> int:
-                return act()
-
-            return self._loop.run(run(), 5)
-        return act()
+        if self._loop is None or not self._loop.running:  # started on a loop of one's own, or stopped
+            return act()
+        return self._loop.call(act, timeout=5)
 
     def cut(self, conn: int | None = None) -> int:
         """Cut connection ``conn`` (default: all) now; both ends see a reset. Returns how many."""

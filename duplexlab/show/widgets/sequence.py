@@ -36,6 +36,7 @@ import asyncio
 import collections
 import html
 import itertools
+import logging
 import math
 import time
 import weakref
@@ -565,7 +566,10 @@ class _Watching:
         self.unwatch = tap.watch(callback)
 
 
-_live: weakref.WeakValueDictionary[int, Sequence] = weakref.WeakValueDictionary()  # id(source) → its live diagram
+LOGGER = logging.getLogger(__name__)
+
+# each source (a tap or a lab) → its live diagram; keyed by the object itself, so a new one never inherits it
+_live: weakref.WeakKeyDictionary[Tap | Lab, weakref.ref[Sequence]] = weakref.WeakKeyDictionary()
 
 
 class Sequence:
@@ -661,10 +665,11 @@ class Sequence:
         self.font = sizes().widget_text_px
         self.pings = pings
         self.view = SequenceView(keep=keep, height=height, title=self.title, font=self.font, pin=pin or "", pings=pings)
-        old = _live.get(id(source))
+        live = _live.get(source)
+        old = live() if live is not None else None
         if old is not None:
             old.close("a newer diagram of this tap took over")
-        _live[id(source)] = self
+        _live[source] = weakref.ref(self)
         for n, tap in enumerate(taps, 1):
             self._follow(tap, prefix="" if isinstance(source, Tap) else f"{n}.")
         if isinstance(source, Lab):
@@ -695,13 +700,7 @@ class Sequence:
                 self._schedule_flush()
             self._watching.append(_Watching(tap, decoder, arrived))
 
-        async def on_loop() -> None:
-            begin()
-
-        if self._loop.on_loop_thread:
-            begin()
-        else:
-            self._loop.run(on_loop(), 10)
+        self._loop.call(begin, timeout=10)
 
     def _tap_added(self, tap: Tap) -> None:
         """The lab started another tap (for a diagram of the whole lab)."""
@@ -768,16 +767,14 @@ class Sequence:
 
     def sync(self) -> None:
         """Decode everything the taps carried so far and bring the widget's state up to date (any thread)."""
+        if self._loop.running:
+            self._loop.call(self._refresh, timeout=10)
+        else:  # the lab stopped: nothing feeds the diagram any more
+            self._refresh()
 
-        async def now() -> None:
-            self._decode()
-            self._sync_state()
-
-        if self._loop.running and not self._loop.on_loop_thread:
-            self._loop.run(now(), 10)
-        else:
-            self._decode()
-            self._sync_state()
+    def _refresh(self) -> None:
+        self._decode()
+        self._sync_state()
 
     # -- what it shows ---------------------------------------------------------------
 
@@ -880,16 +877,12 @@ class Sequence:
                     handle.cancel()
             self._flush_handle = self._state_handle = None
             try:
-                self._decode()
-                self._sync_state()
+                self._refresh()
                 self.view.note = f"no longer live: {self.reason}"
-            except Exception:
-                pass  # the widget's comm is gone (the kernel is shutting down)
+            except Exception:  # the widget's comm is gone (the kernel is shutting down)
+                LOGGER.debug("the diagram %r could not show its last picture", self.title, exc_info=True)
 
-        if self._loop.running and not self._loop.on_loop_thread:
-            try:
-                self._loop.call_soon(finish)
-            except RuntimeError:
-                finish()
-        else:
+        try:
+            self._loop.call_soon(finish)  # nobody waits for it
+        except RuntimeError:  # LabNotRunningError: the lab stopped, nothing feeds the diagram any more
             finish()
