@@ -12,8 +12,7 @@ import atexit
 import functools
 import threading
 import time
-import weakref
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from websockets.asyncio.client import connect as aconnect
@@ -90,7 +89,7 @@ class Lab:
         self._http: HTTPServer | None = None
         self._ws: realtime.RealtimeServer | None = None
         self._taps: list[Tap] = []
-        self._sequences: weakref.WeakSet[Any] = weakref.WeakSet()  # diagrams of the whole lab, told of new taps
+        self._tap_hooks: list[Callable[[Tap], None]] = []  # told of each new tap (diagrams of the whole lab)
         self.owned = Owner("duplexlab-lab")  # clients and sockets handed out, closed with the lab
         self._lock = threading.Lock()
 
@@ -451,14 +450,30 @@ class Lab:
         self._require()
         target = target or self.url
         host = self.host if target.startswith((self.url, self.ws_url)) else "127.0.0.1"
-        tap = Tap(target, host=host, port=port, gate=self.gate)
+        tap = Tap(target, host=host, port=port, gate=self.gate, loop=self.loop, lab=self)
         self.run(tap.start(), 10)
-        tap._bind(self.loop)
-        tap.lab = self
         self._taps.append(tap)
-        for sequence in list(self._sequences):
-            sequence._tap_added(tap)
+        for hook in list(self._tap_hooks):
+            hook(tap)
         return tap
+
+    @property
+    def taps(self) -> list[Tap]:
+        """The taps the lab started and runs now, oldest first."""
+        return list(self._taps)
+
+    def on_tap(self, callback: Callable[[Tap], None]) -> Callable[[], None]:
+        """Call ``callback(tap)`` with each tap the lab starts from now on; returns the function that stops it.
+
+        It runs in the thread that called :meth:`tap`, once the tap listens.
+        """
+        self._tap_hooks.append(callback)
+
+        def stop_telling() -> None:
+            if callback in self._tap_hooks:
+                self._tap_hooks.remove(callback)
+
+        return stop_telling
 
 
 def _refuse_open_doors(host: str, servers: int, classroom: bool) -> None:

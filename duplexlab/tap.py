@@ -30,8 +30,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import duplexlab
-
 from .errors import PortInUseError, is_address_in_use
 from .runtime.hygiene import ConnectionGate, Pass
 from .runtime.loop import LoopThread
@@ -133,6 +131,14 @@ class Tap:
     Start it with ``lab.tap(url)`` (which runs it on the lab's loop thread) or,
     inside a coroutine on any loop, ``await Tap(url).start()``.
 
+    Args:
+        target: the URL it stands in front of.
+        gate: the lab's connection gate, which counts its connections.
+        max_recorded: bytes of recording kept (then it only counts).
+        loop: the loop thread it is started on, if any: its faults (:meth:`cut` …) and
+            :meth:`close` hand their work to it from any thread.
+        lab: the lab that started it, if one did (``tap.lab``).
+
     Example::
 
         tap = lab.tap(lab.url)
@@ -148,6 +154,8 @@ class Tap:
         port: int = 0,
         gate: ConnectionGate | None = None,
         max_recorded: int = MAX_RECORDED,
+        loop: LoopThread | None = None,
+        lab: Any = None,
     ) -> None:
         parts = urlsplit(target)
         if not parts.hostname or not parts.port:
@@ -161,10 +169,10 @@ class Tap:
         self.truncated = 0
         self.max_recorded = max_recorded
         self.gate = gate
-        self.lab: Any = None  # the lab that started it, if one did (lab.tap)
+        self.lab: Any = lab  # the lab that started it, if one did (lab.tap)
         self._ids = itertools.count(1)
         self._server: asyncio.Server | None = None
-        self._loop: LoopThread | None = None
+        self._loop = loop
         self._links: dict[int, _Link] = {}
         self._tasks: set[asyncio.Task] = set()
         self._watchdog: asyncio.Task | None = None
@@ -179,6 +187,16 @@ class Tap:
     def url(self) -> str:
         """The target URL with the tap's address in place of the server's."""
         return urlunsplit(self._parts._replace(netloc=f"{self.host}:{self.port}"))
+
+    @property
+    def loop(self) -> LoopThread | None:
+        """The loop thread it runs on, when a lab started it (None: a loop of the caller's own)."""
+        return self._loop
+
+    @property
+    def running(self) -> bool:
+        """Whether it listens (started and not closed)."""
+        return self._server is not None
 
     @property
     def open_connections(self) -> int:
@@ -197,9 +215,6 @@ class Tap:
         self.port = self._server.sockets[0].getsockname()[1]
         self._watchdog = asyncio.get_running_loop().create_task(self._watch_idle())
         return self
-
-    def _bind(self, loop: LoopThread) -> None:
-        self._loop = loop
 
     def _record(self, conn: int, direction: Direction, data: bytes) -> None:
         chunk = Chunk(time.perf_counter(), conn, direction, data)
@@ -221,7 +236,9 @@ class Tap:
         """Call ``callback`` on the tap's loop with each chunk it carries and each fault it plays.
 
         The callback must be quick (append and return): it runs inside the tap's
-        carrying. Returns a function that stops the watching.
+        carrying. Returns a function that stops the watching. Called on the tap's
+        loop together with :meth:`capture` (``tap.loop.call(...)``), the two see every
+        chunk once: what was recorded, then what comes.
         """
         self._watchers = [*self._watchers, callback]
 
@@ -235,7 +252,10 @@ class Tap:
 
         Show it as a cell's value: ``tap.show()``.
         """
-        return duplexlab.show.Sequence(self, **options)
+        # the one import up the layers, on first use (tests/test_layout.py: ON_FIRST_USE)
+        from .show.widgets.sequence import Sequence
+
+        return Sequence(self, **options)
 
     # -- carrying bytes (on the loop) --------------------------------------------
 

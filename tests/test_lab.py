@@ -140,3 +140,16 @@ def test_arun_awaits_work_on_the_lab_loop_from_another_loop(lab):
         return await lab.arun(where())
 
     assert asyncio.run(main()) == "duplexlab-lab"
+
+
+def test_on_tap_tells_of_each_new_tap_until_stopped(lab):
+    """lab.on_tap(callback) hears of every tap started later, and of none once its stop function ran."""
+    first = lab.tap()
+    heard: list = []
+    stop_telling = lab.on_tap(heard.append)
+    second = lab.tap()
+    stop_telling()
+    third = lab.tap()
+    assert heard == [second]
+    assert lab.taps == [first, second, third]
+    assert all(tap.lab is lab and tap.loop is lab.loop for tap in lab.taps)

@@ -149,3 +149,20 @@ def test_websocket_frames_in_the_tap_match_the_socket_bytes(lab):
     counts = tap.counts()
     assert counts.bytes_up == len(handshake) + len(frame)
     assert "TEXT fin=1 masked, key " + frame[2:6].hex() in tap.transcript()
+
+
+def test_a_tap_says_where_it_runs_and_whether_it_listens(lab):
+    """A lab's tap runs on the lab's loop and listens until closed; one started on a loop of its own has no loop."""
+    tap = lab.tap()
+    assert tap.loop is lab.loop and tap.running
+    tap.close()
+    assert not tap.running
+
+    async def own() -> tuple[object, bool]:
+        mine = await dl.Tap(lab.url).start()
+        try:
+            return mine.loop, mine.running
+        finally:
+            await mine.aclose()
+
+    assert asyncio.run(own()) == (None, True)

@@ -82,6 +82,11 @@ class LoopThread:
         return self.loop
 
     @property
+    def ident(self) -> int | None:
+        """The loop thread's identifier (``threading.get_ident()`` on it); None when not started."""
+        return self._thread.ident if self._thread is not None else None
+
+    @property
     def on_loop_thread(self) -> bool:
         return self._thread is threading.current_thread()
 

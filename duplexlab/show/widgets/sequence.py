@@ -40,6 +40,7 @@ import logging
 import math
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -626,11 +627,9 @@ class Sequence:
         if pin not in (None, "", "break"):
             raise ValueError(f'pin="break" keeps the last break in view (or leave it out), not pin={pin!r}')
         if isinstance(source, Tap):
-            lab = source.lab
-            loop = source._loop
-            taps = [source]
+            lab, loop, taps = source.lab, source.loop, [source]
         elif isinstance(source, Lab):
-            lab, loop, taps = source, source.loop, list(source._taps)
+            lab, loop, taps = source, source.loop, source.taps
         else:
             raise TypeError(f"a Sequence follows a Tap or a Lab, not {type(source).__name__}")
         if loop is None or not loop.running:
@@ -640,7 +639,7 @@ class Sequence:
         self.interval = 1 / rate
         self.title = title or (f"{source.url} → {source.target}" if isinstance(source, Tap) else "the lab's taps")
         self._loop = loop
-        recorded = [c.t for tap in taps for c in tap._chunks[:1]] if history else []
+        recorded = [c.t for tap in taps for c in tap.capture().chunks[:1]] if history else []
         self._t0: float | None = min(recorded, default=None)  # else: the first chunk it sees (as a transcript)
         self._history = history
         self._ids = itertools.count(1)
@@ -672,8 +671,16 @@ class Sequence:
         _live[source] = weakref.ref(self)
         for n, tap in enumerate(taps, 1):
             self._follow(tap, prefix="" if isinstance(source, Tap) else f"{n}.")
+        self._stop_following_lab: Callable[[], None] | None = None
         if isinstance(source, Lab):
-            source._sequences.add(self)
+            ref = weakref.ref(self)
+
+            def tap_added(tap: Tap) -> None:  # the lab started another tap: follow it too
+                me = ref()
+                if me is not None:
+                    me._follow(tap, prefix=f"{len(me._watching) + 1}.")
+
+            self._stop_following_lab = source.on_tap(tap_added)
         if lab is not None:
             lab.owned.own(self, weak=True)
 
@@ -689,22 +696,19 @@ class Sequence:
                 me._arrived(decoder, item)
 
         def begin() -> None:  # on the loop: what was recorded, then what comes, nothing in between
-            if self._history and len(tap._chunks) > MAX_INBOX:
-                self.skipped += len(tap._chunks)  # too much to draw at once: said, not hidden
-                ended = collections.Counter(c.conn for c in tap._chunks if not c.data)
-                for c in tap._chunks:
+            recorded = tap.capture().chunks if self._history else ()
+            if len(recorded) > MAX_INBOX:
+                self.skipped += len(recorded)  # too much to draw at once: said, not hidden
+                ended = collections.Counter(c.conn for c in recorded if not c.data)
+                for c in recorded:
                     if ended[c.conn] < 2:  # still open: its later bytes can't be read without these
                         self._lost.setdefault(decoder, {}).setdefault(c.conn, c.t)
-            elif self._history and tap._chunks:
-                self._inbox.extend((decoder, chunk) for chunk in tap._chunks)
+            elif recorded:
+                self._inbox.extend((decoder, chunk) for chunk in recorded)
                 self._schedule_flush()
             self._watching.append(_Watching(tap, decoder, arrived))
 
         self._loop.call(begin, timeout=10)
-
-    def _tap_added(self, tap: Tap) -> None:
-        """The lab started another tap (for a diagram of the whole lab)."""
-        self._follow(tap, prefix=f"{len(self._watching) + 1}.")
 
     def _arrived(self, decoder: FlowDecoder, item: Chunk | Note) -> None:
         if len(self._inbox) >= MAX_INBOX:
@@ -866,8 +870,8 @@ class Sequence:
             return
         for watching in self._watching:
             watching.unwatch()
-        if isinstance(self.source, Lab):
-            self.source._sequences.discard(self)
+        if self._stop_following_lab is not None:
+            self._stop_following_lab()
         self._closed = True
         self.reason = reason or "stopped"
 
