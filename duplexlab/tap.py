@@ -41,6 +41,7 @@ __all__ = ["Tap"]
 READ_SIZE = 64 * 1024
 MAX_RECORDED = 32 * 1024 * 1024  # bytes of recording kept
 IDLE_ACTIONS = ("close", "silent")
+IDLE_TICK = 0.02  # seconds between idle checks, while an idle timeout is set
 
 
 class _Link:
@@ -176,8 +177,10 @@ class Tap:
         self._links: dict[int, _Link] = {}
         self._tasks: set[asyncio.Task] = set()
         self._watchdog: asyncio.Task | None = None
+        self._idle_set: asyncio.Event | None = None  # wakes the watchdog when an idle timeout is set
+        self._idle_ticks = 0  # idle checks made
         self.latency = 0.0
-        self.idle_timeout: float | None = None
+        self._idle_timeout: float | None = None
         self.idle_action = "close"
         self.cuts = 0
         self.dropped_bytes = 0
@@ -213,6 +216,7 @@ class Tap:
                 raise PortInUseError(self.host, self.port) from None
             raise
         self.port = self._server.sockets[0].getsockname()[1]
+        self._idle_set = asyncio.Event()
         self._watchdog = asyncio.get_running_loop().create_task(self._watch_idle())
         return self
 
@@ -436,13 +440,20 @@ class Tap:
                 self._forget(link)
 
     async def _watch_idle(self) -> None:
+        """Cut the links quiet for longer than ``idle_timeout``; asleep while it is None."""
+        assert self._idle_set is not None
         while True:
-            await asyncio.sleep(0.02)
-            if self.idle_timeout is None:
+            if self._idle_timeout is None:
+                self._idle_set.clear()
+                await self._idle_set.wait()
                 continue
-            now = time.perf_counter()
+            await asyncio.sleep(IDLE_TICK)
+            self._idle_ticks += 1
+            timeout, now = self._idle_timeout, time.perf_counter()
+            if timeout is None:
+                continue
             for link in list(self._links.values()):
-                if not link.silent and now - link.last_activity > self.idle_timeout:
+                if not link.silent and now - link.last_activity > timeout:
                     self._break(link, self.idle_action)
 
     def _break(self, link: _Link, how: str) -> None:
@@ -486,6 +497,25 @@ class Tap:
     def drop_server(self, conn: int | None = None) -> int:
         """Close the server's side of ``conn`` (default: all); the client's side stays open."""
         return self._fault(conn, "drop-server")
+
+    @property
+    def idle_timeout(self) -> float | None:
+        """Seconds a connection may stay quiet before the tap breaks it (``idle_action``); None: never."""
+        return self._idle_timeout
+
+    @idle_timeout.setter
+    def idle_timeout(self, value: float | None) -> None:
+        self._idle_timeout = value
+        wake = self._idle_set
+        if value is None or wake is None:
+            return  # the watchdog sleeps on; or the tap has not started
+        if self._loop is None:
+            wake.set()  # a tap started on a loop of one's own is set from that loop
+            return
+        try:
+            self._loop.call_soon(wake.set)
+        except RuntimeError:  # LabNotRunningError: the lab stopped, nothing to cut
+            pass
 
     @property
     def idle_action(self) -> str:
