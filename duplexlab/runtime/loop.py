@@ -3,8 +3,9 @@
 Servers never run on the kernel's event loop: a cell that blocks (``time.sleep``,
 a blocking HTTP call) would freeze them and deadlock. :class:`LoopThread` owns a
 second loop on a daemon thread; any thread (the kernel, a widget callback on
-JupyterLab's subshell thread, a test) hands it work through the loop's
-thread-safe calls.
+JupyterLab's subshell thread, a test) hands it work: :meth:`LoopThread.call` for a
+plain function, :meth:`LoopThread.run` for a coroutine (both wait for the result),
+:meth:`LoopThread.call_soon` when nobody waits.
 """
 
 from __future__ import annotations
