@@ -12,6 +12,7 @@ The layers (each imports only those above it in this list)::
     wire/             pure decoding: HTTP and WebSocket bytes, SSE text
     runtime/          the loop thread, the HTTP and WebSocket server hosts, the request policy
     apps/             the lessons' servers: notifications, long poll, SSE, judge, OTP, realtime
+    cluster/          more than one server: server processes, a load balancer, the backplane (lesson 09)
     clients/          HTTP (sync + async), polling, resilient WebSocket client, page
     tap               the recording, fault-injecting proxy
     lab               assembles the servers and owns everything it hands out

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
+import functools
 import threading
 import time
-import weakref
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from aiohttp import web
 from websockets.asyncio.client import connect as aconnect
 from websockets.sync.client import connect
 
@@ -90,7 +92,7 @@ class Lab:
         self._http: HTTPServer | None = None
         self._ws: realtime.RealtimeServer | None = None
         self._taps: list[Tap] = []
-        self._sequences: weakref.WeakSet[Any] = weakref.WeakSet()  # diagrams of the whole lab, told of new taps
+        self._tap_hooks: list[Callable[[Tap], None]] = []  # told of each new tap (diagrams of the whole lab)
         self.owned = Owner("duplexlab-lab")  # clients and sockets handed out, closed with the lab
         self._lock = threading.Lock()
 
@@ -101,77 +103,80 @@ class Lab:
         return self._http is not None and self.loop.running
 
     def start(self) -> Lab:
-        """Start the loop thread and the servers. Starting twice is harmless."""
+        """Start the loop thread and the servers. Starting twice is harmless.
+
+        It starts in steps, each registering how to undo it; a step that fails
+        (a port taken, an interrupt, a cluster that does not come up) undoes the
+        steps before it, last first, and raises.
+        """
         with self._lock:
             if self.running:
                 return self
             raise_open_file_limit()
             quiet_server_logs()
-            self.gate = gate = ConnectionGate()
-            self.loop.start()
-            app = make_app(self.policy)
-            if self.roster is not None:
-                roster = self.roster
-                # each address on the class's network holds a few connections; the lab's own machine any
-                gate.own_addresses = roster.own_addresses = own_addresses(self.host)
-                gate.per_address = lambda: roster.limits.connections_per_address
-                self.judge.isolate = sandbox.isolation() is not None  # other students' code, the teacher's machine
-                app.middlewares.append(
-                    classroom_middleware(
-                        roster,
-                        self.policy.issue_ticket,
-                        judge_isolated=self.judge.isolate,
-                        note_owner=self._note_owner,
-                        source=gate.source,
-                    )
-                )
-            social.add_routes(app, self.notifications)
-            longpoll.add_routes(app, self.notifications)
-            events.add_routes(app, self.notifications)
-            judge.add_routes(app, self.judge)
-            self.judge.on_done = self._push_verdict
-            otp.add_routes(app, self.otp)
-            server = HTTPServer(app, host=self.host, port=self.requested_port, gate=gate)
-            ws = realtime.RealtimeServer(
-                self.notifications, host=self.host, policy=self.policy, gate=gate, roster=self.roster
-            )
-
-            async def start_both() -> None:
-                await server.start()
-                try:
-                    await ws.start()
-                except BaseException:
-                    await server.close()
-                    raise
-
-            try:
-                self.loop.run(start_both(), 10)
-            except BaseException:
-                self.loop.close()
-                raise
-            self._http, self._ws = server, ws
-            self.policy.own_ports = {server.port, ws.port}
-            if self.roster is not None:
-                self.roster.ws_port = ws.port
-            self.notifications.bind(self.loop.loop)
-            if self.server_count > 1:
-                try:
-                    self.cluster = Cluster(
-                        self.server_count, loop=self.loop, backplane=self.backplane_spec, host=self.host, gate=gate
-                    )
-                    self.cluster.start()
-                except BaseException:
-                    self.cluster = None
-                    self._http = self._ws = None
-
-                    async def undo() -> None:
-                        await ws.close(grace=0)
-                        await server.close()
-
-                    self.loop.run(undo(), 10)
-                    self.loop.close()
-                    raise
+            with contextlib.ExitStack() as undo:
+                self.loop.start()
+                undo.callback(self.loop.close)
+                self._serve(self._app(), undo)
+                self.notifications.bind(self.loop)
+                undo.callback(self.notifications.bind, None)
+                if self.server_count > 1:
+                    self._start_cluster()
+                undo.pop_all()  # every step done: nothing to undo
             return self
+
+    def _app(self) -> web.Application:
+        """The HTTP app: the request policy, the classroom's door (classroom mode), every lesson's routes."""
+        self.gate = gate = ConnectionGate()
+        app = make_app(self.policy)
+        if self.roster is not None:
+            roster = self.roster
+            # each address on the class's network holds a few connections; the lab's own machine any
+            gate.own_addresses = roster.own_addresses = own_addresses(self.host)
+            gate.per_address = lambda: roster.limits.connections_per_address
+            self.judge.isolate = sandbox.isolation() is not None  # other students' code, the teacher's machine
+            door = classroom_middleware(
+                roster,
+                self.policy.issue_ticket,
+                judge_isolated=self.judge.isolate,
+                note_owner=self._note_owner,
+                source=gate.source,
+            )
+            app.middlewares.append(door)
+        social.add_routes(app, self.notifications)
+        longpoll.add_routes(app, self.notifications)
+        events.add_routes(app, self.notifications)
+        judge.add_routes(app, self.judge)
+        self.judge.on_done = self._push_verdict
+        otp.add_routes(app, self.otp)
+        return app
+
+    def _serve(self, app: web.Application, undo: contextlib.ExitStack) -> None:
+        """Start the HTTP server with ``app``, then the WebSocket server, on the loop (a step of :meth:`start`)."""
+        server = HTTPServer(app, host=self.host, port=self.requested_port, gate=self.gate)
+        ws = realtime.RealtimeServer(
+            self.notifications, host=self.host, policy=self.policy, gate=self.gate, roster=self.roster
+        )
+        self.loop.run(server.start(), 10)
+        undo.callback(lambda: self.loop.run(server.close(), 10))
+        self.loop.run(ws.start(), 10)
+        undo.callback(lambda: self.loop.run(ws.close(grace=0), 10))
+        self._http, self._ws = server, ws
+        undo.callback(self._forget_servers)
+        self.policy.own_ports = {server.port, ws.port}
+        if self.roster is not None:
+            self.roster.ws_port = ws.port
+
+    def _forget_servers(self) -> None:
+        self._http = self._ws = None
+
+    def _start_cluster(self) -> None:
+        """Start the server processes, the balancer and the backplane (``servers`` > 1; a step of :meth:`start`)."""
+        cluster = Cluster(
+            self.server_count, loop=self.loop, backplane=self.backplane_spec, host=self.host, gate=self.gate
+        )
+        cluster.start()
+        self.cluster = cluster
 
     def close(self) -> None:
         """Stop every server, tap and client of the lab, then its thread. Twice is harmless.
@@ -325,12 +330,9 @@ class Lab:
         ``private=True`` (a direct message, a code): it travels only on the
         token-checked ``/private/<user>`` WebSocket, never on the open channels.
         """
-
-        async def add() -> social.Notification:
-            return self.notifications.add(user, text, kind=kind, private=private)
-
         self._require()
-        return self.run(add(), 5)
+        add = functools.partial(self.notifications.add, user, text, kind=kind, private=private)
+        return self.loop.call(add, timeout=5)
 
     def schedule(self, delay: float, user: str, text: str, *, kind: str = "message") -> float:
         """Make the server create a notification ``delay`` seconds from now.
@@ -454,14 +456,30 @@ class Lab:
         self._require()
         target = target or self.url
         host = self.host if target.startswith((self.url, self.ws_url)) else "127.0.0.1"
-        tap = Tap(target, host=host, port=port, gate=self.gate)
+        tap = Tap(target, host=host, port=port, gate=self.gate, loop=self.loop, lab=self)
         self.run(tap.start(), 10)
-        tap._bind(self.loop)
-        tap.lab = self
         self._taps.append(tap)
-        for sequence in list(self._sequences):
-            sequence._tap_added(tap)
+        for hook in list(self._tap_hooks):
+            hook(tap)
         return tap
+
+    @property
+    def taps(self) -> list[Tap]:
+        """The taps the lab started and runs now, oldest first."""
+        return list(self._taps)
+
+    def on_tap(self, callback: Callable[[Tap], None]) -> Callable[[], None]:
+        """Call ``callback(tap)`` with each tap the lab starts from now on; returns the function that stops it.
+
+        It runs in the thread that called :meth:`tap`, once the tap listens.
+        """
+        self._tap_hooks.append(callback)
+
+        def stop_telling() -> None:
+            if callback in self._tap_hooks:
+                self._tap_hooks.remove(callback)
+
+        return stop_telling
 
 
 def _refuse_open_doors(host: str, servers: int, classroom: bool) -> None:

@@ -30,8 +30,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import duplexlab
-
 from .errors import PortInUseError, is_address_in_use
 from .runtime.hygiene import ConnectionGate, Pass
 from .runtime.loop import LoopThread
@@ -43,6 +41,7 @@ __all__ = ["Tap"]
 READ_SIZE = 64 * 1024
 MAX_RECORDED = 32 * 1024 * 1024  # bytes of recording kept
 IDLE_ACTIONS = ("close", "silent")
+IDLE_TICK = 0.02  # seconds between idle checks, while an idle timeout is set
 
 
 class _Link:
@@ -80,6 +79,184 @@ class _Link:
             if end is not None and end.transport is not None:
                 end.transport.abort()
 
+    # -- carrying bytes (on the loop) --------------------------------------------
+
+    async def connect(self) -> None:
+        """Open the tap's own connection to the server, then pass on what waited."""
+        loop, tap = asyncio.get_running_loop(), self.tap
+        try:
+            sock = await self.own_end()
+            if sock is not None:
+                await loop.create_connection(lambda: _End(self, Direction.DOWN, tap), sock=sock)
+            else:
+                await loop.create_connection(
+                    lambda: _End(self, Direction.DOWN, tap), tap._target_host, tap._target_port
+                )
+        except asyncio.CancelledError:
+            self.abort()
+            raise
+        except OSError:  # the server is down: the client sees its connection closed
+            if self.client is not None and self.client.transport is not None:
+                self.client.transport.close()
+            return
+        client = self.client
+        if client is None or client.transport is None or client.transport.is_closing():
+            self.abort()
+            return
+        for data in self.early:
+            self.forward(Direction.UP, data)
+        self.early.clear()
+        if Direction.UP in self.ended:  # the client finished sending before the server was there
+            self.pass_eof(Direction.UP)
+        client.transport.resume_reading()
+
+    async def own_end(self) -> socket.socket | None:
+        """The tap's connection to the lab, made so the lab's gate counts it for the client it carries.
+
+        Bound first (the lab's address, a port of its own), told to the gate (``forwarded``), then
+        connected: the lab sees whose it is from its first byte. None (connect the usual way) when
+        the target is not on this machine or the lab has no gate.
+        """
+        tap, client = self.tap, self.client
+        gate, host = tap.gate, tap._target_host
+        if gate is None or client is None or client.transport is None or not host:
+            return None
+        address = gate.source(client.transport.get_extra_info("peername"))
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            sock.bind((host, 0))
+        except OSError:  # not an address of this machine: nothing to tell the gate
+            sock.close()
+            return None
+        if address is not None:
+            self.forwarded = sock.getsockname()[:2]
+            gate.forwarded[self.forwarded] = address
+        try:
+            await asyncio.get_running_loop().sock_connect(sock, (host, tap._target_port))
+        except BaseException:
+            sock.close()
+            self.forget_forwarded()
+            raise
+        return sock
+
+    def forget_forwarded(self) -> None:
+        gate = self.tap.gate
+        if self.forwarded is not None and gate is not None:
+            gate.forwarded.pop(self.forwarded, None)
+            self.forwarded = None
+
+    def carry(self, direction: Direction, data: bytes) -> None:
+        """What one side sent: pass it on now, or after ``tap.latency``, or swallow it (a silent path)."""
+        self.last_activity = time.perf_counter()
+        if self.silent:
+            self.swallow(direction, data)
+            return
+        if self.tap.latency > 0 or self.delayed[direction]:
+            self.delayed[direction].append((time.perf_counter() + self.tap.latency, data))
+            self.schedule(direction)
+            return
+        self.forward(direction, data)
+
+    def swallow(self, direction: Direction, data: bytes) -> None:
+        self.tap.dropped_bytes += len(data)
+        self.tap._note(self.id, "swallowed", dropped=len(data), direction=direction)
+
+    def forward(self, direction: Direction, data: bytes) -> None:
+        if self.silent:
+            self.swallow(direction, data)
+            return
+        end = self.end(direction)
+        if end is None or end.transport is None:  # the server side is still connecting
+            self.early.append(data)
+            if sum(map(len, self.early)) > READ_SIZE and self.client and self.client.transport:
+                self.client.transport.pause_reading()  # enough waiting: the client waits too
+            return
+        self.tap._record(self.id, direction, data)
+        if not end.transport.is_closing():
+            end.transport.write(data)
+
+    def schedule(self, direction: Direction) -> None:
+        """Pass on delayed chunks when they are due, in order (``tap.latency``)."""
+        if self.timers[direction] is not None or not self.delayed[direction]:
+            return
+        due = self.delayed[direction][0][0]
+
+        def flush() -> None:
+            self.timers[direction] = None
+            queue = self.delayed[direction]
+            now = time.perf_counter()
+            while queue and queue[0][0] <= now:
+                self.forward(direction, queue.popleft()[1])
+            if not queue and direction in self.ended:
+                self.pass_eof(direction)
+            self.schedule(direction)
+
+        loop = asyncio.get_running_loop()
+        self.timers[direction] = loop.call_later(max(0.0, due - time.perf_counter()), flush)
+
+    def half_close(self, direction: Direction) -> None:
+        """One side finished sending: record it and pass the half-close on (after delayed bytes)."""
+        self.ended.add(direction)
+        if self.silent:  # this end gave up on the dead path: it goes, the other end is not told
+            own = self.client if direction is Direction.UP else self.server
+            if own is not None and own.transport is not None:
+                own.transport.abort()
+            return
+        if not self.delayed[direction] and self.end(direction) is not None:
+            self.pass_eof(direction)  # else the flush, or the connect, passes it on
+
+    def pass_eof(self, direction: Direction) -> None:
+        self.tap._record(self.id, direction, b"")
+        end = self.end(direction)
+        if end is not None and end.transport is not None and not end.transport.is_closing():
+            if end.transport.can_write_eof():
+                try:
+                    end.transport.write_eof()
+                except OSError:
+                    end.transport.abort()
+        if len(self.ended) == 2:  # both sides finished: close both, after what is buffered
+            for side in (self.client, self.server):
+                if side is not None and side.transport is not None:
+                    side.transport.close()
+
+    def socket_lost(self, end: _End, exc: Exception | None) -> None:
+        """A socket of the link closed: unless the path is silent, the other one goes too."""
+        self.lost.add(end.direction)
+        if not self.silent:
+            if end.direction not in self.ended:
+                self.ended.add(end.direction)
+                self.tap._record(self.id, end.direction, b"")
+            other = end._other()
+            if other is not None and other.transport is not None and not other.transport.is_closing():
+                if exc is not None:
+                    other.transport.abort()  # a reset: pass it on as one
+                elif not self.delayed[end.direction]:
+                    other.transport.close()  # after what is already buffered for it
+        client_gone = Direction.UP in self.lost
+        server_gone = self.server is None or Direction.DOWN in self.lost
+        if client_gone and server_gone:
+            for timer in self.timers.values():
+                if timer is not None:
+                    timer.cancel()
+            if self.tap._links.pop(self.id, None) is not None and self.admitted is not None:
+                self.admitted.leave()
+                self.forget_forwarded()
+
+    def fault(self, how: str) -> None:
+        """Play a network fault: ``close`` (cut), ``silent`` (a dead path) or ``drop-server``."""
+        self.tap.cuts += 1
+        self.tap._note(self.id, {"close": "cut", "silent": "silence", "drop-server": "drop"}[how])
+        if how == "close":
+            self.abort()
+        elif how == "silent":
+            self.silent = True
+        elif how == "drop-server":
+            self.silent = True
+            if self.server is not None and self.server.transport is not None:
+                self.server.transport.abort()
+
 
 class _End(asyncio.Protocol):
     """One socket of a link: the client's (reads go UP) or the server's (reads go DOWN)."""
@@ -99,16 +276,16 @@ class _End(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.link is not None:
-            self.tap._carry(self.link, self.direction, data)
+            self.link.carry(self.direction, data)
 
     def eof_received(self) -> bool:
         if self.link is not None:
-            self.tap._eof(self.link, self.direction)
+            self.link.half_close(self.direction)
         return True  # keep our side open: the other direction may still be sending
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.link is not None:
-            self.tap._lost(self.link, self, exc)
+            self.link.socket_lost(self, exc)
 
     # the other side's reading follows this side's write buffer (back-pressure)
     def pause_writing(self) -> None:
@@ -133,6 +310,14 @@ class Tap:
     Start it with ``lab.tap(url)`` (which runs it on the lab's loop thread) or,
     inside a coroutine on any loop, ``await Tap(url).start()``.
 
+    Args:
+        target: the URL it stands in front of.
+        gate: the lab's connection gate, which counts its connections.
+        max_recorded: bytes of recording kept (then it only counts).
+        loop: the loop thread it is started on, if any: its faults (:meth:`cut` …) and
+            :meth:`close` hand their work to it from any thread.
+        lab: the lab that started it, if one did (``tap.lab``).
+
     Example::
 
         tap = lab.tap(lab.url)
@@ -148,6 +333,8 @@ class Tap:
         port: int = 0,
         gate: ConnectionGate | None = None,
         max_recorded: int = MAX_RECORDED,
+        loop: LoopThread | None = None,
+        lab: Any = None,
     ) -> None:
         parts = urlsplit(target)
         if not parts.hostname or not parts.port:
@@ -161,15 +348,17 @@ class Tap:
         self.truncated = 0
         self.max_recorded = max_recorded
         self.gate = gate
-        self.lab: Any = None  # the lab that started it, if one did (lab.tap)
+        self.lab: Any = lab  # the lab that started it, if one did (lab.tap)
         self._ids = itertools.count(1)
         self._server: asyncio.Server | None = None
-        self._loop: LoopThread | None = None
+        self._loop = loop
         self._links: dict[int, _Link] = {}
         self._tasks: set[asyncio.Task] = set()
         self._watchdog: asyncio.Task | None = None
+        self._idle_set: asyncio.Event | None = None  # wakes the watchdog when an idle timeout is set
+        self._idle_ticks = 0  # idle checks made
         self.latency = 0.0
-        self.idle_timeout: float | None = None
+        self._idle_timeout: float | None = None
         self.idle_action = "close"
         self.cuts = 0
         self.dropped_bytes = 0
@@ -179,6 +368,16 @@ class Tap:
     def url(self) -> str:
         """The target URL with the tap's address in place of the server's."""
         return urlunsplit(self._parts._replace(netloc=f"{self.host}:{self.port}"))
+
+    @property
+    def loop(self) -> LoopThread | None:
+        """The loop thread it runs on, when a lab started it (None: a loop of the caller's own)."""
+        return self._loop
+
+    @property
+    def running(self) -> bool:
+        """Whether it listens (started and not closed)."""
+        return self._server is not None
 
     @property
     def open_connections(self) -> int:
@@ -195,11 +394,9 @@ class Tap:
                 raise PortInUseError(self.host, self.port) from None
             raise
         self.port = self._server.sockets[0].getsockname()[1]
+        self._idle_set = asyncio.Event()
         self._watchdog = asyncio.get_running_loop().create_task(self._watch_idle())
         return self
-
-    def _bind(self, loop: LoopThread) -> None:
-        self._loop = loop
 
     def _record(self, conn: int, direction: Direction, data: bytes) -> None:
         chunk = Chunk(time.perf_counter(), conn, direction, data)
@@ -221,7 +418,9 @@ class Tap:
         """Call ``callback`` on the tap's loop with each chunk it carries and each fault it plays.
 
         The callback must be quick (append and return): it runs inside the tap's
-        carrying. Returns a function that stops the watching.
+        carrying. Returns a function that stops the watching. Called on the tap's
+        loop together with :meth:`capture` (``tap.loop.call(...)``), the two see every
+        chunk once: what was recorded, then what comes.
         """
         self._watchers = [*self._watchers, callback]
 
@@ -235,9 +434,12 @@ class Tap:
 
         Show it as a cell's value: ``tap.show()``.
         """
-        return duplexlab.show.Sequence(self, **options)
+        # the one import up the layers, on first use (tests/test_layout.py: ON_FIRST_USE)
+        from .show.widgets.sequence import Sequence
 
-    # -- carrying bytes (on the loop) --------------------------------------------
+        return Sequence(self, **options)
+
+    # -- accepting clients (on the loop) -----------------------------------------
 
     def _accept(self, end: _End) -> None:
         """A client connected: make its link and open the tap's own connection to the server."""
@@ -253,189 +455,26 @@ class Tap:
         link = _Link(self, next(self._ids))
         link.client, end.link, link.admitted = end, link, admitted
         self._links[link.id] = link
-        task = asyncio.get_running_loop().create_task(self._connect(link))
+        task = asyncio.get_running_loop().create_task(link.connect())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _connect(self, link: _Link) -> None:
-        """Open the tap's own connection to the server for ``link``, then pass on what waited."""
-        loop = asyncio.get_running_loop()
-        try:
-            sock = await self._own_end(link)
-            if sock is not None:
-                await loop.create_connection(lambda: _End(link, Direction.DOWN, self), sock=sock)
-            else:
-                await loop.create_connection(
-                    lambda: _End(link, Direction.DOWN, self), self._target_host, self._target_port
-                )
-        except asyncio.CancelledError:
-            link.abort()
-            raise
-        except OSError:  # the server is down: the client sees its connection closed
-            if link.client is not None and link.client.transport is not None:
-                link.client.transport.close()
-            return
-        client = link.client
-        if client is None or client.transport is None or client.transport.is_closing():
-            link.abort()
-            return
-        for data in link.early:
-            self._forward(link, Direction.UP, data)
-        link.early.clear()
-        if Direction.UP in link.ended:  # the client finished sending before the server was there
-            self._pass_eof(link, Direction.UP)
-        client.transport.resume_reading()
-
-    async def _own_end(self, link: _Link) -> socket.socket | None:
-        """The tap's connection to the lab, made so the lab's gate counts it for the client it carries.
-
-        Bound first (the lab's address, a port of its own), told to the gate (``forwarded``), then
-        connected: the lab sees whose it is from its first byte. None (connect the usual way) when
-        the target is not on this machine or the lab has no gate.
-        """
-        gate, client = self.gate, link.client
-        if gate is None or client is None or client.transport is None or not self._target_host:
-            return None
-        address = gate.source(client.transport.get_extra_info("peername"))
-        family = socket.AF_INET6 if ":" in self._target_host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setblocking(False)
-            sock.bind((self._target_host, 0))
-        except OSError:  # not an address of this machine: nothing to tell the gate
-            sock.close()
-            return None
-        if address is not None:
-            link.forwarded = sock.getsockname()[:2]
-            gate.forwarded[link.forwarded] = address
-        try:
-            await asyncio.get_running_loop().sock_connect(sock, (self._target_host, self._target_port))
-        except BaseException:
-            sock.close()
-            self._forget(link)
-            raise
-        return sock
-
-    def _forget(self, link: _Link) -> None:
-        if link.forwarded is not None and self.gate is not None:
-            self.gate.forwarded.pop(link.forwarded, None)
-            link.forwarded = None
-
-    def _carry(self, link: _Link, direction: Direction, data: bytes) -> None:
-        link.last_activity = time.perf_counter()
-        if link.silent:
-            self.dropped_bytes += len(data)
-            self._note(link.id, "swallowed", dropped=len(data), direction=direction)
-            return
-        if self.latency > 0 or link.delayed[direction]:
-            link.delayed[direction].append((time.perf_counter() + self.latency, data))
-            self._schedule(link, direction)
-            return
-        self._forward(link, direction, data)
-
-    def _forward(self, link: _Link, direction: Direction, data: bytes) -> None:
-        if link.silent:
-            self.dropped_bytes += len(data)
-            self._note(link.id, "swallowed", dropped=len(data), direction=direction)
-            return
-        end = link.end(direction)
-        if end is None or end.transport is None:  # the server side is still connecting
-            link.early.append(data)
-            if sum(map(len, link.early)) > READ_SIZE and link.client and link.client.transport:
-                link.client.transport.pause_reading()  # enough waiting: the client waits too
-            return
-        self._record(link.id, direction, data)
-        if not end.transport.is_closing():
-            end.transport.write(data)
-
-    def _schedule(self, link: _Link, direction: Direction) -> None:
-        """Pass on delayed chunks when they are due, in order (``tap.latency``)."""
-        if link.timers[direction] is not None or not link.delayed[direction]:
-            return
-        due = link.delayed[direction][0][0]
-        loop = asyncio.get_running_loop()
-
-        def flush() -> None:
-            link.timers[direction] = None
-            queue = link.delayed[direction]
-            now = time.perf_counter()
-            while queue and queue[0][0] <= now:
-                self._forward(link, direction, queue.popleft()[1])
-            if not queue and direction in link.ended:
-                self._pass_eof(link, direction)
-            self._schedule(link, direction)
-
-        link.timers[direction] = loop.call_later(max(0.0, due - time.perf_counter()), flush)
-
-    def _eof(self, link: _Link, direction: Direction) -> None:
-        """One side finished sending: record it and pass the half-close on (after delayed bytes)."""
-        link.ended.add(direction)
-        if link.silent:  # this end gave up on the dead path: it goes, the other end is not told
-            own = link.client if direction is Direction.UP else link.server
-            if own is not None and own.transport is not None:
-                own.transport.abort()
-            return
-        if not link.delayed[direction] and link.end(direction) is not None:
-            self._pass_eof(link, direction)  # else the flush, or the connect, passes it on
-
-    def _pass_eof(self, link: _Link, direction: Direction) -> None:
-        self._record(link.id, direction, b"")
-        end = link.end(direction)
-        if end is not None and end.transport is not None and not end.transport.is_closing():
-            if end.transport.can_write_eof():
-                try:
-                    end.transport.write_eof()
-                except OSError:
-                    end.transport.abort()
-        if len(link.ended) == 2:  # both sides finished: close both, after what is buffered
-            for side in (link.client, link.server):
-                if side is not None and side.transport is not None:
-                    side.transport.close()
-
-    def _lost(self, link: _Link, end: _End, exc: Exception | None) -> None:
-        """A socket of the link closed: unless the path is silent, the other one goes too."""
-        link.lost.add(end.direction)
-        if not link.silent:
-            if end.direction not in link.ended:
-                link.ended.add(end.direction)
-                self._record(link.id, end.direction, b"")
-            other = end._other()
-            if other is not None and other.transport is not None and not other.transport.is_closing():
-                if exc is not None:
-                    other.transport.abort()  # a reset: pass it on as one
-                elif not link.delayed[end.direction]:
-                    other.transport.close()  # after what is already buffered for it
-        client_gone = Direction.UP in link.lost
-        server_gone = link.server is None or Direction.DOWN in link.lost
-        if client_gone and server_gone:
-            for timer in link.timers.values():
-                if timer is not None:
-                    timer.cancel()
-            if self._links.pop(link.id, None) is not None and link.admitted is not None:
-                link.admitted.leave()
-                self._forget(link)
-
     async def _watch_idle(self) -> None:
+        """Cut the links quiet for longer than ``idle_timeout``; asleep while it is None."""
+        assert self._idle_set is not None
         while True:
-            await asyncio.sleep(0.02)
-            if self.idle_timeout is None:
+            if self._idle_timeout is None:
+                self._idle_set.clear()
+                await self._idle_set.wait()
                 continue
-            now = time.perf_counter()
+            await asyncio.sleep(IDLE_TICK)
+            self._idle_ticks += 1
+            timeout, now = self._idle_timeout, time.perf_counter()
+            if timeout is None:
+                continue
             for link in list(self._links.values()):
-                if not link.silent and now - link.last_activity > self.idle_timeout:
-                    self._break(link, self.idle_action)
-
-    def _break(self, link: _Link, how: str) -> None:
-        self.cuts += 1
-        self._note(link.id, {"close": "cut", "silent": "silence", "drop-server": "drop"}[how])
-        if how == "close":
-            link.abort()
-        elif how == "silent":
-            link.silent = True
-        elif how == "drop-server":
-            link.silent = True
-            if link.server is not None and link.server.transport is not None:
-                link.server.transport.abort()
+                if not link.silent and now - link.last_activity > timeout:
+                    link.fault(self.idle_action)
 
     # -- faults, from any thread ----------------------------------------------
 
@@ -448,16 +487,12 @@ class Tap:
         def act() -> int:
             links = self._links_for(conn)
             for link in links:
-                self._break(link, how)
+                link.fault(how)
             return len(links)
 
-        if self._loop is not None and self._loop.running and not self._loop.on_loop_thread:
-
-            async def run() -> int:
-                return act()
-
-            return self._loop.run(run(), 5)
-        return act()
+        if self._loop is None or not self._loop.running:  # started on a loop of one's own, or stopped
+            return act()
+        return self._loop.call(act, timeout=5)
 
     def cut(self, conn: int | None = None) -> int:
         """Cut connection ``conn`` (default: all) now; both ends see a reset. Returns how many."""
@@ -470,6 +505,25 @@ class Tap:
     def drop_server(self, conn: int | None = None) -> int:
         """Close the server's side of ``conn`` (default: all); the client's side stays open."""
         return self._fault(conn, "drop-server")
+
+    @property
+    def idle_timeout(self) -> float | None:
+        """Seconds a connection may stay quiet before the tap breaks it (``idle_action``); None: never."""
+        return self._idle_timeout
+
+    @idle_timeout.setter
+    def idle_timeout(self, value: float | None) -> None:
+        self._idle_timeout = value
+        wake = self._idle_set
+        if value is None or wake is None:
+            return  # the watchdog sleeps on; or the tap has not started
+        if self._loop is None:
+            wake.set()  # a tap started on a loop of one's own is set from that loop
+            return
+        try:
+            self._loop.call_soon(wake.set)
+        except RuntimeError:  # LabNotRunningError: the lab stopped, nothing to cut
+            pass
 
     @property
     def idle_action(self) -> str:

@@ -140,3 +140,44 @@ def test_arun_awaits_work_on_the_lab_loop_from_another_loop(lab):
         return await lab.arun(where())
 
     assert asyncio.run(main()) == "duplexlab-lab"
+
+
+def test_on_tap_tells_of_each_new_tap_until_stopped(lab):
+    """lab.on_tap(callback) hears of every tap started later, and of none once its stop function ran."""
+    first = lab.tap()
+    heard: list = []
+    stop_telling = lab.on_tap(heard.append)
+    second = lab.tap()
+    stop_telling()
+    third = lab.tap()
+    assert heard == [second]
+    assert lab.taps == [first, second, third]
+    assert all(tap.lab is lab and tap.loop is lab.loop for tap in lab.taps)
+
+
+@pytest.mark.parametrize("failing", ["websocket", "cluster"])
+def test_a_failed_start_step_undoes_the_steps_before_it(monkeypatch, failing):
+    """The WebSocket server or the cluster failing to start leaves no thread, no socket, no half-bound store."""
+    from duplexlab.apps.realtime import RealtimeServer
+    from duplexlab.lab import Cluster
+
+    dl.Lab().start().close()  # warm imports and lazy allocations once
+    threads, fds = threading.active_count(), open_fds()
+
+    async def refuse(self, *args, **kwargs):
+        raise OSError("no")
+
+    def refuse_cluster(self):
+        raise OSError("no")
+
+    if failing == "websocket":
+        monkeypatch.setattr(RealtimeServer, "start", refuse)
+    else:
+        monkeypatch.setattr(Cluster, "start", refuse_cluster)
+    lab = dl.Lab(servers=2 if failing == "cluster" else 1)
+    with pytest.raises(OSError, match="no"):
+        lab.start()
+    assert not lab.running and lab.cluster is None and not lab.loop.running
+    assert lab.notifications.add("asha", "still a plain store").id == 1
+    assert threading.active_count() == threads
+    assert open_fds() == fds

@@ -674,3 +674,32 @@ def test_pin_and_pings_reach_the_browser_side(lab):
     assert (tap.show().view.pin, tap.show().view.pings) == ("", True)
     with pytest.raises(ValueError, match='pin="break"'):
         tap.show(pin="cut")
+
+
+def test_the_live_diagram_of_a_source_is_kept_by_the_source_itself_not_its_id(lab):
+    """Each tap's live diagram is found by the tap object (weakly), never by id(), which a new object may reuse."""
+    import gc
+
+    tap, other = lab.tap(lab.url), lab.tap(lab.url)
+    first = tap.show()
+    assert sequence._live[tap]() is first and id(tap) not in sequence._live
+    kept = other.show()
+    second = tap.show()
+    assert first._closed and not kept._closed and sequence._live[tap]() is second
+    del second
+    wait_for(lambda: gc.collect() >= 0 and sequence._live[tap]() is None)  # a diagram gone is kept by nothing
+
+
+def test_a_diagram_that_cannot_show_its_last_picture_says_so_in_the_log(lab, caplog, monkeypatch):
+    """Sequence.close() on a broken widget logs why its last picture is missing (no silent except)."""
+    tap = lab.tap(lab.url)
+    seq = tap.show()
+
+    def broken() -> None:
+        raise RuntimeError("comm closed")
+
+    monkeypatch.setattr(seq, "_refresh", broken)
+    with caplog.at_level("DEBUG", logger=sequence.__name__):
+        seq.close("test")
+        wait_for(lambda: any("last picture" in r.getMessage() for r in caplog.records))
+    assert any(r.exc_info and "comm closed" in str(r.exc_info[1]) for r in caplog.records)

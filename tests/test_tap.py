@@ -149,3 +149,40 @@ def test_websocket_frames_in_the_tap_match_the_socket_bytes(lab):
     counts = tap.counts()
     assert counts.bytes_up == len(handshake) + len(frame)
     assert "TEXT fin=1 masked, key " + frame[2:6].hex() in tap.transcript()
+
+
+def test_a_tap_says_where_it_runs_and_whether_it_listens(lab):
+    """A lab's tap runs on the lab's loop and listens until closed; one started on a loop of its own has no loop."""
+    tap = lab.tap()
+    assert tap.loop is lab.loop and tap.running
+    tap.close()
+    assert not tap.running
+
+    async def own() -> tuple[object, bool]:
+        mine = await dl.Tap(lab.url).start()
+        try:
+            return mine.loop, mine.running
+        finally:
+            await mine.aclose()
+
+    assert asyncio.run(own()) == (None, True)
+
+
+def test_a_tap_with_no_idle_timeout_sleeps_and_wakes_when_one_is_set(lab):
+    """No idle timeout: the idle watchdog never wakes; set one (from a cell) and it checks, and cuts."""
+    import time
+
+    tap = lab.tap(lab.url)
+    time.sleep(0.2)  # ten ticks of the old watchdog
+    assert tap._idle_ticks == 0
+    conn = socket.create_connection((tap.host, tap.port))
+    try:
+        tap.idle_timeout = 0.1
+        wait_for(lambda: tap.cuts == 1, timeout=5, why=lambda: f"{tap._idle_ticks} checks, no cut")
+        tap.idle_timeout = None
+        time.sleep(0.1)  # a check already under way ends
+        ticks = tap._idle_ticks
+        time.sleep(0.2)
+        assert tap._idle_ticks == ticks
+    finally:
+        conn.close()

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from ..runtime.http import json_error, read_json
+from ..runtime.loop import LoopThread
 
 __all__ = ["STORE_KEY", "Notification", "NotificationStore", "add_routes", "int_query", "user_of", "valid_user"]
 
@@ -89,27 +89,32 @@ class NotificationStore:
         self._by_id: dict[int, Notification] = {}
         self._listeners: list[Listener] = []
         self._next_id = 1
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop: LoopThread | None = None
 
-    def bind(self, loop: asyncio.AbstractEventLoop | None) -> None:
-        """Make ``loop`` the one its listeners live on (None: unbound)."""
+    def bind(self, loop: LoopThread | asyncio.AbstractEventLoop | None) -> None:
+        """Make ``loop`` the one its listeners live on (None: unbound).
+
+        A plain asyncio loop must be the one running on this thread (a server process's own).
+        """
+        if isinstance(loop, asyncio.AbstractEventLoop):
+            here = LoopThread.running_here(name="duplexlab-notifications")
+            if here.loop is not loop:
+                raise ValueError("bind a LoopThread, or the asyncio loop running on this thread")
+            loop = here
         self._loop = loop
 
-    def _elsewhere(self) -> asyncio.AbstractEventLoop | None:
-        """The bound loop, if it runs and this thread is not its own."""
+    def _on_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the bound loop (:meth:`LoopThread.call`), or here when unbound or stopped."""
         loop = self._loop
-        if loop is None or not loop.is_running():
-            return None
-        try:
-            return None if asyncio.get_running_loop() is loop else loop
-        except RuntimeError:
-            return loop
+        if loop is None or not loop.running:
+            return fn(*args)
+        return loop.call(fn, *args, timeout=5.0)
 
     def add(self, user: str, text: str, *, kind: str = "message", private: bool = False) -> Notification:
         """Create a notification for ``user`` now and tell every listener. From any thread."""
-        loop = self._elsewhere()
-        if loop is not None:
-            return _on(loop, lambda: self.add(user, text, kind=kind, private=private))
+        return self._on_loop(self._add, user, text, kind, private)
+
+    def _add(self, user: str, text: str, kind: str, private: bool) -> Notification:
         valid_user(user)
         if not isinstance(text, str) or not text:
             raise ValueError("a notification needs a non-empty text")
@@ -156,25 +161,11 @@ class NotificationStore:
 
     def clear(self) -> None:
         """Forget every notification (listeners stay; ids go on counting). From any thread."""
-        loop = self._elsewhere()
-        if loop is not None:
-            return _on(loop, self.clear)
+        self._on_loop(self._clear)
+
+    def _clear(self) -> None:
         self._all.clear()
         self._by_id.clear()
-
-
-def _on(loop: asyncio.AbstractEventLoop, call: Callable[[], T], timeout: float = 5.0) -> T:
-    """Run ``call()`` on ``loop`` (from another thread) and return its result."""
-    done: concurrent.futures.Future[T] = concurrent.futures.Future()
-
-    def run() -> None:
-        try:
-            done.set_result(call())
-        except BaseException as exc:
-            done.set_exception(exc)
-
-    loop.call_soon_threadsafe(run)
-    return done.result(timeout)
 
 
 STORE_KEY = web.AppKey("notifications", NotificationStore)

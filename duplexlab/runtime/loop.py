@@ -3,8 +3,9 @@
 Servers never run on the kernel's event loop: a cell that blocks (``time.sleep``,
 a blocking HTTP call) would freeze them and deadlock. :class:`LoopThread` owns a
 second loop on a daemon thread; any thread (the kernel, a widget callback on
-JupyterLab's subshell thread, a test) hands it work through the loop's
-thread-safe calls.
+JupyterLab's subshell thread, a test) hands it work: :meth:`LoopThread.call` for a
+plain function, :meth:`LoopThread.run` for a coroutine (both wait for the result),
+:meth:`LoopThread.call_soon` when nobody waits.
 """
 
 from __future__ import annotations
@@ -40,6 +41,24 @@ class LoopThread:
         self._waiting: set[concurrent.futures.Future] = set()  # run() calls in flight
         self._waiting_lock = threading.Lock()
         self._stopping = False
+        self._owns_loop = True
+
+    @classmethod
+    def running_here(cls, *, name: str = "duplexlab-adopted") -> LoopThread:
+        """The event loop running on this thread, as a :class:`LoopThread` that does not own it.
+
+        For code that already runs on a loop of its own (a cluster's server process) and
+        hands that loop to what expects a :class:`LoopThread`. Its :meth:`close` leaves
+        the loop alone.
+
+        Raises:
+            RuntimeError: no event loop runs on this thread.
+        """
+        adopted = cls(name=name)
+        adopted.loop = asyncio.get_running_loop()
+        adopted._thread = threading.current_thread()
+        adopted._owns_loop = False
+        return adopted
 
     @property
     def running(self) -> bool:
@@ -64,6 +83,11 @@ class LoopThread:
         return self.loop
 
     @property
+    def ident(self) -> int | None:
+        """The loop thread's identifier (``threading.get_ident()`` on it); None when not started."""
+        return self._thread.ident if self._thread is not None else None
+
+    @property
     def on_loop_thread(self) -> bool:
         return self._thread is threading.current_thread()
 
@@ -81,11 +105,53 @@ class LoopThread:
 
         An interrupt (``KeyboardInterrupt``, as Kernel → Interrupt raises) or a
         timeout while waiting cancels the coroutine on the loop.
+
+        Raises:
+            LabNotRunningError: the loop is not running, or stopped while this call waited.
+            TimeoutError: no result within ``timeout`` seconds.
+            RuntimeError: called on the loop's own thread (it would wait on itself).
         """
         if self.on_loop_thread:
             coro.close()
             raise RuntimeError("LoopThread.run() would deadlock when called on its own loop")
-        future = self.submit(coro)
+        return self._wait(self.submit(coro), timeout)
+
+    def call(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
+        """Call the plain function ``fn(*args)`` on the loop and return its result, from any thread.
+
+        The one way to do loop-only work (touch a server, a tap, a store bound to
+        the loop) from a cell or a widget callback. On the loop's own thread it
+        simply calls ``fn``. Elsewhere it waits like :meth:`run`: an interrupt or
+        a timeout while ``fn`` has not started yet means it never runs, and a
+        loop that stops while waiting raises ``LabNotRunningError``. An exception
+        raised by ``fn`` is raised here.
+
+        Example::
+
+            loop.call(len, [1, 2, 3])            # 3, computed on the loop's thread
+            loop.call(store.clear, timeout=5)
+        """
+        if self.on_loop_thread:
+            return fn(*args)
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def on_loop() -> None:
+            if not future.set_running_or_notify_cancel():
+                return  # the caller gave up before the loop got to it
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # handed to the caller, who raises it
+                future.set_exception(exc)
+
+        loop = self._require()
+        try:
+            loop.call_soon_threadsafe(on_loop)
+        except RuntimeError:  # closed between the check and the call
+            raise LabNotRunningError(f"the event-loop thread {self.name!r}") from None
+        return self._wait(future, timeout)
+
+    def _wait(self, future: concurrent.futures.Future[T], timeout: float | None) -> T:
+        """Block this thread on ``future`` (work on the loop); cancel it when the wait is given up."""
         with self._waiting_lock:
             self._waiting.add(future)
         future.add_done_callback(self._forget)
@@ -135,6 +201,8 @@ class LoopThread:
         if loop is None or thread is None:
             return
         self.loop, self._thread = None, None
+        if not self._owns_loop:
+            return
         if thread.is_alive():
 
             async def cancel_all() -> None:

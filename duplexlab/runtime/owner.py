@@ -4,8 +4,19 @@ Thread rules (the same everywhere in the package):
 
 - Servers and clients run on loop threads (:class:`~duplexlab.runtime.loop.LoopThread`);
   their loop objects are touched only on their loop. Any other thread (the
-  kernel, JupyterLab's widget subshell, a test) hands work over with the loop's
-  thread-safe calls; every public method says when it is not safe from any thread.
+  kernel, JupyterLab's widget subshell, a test) hands work over in one of three ways,
+  all on the :class:`~duplexlab.runtime.loop.LoopThread`:
+
+  - ``loop.call(fn, *args, timeout=...)`` runs a plain function there and returns its
+    result (inline when already on the loop): the way to touch loop-only state;
+  - ``loop.run(coro, timeout)`` runs a coroutine there and returns its result;
+  - ``loop.call_soon(fn, *args)`` when nobody waits for the outcome.
+
+  ``call`` and ``run`` cancel the work when the wait is interrupted or times out,
+  and raise ``LabNotRunningError`` when the loop stops. Nothing else
+  (``run_coroutine_threadsafe``, ``async def`` wrappers around plain code, checks of
+  which thread we are on) hands work across. Every public method says when it is not
+  safe from any thread.
 - Blocking clients made without a lab (``dl.Client(url)``, ``dl.ResilientClient(url)``)
   share one package-owned loop thread, :func:`shared_loop`, instead of one
   thread each. ``dl.stop()`` and the end of the process close it.

@@ -39,8 +39,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+import logging
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +124,10 @@ class _Watching:
         self.unwatch = tap.watch(callback)
 
 
-_live: weakref.WeakValueDictionary[int, Sequence] = weakref.WeakValueDictionary()  # id(source) → its live diagram
+LOGGER = logging.getLogger(__name__)
+
+# each source (a tap or a lab) → its live diagram; keyed by the object itself, so a new one never inherits it
+_live: weakref.WeakKeyDictionary[Tap | Lab, weakref.ref[Sequence]] = weakref.WeakKeyDictionary()
 
 
 class Sequence:
@@ -179,11 +184,9 @@ class Sequence:
         if pin not in (None, "", "break"):
             raise ValueError(f'pin="break" keeps the last break in view (or leave it out), not pin={pin!r}')
         if isinstance(source, Tap):
-            lab = source.lab
-            loop = source._loop
-            taps = [source]
+            lab, loop, taps = source.lab, source.loop, [source]
         elif isinstance(source, Lab):
-            lab, loop, taps = source, source.loop, list(source._taps)
+            lab, loop, taps = source, source.loop, source.taps
         else:
             raise TypeError(f"a Sequence follows a Tap or a Lab, not {type(source).__name__}")
         if loop is None or not loop.running:
@@ -193,7 +196,7 @@ class Sequence:
         self.interval = 1 / rate
         self.title = title or (f"{source.url} → {source.target}" if isinstance(source, Tap) else "the lab's taps")
         self._loop = loop
-        recorded = [c.t for tap in taps for c in tap._chunks[:1]] if history else []
+        recorded = [c.t for tap in taps for c in tap.capture().chunks[:1]] if history else []
         self._t0: float | None = min(recorded, default=None)  # else: the first chunk it sees (as a transcript)
         self._history = history
         self._ids = itertools.count(1)
@@ -218,14 +221,23 @@ class Sequence:
         self.font = sizes().widget_text_px
         self.pings = pings
         self.view = SequenceView(keep=keep, height=height, title=self.title, font=self.font, pin=pin or "", pings=pings)
-        old = _live.get(id(source))
+        live = _live.get(source)
+        old = live() if live is not None else None
         if old is not None:
             old.close("a newer diagram of this tap took over")
-        _live[id(source)] = self
+        _live[source] = weakref.ref(self)
         for n, tap in enumerate(taps, 1):
             self._follow(tap, prefix="" if isinstance(source, Tap) else f"{n}.")
+        self._stop_following_lab: Callable[[], None] | None = None
         if isinstance(source, Lab):
-            source._sequences.add(self)
+            ref = weakref.ref(self)
+
+            def tap_added(tap: Tap) -> None:  # the lab started another tap: follow it too
+                me = ref()
+                if me is not None:
+                    me._follow(tap, prefix=f"{len(me._watching) + 1}.")
+
+            self._stop_following_lab = source.on_tap(tap_added)
         if lab is not None:
             lab.owned.own(self, weak=True)
 
@@ -241,28 +253,19 @@ class Sequence:
                 me._arrived(decoder, item)
 
         def begin() -> None:  # on the loop: what was recorded, then what comes, nothing in between
-            if self._history and len(tap._chunks) > MAX_INBOX:
-                self.skipped += len(tap._chunks)  # too much to draw at once: said, not hidden
-                ended = collections.Counter(c.conn for c in tap._chunks if not c.data)
-                for c in tap._chunks:
+            recorded = tap.capture().chunks if self._history else ()
+            if len(recorded) > MAX_INBOX:
+                self.skipped += len(recorded)  # too much to draw at once: said, not hidden
+                ended = collections.Counter(c.conn for c in recorded if not c.data)
+                for c in recorded:
                     if ended[c.conn] < 2:  # still open: its later bytes can't be read without these
                         self._lost.setdefault(decoder, {}).setdefault(c.conn, c.t)
-            elif self._history and tap._chunks:
-                self._inbox.extend((decoder, chunk) for chunk in tap._chunks)
+            elif recorded:
+                self._inbox.extend((decoder, chunk) for chunk in recorded)
                 self._schedule_flush()
             self._watching.append(_Watching(tap, decoder, arrived))
 
-        async def on_loop() -> None:
-            begin()
-
-        if self._loop.on_loop_thread:
-            begin()
-        else:
-            self._loop.run(on_loop(), 10)
-
-    def _tap_added(self, tap: Tap) -> None:
-        """The lab started another tap (for a diagram of the whole lab)."""
-        self._follow(tap, prefix=f"{len(self._watching) + 1}.")
+        self._loop.call(begin, timeout=10)
 
     def _arrived(self, decoder: FlowDecoder, item: Chunk | Note) -> None:
         if len(self._inbox) >= MAX_INBOX:
@@ -325,16 +328,14 @@ class Sequence:
 
     def sync(self) -> None:
         """Decode everything the taps carried so far and bring the widget's state up to date (any thread)."""
+        if self._loop.running:
+            self._loop.call(self._refresh, timeout=10)
+        else:  # the lab stopped: nothing feeds the diagram any more
+            self._refresh()
 
-        async def now() -> None:
-            self._decode()
-            self._sync_state()
-
-        if self._loop.running and not self._loop.on_loop_thread:
-            self._loop.run(now(), 10)
-        else:
-            self._decode()
-            self._sync_state()
+    def _refresh(self) -> None:
+        self._decode()
+        self._sync_state()
 
     # -- what it shows ---------------------------------------------------------------
 
@@ -426,8 +427,8 @@ class Sequence:
             return
         for watching in self._watching:
             watching.unwatch()
-        if isinstance(self.source, Lab):
-            self.source._sequences.discard(self)
+        if self._stop_following_lab is not None:
+            self._stop_following_lab()
         self._closed = True
         self.reason = reason or "stopped"
 
@@ -437,16 +438,12 @@ class Sequence:
                     handle.cancel()
             self._flush_handle = self._state_handle = None
             try:
-                self._decode()
-                self._sync_state()
+                self._refresh()
                 self.view.note = f"no longer live: {self.reason}"
-            except Exception:
-                pass  # the widget's comm is gone (the kernel is shutting down)
+            except Exception:  # the widget's comm is gone (the kernel is shutting down)
+                LOGGER.debug("the diagram %r could not show its last picture", self.title, exc_info=True)
 
-        if self._loop.running and not self._loop.on_loop_thread:
-            try:
-                self._loop.call_soon(finish)
-            except RuntimeError:
-                finish()
-        else:
+        try:
+            self._loop.call_soon(finish)  # nobody waits for it
+        except RuntimeError:  # LabNotRunningError: the lab stopped, nothing feeds the diagram any more
             finish()

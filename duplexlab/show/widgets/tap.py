@@ -70,9 +70,9 @@ class TapControls(Shown):
         )
         self._watch(tap.lab)
         dress(self.widget)
-        if client is not None and tap._loop is not None:
+        if client is not None and tap.loop is not None:
             self._show_client()
-            tap._loop.call_soon(lambda: asyncio.get_running_loop().create_task(self._follow()))
+            tap.loop.call_soon(lambda: asyncio.get_running_loop().create_task(self._follow()))
 
     def _show_client(self) -> None:
         c = self.client
@@ -85,7 +85,7 @@ class TapControls(Shown):
 
     async def _follow(self) -> None:
         """Refresh the client's line while the tap runs (on the lab's loop, never the kernel's)."""
-        while self.tap._server is not None:
+        while self.tap.running:
             self._show_client()
             await asyncio.sleep(0.25)
 
