@@ -79,11 +79,7 @@ STDLIB_UNDERSCORE = {
 }
 
 # private reads of another module's objects still to be changed: "module: expression" → who changes it
-KNOWN_PRIVATE = {
-    # experiments/arena.py measures each lab thread's CPU time; LoopThread.ident says it publicly
-    "duplexlab.experiments.arena: self.labs[n].loop._thread": "arena's owner (use loop.ident)",
-    "duplexlab.experiments.arena: self.labs[name].loop._thread": "arena's owner (use loop.ident)",
-}
+KNOWN_PRIVATE: dict[str, str] = {}  # none left
 
 
 def module_name(path: Path) -> str:

@@ -45,8 +45,10 @@ EVENTS_START = 0.2  # seconds into a run before the first event may come (client
 USER = "feed"
 
 
-def thread_cpu(thread_id: int) -> float:
+def thread_cpu(thread_id: int | None) -> float:
     """CPU seconds used so far by the thread with this ``threading`` ident (Unix)."""
+    if thread_id is None:
+        raise ValueError("the thread has not started: start the lab first")
     return time.clock_gettime(time.pthread_getcpuclockid(thread_id))
 
 
@@ -461,7 +463,7 @@ class Arena:
             await go.all_ready(timeout=60)
             # time after the last event for it to reach every client (more clients, more time)
             grace = 0.3 + 0.001 * clients + (interval if "polling" in transports else 0.0)
-            cpu0 = {n: thread_cpu(self.labs[n].loop._thread.ident) for n in transports}
+            cpu0 = {n: thread_cpu(self.labs[n].loop.ident) for n in transports}
             t0 = time.perf_counter()
             for name in transports:
                 for k, at in enumerate(times):
@@ -474,7 +476,7 @@ class Arena:
             await asyncio.gather(*tasks, return_exceptions=True)
             elapsed = time.perf_counter() - t0
             for name in transports:
-                results[name].cpu_seconds = thread_cpu(self.labs[name].loop._thread.ident) - cpu0[name]
+                results[name].cpu_seconds = thread_cpu(self.labs[name].loop.ident) - cpu0[name]
                 results[name].seconds = elapsed
         finally:
             for task in tasks:
