@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from .browser import (
     NEEDS_CHROMIUM,
     cell,
@@ -19,7 +21,7 @@ from .browser import (
 )
 from .conftest import seconds
 
-pytestmark = NEEDS_CHROMIUM
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 
 def test_moving_the_interval_slider_updates_the_plot(tmp_path):

@@ -105,6 +105,7 @@ ISOLATED = pytest.mark.skipif(
 )
 
 
+@pytest.mark.process
 @ISOLATED
 def test_with_bubblewrap_the_classroom_judge_runs_code_without_network_or_homes(classroom):
     """A classroom's judge runs a submission inside bubblewrap: it answers, but the code sees no home,
@@ -489,6 +490,7 @@ def test_a_classroom_runs_one_server_and_shares_it_only_with_credentials():
         dl.stop()
 
 
+@pytest.mark.process
 @ISOLATED
 def test_a_classroom_submission_sees_only_its_own_processes_whoever_the_teacher_runs_as(classroom):
     """Inside bubblewrap a submission has a process namespace and a /proc of its own: it lists only its

@@ -4,6 +4,8 @@ teacher removes the student; after a page reload it rejoins on a fresh ticket.""
 
 from __future__ import annotations
 
+import pytest
+
 from .browser import (
     NEEDS_CHROMIUM,
     PANEL,
@@ -20,7 +22,7 @@ from .browser import (
 )
 from .conftest import seconds
 
-pytestmark = NEEDS_CHROMIUM
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 # a teacher's lab and asha's seat in one kernel; asha's widget; a cell that waits until its socket is open
 STUDENT_WIDGET = (

@@ -20,6 +20,8 @@ from duplexlab.cluster.balancer import pick
 
 from .conftest import FLOOD, free_port, seconds, wait_for
 
+pytestmark = pytest.mark.process  # cluster servers and redis-server
+
 
 @pytest.fixture(scope="module")
 def redis_url():

@@ -36,7 +36,7 @@ from .browser import (
 )
 from .conftest import seconds
 
-pytestmark = NEEDS_CHROMIUM
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 COURSE = Path(__file__).parent.parent / "notebooks"
 # the students' lessons, then the teacher's notebook (solutions are run headless, in test_notebooks)

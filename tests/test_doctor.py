@@ -94,6 +94,7 @@ def test_it_tells_where_the_notebook_runs_and_how_the_widget_gets_to_the_lab(sig
         assert "over the widget's comm" in where and "straight" not in where
 
 
+@pytest.mark.kernel
 def test_in_a_kernel_without_a_browser_it_prints_its_lines_and_shows_the_box_to_no_one():
     """nbclient (no browser): the lines are printed, the box is a widget with its text fallback, no error."""
     nb = new_notebook(cells=[new_code_cell("import duplexlab as dl\ndl.doctor()"), new_code_cell("dl.stop()")])
@@ -106,6 +107,7 @@ def test_in_a_kernel_without_a_browser_it_prints_its_lines_and_shows_the_box_to_
     assert "widgets don't render in this front end" in widget["data"]["text/plain"]
 
 
+@pytest.mark.browser
 @NEEDS_CHROMIUM
 @pytest.mark.parametrize("ui", ["lab", "notebook"])
 def test_in_the_browser_the_box_checks_widgets_and_every_way_to_the_lab(tmp_path, ui):

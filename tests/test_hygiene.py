@@ -157,6 +157,7 @@ lab.close()
 """
 
 
+@pytest.mark.process
 @pytest.mark.skipif(shutil.which("prlimit") is None, reason="needs prlimit (util-linux)")
 def test_half_requests_under_1024_files_do_not_lock_out_a_client(tmp_path):
     """1,100 half-sent requests to a lab limited to 1,024 files: a retrying client gets in

@@ -6,6 +6,8 @@ import pytest
 
 from .conftest import seconds
 
+pytestmark = pytest.mark.process  # the judge runs each submission in a child process
+
 
 def submit(client, **body):
     return client.post("/api/judge/submissions", json=body)

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from jupyter_client.manager import start_new_kernel
 
 import duplexlab as dl
@@ -60,6 +61,7 @@ def test_stop_with_twenty_chat_sockets_full_of_unread_messages_takes_under_a_sec
     assert all(ws.state.name == "CLOSED" for ws in [*sockets, witness, *talkers])
 
 
+@pytest.mark.process
 def test_stop_with_a_thousand_idle_sockets_from_another_process_takes_under_a_second():
     """1,000 idle WebSockets held by another process: dl.stop() returns within 1 s."""
     lab = dl.start()
@@ -83,6 +85,7 @@ def test_stop_with_a_thousand_idle_sockets_from_another_process_takes_under_a_se
         proc.communicate(timeout=10)  # reads the pipes, so the wait can't hang on them
 
 
+@pytest.mark.process
 def test_the_judge_works_again_after_a_restart():
     """start → 8 concurrent submissions → stop → start → 8 more: all 16 judged."""
     judged = 0
@@ -165,6 +168,7 @@ def test_a_resilient_client_counts_and_skips_what_it_cannot_read():
         follower.close()
 
 
+@pytest.mark.kernel
 def test_interrupting_a_blocking_poll_stops_its_requests():
     """Kernel → Interrupt on a cell blocked in client.poll(): from 0.5 s after, the server sees none for 2 s."""
     lab = dl.start()
@@ -207,6 +211,7 @@ def test_a_failing_slider_run_says_so_in_the_widget():
     dl.stop()
 
 
+@pytest.mark.process
 def test_a_labs_clients_close_with_the_lab_even_while_still_referenced():
     """A client from lab.client() kept by a widget is closed by lab.close(): no "Unclosed" at exit."""
     code = (

@@ -34,7 +34,7 @@ from .browser import (
 )
 from .conftest import seconds
 
-pytestmark = NEEDS_CHROMIUM
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 COURSE = Path(__file__).parent.parent / "notebooks"
 SHOTS = Path(os.environ.get("DUPLEXLAB_SCREENSHOTS", "/tmp"))

@@ -209,6 +209,8 @@ def probe(namespace: str, url: str, timeout: float = 2.0) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.process
+@pytest.mark.netns
 def test_across_namespaces_each_failure_is_named_for_what_it_is(network):
     """From real separate network stacks: the student reaches the teacher; a wrong port is refused;
     a student whose packets are dropped gets "timeout → firewall or client isolation"; a student

@@ -12,6 +12,8 @@ from duplexlab.apps import sandbox
 
 from .conftest import seconds
 
+pytestmark = pytest.mark.process  # the judge's sandboxed children
+
 
 def judge(lab, code: str, **options) -> dict:
     """Submit ``code`` over HTTP and poll until it is judged; return the finished submission."""

@@ -225,6 +225,7 @@ def test_a_cut_and_a_silenced_path_are_drawn_as_breaks(lab):
     assert "server side dropped" in seq.svg()
 
 
+@pytest.mark.kernel
 def test_a_headless_run_keeps_the_diagram_of_the_cells_traffic_as_svg():
     """In nbclient (no browser) the cell that shows the diagram ends with a static SVG of its traffic,
     brought up to date after each later cell that added to it."""
@@ -297,6 +298,7 @@ def execute(client, code: str) -> tuple[list[dict], str]:
             return messages, text
 
 
+@pytest.mark.kernel
 def test_in_a_kernel_a_thousand_events_a_second_go_out_in_at_most_thirty_messages_a_second(kernel):
     """Through a real kernel's comm: a WebSocket echo at ~1,000 frames/s for 2 s is sent to the
     browser in ≤ 30 custom messages a second, and every frame arrives in them."""
@@ -497,6 +499,7 @@ def test_text_and_lines_stand_out_from_the_paper_and_kinds_differ_by_more_than_c
     assert svg.count('class="label"') == svg.count("<g class=")
 
 
+@pytest.mark.process
 def test_sequence_js_describes_lists_and_lays_out_as_python_does(tmp_path):
     """The browser draws what the static SVG draws: sequence.js's describe, textLines, geometry and
     layout give the same answers as Python's on the known capture (at 16 px too)."""

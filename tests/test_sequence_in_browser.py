@@ -71,7 +71,7 @@ def run_all_cells(page) -> None:
     raise AssertionError("Run All did not finish")
 
 
-pytestmark = NEEDS_CHROMIUM
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 LOOPS = 8
 CELLS = (

@@ -38,6 +38,8 @@ from .browser import (
 from .conftest import seconds
 
 pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.netns,
     NEEDS_CHROMIUM,
     pytest.mark.skipif(
         shutil.which("ip") is None or os.geteuid() != 0, reason="needs root and iproute2 (bash .ci/run installs it)"
