@@ -24,7 +24,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .browser import NEEDS_CHROMIUM, PANEL, PROJECTOR, chromium_context, jupyter_lab, open_in_lab, run_all
-from .conftest import seconds
+from .helpers import seconds
 
 pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 

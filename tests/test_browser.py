@@ -19,7 +19,7 @@ from .browser import (
     serve_folder,
     write_notebook,
 )
-from .conftest import seconds
+from .helpers import seconds
 
 pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 

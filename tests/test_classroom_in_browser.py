@@ -20,7 +20,7 @@ from .browser import (
     screenshot_on_failure,
     write_notebook,
 )
-from .conftest import seconds
+from .helpers import seconds
 
 pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 

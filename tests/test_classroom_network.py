@@ -19,7 +19,7 @@ import pytest
 
 from duplexlab.apps.sandbox import isolation
 
-from .conftest import FLOOD, seconds
+from .helpers import FLOOD, seconds
 
 pytestmark = [
     pytest.mark.netns,

@@ -25,7 +25,7 @@ from .browser import (
     screenshot_on_failure,
     write_notebook,
 )
-from .conftest import seconds
+from .helpers import seconds
 
 PROBE_SCRIPT = "import duplexlab as dl\nprint(dl.doctor())\ndl.stop()"
 
@@ -65,6 +65,7 @@ def test_every_check_says_what_it_found_and_what_to_do_when_it_is_not_right(lab)
     assert max(len(line) for line in text.splitlines()) <= 100  # a projector's width, not wrapped mid-word
 
 
+@pytest.mark.process
 def test_a_low_open_file_limit_is_flagged_with_the_command_that_fixes_it():
     """Under ulimit -n 1024 (prlimit), the open-files line warns and names ulimit -n 4096."""
     if shutil.which("prlimit") is None:
@@ -73,6 +74,7 @@ def test_a_low_open_file_limit_is_flagged_with_the_command_that_fixes_it():
     assert line.startswith("! open files: 1024 allowed") and "→" in line and "ulimit -n 4096" in line, line
 
 
+@pytest.mark.process
 @pytest.mark.parametrize(
     ("signs", "said"),
     [

@@ -8,7 +8,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from .conftest import seconds
+from .helpers import seconds
 
 pytestmark = pytest.mark.kernel
 

@@ -15,12 +15,13 @@ from jupyter_client.manager import start_new_kernel
 import duplexlab as dl
 from duplexlab.clients.resilient import State
 
-from .conftest import seconds, wait_for
+from .helpers import seconds, wait_for
 from .test_kernel import run_cells
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
+@pytest.mark.kernel
 def test_twenty_one_liner_clients_then_stop_leave_nothing_in_a_kernel():
     """20 × dl.Client(lab.url).get(...) then dl.stop(): threads and fds back to the baseline, no "Unclosed"."""
     out = run_cells(
@@ -117,9 +118,10 @@ def test_notifications_added_from_another_thread_reach_waiting_clients_at_once()
             break
 
     readers = [threading.Thread(target=long_poll), threading.Thread(target=stream)]
+    before = len(lab.notifications._listeners)
     for reader in readers:
         reader.start()
-    time.sleep(0.5)  # both are waiting
+    wait_for(lambda: len(lab.notifications._listeners) == before + 2)  # both are waiting
     t0 = time.perf_counter()
     lab.notifications.add("ishaan", "from the kernel thread")
     for reader in readers:
@@ -139,9 +141,7 @@ def test_stop_closes_every_resilient_client_and_nothing_reconnects():
 
     with dl.WebSocketServer(count) as server:
         follower = dl.ResilientClient(server.url + "/stream/x").start()
-        deadline = time.perf_counter() + seconds(5)
-        while follower.state is not State.CONNECTED and time.perf_counter() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: follower.state is State.CONNECTED, why=lambda: follower.state)
         dl.stop()
         stopped = time.perf_counter()
         time.sleep(0.5)
@@ -180,11 +180,9 @@ def test_interrupting_a_blocking_poll_stops_its_requests():
             f"c = dl.Client({tap.url!r}, check=False)\n"
             "c.poll('/api/nowhere', interval=0.05, done=lambda r: False)"
         )
-        deadline = time.perf_counter() + seconds(30)
-        while tap.counts().requests < 5 and time.perf_counter() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: tap.counts().requests >= 5, timeout=30, interval=0.05, why=tap.counts)
         km.interrupt_kernel()
-        time.sleep(0.5)
+        time.sleep(seconds(0.5))  # room for the interrupt to land; then no request may come
         after_half_a_second = tap.counts().requests
         time.sleep(2.0)
         assert after_half_a_second >= 5

@@ -25,7 +25,7 @@ from tools.course_text import (
     words,
 )
 
-from .conftest import seconds
+from .helpers import seconds
 
 LESSONS = lessons()
 IDS = [lesson.path.stem for lesson in LESSONS]

@@ -19,7 +19,7 @@ from nbclient import NotebookClient
 import duplexlab as dl
 from duplexlab.apps import events
 
-from .conftest import seconds
+from .helpers import seconds
 from .test_notebooks import NOT_A_NUMBER, NOTEBOOKS, _text
 
 # What a ✗ line may blame: chance (where the few events or ready moments fell, a short run) or the

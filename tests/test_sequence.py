@@ -23,7 +23,7 @@ from duplexlab.show.widgets import sequence
 from duplexlab.wire.capture import Chunk, Direction
 from duplexlab.wire.flow import FlowDecoder, Note
 
-from .conftest import seconds, wait_for
+from .helpers import seconds, wait_for
 
 UP, DOWN = Direction.UP, Direction.DOWN
 
