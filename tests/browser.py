@@ -25,7 +25,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from .conftest import free_port, seconds
+from .helpers import free_port, seconds, settled, wait_for
 
 if TYPE_CHECKING:
     from playwright.sync_api import ViewportSize
@@ -101,15 +101,18 @@ def jupyter_lab(
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=folder, env=env)
     base = f"http://{ip}:{port}{base_url.rstrip('/')}"
     try:
-        deadline = time.monotonic() + seconds(60)
-        while True:
+        said = lambda: "jupyter lab did not start:\n" + (folder / "jupyter.log").read_text()
+
+        def answers() -> bool:
             try:
                 urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
-                break
             except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("jupyter lab did not start:\n" + (folder / "jupyter.log").read_text()) from None
-                time.sleep(0.2)
+                if proc.poll() is not None:
+                    raise RuntimeError(said()) from None
+                return False
+            return True
+
+        wait_for(answers, timeout=60, why=said, interval=0.2)
         yield base, token
     finally:
         proc.terminate()
@@ -228,17 +231,8 @@ def run_all(page) -> float:
                 raise
             if not page.locator(".jp-Dialog").count():  # a late dialog is accepted next round, not dismissed
                 page.keyboard.press("Escape")  # a menu left open
-    quiet_since = None
-    deadline = time.monotonic() + seconds(240)
-    while time.monotonic() < deadline:
-        if page.evaluate(busy):
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > 2:
-            return time.perf_counter() - t0 - 2
-        time.sleep(0.1)
-    raise AssertionError("Run All did not finish")
+    wait_for(settled(lambda: page.evaluate(busy), 2), timeout=240, why=lambda: "Run All did not finish", interval=0.1)
+    return time.perf_counter() - t0 - 2
 
 
 def saved_notebook(page, base: str, token: str, name: str) -> dict:
@@ -254,10 +248,11 @@ def saved_notebook(page, base: str, token: str, name: str) -> dict:
             return json.load(answer)["last_modified"]
 
     before = modified()
-    deadline = time.monotonic() + seconds(30)
     pressed, seen, since = 0.0, before, time.monotonic()
     problem = "the notebook was not saved"
-    while time.monotonic() < deadline:
+
+    def saved() -> dict | None:
+        nonlocal before, pressed, seen, since, problem
         now = modified()
         if now != seen:
             seen, since = now, time.monotonic()
@@ -275,8 +270,9 @@ def saved_notebook(page, base: str, token: str, name: str) -> dict:
                 before = seen  # an autosave from before Run All ended: save again
             except urllib.error.HTTPError as exc:
                 problem = f"the server could not read {name}: {exc.read()[:300]!r}"
-        time.sleep(0.2)
-    raise AssertionError(problem)
+        return None
+
+    return wait_for(saved, timeout=30, why=lambda: problem, interval=0.2)
 
 
 PROJECTOR: ViewportSize = {"width": 1366, "height": 900}  # a classroom projector

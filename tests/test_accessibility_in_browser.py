@@ -24,9 +24,9 @@ import pytest
 from playwright.sync_api import expect
 
 from .browser import NEEDS_CHROMIUM, PANEL, PROJECTOR, chromium_context, jupyter_lab, open_in_lab, run_all
-from .conftest import seconds
+from .helpers import seconds
 
-pytestmark = NEEDS_CHROMIUM
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 ROOT = Path(__file__).parent.parent
 COURSE = ROOT / "notebooks"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from .browser import (
     NEEDS_CHROMIUM,
     cell,
@@ -17,9 +19,9 @@ from .browser import (
     serve_folder,
     write_notebook,
 )
-from .conftest import seconds
+from .helpers import seconds
 
-pytestmark = NEEDS_CHROMIUM
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 
 def test_moving_the_interval_slider_updates_the_plot(tmp_path):

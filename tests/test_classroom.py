@@ -12,7 +12,7 @@ from websockets.sync.client import connect
 import duplexlab as dl
 from duplexlab.errors import HTTPStatusError
 
-from .conftest import seconds, wait_for
+from .helpers import seconds, wait_for
 
 
 @pytest.fixture
@@ -105,6 +105,7 @@ ISOLATED = pytest.mark.skipif(
 )
 
 
+@pytest.mark.process
 @ISOLATED
 def test_with_bubblewrap_the_classroom_judge_runs_code_without_network_or_homes(classroom):
     """A classroom's judge runs a submission inside bubblewrap: it answers, but the code sees no home,
@@ -147,7 +148,7 @@ def test_the_teachers_own_clients_and_sockets_carry_the_teachers_credential(clas
 
 def test_joining_an_unreachable_lab_says_why_in_plain_words():
     """dl.join to a port where nothing listens raises ConnectionError with the diagnosis."""
-    from .conftest import free_port
+    from .helpers import free_port
 
     with pytest.raises(ConnectionError, match="refused"):
         dl.join(f"http://127.0.0.1:{free_port()}", "ABCDEFGH", name="asha")
@@ -209,7 +210,6 @@ def test_a_students_exercise_checks_reach_the_teachers_dashboard(classroom, monk
 def test_the_teachers_interval_slider_moves_every_following_students_experiment(classroom):
     """The dashboard's class polling interval reaches a student's own polling experiment (which runs
     against the student's own lab: the classroom judge is off), and it runs again at that interval."""
-    import time
 
     board = dl.widgets.Dashboard(classroom)
     seat = dl.join(classroom.url, classroom.roster.code, name="ravi")
@@ -219,10 +219,11 @@ def test_the_teachers_interval_slider_moves_every_following_students_experiment(
         alone = dl.widgets.PollingExperiment(own, judge_seconds=0.5, students=1, autorun=False, follow=False)
         assert alone.follow is None
         board.interval.value = 0.3
-        deadline = time.monotonic() + 10
-        while experiment.interval.value != 0.3 or experiment.runs_done < 1:
-            assert time.monotonic() < deadline, (experiment.interval.value, experiment.runs_done)
-            time.sleep(0.05)
+        wait_for(
+            lambda: experiment.interval.value == 0.3 and experiment.runs_done >= 1,
+            timeout=10,
+            why=lambda: (experiment.interval.value, experiment.runs_done),
+        )
         experiment.wait_idle()
         assert experiment.results and experiment.results[-1].interval == 0.3
 
@@ -455,10 +456,7 @@ def test_one_student_cannot_fill_the_class_judge_queue(held_judge):
         release.set()
         first = mine.history[0].json()["poll"]
         mine.poll(first, interval=0.05)
-        deadline = time.monotonic() + 5
-        while lab.judge._in_flight.get("greedy"):
-            assert time.monotonic() < deadline, lab.judge._in_flight
-            time.sleep(0.02)
+        wait_for(lambda: not lab.judge._in_flight.get("greedy"), why=lambda: lab.judge._in_flight)
         assert mine.post("/api/judge/submissions", json={"code": "print('again')"}).status == 202
     assert len(lab.judge.submissions) == MAX_PER_SUBMITTER + 2
 
@@ -489,6 +487,7 @@ def test_a_classroom_runs_one_server_and_shares_it_only_with_credentials():
         dl.stop()
 
 
+@pytest.mark.process
 @ISOLATED
 def test_a_classroom_submission_sees_only_its_own_processes_whoever_the_teacher_runs_as(classroom):
     """Inside bubblewrap a submission has a process namespace and a /proc of its own: it lists only its
@@ -577,7 +576,7 @@ def test_the_dashboard_says_who_is_here_and_counts_each_push_and_its_bytes(class
     assert rows["asha"]["here"] and not rows["ravi"]["here"] and rows["ravi"]["seen_ago"] is None
     assert rows["asha"]["pushed"] == 4  # subscribed, welcome, the notification, the chat line
     assert rows["asha"]["pushed_bytes"] >= len(text) + len("hi class") + 4 * len('{"type": ""}')
-    time.sleep(0.5)
+    wait_for(lambda: "2 student(s)" in board.load.value, why=lambda: board.load.value)  # refreshed on its own
     board._refresh()
     assert "2 student(s)</b>, 1 here now" in board.load.value and "● here" in board.table.value
     assert "not yet" in board.table.value

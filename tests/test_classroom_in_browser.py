@@ -4,6 +4,8 @@ teacher removes the student; after a page reload it rejoins on a fresh ticket.""
 
 from __future__ import annotations
 
+import pytest
+
 from .browser import (
     NEEDS_CHROMIUM,
     PANEL,
@@ -18,9 +20,9 @@ from .browser import (
     screenshot_on_failure,
     write_notebook,
 )
-from .conftest import seconds
+from .helpers import seconds
 
-pytestmark = NEEDS_CHROMIUM
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 # a teacher's lab and asha's seat in one kernel; asha's widget; a cell that waits until its socket is open
 STUDENT_WIDGET = (

@@ -19,11 +19,15 @@ import pytest
 
 from duplexlab.apps.sandbox import isolation
 
-from .conftest import FLOOD, seconds
+from .helpers import FLOOD, seconds
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("ip") is None or os.geteuid() != 0, reason="needs root and iproute2 (bash .ci/run installs it)"
-)
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.process,
+    pytest.mark.skipif(
+        shutil.which("ip") is None or os.geteuid() != 0, reason="needs root and iproute2 (bash .ci/run installs it)"
+    ),
+]
 
 TEACHER = "192.0.2.1"
 

@@ -18,7 +18,9 @@ import pytest
 import duplexlab as dl
 from duplexlab.cluster.balancer import pick
 
-from .conftest import FLOOD, free_port, seconds, wait_for
+from .helpers import FLOOD, accepts, free_port, seconds, wait_for
+
+pytestmark = pytest.mark.process  # cluster servers and redis-server
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +37,7 @@ def redis_url():
         stderr=subprocess.DEVNULL,
     )
     url = f"redis://:{password}@127.0.0.1:{port}/0"
-    deadline = time.monotonic() + seconds(10)
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
+    wait_for(lambda: accepts(port), timeout=10, why=lambda: "redis-server did not start", interval=0.05)
     yield url
     proc.terminate()  # its output goes to /dev/null: no unread pipe to block on
     try:
@@ -111,10 +106,12 @@ def test_a_numbered_stream_resumes_on_another_server_with_nothing_lost_or_repeat
     follower.start()
     try:
         for batch in range(100):
-            deadline = time.monotonic() + seconds(10)
-            while follower.connections <= batch or tap.open_connections < 1:  # back, on the next server
-                assert time.monotonic() < deadline, follower.status
-                time.sleep(0.005)
+            wait_for(  # back, on the next server
+                lambda batch=batch: follower.connections > batch and tap.open_connections >= 1,
+                timeout=10,
+                why=lambda: follower.status,
+                interval=0.005,
+            )
             cluster.publish("scores", *range(batch * 100, batch * 100 + 100), on=batch % 3)
             time.sleep(0.005)
             assert tap.cut() == 1
@@ -139,10 +136,7 @@ def test_a_server_behind_the_log_does_not_send_numbers_the_client_already_has(cl
     behind = dl.ResilientClient(cluster.server_url("B", ws=True) + "/stream/lag", after=5)
     behind.start()
     try:
-        deadline = time.monotonic() + seconds(10)
-        while behind.connections < 1:
-            assert time.monotonic() < deadline, behind.status
-            time.sleep(0.01)
+        wait_for(lambda: behind.connections >= 1, timeout=10, why=lambda: behind.status, interval=0.01)
         cluster.publish("lag", *range(8), on="A")
         assert behind.wait_for(3, timeout=seconds(10)), behind
         time.sleep(0.2)  # room for anything that would come twice
@@ -283,10 +277,12 @@ def test_a_dead_backplane_is_said_not_hidden(cluster_lab):
     cluster.backplane.process.wait(5)
     with pytest.raises(ValueError, match="server A: .*(Connection|Error)"):
         cluster.notify("meera", "into the void", on="A")
-    deadline = time.monotonic() + seconds(10)
-    while not all(s["backplane_error"] for s in cluster.stats().values()):
-        assert time.monotonic() < deadline, cluster.stats()
-        time.sleep(0.2)
+    wait_for(
+        lambda: all(s["backplane_error"] for s in cluster.stats().values()),
+        timeout=10,
+        why=cluster.stats,
+        interval=0.2,
+    )
 
 
 @pytest.mark.parametrize("cluster_lab", BACKPLANES, indirect=True)
@@ -296,10 +292,7 @@ def test_an_event_stream_cut_from_one_server_resumes_on_another_by_its_last_even
     cluster = cluster_lab.cluster
     for i in range(6):
         cluster.notify("sse", f"event {i}", on="ABC"[i % 3])
-    deadline = time.monotonic() + seconds(5)
-    while min(s["notifications"] for s in cluster.stats().values()) < 6:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for(lambda: min(s["notifications"] for s in cluster.stats().values()) >= 6, why=cluster.stats, interval=0.05)
     with dl.Client(cluster.server_url("A")) as on_a, dl.Client(cluster.server_url("B")) as on_b:
         first = on_a.events("/api/users/sse/events", count=3, timeout=5)
         rest = on_b.events("/api/users/sse/events", count=3, timeout=5, last_event_id=first[-1].event.id)
@@ -327,17 +320,15 @@ def test_a_killed_lab_takes_its_servers_and_backplane_with_it(which, tmp_path):
     proc.kill()
     proc.wait(5)
     proc.stdout.close()
-    deadline = time.monotonic() + seconds(10)
-    for port in ports[1:]:
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            except OSError:
-                break
-            if time.monotonic() > deadline:
-                holder = subprocess.run(["ss", "-ltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
-                pytest.fail(f"port {port} (of {ports}) still open after the lab was killed:\n{holder}")
-            time.sleep(0.1)
+
+    def holders() -> str:
+        held = [p for p in ports[1:] if accepts(p, timeout=0.5)]
+        listing = [
+            subprocess.run(["ss", "-ltnp", f"sport = :{p}"], capture_output=True, text=True).stdout for p in held
+        ]
+        return f"ports {held} (of {ports}) still open after the lab was killed:\n" + "".join(listing)
+
+    wait_for(lambda: not any(accepts(p, timeout=0.5) for p in ports[1:]), timeout=10, why=holders, interval=0.1)
 
 
 # Run as `nobody` by the test below: every /proc/<pid>/cmdline and environ it can read, searched for

@@ -34,9 +34,9 @@ from .browser import (
     saved_notebook,
     screenshot_on_failure,
 )
-from .conftest import seconds
+from .helpers import seconds, wait_for
 
-pytestmark = NEEDS_CHROMIUM
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 COURSE = Path(__file__).parent.parent / "notebooks"
 # the students' lessons, then the teacher's notebook (solutions are run headless, in test_notebooks)
@@ -340,10 +340,13 @@ def step_05(page) -> None:
     assert "✓" in check and "widgets still showing" in check, check
     widget.locator(".duplexlab-socket").click(button="right")
     page.get_by_role("menuitem", name="Clear Cell Output").click()
-    deadline = time.monotonic() + seconds(10)
-    while "closed with 1000 'unmount'" not in (report := run_one(page, "browser.report()")):
-        assert time.monotonic() < deadline, report
-        time.sleep(0.5)
+    reports: list[str] = []
+
+    def unmounted() -> bool:
+        reports.append(run_one(page, "browser.report()"))
+        return "closed with 1000 'unmount'" in reports[-1]
+
+    wait_for(unmounted, timeout=10, why=lambda: reports[-1], interval=0.5)
 
 
 def step_06(page) -> None:

@@ -25,7 +25,7 @@ from .browser import (
     screenshot_on_failure,
     write_notebook,
 )
-from .conftest import seconds
+from .helpers import seconds
 
 PROBE_SCRIPT = "import duplexlab as dl\nprint(dl.doctor())\ndl.stop()"
 
@@ -65,6 +65,7 @@ def test_every_check_says_what_it_found_and_what_to_do_when_it_is_not_right(lab)
     assert max(len(line) for line in text.splitlines()) <= 100  # a projector's width, not wrapped mid-word
 
 
+@pytest.mark.process
 def test_a_low_open_file_limit_is_flagged_with_the_command_that_fixes_it():
     """Under ulimit -n 1024 (prlimit), the open-files line warns and names ulimit -n 4096."""
     if shutil.which("prlimit") is None:
@@ -73,6 +74,7 @@ def test_a_low_open_file_limit_is_flagged_with_the_command_that_fixes_it():
     assert line.startswith("! open files: 1024 allowed") and "→" in line and "ulimit -n 4096" in line, line
 
 
+@pytest.mark.process
 @pytest.mark.parametrize(
     ("signs", "said"),
     [
@@ -94,6 +96,7 @@ def test_it_tells_where_the_notebook_runs_and_how_the_widget_gets_to_the_lab(sig
         assert "over the widget's comm" in where and "straight" not in where
 
 
+@pytest.mark.kernel
 def test_in_a_kernel_without_a_browser_it_prints_its_lines_and_shows_the_box_to_no_one():
     """nbclient (no browser): the lines are printed, the box is a widget with its text fallback, no error."""
     nb = new_notebook(cells=[new_code_cell("import duplexlab as dl\ndl.doctor()"), new_code_cell("dl.stop()")])
@@ -106,6 +109,7 @@ def test_in_a_kernel_without_a_browser_it_prints_its_lines_and_shows_the_box_to_
     assert "widgets don't render in this front end" in widget["data"]["text/plain"]
 
 
+@pytest.mark.browser
 @NEEDS_CHROMIUM
 @pytest.mark.parametrize("ui", ["lab", "notebook"])
 def test_in_the_browser_the_box_checks_widgets_and_every_way_to_the_lab(tmp_path, ui):

@@ -13,7 +13,7 @@ from websockets.frames import Frame, Opcode
 
 import duplexlab as dl
 
-from .conftest import seconds
+from .helpers import seconds, wait_for
 
 PING, PONG_WAIT, CLOSE_WAIT = 1.0, 1.0, 0.5
 
@@ -107,10 +107,7 @@ def test_latency_cut_and_dropped_server_side(lab):
     hanging.send("anyone there?")
     assert time_until_closed(hanging, 1.0) is None  # the client side still looks open
     assert tap.dropped_bytes > 0
-    deadline = time.perf_counter() + seconds(2)
-    while [r for r in lab.websockets.open_connections if r.path == "/echo"]:
-        assert time.perf_counter() < deadline  # the server saw its side close
-        time.sleep(0.02)
+    wait_for(lambda: not [r for r in lab.websockets.open_connections if r.path == "/echo"], timeout=2)  # server side
     hanging.close()
 
 
@@ -236,8 +233,5 @@ def test_a_client_that_leaves_a_silenced_path_is_no_longer_counted(lab):
     assert tap.open_connections == 1
     tap.silence()
     ws.close()
-    deadline = time.perf_counter() + seconds(3)
-    while tap.open_connections and time.perf_counter() < deadline:
-        time.sleep(0.02)
-    assert tap.open_connections == 0
+    wait_for(lambda: tap.open_connections == 0, timeout=3, why=lambda: tap.open_connections)
     assert lab.ws_connections == 1  # the server still holds its side: nobody told it

@@ -18,7 +18,7 @@ import duplexlab as dl
 from duplexlab.apps import realtime
 from duplexlab.runtime.hygiene import HEADER_TIMEOUT, RateLimitedLog
 
-from .conftest import seconds
+from .helpers import seconds, wait_for
 
 
 def exchange(port: int, *parts: bytes, pause: float = 0.0) -> bytes:
@@ -82,9 +82,7 @@ def test_ten_thousand_connections_keep_a_bounded_record(lab):
             await asyncio.gather(*(one() for _ in range(200)))
 
     asyncio.run(crowd())
-    deadline = time.monotonic() + seconds(5)
-    while lab.websockets.open_connections and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: not lab.websockets.open_connections, why=lambda: len(lab.websockets.open_connections))
     records = lab.websockets.records
     assert len(records) == realtime.MAX_RECORDS
     assert records[-1].id == 10_000 and not lab.websockets.open_connections
@@ -95,14 +93,10 @@ def test_an_abandoned_long_poll_is_forgotten_at_once(lab):
     before = len(lab.notifications._listeners)
     sock = socket.create_connection(("127.0.0.1", lab.port))
     sock.sendall(b"GET /api/users/asha/notifications/wait?timeout=30 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-    deadline = time.monotonic() + seconds(2)
-    while len(lab.notifications._listeners) == before and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: len(lab.notifications._listeners) != before, timeout=2, interval=0.01)
     assert len(lab.notifications._listeners) == before + 1
     sock.close()
-    deadline = time.monotonic() + seconds(2)
-    while len(lab.notifications._listeners) > before and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: len(lab.notifications._listeners) <= before, timeout=2, interval=0.01)
     assert len(lab.notifications._listeners) == before
 
 
@@ -157,6 +151,7 @@ lab.close()
 """
 
 
+@pytest.mark.process
 @pytest.mark.skipif(shutil.which("prlimit") is None, reason="needs prlimit (util-linux)")
 def test_half_requests_under_1024_files_do_not_lock_out_a_client(tmp_path):
     """1,100 half-sent requests to a lab limited to 1,024 files: a retrying client gets in
@@ -173,7 +168,6 @@ def test_half_requests_under_1024_files_do_not_lock_out_a_client(tmp_path):
     held: list[socket.socket] = []
     try:
         http_port, ws_port = map(int, proc.stdout.readline().split())
-        t0 = time.monotonic()
         for _ in range(1100):
             try:
                 sock = socket.create_connection(("127.0.0.1", http_port), timeout=1)
@@ -181,20 +175,18 @@ def test_half_requests_under_1024_files_do_not_lock_out_a_client(tmp_path):
                 held.append(sock)
             except OSError:
                 pass
-        got_in = None
-        deadline = t0 + seconds(HEADER_TIMEOUT + 2)
-        while time.monotonic() < deadline:
+
+        def served() -> bool:
             try:
                 answer = exchange(
                     http_port, b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
                 )
-                if answer.startswith(b"HTTP/1.1 200"):
-                    got_in = time.monotonic() - t0
-                    break
             except OSError:
-                pass
-            time.sleep(0.2)
-        assert got_in is not None, "the client never got in"
+                return False
+            return answer.startswith(b"HTTP/1.1 200")
+
+        # the held connections are let go after HEADER_TIMEOUT: then a client gets in
+        wait_for(served, timeout=HEADER_TIMEOUT + 2, why=lambda: "the client never got in", interval=0.2)
         from websockets.sync.client import connect as ws_connect
 
         with ws_connect(
@@ -274,9 +266,7 @@ def test_a_subscriber_that_never_reads_is_let_go(lab):
     )
     try:
         assert sock.recv(12) == b"HTTP/1.1 101"
-        deadline = time.monotonic() + seconds(2)
-        while not lab.websockets._server.connections and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: lab.websockets._server.connections, timeout=2, interval=0.01)
         server_side = next(iter(lab.websockets._server.connections))
         text = "x" * 3_900
         for _ in range(2_000):  # about 8 MB for a reader that takes none of it

@@ -4,7 +4,9 @@ import time
 
 import pytest
 
-from .conftest import seconds, wait_for
+from .helpers import seconds, wait_for
+
+pytestmark = pytest.mark.process  # the judge runs each submission in a child process
 
 
 def submit(client, **body):
@@ -80,10 +82,7 @@ def test_closing_the_lab_kills_running_code(lab):
 
     client = lab.client()
     sub = submit(client, code="import time; time.sleep(60)", time_limit=10).json()
-    deadline = time.perf_counter() + seconds(5)
-    while client.get(sub["poll"]).json()["status"] != "running":
-        assert time.perf_counter() < deadline
-        time.sleep(0.02)
+    wait_for(lambda: client.get(sub["poll"]).json()["status"] == "running")
 
     def children() -> set[str]:  # "running" comes before the process: the folder is made on a worker thread
         mine = set()
@@ -105,10 +104,11 @@ def test_closing_the_lab_kills_running_code(lab):
         except FileNotFoundError:
             return True
 
-    deadline = time.perf_counter() + seconds(2)  # a killed process may still be tearing down (state D)
-    while not all(gone(pid) for pid in running):
-        assert time.perf_counter() < deadline, [open(f"/proc/{p}/stat").read() for p in running if not gone(p)]
-        time.sleep(0.02)
+    wait_for(  # a killed process may still be tearing down (state D)
+        lambda: all(gone(pid) for pid in running),
+        timeout=2,
+        why=lambda: [open(f"/proc/{p}/stat").read() for p in running if not gone(p)],
+    )
 
 
 def test_ready_after_publishes_the_result_at_the_chosen_moment(lab):

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from .conftest import seconds
+from .helpers import seconds
+
+pytestmark = pytest.mark.kernel
 
 
 def run_cells(*sources: str) -> list[str]:

@@ -8,7 +8,7 @@ import pytest
 
 import duplexlab as dl
 
-from .conftest import free_port, lab_threads, open_fds, seconds
+from .helpers import free_port, lab_threads, open_fds, seconds, wait_for
 
 
 def test_blocking_cell_then_blocking_call_returns(default_lab):
@@ -86,8 +86,9 @@ def test_notify_and_schedule_create_notifications_on_the_server(lab):
     lab.notify("asha", "hello")
     due = lab.schedule(0.2, "asha", "later", kind="friend-accepted")
     assert [n["text"] for n in client.get("/api/users/asha/notifications").json()["notifications"]] == ["hello"]
-    time.sleep(0.2 + seconds(0.3))
-    notes = client.get("/api/users/asha/notifications").json()["notifications"]
+    listed = lambda: client.get("/api/users/asha/notifications").json()["notifications"]
+    wait_for(lambda: len(listed()) == 2, timeout=2, why=listed)  # the loop creates it at the due time
+    notes = listed()
     assert [n["text"] for n in notes] == ["hello", "later"]
     assert notes[1]["kind"] == "friend-accepted"
     assert 0 <= notes[1]["t"] - due < seconds(0.1)

@@ -26,6 +26,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parent.parent / "duplexlab"
 
 # the first component of a module's name inside the package decides its layer
@@ -257,6 +259,7 @@ def test_no_import_cycles():
     assert cycles == []
 
 
+@pytest.mark.process
 def test_importing_the_package_and_starting_a_lab_loads_no_plotting_or_widget_library():
     """`import duplexlab` and `dl.start()` load neither matplotlib nor ipywidgets; a widget does."""
     code = (

@@ -12,7 +12,7 @@ import pytest
 from duplexlab.errors import LabNotRunningError
 from duplexlab.runtime.loop import LoopThread
 
-from .conftest import seconds, wait_for
+from .helpers import seconds, wait_for
 
 
 @pytest.fixture

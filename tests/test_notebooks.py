@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from .conftest import seconds
+from .helpers import seconds
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 ALL = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
@@ -133,6 +133,7 @@ DIAGRAM_POINTS = {
 }
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("path", ALL + TEACHERS, ids=lambda p: p.stem)
 def test_notebook_executes(path):
     """The notebook runs top to bottom; only cells tagged raises-exception may raise; it holds no
@@ -162,6 +163,7 @@ def test_notebook_executes(path):
     print(f"{path.name}: {took:.1f} s, {len(checks)} exercise(s) not attempted")
 
 
+@pytest.mark.kernel
 def test_lesson_08_runs_with_the_embedded_backplane(monkeypatch):
     """Lesson 09 once more with DUPLEXLAB_BACKPLANE=embedded (CI has redis-server, which "auto" picks):
     the pip-only student's path runs, prints that fakeredis ran and that its hop is not Redis's."""
@@ -190,6 +192,7 @@ def test_every_lesson_with_exercises_has_its_solutions_notebook():
     assert len(SOLUTIONS) >= 7
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
 def test_solutions_notebook_passes_every_check(path):
     """Every solution in the solutions notebook gets ✓ from its check."""
@@ -247,6 +250,7 @@ def test_the_experts_corrections_are_in_their_lessons(name):
 CLAIM_LINES = {"02-polling.ipynb": 4, "05-chat-and-notifications.ipynb": 0, "06-side-by-side.ipynb": 10}
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("seed", ["1", "2"])
 @pytest.mark.parametrize("name", sorted(CLAIM_LINES))
 def test_measuring_lessons_under_other_seeds_print_checked_claims_and_no_nan(name, seed, monkeypatch):

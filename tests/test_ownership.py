@@ -9,17 +9,19 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from jupyter_client.manager import start_new_kernel
 
 import duplexlab as dl
 from duplexlab.clients.resilient import State
 
-from .conftest import seconds, wait_for
+from .helpers import seconds, wait_for
 from .test_kernel import run_cells
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
+@pytest.mark.kernel
 def test_twenty_one_liner_clients_then_stop_leave_nothing_in_a_kernel():
     """20 × dl.Client(lab.url).get(...) then dl.stop(): threads and fds back to the baseline, no "Unclosed"."""
     out = run_cells(
@@ -60,6 +62,7 @@ def test_stop_with_twenty_chat_sockets_full_of_unread_messages_takes_under_a_sec
     assert all(ws.state.name == "CLOSED" for ws in [*sockets, witness, *talkers])
 
 
+@pytest.mark.process
 def test_stop_with_a_thousand_idle_sockets_from_another_process_takes_under_a_second():
     """1,000 idle WebSockets held by another process: dl.stop() returns within 1 s."""
     lab = dl.start()
@@ -83,6 +86,7 @@ def test_stop_with_a_thousand_idle_sockets_from_another_process_takes_under_a_se
         proc.communicate(timeout=10)  # reads the pipes, so the wait can't hang on them
 
 
+@pytest.mark.process
 def test_the_judge_works_again_after_a_restart():
     """start → 8 concurrent submissions → stop → start → 8 more: all 16 judged."""
     judged = 0
@@ -114,9 +118,10 @@ def test_notifications_added_from_another_thread_reach_waiting_clients_at_once()
             break
 
     readers = [threading.Thread(target=long_poll), threading.Thread(target=stream)]
+    before = len(lab.notifications._listeners)
     for reader in readers:
         reader.start()
-    time.sleep(0.5)  # both are waiting
+    wait_for(lambda: len(lab.notifications._listeners) == before + 2)  # both are waiting
     t0 = time.perf_counter()
     lab.notifications.add("ishaan", "from the kernel thread")
     for reader in readers:
@@ -136,9 +141,7 @@ def test_stop_closes_every_resilient_client_and_nothing_reconnects():
 
     with dl.WebSocketServer(count) as server:
         follower = dl.ResilientClient(server.url + "/stream/x").start()
-        deadline = time.perf_counter() + seconds(5)
-        while follower.state is not State.CONNECTED and time.perf_counter() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: follower.state is State.CONNECTED, why=lambda: follower.state)
         dl.stop()
         stopped = time.perf_counter()
         time.sleep(0.5)
@@ -165,6 +168,7 @@ def test_a_resilient_client_counts_and_skips_what_it_cannot_read():
         follower.close()
 
 
+@pytest.mark.kernel
 def test_interrupting_a_blocking_poll_stops_its_requests():
     """Kernel → Interrupt on a cell blocked in client.poll(): from 0.5 s after, the server sees none for 2 s."""
     lab = dl.start()
@@ -176,11 +180,9 @@ def test_interrupting_a_blocking_poll_stops_its_requests():
             f"c = dl.Client({tap.url!r}, check=False)\n"
             "c.poll('/api/nowhere', interval=0.05, done=lambda r: False)"
         )
-        deadline = time.perf_counter() + seconds(30)
-        while tap.counts().requests < 5 and time.perf_counter() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: tap.counts().requests >= 5, timeout=30, interval=0.05, why=tap.counts)
         km.interrupt_kernel()
-        time.sleep(0.5)
+        time.sleep(seconds(0.5))  # room for the interrupt to land; then no request may come
         after_half_a_second = tap.counts().requests
         time.sleep(2.0)
         assert after_half_a_second >= 5
@@ -207,6 +209,7 @@ def test_a_failing_slider_run_says_so_in_the_widget():
     dl.stop()
 
 
+@pytest.mark.process
 def test_a_labs_clients_close_with_the_lab_even_while_still_referenced():
     """A client from lab.client() kept by a widget is closed by lab.close(): no "Unclosed" at exit."""
     code = (

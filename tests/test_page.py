@@ -1,12 +1,10 @@
 """A page's socket lifecycle: open on mount, close (1000, "unmount") on unmount."""
 
-import time
-
 import pytest
 
 import duplexlab as dl
 
-from .conftest import seconds, wait_for
+from .helpers import seconds, wait_for
 
 
 def test_mount_collects_pushes_and_unmount_closes(lab):
@@ -17,10 +15,7 @@ def test_mount_collects_pushes_and_unmount_closes(lab):
         lab.notify("meera", "hello")
         assert page.wait_for("notification", timeout=seconds(2))["text"] == "hello"
     assert not page.mounted
-    deadline = time.perf_counter() + seconds(2)
-    while lab.ws_connections:
-        assert time.perf_counter() < deadline
-        time.sleep(0.01)
+    wait_for(lambda: lab.ws_connections == 0, timeout=2, interval=0.01)
     record = lab.websockets.records[-1]
     assert (record.close_code, record.close_reason) == (1000, "unmount")
     page.unmount()  # twice is harmless
@@ -31,10 +26,7 @@ def test_unmount_happens_even_when_the_block_fails(lab):
     with pytest.raises(ZeroDivisionError):
         with dl.Page(lab, "/notifications/kabir"):
             _ = 1 / 0
-    deadline = time.perf_counter() + seconds(2)
-    while lab.ws_connections:
-        assert time.perf_counter() < deadline
-        time.sleep(0.01)
+    wait_for(lambda: lab.ws_connections == 0, timeout=2, interval=0.01)
 
 
 def test_waiting_for_nothing_times_out_and_sending_unmounted_is_refused(lab):

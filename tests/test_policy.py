@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 
 import pytest
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidStatus
@@ -12,7 +11,7 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidS
 from duplexlab.apps.realtime import close_request
 from duplexlab.runtime.policy import TICKET_PREFIX, RequestPolicy, normalize_origin, split_host
 
-from .conftest import seconds
+from .helpers import seconds, wait_for
 
 
 def raw(url_port: int, request: bytes) -> bytes:
@@ -194,9 +193,7 @@ def test_through_the_proxy_a_widget_closes_with_its_code_in_a_last_message(lab):
             ws.recv(timeout=seconds(5))
     assert (ws.close_code, ws.close_reason) == (1000, "unmount")
     record = next(r for r in lab.websockets.records if r.owner == "widget B")
-    deadline = time.monotonic() + seconds(5)
-    while record.open and time.monotonic() < deadline:  # the lab's side finishes its close a moment later
-        time.sleep(0.01)
+    wait_for(lambda: not record.open, interval=0.01)  # the lab's side finishes its close a moment later
     assert (record.close_code, record.close_reason, record.via) == (1000, "unmount", "proxy")
     for bad in ({"type": "close", "code": 1006}, {"type": "close", "code": 1000, "reason": "x" * 200}):
         assert close_request(json.dumps(bad)) is None
@@ -220,7 +217,5 @@ def test_a_proxy_that_keeps_a_loopback_host_is_still_recorded_as_the_proxy(lab):
         with pytest.raises(ConnectionClosed):  # 4001 is not a normal closure: ConnectionClosedError
             ws.recv(timeout=seconds(5))
     record = next(r for r in lab.websockets.records if r.owner == "widget C")
-    deadline = time.monotonic() + seconds(5)
-    while record.open and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: not record.open, interval=0.01)
     assert (record.via, record.close_code, record.close_reason) == ("proxy", 4001, "unmount")

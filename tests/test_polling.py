@@ -8,7 +8,7 @@ import pytest
 from duplexlab.clients.polling import expected_polls, poll
 from duplexlab.clients.reply import Reply
 
-from .conftest import seconds
+from .helpers import seconds
 
 
 def fake_reply(done: bool) -> Reply:

@@ -14,7 +14,7 @@ from duplexlab.check.result import Result
 from duplexlab.experiments.cluster import FanOut
 from duplexlab.feedback import WIDTH, Feedback, feedback_html, fit, fit_parts
 
-from .conftest import seconds
+from .helpers import seconds
 
 
 def assert_fits(text: str, *, source: str | None = None) -> None:

@@ -9,7 +9,7 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from .conftest import seconds
+from .helpers import seconds, wait_for
 
 
 def test_an_eavesdropper_on_every_open_channel_sees_no_private_message(lab):
@@ -23,6 +23,7 @@ def test_an_eavesdropper_on_every_open_channel_sees_no_private_message(lab):
     assert json.loads(private_ws.recv(timeout=seconds(2)))["private"] is True
 
     sse = lab.client()
+    before = len(lab.notifications._listeners)
     stream = threading.Thread(
         target=lambda: heard.extend(
             e.json()["text"] for e in sse.events("/api/users/meera/events", count=1, timeout=seconds(5))
@@ -36,7 +37,7 @@ def test_an_eavesdropper_on_every_open_channel_sees_no_private_message(lab):
         target=lambda: long_poll.append(waiter.get("/api/users/meera/notifications/wait?timeout=3").json()), daemon=True
     )
     polling.start()
-    time.sleep(0.3)
+    wait_for(lambda: len(lab.notifications._listeners) == before + 2)  # both are waiting
 
     secret = lab.notify("meera", "your code is 424242", kind="otp", private=True)
     assert json.loads(private_ws.recv(timeout=seconds(2)))["text"] == "your code is 424242"
@@ -64,10 +65,7 @@ def test_a_malformed_token_closes_with_1008(lab, token):
     with pytest.raises(ConnectionClosed) as info:
         ws.recv(timeout=seconds(3))
     assert info.value.rcvd.code == 1008, info.value
-    deadline = time.monotonic() + seconds(2)
-    while lab.websockets.open_connections and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert lab.websockets.open_connections == []  # closed on the server's side too
+    wait_for(lambda: lab.websockets.open_connections == [], timeout=2, interval=0.01)  # closed on the server's side too
 
 
 def test_an_expired_token_is_refused(lab):

@@ -32,9 +32,9 @@ from .browser import (
     run_all,
     screenshot_on_failure,
 )
-from .conftest import seconds
+from .helpers import seconds, wait_for
 
-pytestmark = NEEDS_CHROMIUM
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 COURSE = Path(__file__).parent.parent / "notebooks"
 SHOTS = Path(os.environ.get("DUPLEXLAB_SCREENSHOTS", "/tmp"))
@@ -87,9 +87,8 @@ def scroll_to(page, selector: str, *, nth: int = 0) -> None:
     """Scroll the notebook panel itself, in steps, until the ``nth`` match of ``selector`` is in view."""
     outer = f"{PANEL} .jp-WindowedPanel-outer"
     page.evaluate(f"document.querySelector('{outer}').scrollTop = 0")
-    deadline = time.monotonic() + seconds(60)
-    while time.monotonic() < deadline:
-        time.sleep(0.25)
+
+    def in_view() -> bool:
         top = page.evaluate(
             """([sel, n, outer]) => {
                  const el = document.querySelectorAll(sel)[n], o = document.querySelector(outer);
@@ -98,14 +97,17 @@ def scroll_to(page, selector: str, *, nth: int = 0) -> None:
             [selector, nth, outer],
         )
         if top is not None:
-            time.sleep(0.5)  # laid out: let it settle
-            return
+            return True
         moved = page.evaluate(
             f"(() => {{ const o = document.querySelector('{outer}'); const b = o.scrollTop; o.scrollTop += 200;"
             " return o.scrollTop !== b; })()"
         )
         assert moved, f"scrolled to the end without seeing {selector}"
-    raise AssertionError(f"{selector} never came into view")
+        return False
+
+    time.sleep(0.25)
+    wait_for(in_view, timeout=60, why=lambda: f"{selector} never came into view", interval=0.25)
+    time.sleep(0.5)  # laid out: let it settle
 
 
 SIZES = """(sel) => [...document.querySelectorAll(sel)].filter(e => e.getClientRects().length && e.textContent.trim())

@@ -18,7 +18,7 @@ import pytest
 
 import duplexlab as dl
 
-from .conftest import free_port, seconds
+from .helpers import free_port, wait_for
 
 
 @contextmanager
@@ -179,10 +179,12 @@ def network():
             "http.server.ThreadingHTTPServer(('192.0.2.1', 8000), H).serve_forever()\n"
         )
         server = subprocess.Popen(["ip", "netns", "exec", names["teacher"], sys.executable, "-c", code])
-        deadline = time.monotonic() + seconds(10)
-        while probe(names["student"], "http://192.0.2.1:8000")["cause"] != "reached":
-            assert time.monotonic() < deadline, "the teacher's server did not start"
-            time.sleep(0.1)
+        wait_for(
+            lambda: probe(names["student"], "http://192.0.2.1:8000")["cause"] == "reached",
+            timeout=10,
+            why=lambda: "the teacher's server did not start",
+            interval=0.1,
+        )
         yield names
     finally:
         if server is not None:
@@ -209,6 +211,8 @@ def probe(namespace: str, url: str, timeout: float = 2.0) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.process
+@pytest.mark.netns
 def test_across_namespaces_each_failure_is_named_for_what_it_is(network):
     """From real separate network stacks: the student reaches the teacher; a wrong port is refused;
     a student whose packets are dropped gets "timeout → firewall or client isolation"; a student
@@ -250,6 +254,7 @@ def _listening(pids: list[int]) -> list[str]:
     return found
 
 
+@pytest.mark.process
 @pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="reads Linux's /proc")
 def test_with_classroom_mode_off_nothing_listens_anywhere_but_loopback():
     """A lab with everything started (servers, a tap, a 3-server cluster and its backplane): every

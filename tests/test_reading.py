@@ -25,7 +25,7 @@ from tools.course_text import (
     words,
 )
 
-from .conftest import seconds
+from .helpers import seconds
 
 LESSONS = lessons()
 IDS = [lesson.path.stem for lesson in LESSONS]
@@ -84,6 +84,7 @@ def test_deep_dives_are_marked_by_heading_and_tag(lesson):
     assert not wrong, "\n".join(wrong)
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("lesson", LESSONS, ids=IDS)
 def test_the_core_runs_with_every_deep_dive_skipped(lesson):
     """Nothing in the core needs a deep dive: the lesson runs headless with every deep-dive cell left out."""

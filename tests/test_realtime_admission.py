@@ -14,7 +14,7 @@ from duplexlab.apps.realtime.routes import Refusal
 from duplexlab.runtime.classroom import Roster
 from duplexlab.runtime.policy import TICKET_PREFIX
 
-from .conftest import wait_for
+from .helpers import wait_for
 
 HOST = "127.0.0.1:8765"
 

@@ -12,7 +12,7 @@ from duplexlab.apps.realtime.stream import Topic, catch_up
 from duplexlab.runtime.classroom import Roster
 from duplexlab.runtime.websocket import LOGGER
 
-from .conftest import seconds
+from .helpers import seconds
 
 
 def test_the_websocket_logger_filters_closed_connections_once():

@@ -19,7 +19,7 @@ from nbclient import NotebookClient
 import duplexlab as dl
 from duplexlab.apps import events
 
-from .conftest import seconds
+from .helpers import seconds
 from .test_notebooks import NOT_A_NUMBER, NOTEBOOKS, _text
 
 # What a ✗ line may blame: chance (where the few events or ready moments fell, a short run) or the
@@ -173,6 +173,7 @@ def _probe(client, nb, code: str) -> str:
     return _text(cell)
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("name", sorted(AGAIN), ids=lambda n: n.split("-")[0])
 def test_cells_run_again_in_order_and_out_of_order(name):
     """Run All; every code cell again, in order; then the lesson's likely "again" cells out of order.

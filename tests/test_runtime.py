@@ -9,7 +9,7 @@ import pytest
 from duplexlab.errors import LabNotRunningError
 from duplexlab.runtime.loop import LoopThread
 
-from .conftest import seconds
+from .helpers import seconds
 
 
 def test_run_returns_the_coroutine_result():

@@ -10,7 +10,9 @@ import pytest
 
 from duplexlab.apps import sandbox
 
-from .conftest import seconds
+from .helpers import seconds, wait_for
+
+pytestmark = pytest.mark.process  # the judge's sandboxed children
 
 
 def judge(lab, code: str, **options) -> dict:
@@ -91,10 +93,7 @@ def test_a_grandchild_is_killed_with_the_submission(lab):
     assert done["verdict"] == "time-limit"
     assert time.perf_counter() - t0 < seconds(3)
     grandchild = int(done["output"].split()[0])
-    deadline = time.monotonic() + seconds(2)
-    while alive(grandchild) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not alive(grandchild)
+    wait_for(lambda: not alive(grandchild), timeout=2)
     assert_lab_serves(lab)
 
 
@@ -177,16 +176,12 @@ def test_stopping_the_lab_kills_running_submissions():
                 "time_limit": 10,
             },
         ).json()
-        deadline = time.monotonic() + seconds(5)
-        running = []
-        while not running and time.monotonic() < deadline:
-            time.sleep(0.05)
-            running = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p) == "sleep61.5"]
-    assert running, "the submission did not start its sleep"
-    deadline = time.monotonic() + seconds(2)
-    while any(alive(int(p)) for p in running) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not any(alive(int(p)) for p in running)
+        running = wait_for(
+            lambda: [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p) == "sleep61.5"],
+            why=lambda: "the submission did not start its sleep",
+            interval=0.05,
+        )
+    wait_for(lambda: not any(alive(int(p)) for p in running), timeout=2)
     assert sub["status"] == "queued"
 
 
@@ -266,15 +261,12 @@ for what, act in [("environ", lambda: open('/proc/{lab_pid}/environ', 'rb').read
 
     done = judge(lab, ESCAPE)
     middle = int(done["output"].split()[0])  # the setsid child printed its pid and left
-    deadline = time.monotonic() + seconds(2)
     leftovers = lambda: [
         p
         for p in os.listdir("/proc")
         if p.isdigit() and alive(int(p)) and _cmdline(p).endswith("main.py") and int(p) != middle
     ]
-    while leftovers() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert leftovers() == []
+    wait_for(lambda: leftovers() == [], timeout=2, why=leftovers, interval=0.05)
     assert_lab_serves(lab)
 
 

@@ -6,7 +6,7 @@ import logging
 
 from duplexlab.clients.seat import Seat
 
-from .conftest import free_port
+from .helpers import free_port
 
 
 def _seat_nowhere() -> Seat:

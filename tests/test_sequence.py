@@ -26,7 +26,7 @@ from duplexlab.show.widgets import sequence
 from duplexlab.wire.capture import Chunk, Direction
 from duplexlab.wire.flow import FlowDecoder, FlowEvent, Note
 
-from .conftest import seconds, wait_for
+from .helpers import seconds, wait_for
 
 UP, DOWN = Direction.UP, Direction.DOWN
 
@@ -228,6 +228,7 @@ def test_a_cut_and_a_silenced_path_are_drawn_as_breaks(lab):
     assert "server side dropped" in seq.svg()
 
 
+@pytest.mark.kernel
 def test_a_headless_run_keeps_the_diagram_of_the_cells_traffic_as_svg():
     """In nbclient (no browser) the cell that shows the diagram ends with a static SVG of its traffic,
     brought up to date after each later cell that added to it."""
@@ -300,6 +301,7 @@ def execute(client, code: str) -> tuple[list[dict], str]:
             return messages, text
 
 
+@pytest.mark.kernel
 def test_in_a_kernel_a_thousand_events_a_second_go_out_in_at_most_thirty_messages_a_second(kernel):
     """Through a real kernel's comm: a WebSocket echo at ~1,000 frames/s for 2 s is sent to the
     browser in ≤ 30 custom messages a second, and every frame arrives in them."""
@@ -568,6 +570,7 @@ def py_layout(events: list[FlowEvent], *, earlier: int = 0, font: int = 12, styl
     }
 
 
+@pytest.mark.process  # Node.js runs sequence.js
 def test_sequence_js_describes_lists_and_lays_out_as_python_does(tmp_path):
     """The browser draws what the static SVG draws: sequence.js's describe, textLines, geometry and
     layout give the same answers as Python's on the known capture (at 16 px too)."""
@@ -614,6 +617,7 @@ def record_a_flow(lab) -> list[FlowEvent]:
     return sorted(events.values(), key=lambda e: (e["t"], e["id"]))
 
 
+@pytest.mark.process  # Node.js runs sequence.js
 def test_sequence_js_lays_out_a_recorded_flow_as_python_does(lab, tmp_path):
     """On a flow recorded through two taps (HTTP, an event stream, WebSocket frames, a cut, a column
     reused), sequence.js puts every row at the y and every connection at the x that Python does, and
@@ -634,6 +638,7 @@ def test_sequence_js_lays_out_a_recorded_flow_as_python_does(lab, tmp_path):
         assert js["desc"] == py["desc"] and js["lines"] == py["lines"]
 
 
+@pytest.mark.process  # Node.js runs sequence.js
 def test_sequence_js_draws_with_the_style_the_kernel_sends(lab, tmp_path):
     """The widget sends the one Style to the browser, and sequence.js has no numbers of its own: given
     another style, it lays a flow out as Python does with that style."""

@@ -25,7 +25,7 @@ from .browser import (
     screenshot_on_failure,
     write_notebook,
 )
-from .conftest import seconds
+from .helpers import seconds, settled, wait_for
 
 ROOT = Path(__file__).parent.parent
 AXE = Path(os.environ.get("DUPLEXLAB_AXE") or ROOT / ".cache/axe/node_modules/axe-core/axe.min.js")
@@ -58,20 +58,10 @@ def start_run_all(page) -> None:
 def run_all_cells(page) -> None:
     """Run All, then wait until no cell runs or waits and the kernel has been idle for 2 s."""
     start_run_all(page)
-    quiet_since = None
-    deadline = time.monotonic() + seconds(240)
-    while time.monotonic() < deadline:
-        if page.evaluate(BUSY):
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > 2:
-            return
-        time.sleep(0.1)
-    raise AssertionError("Run All did not finish")
+    wait_for(settled(lambda: page.evaluate(BUSY), 2), timeout=240, why=lambda: "Run All did not finish", interval=0.1)
 
 
-pytestmark = NEEDS_CHROMIUM
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 LOOPS = 8
 CELLS = (
@@ -132,14 +122,17 @@ def test_the_diagram_draws_every_exchange_live_and_shows_bytes_on_hover(tmp_path
             ws_prompt = page.locator(f"{PANEL} .jp-CodeCell").nth(3).locator(".jp-InputArea-prompt")
             start, end = len(HTTP_ARROWS) - 2 * LOOPS, len(HTTP_ARROWS)
             counts_while_running: list[int] = []
-            deadline = time.monotonic() + seconds(120)
-            while not re.fullmatch(r"\[\d+\]:?", loop_prompt.inner_text().strip()):
-                assert time.monotonic() < deadline, "the looping cell did not finish"
+
+            def loop_done() -> bool:
+                if re.fullmatch(r"\[\d+\]:?", loop_prompt.inner_text().strip()):
+                    return True
                 if re.search(r"\d", ws_prompt.inner_text()) and "*" in loop_prompt.inner_text() and http.count():
                     count = len(arrow_labels(http))
                     if not counts_while_running or count != counts_while_running[-1]:
                         counts_while_running.append(count)
-                time.sleep(0.1)
+                return False
+
+            wait_for(loop_done, timeout=120, why=lambda: "the looping cell did not finish", interval=0.1)
             between = {n for n in counts_while_running if start < n < end}
             assert len(between) >= 2, (start, end, counts_while_running)  # seen part-way, twice at least
             last_prompt = page.locator(f"{PANEL} .jp-CodeCell").nth(5).locator(".jp-InputArea-prompt")

@@ -6,7 +6,7 @@ import pytest
 
 from duplexlab.wire.sse import Event, EventParser, encode
 
-from .conftest import seconds
+from .helpers import seconds
 
 
 def test_encode_then_parse_round_trips_byte_by_byte():

@@ -7,7 +7,7 @@ import pytest
 
 import duplexlab as dl
 
-from .conftest import seconds, wait_for
+from .helpers import seconds, wait_for
 
 
 def _raw_exchange(url: str, request: bytes) -> bytes:

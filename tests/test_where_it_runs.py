@@ -17,7 +17,6 @@ import secrets
 import shutil
 import socket
 import subprocess
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,9 +34,11 @@ from .browser import (
     run_one,
     screenshot_on_failure,
 )
-from .conftest import seconds
+from .helpers import seconds, wait_for
 
 pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.netns,
     NEEDS_CHROMIUM,
     pytest.mark.skipif(
         shutil.which("ip") is None or os.geteuid() != 0, reason="needs root and iproute2 (bash .ci/run installs it)"
@@ -105,11 +106,14 @@ def lesson_copy(folder: Path) -> str:
 
 def until(page, source: str, wanted: str, timeout: float = 15) -> str:
     """Run the cell containing ``source`` until its output contains ``wanted``."""
-    deadline = time.monotonic() + seconds(timeout)
-    while wanted not in (out := run_one(page, source)):
-        assert time.monotonic() < deadline, out
-        time.sleep(0.5)
-    return out
+    outputs: list[str] = []
+
+    def shows() -> bool:
+        outputs.append(run_one(page, source))
+        return wanted in outputs[-1]
+
+    wait_for(shows, timeout, why=lambda: outputs[-1], interval=0.5)
+    return outputs[-1]
 
 
 def chat_and_unmount(page, widget) -> None:

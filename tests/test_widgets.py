@@ -7,7 +7,7 @@ import duplexlab as dl
 from duplexlab.show import figure
 from duplexlab.show.widgets.plot import PlotView
 
-from .conftest import seconds
+from .helpers import seconds
 
 
 def test_slider_changes_are_debounced_into_one_run(lab):
