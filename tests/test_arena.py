@@ -60,6 +60,7 @@ def test_unknown_transport_is_refused():
         arena.run(transports=("carrier pigeon",))
 
 
+@pytest.mark.load
 def test_a_classroom_of_1000_returns_and_warns_nothing(caplog, recwarn):
     """1,000 clients per transport through the classroom widget: it returns, every transport
     delivers (at least 99 % of deliveries, on a loaded 2-core machine), nothing is logged or warned."""

@@ -430,6 +430,7 @@ def test_malformed_log_entries_are_skipped_and_reported_and_the_log_goes_on(clus
 
 
 @pytest.mark.parametrize("cluster_lab", ["none"], indirect=True)
+@pytest.mark.load
 def test_a_flood_on_the_balancer_leaves_the_lab_answering_and_its_log_short(cluster_lab):
     """12,000 event-stream requests through the cluster's balancer, from another process: the
     balancer holds what the lab's connection gate allows it and refuses the rest with 503, so the

@@ -70,6 +70,7 @@ def test_chunked_bodies_are_read_whole_and_limited(lab):
     assert b"limit" in answer
 
 
+@pytest.mark.load
 def test_ten_thousand_connections_keep_a_bounded_record(lab):
     """10,000 WebSockets opened and closed: the kept records stay at MAX_RECORDS."""
 
@@ -153,6 +154,7 @@ lab.close()
 
 @pytest.mark.process
 @pytest.mark.skipif(shutil.which("prlimit") is None, reason="needs prlimit (util-linux)")
+@pytest.mark.load
 def test_half_requests_under_1024_files_do_not_lock_out_a_client(tmp_path):
     """1,100 half-sent requests to a lab limited to 1,024 files: a retrying client gets in
     within the header time limit + 2 s, and the lab writes at most 20 log lines."""

@@ -63,6 +63,7 @@ def test_stop_with_twenty_chat_sockets_full_of_unread_messages_takes_under_a_sec
 
 
 @pytest.mark.process
+@pytest.mark.load
 def test_stop_with_a_thousand_idle_sockets_from_another_process_takes_under_a_second():
     """1,000 idle WebSockets held by another process: dl.stop() returns within 1 s."""
     lab = dl.start()

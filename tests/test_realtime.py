@@ -88,6 +88,7 @@ def test_bad_paths_and_names_are_refused_at_the_handshake(lab):
     assert info.value.response.status_code == 400
 
 
+@pytest.mark.load
 def test_hundred_clients_come_and_go_leaving_nothing(lab):
     """100 clients connect and leave: the live count returns to 0 and no task is left."""
 

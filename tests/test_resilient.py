@@ -24,6 +24,7 @@ def test_backoff_grows_caps_and_jitters():
         b.wait(0)
 
 
+@pytest.mark.load
 def test_ten_thousand_messages_through_a_hundred_cuts_arrive_once_in_order(lab):
     """10,000 numbered messages while the tap cuts the connection 100 times: each arrives once, in order."""
     tap = lab.tap(lab.ws_url)
