@@ -178,7 +178,7 @@ def test_stopping_the_lab_kills_running_submissions():
             },
         ).json()
         deadline = time.monotonic() + seconds(5)
-        running = []
+        running: list[str] = []
         while not running and time.monotonic() < deadline:
             time.sleep(0.05)
             running = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p) == "sleep61.5"]

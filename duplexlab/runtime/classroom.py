@@ -45,7 +45,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -392,7 +392,7 @@ def bearer(value: str | None) -> str | None:
     return None
 
 
-Rule = Callable[[web.Request, Student], Awaitable[web.StreamResponse | None]]
+Rule = Callable[[web.Request, Student], Coroutine[Any, Any, web.StreamResponse | None]]  # an async def
 """An app's own rule at the door, run on every request that carries a credential, after the door's checks.
 
 It answers the request itself (an endpoint of its own), raises a refusal (:func:`~.http.json_error`),
