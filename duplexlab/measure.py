@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .feedback import feedback_html, fit, fit_parts
 
 __all__ = ["Prediction", "Stats", "first_seen", "percentile", "reveal", "summarize"]
+
+K = TypeVar("K", bound=Hashable)  # an event id
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -88,9 +91,7 @@ def summarize(values: Iterable[float]) -> Stats:
     )
 
 
-def first_seen(
-    created: Mapping[object, float], sightings: Iterable[tuple[float, Iterable[object]]]
-) -> dict[object, float]:
+def first_seen(created: Mapping[K, float], sightings: Iterable[tuple[float, Iterable[K]]]) -> dict[K, float]:
     """When the client first learned of each server event.
 
     Args:
@@ -105,7 +106,7 @@ def first_seen(
 
         first_seen({1: 0.5, 2: 1.2}, [(1.0, [1]), (2.0, [1, 2])])   # {1: 1.0, 2: 2.0}
     """
-    seen: dict[object, float] = {}
+    seen: dict[K, float] = {}
     for t, ids in sorted(sightings, key=lambda s: s[0]):
         for event_id in ids:
             if event_id in created and event_id not in seen and t >= created[event_id]:

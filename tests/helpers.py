@@ -25,9 +25,9 @@ def seconds(s: float) -> float:
 
 
 def wait_for(
-    condition: Callable[[], T | None],
+    condition: Callable[..., T | None],  # a lambda binding a loop variable (x=x) is fine too
     timeout: float = 5.0,
-    why: Callable[[], object] = lambda: "timed out",
+    why: Callable[..., object] = lambda: "timed out",
     interval: float = 0.02,
 ) -> T:
     """Wait until ``condition()`` is true (checked every ``interval`` seconds) and return what it gave;

@@ -8,6 +8,7 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 import duplexlab as dl
 from duplexlab.errors import HTTPStatusError
@@ -89,6 +90,7 @@ def test_without_isolation_the_classroom_judge_is_off_and_says_why(monkeypatch):
 
     monkeypatch.setattr(sandbox, "isolation", lambda: None)
     lab = dl.Lab(classroom=True).start()
+    assert lab.roster is not None
     try:
         seat = dl.join(lab.url, lab.roster.code, name="kabir")
         with seat.client(check=False) as mine:
@@ -234,7 +236,7 @@ def test_a_browser_ticket_needs_the_credential_and_dies_with_the_student(classro
     from duplexlab.runtime.policy import TICKET_PREFIX
 
     seat = dl.join(classroom.url, classroom.roster.code, name="kabir")
-    protocols = ["duplexlab", TICKET_PREFIX + seat.ticket()]
+    protocols = [Subprotocol("duplexlab"), Subprotocol(TICKET_PREFIX + seat.ticket())]
     with connect(classroom.ws_url + "/echo", proxy=None, subprotocols=protocols, open_timeout=5) as ws:
         ws.send("ok")
         assert ws.recv(timeout=5) == "ok"
@@ -243,7 +245,11 @@ def test_a_browser_ticket_needs_the_credential_and_dies_with_the_student(classro
         assert stranger.post("/api/classroom/ticket", json={}).status == 401
     classroom.remove_student("kabir")
     with pytest.raises(InvalidStatus) as refused:
-        connect(classroom.ws_url + "/echo", proxy=None, subprotocols=["duplexlab", TICKET_PREFIX + spare])
+        connect(
+            classroom.ws_url + "/echo",
+            proxy=None,
+            subprotocols=[Subprotocol("duplexlab"), Subprotocol(TICKET_PREFIX + spare)],
+        )
     assert refused.value.response.status_code == 403
 
 
@@ -300,7 +306,7 @@ def test_a_student_reads_and_follows_only_their_own_notifications(classroom):
         connect(
             classroom.ws_url + "/notifications/ravi",
             proxy=None,
-            subprotocols=["duplexlab", TICKET_PREFIX + asha.ticket()],
+            subprotocols=[Subprotocol("duplexlab"), Subprotocol(TICKET_PREFIX + asha.ticket())],
             open_timeout=5,
         )
     assert ticket_refused.value.response.status_code == 403
@@ -592,6 +598,7 @@ def test_the_dashboard_says_who_is_here_and_counts_each_push_and_its_bytes(class
     assert "ravi" in classroom.roster.students and "Click again" in board.remove_button.description
     board._remove_clicked()
     assert "ravi" not in classroom.roster.students and board.pick.value is None
+    assert board._last is not None
     board._last = (board._last[0], {**board._last[1], "ravi": (10**6, 10**9, 10**6, 10**9)})  # ravi had been busy
     board._refresh()  # the room shrank: the load counts the students still in it, never below zero
     assert "-" not in board.load_line(), board.load_line()
@@ -726,7 +733,8 @@ def test_a_students_sockets_share_one_budget_and_the_dashboard_says_who_hit_it(c
             refused.append(closed)
     assert len(kept) <= SOCKETS_PER_STUDENT == 4
     assert refused and all(c.rcvd is not None and c.rcvd.code == 1008 for c in refused)
-    assert f"{SOCKETS_PER_STUDENT} sockets" in refused[0].rcvd.reason, refused[0].rcvd
+    first = refused[0].rcvd
+    assert first is not None and f"{SOCKETS_PER_STUDENT} sockets" in first.reason, first
 
     import threading
 

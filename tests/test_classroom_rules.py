@@ -110,5 +110,5 @@ def test_the_dashboards_endpoints_answer_and_others_pass():
     roster.settings["poll_interval"] = 2.0
     rule = rules.dashboard(roster)
     answer = asyncio.run(rule(_request("GET", "/api/classroom/settings"), _student()))
-    assert answer is not None and json.loads(answer.text or "") == {"poll_interval": 2.0}
+    assert isinstance(answer, web.Response) and json.loads(answer.text or "") == {"poll_interval": 2.0}
     assert asyncio.run(rule(_request("GET", "/api/users/asha/notifications"), _student())) is None

@@ -177,7 +177,9 @@ def test_stop_leaves_no_server_or_backplane_process_and_no_open_port(which):
     cluster = lab.cluster
     assert cluster is not None and cluster.backplane is not None
     assert which.split("-")[0] in cluster.backplane.kind
-    pids = [node.pid for node in cluster.nodes] + [cluster.backplane.pid]
+    backplane_pid = cluster.backplane.pid
+    assert backplane_pid is not None
+    pids = [node.pid for node in cluster.nodes] + [backplane_pid]
     ports = [cluster.http.port, cluster.ws.port] + [p for node in cluster.nodes for p in (node.http_port, node.ws_port)]
     ports.append(int(cluster.backplane.url.rsplit(":", 1)[1].split("/")[0]))
     t0 = time.perf_counter()

@@ -122,8 +122,12 @@ def test_the_log_filter_lets_one_line_per_kind_through():
     """100 identical errors with tracebacks → one line without traceback; the next says how many."""
     logger = logging.getLogger("duplexlab.test-flood")
     records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
     logger.addHandler(handler)
     limit = RateLimitedLog(window=0.2)
     logger.addFilter(limit)
@@ -167,6 +171,7 @@ def test_half_requests_under_1024_files_do_not_lock_out_a_client(tmp_path):
             stderr=err,
             text=True,
         )
+    assert proc.stdin is not None and proc.stdout is not None
     held: list[socket.socket] = []
     try:
         http_port, ws_port = map(int, proc.stdout.readline().split())
@@ -254,7 +259,8 @@ def test_every_channel_closes_oversize_messages_with_1009(lab):
         with pytest.raises(ConnectionClosed) as info:
             while True:
                 ws.recv(timeout=seconds(3))
-        assert info.value.rcvd.code == 1009, path
+        close = info.value.rcvd
+        assert close is not None and close.code == 1009, path
 
 
 def test_a_subscriber_that_never_reads_is_let_go(lab):
@@ -296,8 +302,10 @@ def test_the_gate_holds_each_address_and_each_door_to_its_share():
     assert b"your address 192.0.2.9 holds 3" in gate.busy_response()
     assert gate.admit(("192.0.2.10", 1)) is not None  # another machine
     assert all(gate.admit(("127.0.0.1", port)) is not None for port in range(10))  # the lab's own machine
-    flood[0].leave()
-    flood[0].leave()  # twice is harmless
+    first = flood[0]
+    assert first is not None
+    first.leave()
+    first.leave()  # twice is harmless
     assert gate.admit(("192.0.2.9", 99)) is not None
     gate.shares["balancer"] = 0.5
     held = [gate.admit(("127.0.0.1", port), weight=2, door="balancer") for port in range(40)]

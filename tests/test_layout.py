@@ -96,7 +96,7 @@ def imports(path: Path):
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     tree = ast.parse(path.read_text())
-    found = []
+    found: list[tuple[str, str]] = []
 
     def visit(node, where):
         for child in ast.iter_child_nodes(node):

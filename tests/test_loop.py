@@ -55,7 +55,7 @@ def test_call_on_the_loop_thread_runs_inline(loop):
 
 def test_call_without_a_running_loop_raises_lab_not_running():
     """A loop never started, or closed, refuses with LabNotRunningError (and fn never runs)."""
-    ran = []
+    ran: list[int] = []
     idle = LoopThread(name="never-started")
     with pytest.raises(LabNotRunningError):
         idle.call(ran.append, 1)
@@ -79,7 +79,7 @@ def test_an_exception_in_fn_is_raised_in_the_calling_thread(loop):
 
 def test_a_timeout_before_fn_starts_means_it_never_runs(loop):
     """When the loop is busy past the timeout, call() raises TimeoutError and fn is dropped, not run late."""
-    ran = []
+    ran: list[int] = []
     release = block(loop)
     with pytest.raises(TimeoutError, match="no answer"):
         loop.call(ran.append, 1, timeout=0.1)
@@ -92,7 +92,7 @@ def test_an_interrupt_while_waiting_cancels_fn(loop):
     """Kernel → Interrupt (SIGINT) while call() waits raises KeyboardInterrupt, and fn never runs."""
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signals reach the main thread only")
-    ran = []
+    ran: list[int] = []
     release = block(loop)
 
     def interrupt_when_waiting() -> None:

@@ -74,6 +74,7 @@ def test_stop_with_a_thousand_idle_sockets_from_another_process_takes_under_a_se
         stderr=subprocess.DEVNULL,
         text=True,
     )
+    assert proc.stdout is not None
     try:
         assert proc.stdout.readline().strip() == "ready"
         # "ready" means each client saw its 101; the server counts a socket a moment later.
@@ -194,7 +195,7 @@ def test_interrupting_a_blocking_poll_stops_its_requests():
         dl.stop()
 
 
-def test_a_failing_slider_run_says_so_in_the_widget():
+def test_a_failing_slider_run_says_so_in_the_widget(monkeypatch):
     """A slider run that fails shows "run failed" and the reason in the widget, not "measuring…" forever."""
     lab = dl.start()
     experiment = dl.widgets.PollingExperiment(lab, autorun=False, debounce=0.05)
@@ -202,7 +203,7 @@ def test_a_failing_slider_run_says_so_in_the_widget():
     async def broken() -> None:
         raise ConnectionError("the judge went away")
 
-    experiment._run_current = broken
+    monkeypatch.setattr(experiment, "_run_current", broken)
     experiment.interval.value = 0.5
     experiment.wait_idle(seconds(5))
     assert "run failed" in experiment.status.value and "the judge went away" in experiment.status.value

@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # tests only: no kernel here to show images
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -27,10 +28,12 @@ def test_timeline_draws_events_requests_and_the_wait_on_the_server():
     fig, ax = plt.subplots()
     plots.timeline({1: 0.5, 2: 1.5}, [(0.0, 0.01), (1.0, 1.01), (2.0, 2.01)], {1: 1.01, 2: 2.01}, ax=ax)
     server, client = ax.collections[:2]
-    assert len(server.get_offsets()) == 2 and len(client.get_offsets()) == 3
+    assert len(np.asarray(server.get_offsets())) == 2 and len(np.asarray(client.get_offsets())) == 3
     labels = [t.get_text() for t in ax.texts]
     assert labels == ["waited 510 ms", "waited 510 ms"]
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    drawn_legend = ax.get_legend()
+    assert drawn_legend is not None
+    legend = [t.get_text() for t in drawn_legend.get_texts()]
     assert set(legend) == {
         "request in flight (sent → answered)",
         "server creates a notification",
@@ -204,10 +207,13 @@ def test_the_mimebundle_is_a_figure_with_alt_size_and_numbers_a_png_and_the_alt_
     assert png == plot.png and figure.png_size(png) == (plot.width, plot.height)
     assert metadata == {"image/png": {"width": plot.width, "height": plot.height}}
     page = data["text/html"]
-    img = re.search(r"<img ([^>]*)>", page).group(1)
+    found_img = re.search(r"<img ([^>]*)>", page)
+    assert found_img is not None
+    img = found_img.group(1)
     assert f'alt="{html.escape(plot.alt, quote=True)}"' in img
     assert f'width="{plot.width}" height="{plot.height}"' in img and "max-width:100%;height:auto" in img
-    assert base64.b64decode(re.search(r'src="data:image/png;base64,([^"]+)"', img).group(1)) == plot.png
+    src = re.search(r'src="data:image/png;base64,([^"]+)"', img)
+    assert src is not None and base64.b64decode(src.group(1)) == plot.png
     assert page.startswith('<figure class="duplexlab-plot"') and page.endswith("</figure>")
     assert "<details" in page and re.search(r"<summary[^>]*>Show the numbers</summary>", page)
     assert '<th scope="col">measured (s)</th>' in page and "<td>1.23</td>" in page
@@ -285,14 +291,16 @@ def test_text_is_large_enough_and_lines_and_text_contrast_4_5_to_1(name, mode, m
     """Every label, tick, title and legend is at least plot_text_pt (14 pt in projector mode, at
     96 dpi: a point on screen at the image's own size); every line and text reaches 4.5:1 on white."""
     fig = drawn(name, monkeypatch)
-    small, faint = [], []
+    small: list[tuple[str, float | str]] = []
+    faint: list[tuple[str, object, str]] = []
     for t in fig.findobj(Text):
         if not (t.get_visible() and t.get_text().strip()):
             continue
         if t.get_fontsize() < mode.plot_text_pt - 1e-9:
             small.append((t.get_text(), t.get_fontsize()))
-        if plots.contrast(t.get_color(), alpha=t.get_alpha() or 1.0) < 4.5:
-            faint.append(("text", t.get_text(), t.get_color()))
+        color = matplotlib.colors.to_hex(t.get_color())
+        if plots.contrast(color, alpha=t.get_alpha() or 1.0) < 4.5:
+            faint.append(("text", t.get_text(), color))
     skip = guides(fig)
     for line in fig.findobj(Line2D):
         if (
@@ -318,7 +326,7 @@ def test_the_palette_reaches_4_5_to_1_on_white():
 def test_meaning_is_never_colour_alone(monkeypatch):
     """Each transport has its own marker and line style (classroom) and hatching (side by side)."""
     fig = drawn("classroom", monkeypatch)
-    lines = [line for line in fig.axes[0].get_lines() if not line.get_label().startswith("_")]
+    lines = [line for line in fig.axes[0].get_lines() if not str(line.get_label()).startswith("_")]
     assert len({(line.get_marker(), line.get_linestyle()) for line in lines}) == len(lines) == 4
     fig = drawn("side_by_side", monkeypatch)
     hatches = [p.get_hatch() for p in fig.axes[1].patches]

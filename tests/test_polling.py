@@ -49,10 +49,14 @@ def test_backoff_grows_gaps_and_deadline_gives_up():
 
 def test_bad_settings_are_refused():
     """A zero interval or a shrinking backoff raise ValueError."""
+
+    async def never() -> Reply:
+        raise AssertionError("bad settings are refused before any request")
+
     with pytest.raises(ValueError, match="positive"):
-        asyncio.run(poll(lambda: None, interval=0))
+        asyncio.run(poll(never, interval=0))
     with pytest.raises(ValueError, match="backoff"):
-        asyncio.run(poll(lambda: None, interval=1, backoff=0.5))
+        asyncio.run(poll(never, interval=1, backoff=0.5))
 
 
 @pytest.mark.parametrize("wait, interval, polls", [(7, 1, 8), (7.05, 1, 9), (0, 1, 1), (0.5, 1, 2), (2, 0.5, 5)])

@@ -64,7 +64,8 @@ def test_a_malformed_token_closes_with_1008(lab, token):
     ws.send(json.dumps({"type": "auth", "token": token}))
     with pytest.raises(ConnectionClosed) as info:
         ws.recv(timeout=seconds(3))
-    assert info.value.rcvd.code == 1008, info.value
+    close = info.value.rcvd
+    assert close is not None and close.code == 1008, info.value
     wait_for(lambda: lab.websockets.open_connections == [], timeout=2, interval=0.01)  # closed on the server's side too
 
 
@@ -76,7 +77,8 @@ def test_an_expired_token_is_refused(lab):
     ws.send(json.dumps({"type": "auth", "token": token}))
     with pytest.raises(ConnectionClosed) as info:
         ws.recv(timeout=seconds(3))
-    assert info.value.rcvd.code == 1008 and "expired" in info.value.rcvd.reason
+    close = info.value.rcvd
+    assert close is not None and close.code == 1008 and "expired" in close.reason
 
 
 def test_a_handler_that_fails_closes_with_1011(lab):
@@ -89,7 +91,8 @@ def test_a_handler_that_fails_closes_with_1011(lab):
     ws = lab.connect("/echo")
     with pytest.raises(ConnectionClosed) as info:
         ws.recv(timeout=seconds(3))
-    assert info.value.rcvd.code == 1011 and "RuntimeError" in info.value.rcvd.reason
+    close = info.value.rcvd
+    assert close is not None and close.code == 1011 and "RuntimeError" in close.reason
 
 
 def test_two_ashas_in_one_room_are_told_apart(lab):

@@ -93,6 +93,7 @@ def test_a_real_classroom_lab_says_whether_the_join_code_is_right():
     """Against a classroom lab on loopback: a wrong code is the 403 diagnosis in plain words, the right one
     (typed in lower case) is reached, and asking takes no seat."""
     lab = dl.Lab(classroom=True).start()
+    assert lab.roster is not None
     try:
         wrong = dl.can_reach(lab.url, code="WRONGCODE")
         right = dl.can_reach(lab.url, code=lab.roster.code.lower())
@@ -108,6 +109,7 @@ def test_a_real_classroom_lab_says_whether_a_credential_still_counts():
     """A joined student's credential is reached; once the teacher removes the student it is the 401
     diagnosis (join again); a stranger's made-up credential too."""
     lab = dl.Lab(classroom=True).start()
+    assert lab.roster is not None
     try:
         seat = dl.join(lab.url, lab.roster.code, name="asha")
         before = dl.can_reach(lab.url, credential=seat.credential)
@@ -263,7 +265,9 @@ def test_with_classroom_mode_off_nothing_listens_anywhere_but_loopback():
     try:
         lab.tap(lab.ws_url)
         assert lab.cluster is not None and lab.cluster.backplane is not None
-        pids = [os.getpid(), *(n.pid for n in lab.cluster.nodes), lab.cluster.backplane.pid]
+        backplane_pid = lab.cluster.backplane.pid
+        assert backplane_pid is not None
+        pids = [os.getpid(), *(n.pid for n in lab.cluster.nodes), backplane_pid]
         addresses = _listening(pids)
         assert len(addresses) >= 2 + 1 + 2 + 6 + 1  # lab http+ws, tap, balancers, 3×(http, ws), backplane
         assert set(addresses) == {"127.0.0.1"}, addresses

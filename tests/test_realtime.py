@@ -7,6 +7,8 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
+from duplexlab.clients.polling import PollRun
+
 from .helpers import seconds, wait_for
 
 
@@ -72,7 +74,8 @@ def test_oversize_message_closes_with_1009_and_others_are_served(lab):
     with pytest.raises(ConnectionClosedError) as info:
         while True:
             big.recv(timeout=seconds(2))
-    assert info.value.rcvd.code == 1009
+    close = info.value.rcvd
+    assert close is not None and close.code == 1009
     other.send(json.dumps({"type": "message", "text": "fine"}))
     assert recv_type(other, "message")["text"] == "fine"
 
@@ -171,7 +174,7 @@ def test_lesson_5_pushed_verdict_beats_polling_it_every_time(lab, run):
     import threading
 
     user = f"verdict{run}"
-    polled = {}
+    polled: dict[str, PollRun] = {}
     with lab.connect(f"/notifications/{user}") as ws:
         ws.recv(timeout=2)  # subscribed
         client = lab.client()

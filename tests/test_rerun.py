@@ -11,6 +11,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import nbformat
 import pytest
@@ -21,6 +22,9 @@ from duplexlab.apps import events
 
 from .helpers import seconds
 from .test_notebooks import NOT_A_NUMBER, NOTEBOOKS, _text
+
+if TYPE_CHECKING:
+    from duplexlab.cluster.cluster import Cluster
 
 # What a ✗ line may blame: chance (where the few events or ready moments fell, a short run) or the
 # machine (busy, slow to ask again). Never the state that earlier cells left behind.
@@ -294,10 +298,13 @@ def test_the_cluster_lesson_names_its_cluster():
     class Fake:
         n, names, backplane = 3, ["A", "B", "C"], None
 
-    assert running_on(Fake()) == "on 3 servers (A, B, C), no backplane"
+    def cluster() -> Cluster:
+        return cast("Cluster", Fake())  # running_on reads only these attributes
+
+    assert running_on(cluster()) == "on 3 servers (A, B, C), no backplane"
     Fake.backplane = Plane()
-    assert running_on(Fake()) == "on 3 servers (A, B, C), joined by redis-server 7.0.15"
-    shown = str(FanOut(2, [("A", ["x", "y"])], {"A": {"x", "y"}}, running_on(Fake())))
+    assert running_on(cluster()) == "on 3 servers (A, B, C), joined by redis-server 7.0.15"
+    shown = str(FanOut(2, [("A", ["x", "y"])], {"A": {"x", "y"}}, running_on(cluster())))
     assert shown.splitlines()[0] == "on 3 servers (A, B, C), joined by redis-server 7.0.15:", shown
     assert WHICH_CLUSTER.search(shown)
 

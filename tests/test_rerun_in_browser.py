@@ -127,7 +127,9 @@ def test_06_slider_dragged_to_its_minimum_does_not_move_the_page(course, browser
             assert not moved, f"the page moved while the slider was dragged or ran: {before} then {moved[:3]}"
             statuses = {s["status"].split("|")[0] for s in seen[:10]}
             assert all("run 1:" in s for s in statuses), f"a run started while the slider was dragged: {statuses}"
-            events = int(re.search(r"run 2: (\d+) events", after["status"]).group(1))
+            run2 = re.search(r"run 2: (\d+) events", after["status"])
+            assert run2 is not None, after
+            events = int(run2.group(1))
             assert events >= MIN_EVENTS, after
             assert f"at least {MIN_EVENTS} events" in after["status"], after
     finally:

@@ -31,6 +31,7 @@ def test_start_and_close_twice_are_harmless():
     loop = LoopThread(name="duplexlab-twice")
     loop.start()
     first = loop._thread
+    assert first is not None
     loop.start()
     assert loop._thread is first
     loop.close()
@@ -86,6 +87,7 @@ def test_close_cancels_pending_tasks():
     loop.start()
     future = loop.submit(asyncio.sleep(3600))
     thread = loop._thread
+    assert thread is not None
     loop.close()
     assert future.cancelled()
     assert not thread.is_alive()

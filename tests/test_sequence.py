@@ -395,7 +395,7 @@ def test_the_text_view_has_one_line_per_row_the_same_as_its_hover_details():
 
 def test_a_held_or_unanswered_request_says_so_in_its_line():
     """The text view says what the spans draw: how long a request was held, or that it had no answer."""
-    request = {
+    request: FlowEvent = {
         "id": 1,
         "t": 0.0,
         "lane": "1",
@@ -408,7 +408,7 @@ def test_a_held_or_unanswered_request_says_so_in_its_line():
         "done": True,
         "detail": "",
     }
-    answer = {**request, "id": 2, "t": 1.25, "dir": "down", "kind": "response", "label": "200 OK", "req": 1}
+    answer: FlowEvent = {**request, "id": 2, "t": 1.25, "dir": "down", "kind": "response", "label": "200 OK", "req": 1}
     lines = sequence.text_lines([request, answer])
     assert lines[2].endswith("· held 1.25 s"), lines
     assert sequence.text_lines([request])[1].endswith("· no answer yet")
@@ -439,7 +439,7 @@ def contrast(a: str, b: str = "#ffffff") -> float:
 def test_text_and_lines_stand_out_from_the_paper_and_kinds_differ_by_more_than_colour():
     """Every text and line colour in the static SVG (and the style sequence.js gets) is 4.5:1 or more on its
     white paper; a request, a response, an event and a cut differ by line style, arrowhead or label."""
-    stream = [
+    stream: list[FlowEvent] = [
         {
             "id": 1,
             "t": 0.0,
@@ -690,6 +690,7 @@ def test_the_live_diagram_of_a_source_is_kept_by_the_source_itself_not_its_id(la
     assert sequence._live[tap]() is first and id(tap) not in sequence._live
     kept = other.show()
     second = tap.show()
+    assert first is not None
     assert first._closed and not kept._closed and sequence._live[tap]() is second
     del second
     wait_for(lambda: gc.collect() >= 0 and sequence._live[tap]() is None)  # a diagram gone is kept by nothing

@@ -2,7 +2,7 @@
 
 import pytest
 
-from duplexlab.apps.notifications import NotificationStore, valid_user
+from duplexlab.apps.notifications import Notification, NotificationStore, valid_user
 
 
 def test_ids_grow_and_after_filters():
@@ -19,7 +19,8 @@ def test_ids_grow_and_after_filters():
 
 def test_listeners_hear_every_new_notification_until_unsubscribed():
     """subscribe() hears each add; its unsubscribe stops that."""
-    store, heard = NotificationStore(), []
+    store = NotificationStore()
+    heard: list[Notification] = []
     stop = store.subscribe(heard.append)
     store.add("asha", "a")
     stop()

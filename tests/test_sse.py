@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from duplexlab.wire.sse import Event, EventParser, encode
+from duplexlab.wire import sse
+from duplexlab.wire.sse import EventParser, ServerSentEvent, encode
 
 from .helpers import seconds
 
@@ -14,8 +15,14 @@ def test_encode_then_parse_round_trips_byte_by_byte():
     wire = encode(retry=1500, comment="hello") + encode("line 1\nline 2", event="note", id=7) + encode("x")
     parser = EventParser()
     events = [e for i in range(len(wire)) for e in parser.feed(wire[i : i + 1])]
-    assert events == [Event("line 1\nline 2", "note", "7", 1500), Event("x", "message", "7", 1500)]
+    assert events == [ServerSentEvent("line 1\nline 2", "note", "7", 1500), ServerSentEvent("x", "message", "7", 1500)]
     assert parser.last_event_id == "7"
+
+
+def test_the_first_name_of_an_event_still_works():
+    """``dl.sse.Event`` is the same class as ``ServerSentEvent``: code that used the first name still runs."""
+    assert sse.Event is ServerSentEvent and "Event" in sse.__all__
+    assert sse.Event("x") == ServerSentEvent("x", "message", "", None)
 
 
 def test_parser_follows_the_standard_on_edge_cases():
@@ -23,9 +30,9 @@ def test_parser_follows_the_standard_on_edge_cases():
     parser = EventParser()
     got = parser.feed(b"\xef\xbb\xbfdata:a\r\n\r\n: comment\rid: 3\revent: e\r\r")
     got += parser.feed(b"data: b\r")
-    assert got == [Event("a", "message", "", None)]  # the id-only event dispatches nothing
+    assert got == [ServerSentEvent("a", "message", "", None)]  # the id-only event dispatches nothing
     got = parser.feed(b"\n\n")
-    assert got == [Event("b", "message", "3", None)]
+    assert got == [ServerSentEvent("b", "message", "3", None)]
 
 
 def test_an_id_counts_when_its_block_ends_even_without_data():

@@ -41,10 +41,16 @@ def test_the_experiments_plot_says_the_numbers_the_sweep_prints(lab):
     results = exp.sweep([0.2, 0.5])
     printed = [str(r) for r in results]
     alt = exp.plot.alt
+
+    def found(pattern: str, line: str) -> re.Match[str]:
+        match = re.search(pattern, line)
+        assert match is not None, (pattern, line)
+        return match
+
     for r, line in zip(results, printed):
-        polls = re.search(r"([\d.]+) polls each", line).group(1)
-        delay = re.search(r"detection delay (\d+) ms \(theory (\d+) ms\)", line).groups()
-        bytes_each = re.search(r"(\d+) bytes each", line).group(1)
+        polls = found(r"([\d.]+) polls each", line).group(1)
+        delay = found(r"detection delay (\d+) ms \(theory (\d+) ms\)", line).groups()
+        bytes_each = found(r"(\d+) bytes each", line).group(1)
         assert f"{polls} at {r.interval:g} s" in alt, (line, alt)
         assert f"{delay[0]} ms" in alt and f"{delay[1]}" in alt and bytes_each in alt, (line, alt)
     (table,) = exp.plot.tables

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import HTTPStatusError
-from ..wire.sse import Event
+from ..wire.sse import ServerSentEvent
 
 __all__ = ["Reply", "TimedEvent"]
 
@@ -21,7 +21,7 @@ class TimedEvent:
     """A server-sent event and the moment (lab clock) the client had it."""
 
     t: float
-    event: Event
+    event: ServerSentEvent
 
     def json(self) -> Any:
         return jsonlib.loads(self.event.data)

@@ -45,11 +45,12 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from ..errors import JoinRefused, LimitError
 from .http import END_KEY, Ending, json_error, read_json
@@ -185,12 +186,13 @@ class Student:
     bytes_out: int = 0  # response bodies
     limited: int = 0  # requests answered 429 (over a rate limit)
     last_seen: float = 0.0  # time.monotonic() of their last request (0: none yet)
-    checks: dict = field(default_factory=dict)  # exercise check → ✓, ✗ or ○ (the last run)
+    checks: dict[str, str] = field(default_factory=dict)  # exercise check → ✓, ✗ or ○ (the last run)
     teacher: bool = False  # the teacher's own credential: may use every route, for anyone
     address: str | None = None  # where they joined from (None: the lab's own machine, or not over HTTP)
-    limits_hit: collections.Counter = field(default_factory=collections.Counter)  # limit → times it stopped them
+    limits_hit: collections.Counter[str] = field(default_factory=collections.Counter)  # limit → times it stopped them
     removal: str = ""  # once removed: what the removal ended, in words
-    held: set = field(default_factory=set)  # futures of their held requests (streams, long polls), on the loop
+    # futures of their held requests (streams, long polls), on the loop
+    held: set[asyncio.Future[Ending]] = field(default_factory=set)
     _limits: dict[str, _Bucket] = field(default_factory=dict)  # each request limit's bucket, by name
     _messages: _Bucket = field(default_factory=lambda: _Bucket(MESSAGES_PER_SECOND, MESSAGES_PER_SECOND))
     _bytes: _Bucket = field(default_factory=lambda: _Bucket(BYTES_PER_SECOND, BYTES_PER_SECOND))
@@ -228,7 +230,7 @@ class Roster:
         self.code = self._new_code()
         self._by_credential: dict[str, Student] = {}
         self._by_name: dict[str, Student] = {}
-        self.settings: dict = {"poll_interval": None}  # what the teacher sets for the class (dashboard)
+        self.settings: dict[str, object] = {"poll_interval": None}  # what the teacher sets for the class (dashboard)
         self.limits = ClassLimits()  # what one address and one student may hold; the teacher may change them
         self.own_addresses: set[str] = set()  # the lab's own machine: not limited per address (the lab sets it)
         self.ws_port = 0  # told to each student who joins (the lab sets it once its WebSocket server runs)
@@ -390,7 +392,7 @@ def bearer(value: str | None) -> str | None:
     return None
 
 
-Rule = Callable[[web.Request, Student], Awaitable[web.StreamResponse | None]]
+Rule = Callable[[web.Request, Student], Coroutine[Any, Any, web.StreamResponse | None]]  # an async def
 """An app's own rule at the door, run on every request that carries a credential, after the door's checks.
 
 It answers the request itself (an endpoint of its own), raises a refusal (:func:`~.http.json_error`),
@@ -404,7 +406,7 @@ def classroom_door(
     *,
     rules: Sequence[Rule] = (),
     source: Callable[[object], str | None] | None = None,
-):
+) -> Middleware:
     """An aiohttp middleware: every request but health and join needs a student's (or the teacher's) credential.
 
     ``POST /api/classroom/join`` exchanges the join code for a credential (:func:`handle_join`);
@@ -415,7 +417,7 @@ def classroom_door(
     """
 
     @web.middleware
-    async def door(request: web.Request, handler):
+    async def door(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path == "/api/classroom/join" and request.method == "POST":
             return await handle_join(request, roster, address=_address(request, source))
         if request.path in OPEN_PATHS:
@@ -485,10 +487,10 @@ def admit(request: web.Request, roster: Roster) -> Student:
     return student
 
 
-async def hold(request: web.Request, handler, student: Student) -> web.StreamResponse:
+async def hold(request: web.Request, handler: Handler, student: Student) -> web.StreamResponse:
     """Run the request with a future in ``request[END_KEY]``, kept in the student's ``held`` meanwhile:
     the lab sets it when it removes them, and an event stream or a long poll then ends with the reason."""
-    end: asyncio.Future | None = None
+    end: asyncio.Future[Ending] | None = None
     if not student.teacher:
         end = asyncio.get_running_loop().create_future()
         request[END_KEY] = end

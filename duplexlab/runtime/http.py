@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ..errors import PortInUseError, is_address_in_use
 from .hygiene import KEEPALIVE_TIMEOUT, ConnectionGate, GuardedProtocol
@@ -41,10 +42,11 @@ class Ending:
     hint: str
 
 
-END_KEY = web.RequestKey("duplexlab_end", asyncio.Future)  # set with an Ending: the request must end now
+# set with an Ending: the request must end now
+END_KEY: web.RequestKey[asyncio.Future[Ending]] = web.RequestKey("duplexlab_end", asyncio.Future)
 
 
-def ending(request: web.Request) -> asyncio.Future:
+def ending(request: web.Request) -> asyncio.Future[Ending]:
     """The future a held request waits on besides its news: set (with an :class:`Ending`) when the lab
     ends it, e.g. because its student was removed. A request nobody can end gets one that never is."""
     future = request.get(END_KEY)
@@ -53,7 +55,7 @@ def ending(request: web.Request) -> asyncio.Future:
 
 def json_error(status: int, error: str, hint: str = "") -> web.HTTPException:
     """An aiohttp HTTP exception whose body is ``{"error": ..., "hint": ...}``."""
-    cls = web.HTTPException
+    cls: type[web.HTTPException] = web.HTTPException
     for candidate in (
         web.HTTPBadRequest,
         web.HTTPForbidden,
@@ -70,14 +72,14 @@ def json_error(status: int, error: str, hint: str = "") -> web.HTTPException:
         web.HTTPServiceUnavailable,
     ):
         if candidate.status_code == status:
-            cls = candidate  # type: ignore[assignment]  # each is an HTTPException subclass
+            cls = candidate
             break
     body = json.dumps({"error": error, "hint": hint})
-    if cls is web.HTTPRequestEntityTooLarge:
+    if status == web.HTTPRequestEntityTooLarge.status_code:
         return web.HTTPRequestEntityTooLarge(
             max_size=MAX_BODY, actual_size=0, text=body, content_type="application/json"
         )
-    if cls is web.HTTPMethodNotAllowed:
+    if status == web.HTTPMethodNotAllowed.status_code:
         return web.HTTPMethodNotAllowed("?", [], text=body, content_type="application/json")
     exc = cls(text=body, content_type="application/json")
     exc.set_status(status)
@@ -125,7 +127,7 @@ async def read_json(request: web.Request, *, example: str = "{}") -> dict[str, A
 
 
 @web.middleware
-async def json_errors(request: web.Request, handler):
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn aiohttp's own plain-text errors (404, 405, 413) into JSON ones."""
     try:
         return await handler(request)
@@ -153,7 +155,7 @@ POLICY_KEY = web.AppKey("policy", RequestPolicy)
 
 
 @web.middleware
-async def request_policy(request: web.Request, handler):
+async def request_policy(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse what the lab's :class:`RequestPolicy` refuses; time the headers of the next request."""
     transport = request.transport
     guard = transport.get_protocol() if transport is not None else None

@@ -27,6 +27,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Any, cast
 
 __all__ = [
     "ConnectionGate",
@@ -212,12 +213,12 @@ class GuardedProtocol(asyncio.Protocol):
         self._admitted = False
         self._pass: Pass | None = None
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        self._pass = self.gate.admit(transport.get_extra_info("peername"))
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = stream = cast(asyncio.Transport, transport)  # a TCP server's transport
+        self._pass = self.gate.admit(stream.get_extra_info("peername"))
         if self._pass is None:
-            transport.write(self.gate.busy_response())
-            transport.close()
+            stream.write(self.gate.busy_response())
+            stream.close()
             return
         self._admitted = True
         self._arm(self.header_timeout)
@@ -242,7 +243,7 @@ class GuardedProtocol(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self._arm(self.keepalive + self.header_timeout)
 
-    def connection_lost(self, exc) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -256,7 +257,7 @@ class GuardedProtocol(asyncio.Protocol):
         if self._admitted:
             self.inner.data_received(data)
 
-    def eof_received(self):
+    def eof_received(self) -> bool | None:
         return self.inner.eof_received() if self._admitted else None
 
     def pause_writing(self) -> None:
@@ -267,7 +268,7 @@ class GuardedProtocol(asyncio.Protocol):
         if self._admitted:
             self.inner.resume_writing()
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
 

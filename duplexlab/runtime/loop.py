@@ -38,7 +38,7 @@ class LoopThread:
         self.name = name
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._waiting: set[concurrent.futures.Future] = set()  # run() calls in flight
+        self._waiting: set[concurrent.futures.Future[Any]] = set()  # run() calls in flight
         self._waiting_lock = threading.Lock()
         self._stopping = False
         self._owns_loop = True
@@ -179,7 +179,7 @@ class LoopThread:
         """Call ``callback(*args)`` on the loop thread, from any thread."""
         self._require().call_soon_threadsafe(callback, *args)
 
-    def _forget(self, future: concurrent.futures.Future) -> None:
+    def _forget(self, future: concurrent.futures.Future[Any]) -> None:
         with self._waiting_lock:
             self._waiting.discard(future)
 

@@ -32,7 +32,8 @@ import atexit
 import threading
 import time
 import weakref
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from .loop import LoopThread
 
@@ -44,6 +45,9 @@ MAX_CLOSERS = 32  # threads closing things at once
 
 class Closeable(Protocol):
     def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Closeable)
 
 
 class Owner:
@@ -62,7 +66,7 @@ class Owner:
         self._strong: list[Closeable] = []
         self._weak: weakref.WeakSet[Closeable] = weakref.WeakSet()
 
-    def own(self, thing, *, weak: bool = False):
+    def own(self, thing: C, *, weak: bool = False) -> C:
         """Register ``thing`` (anything with ``close()``, optionally ``abort()``); returns it."""
         with self._lock:
             if weak:
@@ -73,7 +77,7 @@ class Owner:
                 self._strong.append(thing)
         return thing
 
-    def release(self, thing) -> None:
+    def release(self, thing: Closeable) -> None:
         """Forget ``thing`` (it was closed by its user)."""
         with self._lock:
             self._weak.discard(thing)
@@ -109,12 +113,12 @@ class Owner:
                         _quietly(thing.abort)
 
 
-def _close_each(things: list) -> None:
+def _close_each(things: list[Closeable]) -> None:
     for thing in things:
         _quietly(thing.close)
 
 
-def _quietly(action) -> None:
+def _quietly(action: Callable[[], object]) -> None:
     try:
         action()
     except Exception:  # closing what is already broken: nothing left to do

@@ -133,7 +133,9 @@ class RequestPolicy:
     own_ports: set[int] = field(default_factory=set)
     allowed_origins: set[str] = field(default_factory=set)
     allowed_hosts: set[tuple[str, int | None]] = field(default_factory=set)
-    refused: collections.deque = field(default_factory=lambda: collections.deque(maxlen=1000))
+    refused: collections.deque[tuple[float, str, str, int, str | None]] = field(
+        default_factory=lambda: collections.deque(maxlen=1000)
+    )
     """The last refusals: ``(t, method, path, status, origin)``, newest last."""
     tickets: dict[str, tuple[float, str]] = field(default_factory=dict)  # ticket -> (expiry, owner)
     on_redeem: dict[str, object] = field(default_factory=dict)  # owner -> called once its ticket is used

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, cast
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -19,6 +21,9 @@ from ..errors import PortInUseError, is_address_in_use
 from .hygiene import ConnectionGate, Pass
 from .loop import LoopThread
 from .owner import shared_owner
+
+if TYPE_CHECKING:
+    from websockets.sync.connection import Connection
 
 __all__ = ["LOGGER", "ClosingSocket", "WebSocketServer", "close_server", "gated_connection"]
 
@@ -50,14 +55,15 @@ def gated_connection(gate: ConnectionGate) -> type[ServerConnection]:
     class GatedConnection(ServerConnection):
         _pass: Pass | None = None
 
-        def connection_made(self, transport) -> None:
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
             super().connection_made(transport)
-            self._pass = gate.admit(transport.get_extra_info("peername"))
+            stream = cast(asyncio.Transport, transport)  # a TCP server's transport
+            self._pass = gate.admit(stream.get_extra_info("peername"))
             if self._pass is None:
-                transport.write(gate.busy_response())
-                transport.abort()
+                stream.write(gate.busy_response())
+                stream.abort()
 
-        def connection_lost(self, exc) -> None:
+        def connection_lost(self, exc: Exception | None) -> None:
             admitted, self._pass = self._pass, None
             if admitted is not None:
                 admitted.leave()
@@ -74,7 +80,7 @@ class ClosingSocket:
     and cuts the socket (``abort``) of any that don't finish within its grace.
     """
 
-    def __init__(self, ws) -> None:
+    def __init__(self, ws: Connection) -> None:
         self.ws = ws
 
     @property
@@ -128,7 +134,14 @@ class WebSocketServer:
             ws = websockets.sync.client.connect(server.url, proxy=None)
     """
 
-    def __init__(self, handler, *, host: str = "127.0.0.1", port: int = 0, **options) -> None:
+    def __init__(
+        self,
+        handler: Callable[[ServerConnection], Coroutine[Any, Any, None]],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        **options: Any,
+    ) -> None:
         self.handler, self.host, self.port = handler, host, port
         self.options = {"compression": None, "logger": LOGGER, **options}
         self.loop = LoopThread(name="duplexlab-wsserver")

@@ -298,14 +298,18 @@ def _header_end(data: bytes, start: int) -> int:
     return len(data) if end < 0 else end + 4
 
 
-def _read_message(conn: h11.Connection, data: bytes, closed: bool):
+_Head = h11.Request | h11.Response | h11.InformationalResponse
+
+
+def _read_message(conn: h11.Connection, data: bytes, closed: bool) -> tuple[_Head | None, bytes, int, bool]:
     """Feed ``data`` to a fresh h11 connection; return (head, body, consumed, complete).
 
     A message cut short (the connection closed mid-body, as when a client stops
     reading an event stream) comes back with ``complete`` False, not as an error.
     """
     conn.receive_data(data)
-    head, body, complete = None, bytearray(), False
+    head: _Head | None = None
+    body, complete = bytearray(), False
     eof_sent = False
     while True:
         try:
@@ -401,7 +405,7 @@ class Capture:
                 found.extend(frames)
         return sorted(found, key=lambda f: (f.t, f.direction is Direction.DOWN))
 
-    def _connection_messages(self, conn: int):
+    def _connection_messages(self, conn: int) -> tuple[list[HTTPMessage], tuple[int, int] | None]:
         up, down = self._stream(conn, Direction.UP), self._stream(conn, Direction.DOWN)
         messages: list[HTTPMessage] = []
         up_pos = down_pos = 0
@@ -433,7 +437,9 @@ class Capture:
                 break
         return messages, None
 
-    def _one(self, conn, direction, stream: _Stream, pos: int, parser: h11.Connection):
+    def _one(
+        self, conn: int, direction: Direction, stream: _Stream, pos: int, parser: h11.Connection
+    ) -> HTTPMessage | None:
         try:
             head, body, used, complete = _read_message(parser, stream.data[pos:], stream.closed)
         except h11.RemoteProtocolError:

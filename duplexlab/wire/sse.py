@@ -18,17 +18,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Event", "EventParser", "encode"]
+__all__ = ["Event", "EventParser", "ServerSentEvent", "encode"]
 
 
 @dataclass(frozen=True)
-class Event:
+class ServerSentEvent:
     """One dispatched event. ``id`` is the last event id in force when it arrived."""
 
     data: str
     event: str = "message"
     id: str = ""
     retry: int | None = None
+
+
+Event = ServerSentEvent
+"""The first name of :class:`ServerSentEvent`, kept so that ``dl.sse.Event`` still works.
+
+New code says ``ServerSentEvent``: the sequence diagram has events too
+(:class:`~duplexlab.wire.flow.FlowEvent`), and one name each keeps them apart.
+"""
 
 
 def encode(
@@ -72,13 +80,13 @@ def encode(
 
 
 class EventParser:
-    """Turns event-stream bytes, fed in pieces of any size, into :class:`Event` objects.
+    """Turns event-stream bytes, fed in pieces of any size, into :class:`ServerSentEvent` objects.
 
     Example::
 
         parser = EventParser()
         parser.feed(b"id: 1\\ndata: hel")     # []
-        parser.feed(b"lo\\n\\n")               # [Event(data='hello', event='message', id='1')]
+        parser.feed(b"lo\\n\\n")               # [ServerSentEvent(data='hello', event='message', id='1', retry=None)]
         parser.last_event_id                  # '1'
     """
 
@@ -91,10 +99,10 @@ class EventParser:
         self.last_event_id = ""  # what a reconnect sends: the buffer, as of the last block that ended
         self.retry: int | None = None
 
-    def feed(self, chunk: bytes) -> list[Event]:
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Add bytes; return the events they completed."""
         self._buffer += chunk
-        events: list[Event] = []
+        events: list[ServerSentEvent] = []
         while True:
             line, ending = self._next_line()
             if ending is None:
@@ -123,7 +131,7 @@ class EventParser:
             raw = raw.removeprefix(b"\xef\xbb\xbf")  # a leading BOM is ignored
         return raw.decode("utf-8", errors="replace")
 
-    def _line(self, line: str) -> Event | None:
+    def _line(self, line: str) -> ServerSentEvent | None:
         if line == "":
             return self._dispatch()
         if line.startswith(":"):
@@ -143,7 +151,7 @@ class EventParser:
                 self.retry = int(value)
         return None
 
-    def _dispatch(self) -> Event | None:
+    def _dispatch(self) -> ServerSentEvent | None:
         # As the HTML standard's dispatch does: the id takes effect when its block ends, even a
         # block with no data (``id: 9`` alone moves Last-Event-ID to 9); a block cut off before
         # its blank line never ended, so its id never counts.
@@ -152,4 +160,4 @@ class EventParser:
         self._data, self._event = [], ""
         if not data:
             return None
-        return Event("\n".join(data), event or "message", self.last_event_id, self.retry)
+        return ServerSentEvent("\n".join(data), event or "message", self.last_event_id, self.retry)
