@@ -16,18 +16,18 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from aiohttp import web
 from websockets.asyncio.client import connect as aconnect
 from websockets.sync.client import connect
 
-from .apps import events, judge, longpoll, otp, realtime
+from .apps import judge, otp, realtime
 from .apps import notifications as social
+from .apps.servers import LessonServers
 from .apps.teacher import REMOVE_GRACE, Classroom
 from .clients.http import AsyncClient, Client
 from .cluster.cluster import Cluster
 from .errors import LabNotRunningError, OpenDoorError, is_loopback
 from .runtime.classroom import Roster
-from .runtime.http import HTTPServer, make_app
+from .runtime.http import HTTPServer
 from .runtime.hygiene import ConnectionGate, quiet_server_logs
 from .runtime.loop import LoopThread, allow_nested_asyncio_run, raise_open_file_limit
 from .runtime.owner import GRACE, Owner, close_shared
@@ -90,8 +90,7 @@ class Lab:
             Classroom(host, loop=self.loop, judge=self.judge, notifications=self.notifications) if classroom else None
         )
         self.roster: Roster | None = self.classroom.roster if self.classroom else None  # join code, credentials
-        self._http: HTTPServer | None = None
-        self._ws: realtime.RealtimeServer | None = None
+        self._servers: LessonServers | None = None  # while it runs: the HTTP and WebSocket servers
         self._taps: list[Tap] = []
         self._tap_hooks: list[Callable[[Tap], None]] = []  # told of each new tap (diagrams of the whole lab)
         self.owned = Owner("duplexlab-lab")  # clients and sockets handed out, closed with the lab
@@ -101,7 +100,7 @@ class Lab:
 
     @property
     def running(self) -> bool:
-        return self._http is not None and self.loop.running
+        return self._servers is not None and self.loop.running
 
     def start(self) -> Lab:
         """Start the loop thread and the servers. Starting twice is harmless.
@@ -118,7 +117,7 @@ class Lab:
             with contextlib.ExitStack() as undo:
                 self.loop.start()
                 undo.callback(self.loop.close)
-                self._serve(self._app(), undo)
+                self._serve(undo)
                 self.notifications.bind(self.loop)
                 undo.callback(self.notifications.bind, None)
                 if self.server_count > 1:
@@ -126,38 +125,24 @@ class Lab:
                 undo.pop_all()  # every step done: nothing to undo
             return self
 
-    def _app(self) -> web.Application:
-        """The HTTP app: the request policy, the classroom's door (classroom mode), every lesson's routes."""
-        self.gate = gate = ConnectionGate()
-        app = make_app(self.policy)
-        if self.classroom is not None:
-            app.middlewares.append(self.classroom.door(gate, self.policy))
-        social.add_routes(app, self.notifications)
-        longpoll.add_routes(app, self.notifications)
-        events.add_routes(app, self.notifications)
-        judge.add_routes(app, self.judge)
-        self.judge.on_done = self._push_verdict
-        otp.add_routes(app, self.otp)
-        return app
-
-    def _serve(self, app: web.Application, undo: contextlib.ExitStack) -> None:
-        """Start the HTTP server with ``app``, then the WebSocket server, on the loop (a step of :meth:`start`)."""
-        server = HTTPServer(app, host=self.host, port=self.requested_port, gate=self.gate)
-        ws = realtime.RealtimeServer(
-            self.notifications, host=self.host, policy=self.policy, gate=self.gate, roster=self.roster
+    def _serve(self, undo: contextlib.ExitStack) -> None:
+        """Start the HTTP server, then the WebSocket server, on the loop (a step of :meth:`start`)."""
+        servers = LessonServers(
+            host=self.host,
+            port=self.requested_port,
+            policy=self.policy,
+            notifications=self.notifications,
+            judge=self.judge,
+            otp=self.otp,
+            classroom=self.classroom,
         )
-        self.loop.run(server.start(), 10)
-        undo.callback(lambda: self.loop.run(server.close(), 10))
-        self.loop.run(ws.start(), 10)
-        undo.callback(lambda: self.loop.run(ws.close(grace=0), 10))
-        self._http, self._ws = server, ws
+        self.gate = servers.gate
+        servers.start(self.loop, undo)
+        self._servers = servers
         undo.callback(self._forget_servers)
-        self.policy.own_ports = {server.port, ws.port}
-        if self.roster is not None:
-            self.roster.ws_port = ws.port
 
     def _forget_servers(self) -> None:
-        self._http = self._ws = None
+        self._servers = None
 
     def _start_cluster(self) -> None:
         """Start the server processes, the balancer and the backplane (``servers`` > 1; a step of :meth:`start`)."""
@@ -175,7 +160,7 @@ class Lab:
         """
         with self._lock:
             if not self.loop.running:
-                self._http = None
+                self._servers = None
                 return
             self.loop.stop_waiting()  # blocking calls in flight end with LabNotRunningError
             self.owned.close_all()
@@ -183,19 +168,18 @@ class Lab:
             if cluster is not None:
                 cluster.close()
             taps, self._taps = self._taps, []
+            servers = self._servers
 
             async def shutdown() -> None:
                 await asyncio.gather(*(tap.aclose() for tap in taps), self.judge.aclose(), return_exceptions=True)
-                if self._ws is not None:
-                    await self._ws.close(grace=GRACE)
-                if self._http is not None:
-                    await self._http.close()
+                if servers is not None:
+                    await servers.aclose()
 
             try:
                 self.loop.run(shutdown(), 10)
             finally:
                 self.notifications.bind(None)
-                self._http = self._ws = None
+                self._servers = None
                 self.loop.close(timeout=GRACE)
 
     def __enter__(self) -> Lab:
@@ -211,9 +195,9 @@ class Lab:
     # -- what it serves ------------------------------------------------------
 
     def _require(self) -> HTTPServer:
-        if self._http is None or not self.loop.running:
+        if self._servers is None or self._servers.http is None or not self.loop.running:
             raise LabNotRunningError()
-        return self._http
+        return self._servers.http
 
     @property
     def url(self) -> str:
@@ -238,9 +222,9 @@ class Lab:
     def websockets(self) -> realtime.RealtimeServer:
         """The WebSocket server: its ``records`` of every connection, its chat ``room``."""
         self._require()
-        if self._ws is None:
+        if self._servers is None or self._servers.ws is None:
             raise LabNotRunningError()
-        return self._ws
+        return self._servers.ws
 
     def publish(self, topic: str, data: object) -> None:
         """Publish ``data`` on ``/stream/<topic>`` (numbered, kept for replay). From any thread.
@@ -297,12 +281,6 @@ class Lab:
     def call_soon(self, callback, *args) -> None:
         """Call ``callback(*args)`` on the lab's loop, safely from any thread."""
         self.loop.call_soon(callback, *args)
-
-    def _push_verdict(self, sub: judge.Submission) -> None:
-        """A verdict is ready for a submission that asked for it: push it as a notification (on the loop)."""
-        if sub.notify and sub.verdict is not None:
-            text = f"submission {sub.id}: {sub.verdict.value}"
-            self.notifications.add(sub.notify, text, kind="judge-verdict")
 
     # -- the social app's notifications --------------------------------------
 
