@@ -16,18 +16,18 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from aiohttp import web
 from websockets.asyncio.client import connect as aconnect
 from websockets.sync.client import connect
 
-from .apps import events, judge, longpoll, otp, realtime, sandbox
+from .apps import judge, otp, realtime
 from .apps import notifications as social
-from .apps.classroom import classroom_middleware
+from .apps.servers import LessonServers
+from .apps.teacher import REMOVE_GRACE, Classroom
 from .clients.http import AsyncClient, Client
 from .cluster.cluster import Cluster
 from .errors import LabNotRunningError, OpenDoorError, is_loopback
-from .runtime.classroom import REMOVED, Roster, own_addresses
-from .runtime.http import HTTPServer, make_app
+from .runtime.classroom import Roster
+from .runtime.http import HTTPServer
 from .runtime.hygiene import ConnectionGate, quiet_server_logs
 from .runtime.loop import LoopThread, allow_nested_asyncio_run, raise_open_file_limit
 from .runtime.owner import GRACE, Owner, close_shared
@@ -38,8 +38,6 @@ from .tap import Tap
 __all__ = ["REMOVE_GRACE", "Lab", "current", "start", "stop"]
 
 T = TypeVar("T")
-
-REMOVE_GRACE = 0.3  # seconds a removed student's sockets have to finish the close before they are cut
 
 
 class Lab:
@@ -82,15 +80,17 @@ class Lab:
         self.server_count = servers
         self.backplane_spec = backplane
         self.cluster: Cluster | None = None  # with servers > 1: the server processes, the balancer, the backplane
-        self.roster: Roster | None = Roster() if classroom else None  # classroom mode: join code, credentials
         self.policy = RequestPolicy(bound_host=host)
         self.gate: ConnectionGate | None = None
         self.loop = LoopThread(name="duplexlab-lab")
         self.notifications = social.NotificationStore()
         self.judge = judge.Judge()
         self.otp = otp.OTPService()
-        self._http: HTTPServer | None = None
-        self._ws: realtime.RealtimeServer | None = None
+        self.classroom = (
+            Classroom(host, loop=self.loop, judge=self.judge, notifications=self.notifications) if classroom else None
+        )
+        self.roster: Roster | None = self.classroom.roster if self.classroom else None  # join code, credentials
+        self._servers: LessonServers | None = None  # while it runs: the HTTP and WebSocket servers
         self._taps: list[Tap] = []
         self._tap_hooks: list[Callable[[Tap], None]] = []  # told of each new tap (diagrams of the whole lab)
         self.owned = Owner("duplexlab-lab")  # clients and sockets handed out, closed with the lab
@@ -100,7 +100,7 @@ class Lab:
 
     @property
     def running(self) -> bool:
-        return self._http is not None and self.loop.running
+        return self._servers is not None and self.loop.running
 
     def start(self) -> Lab:
         """Start the loop thread and the servers. Starting twice is harmless.
@@ -117,7 +117,7 @@ class Lab:
             with contextlib.ExitStack() as undo:
                 self.loop.start()
                 undo.callback(self.loop.close)
-                self._serve(self._app(), undo)
+                self._serve(undo)
                 self.notifications.bind(self.loop)
                 undo.callback(self.notifications.bind, None)
                 if self.server_count > 1:
@@ -125,50 +125,24 @@ class Lab:
                 undo.pop_all()  # every step done: nothing to undo
             return self
 
-    def _app(self) -> web.Application:
-        """The HTTP app: the request policy, the classroom's door (classroom mode), every lesson's routes."""
-        self.gate = gate = ConnectionGate()
-        app = make_app(self.policy)
-        if self.roster is not None:
-            roster = self.roster
-            # each address on the class's network holds a few connections; the lab's own machine any
-            gate.own_addresses = roster.own_addresses = own_addresses(self.host)
-            gate.per_address = lambda: roster.limits.connections_per_address
-            self.judge.isolate = sandbox.isolation() is not None  # other students' code, the teacher's machine
-            door = classroom_middleware(
-                roster,
-                self.policy.issue_ticket,
-                judge_isolated=self.judge.isolate,
-                note_owner=self._note_owner,
-                source=gate.source,
-            )
-            app.middlewares.append(door)
-        social.add_routes(app, self.notifications)
-        longpoll.add_routes(app, self.notifications)
-        events.add_routes(app, self.notifications)
-        judge.add_routes(app, self.judge)
-        self.judge.on_done = self._push_verdict
-        otp.add_routes(app, self.otp)
-        return app
-
-    def _serve(self, app: web.Application, undo: contextlib.ExitStack) -> None:
-        """Start the HTTP server with ``app``, then the WebSocket server, on the loop (a step of :meth:`start`)."""
-        server = HTTPServer(app, host=self.host, port=self.requested_port, gate=self.gate)
-        ws = realtime.RealtimeServer(
-            self.notifications, host=self.host, policy=self.policy, gate=self.gate, roster=self.roster
+    def _serve(self, undo: contextlib.ExitStack) -> None:
+        """Start the HTTP server, then the WebSocket server, on the loop (a step of :meth:`start`)."""
+        servers = LessonServers(
+            host=self.host,
+            port=self.requested_port,
+            policy=self.policy,
+            notifications=self.notifications,
+            judge=self.judge,
+            otp=self.otp,
+            classroom=self.classroom,
         )
-        self.loop.run(server.start(), 10)
-        undo.callback(lambda: self.loop.run(server.close(), 10))
-        self.loop.run(ws.start(), 10)
-        undo.callback(lambda: self.loop.run(ws.close(grace=0), 10))
-        self._http, self._ws = server, ws
+        self.gate = servers.gate
+        servers.start(self.loop, undo)
+        self._servers = servers
         undo.callback(self._forget_servers)
-        self.policy.own_ports = {server.port, ws.port}
-        if self.roster is not None:
-            self.roster.ws_port = ws.port
 
     def _forget_servers(self) -> None:
-        self._http = self._ws = None
+        self._servers = None
 
     def _start_cluster(self) -> None:
         """Start the server processes, the balancer and the backplane (``servers`` > 1; a step of :meth:`start`)."""
@@ -186,7 +160,7 @@ class Lab:
         """
         with self._lock:
             if not self.loop.running:
-                self._http = None
+                self._servers = None
                 return
             self.loop.stop_waiting()  # blocking calls in flight end with LabNotRunningError
             self.owned.close_all()
@@ -194,19 +168,18 @@ class Lab:
             if cluster is not None:
                 cluster.close()
             taps, self._taps = self._taps, []
+            servers = self._servers
 
             async def shutdown() -> None:
                 await asyncio.gather(*(tap.aclose() for tap in taps), self.judge.aclose(), return_exceptions=True)
-                if self._ws is not None:
-                    await self._ws.close(grace=GRACE)
-                if self._http is not None:
-                    await self._http.close()
+                if servers is not None:
+                    await servers.aclose()
 
             try:
                 self.loop.run(shutdown(), 10)
             finally:
                 self.notifications.bind(None)
-                self._http = self._ws = None
+                self._servers = None
                 self.loop.close(timeout=GRACE)
 
     def __enter__(self) -> Lab:
@@ -222,9 +195,9 @@ class Lab:
     # -- what it serves ------------------------------------------------------
 
     def _require(self) -> HTTPServer:
-        if self._http is None or not self.loop.running:
+        if self._servers is None or self._servers.http is None or not self.loop.running:
             raise LabNotRunningError()
-        return self._http
+        return self._servers.http
 
     @property
     def url(self) -> str:
@@ -249,9 +222,9 @@ class Lab:
     def websockets(self) -> realtime.RealtimeServer:
         """The WebSocket server: its ``records`` of every connection, its chat ``room``."""
         self._require()
-        if self._ws is None:
+        if self._servers is None or self._servers.ws is None:
             raise LabNotRunningError()
-        return self._ws
+        return self._servers.ws
 
     def publish(self, topic: str, data: object) -> None:
         """Publish ``data`` on ``/stream/<topic>`` (numbered, kept for replay). From any thread.
@@ -309,19 +282,6 @@ class Lab:
         """Call ``callback(*args)`` on the lab's loop, safely from any thread."""
         self.loop.call_soon(callback, *args)
 
-    def _note_owner(self, note_id: int) -> str | None:
-        """Whose notification ``note_id`` is (None: no such one), for classroom mode's checks."""
-        try:
-            return self.notifications.get(note_id).user
-        except KeyError:
-            return None
-
-    def _push_verdict(self, sub: judge.Submission) -> None:
-        """A verdict is ready for a submission that asked for it: push it as a notification (on the loop)."""
-        if sub.notify and sub.verdict is not None:
-            text = f"submission {sub.id}: {sub.verdict.value}"
-            self.notifications.add(sub.notify, text, kind="judge-verdict")
-
     # -- the social app's notifications --------------------------------------
 
     def notify(self, user: str, text: str, *, kind: str = "message", private: bool = False) -> social.Notification:
@@ -360,17 +320,14 @@ class Lab:
         The lab closes it when the lab stops.
         """
         self._require()
-        if self.roster is not None:
-            kwargs["headers"] = {**self._teacher_headers(), **kwargs.get("headers", {})}
+        if self.classroom is not None:
+            kwargs["headers"] = self.classroom.with_credential(kwargs.get("headers"))
         return Client(base_url or self.url, loop=self.loop, owner=self.owned, **kwargs)
-
-    def _teacher_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.roster.teacher_credential}"} if self.roster is not None else {}
 
     def async_client(self, base_url: str | None = None, **kwargs) -> AsyncClient:
         """An :class:`AsyncClient` for ``await`` in a cell; close it with ``await c.aclose()``."""
-        if self.roster is not None:
-            kwargs["headers"] = {**self._teacher_headers(), **kwargs.get("headers", {})}
+        if self.classroom is not None:
+            kwargs["headers"] = self.classroom.with_credential(kwargs.get("headers"))
         return AsyncClient(base_url or self.url, **kwargs)
 
     def connect(self, path: str, *, base_url: str | None = None, **options):
@@ -382,8 +339,8 @@ class Lab:
         """
         self._require()
         options = {"proxy": None, "compression": None, "open_timeout": 10, "legacy": True, "logger": LOGGER, **options}
-        if self.roster is not None:
-            options["additional_headers"] = {**self._teacher_headers(), **dict(options.get("additional_headers") or {})}
+        if self.classroom is not None:
+            options["additional_headers"] = self.classroom.with_credential(options.get("additional_headers"))
         ws = connect((base_url or self.ws_url) + path, **options)
         self.owned.own(ClosingSocket(ws))
         return ws
@@ -402,9 +359,9 @@ class Lab:
 
     def join_line(self) -> str:
         """The line students paste to join this classroom lab (classroom mode only)."""
-        if self.roster is None:
+        if self.classroom is None:
             raise ValueError("this lab is not in classroom mode; start it with dl.start(classroom=True, host=...)")
-        return f'seat = dl.join("{self.url}", "{self.roster.code}", name="your name")'
+        return self.classroom.join_line(self.url)
 
     def remove_student(self, name: str) -> int:
         """Remove ``name`` from the class and end everything they hold; returns how many sockets closed.
@@ -418,33 +375,9 @@ class Lab:
         Raises:
             ValueError: no such student in the class (or the teacher's own name).
         """
-        if self.roster is None:
+        if self.classroom is None:
             raise ValueError("this lab is not in classroom mode")
-        if not self.roster.remove(name):
-            raise ValueError(f"no student {name!r} in this class; in class now: {', '.join(self.roster.students)}")
-        student = self.roster.named(name)
-        assert student is not None
-        ws = self.websockets
-
-        async def end_everything() -> tuple[int, int, int, int]:
-            streams = 0
-            for held in list(student.held):
-                if not held.done():
-                    held.set_result(REMOVED)
-                    streams += 1
-            cancelled = self.judge.cancel(name)
-            closed, cut = await ws.close_owned_by(f"student:{name}", 1008, "removed by the teacher", grace=REMOVE_GRACE)
-            return closed, cut, streams, cancelled
-
-        closed, cut, streams, cancelled = self.run(end_everything(), 5)
-        said = f"credential revoked, {closed} socket(s) closed"
-        if cut:
-            said += f" ({cut} cut: no answer to the close within {REMOVE_GRACE:g} s)"
-        said += f", {streams} request(s) ended (event streams, long polls)"
-        if cancelled:
-            said += f", {cancelled} judge submission(s) cancelled"
-        student.removal = said
-        return closed
+        return self.classroom.remove(name, self.websockets)
 
     def tap(self, target: str | None = None, *, port: int = 0) -> Tap:
         """Start a recording proxy in front of ``target`` (default: the lab's HTTP server).

@@ -199,6 +199,40 @@ def _describe_timeline(created, requests, learned, t0: float, title: str) -> tup
     return alt, [notes, asked]
 
 
+def _draw_waits(ax, created: Mapping[object, float], learned: Mapping[object, float], t0: float) -> None:
+    """Each notification's wait on the server (created → learned), its star and its "waited" label."""
+    text_pt = sizes().plot_text_pt
+    for k, (event_id, t_seen) in enumerate(learned.items()):
+        t_made = created[event_id]
+        # the wait is time on the server, not travel: the news sits there until a request asks
+        ax.hlines(
+            1,
+            t_made - t0,
+            t_seen - t0,
+            colors=GREY,
+            linestyles=":",
+            lw=2,
+            label="news waits on the server" if k == 0 else None,
+        )
+        ax.scatter(
+            [t_seen - t0],
+            [0],
+            s=110,
+            marker="*",
+            color=GREEN,
+            zorder=4,
+            label="client learns of it" if k == 0 else None,
+        )
+        ax.text(
+            (t_made + t_seen) / 2 - t0,
+            1.22 + 0.42 * (k % 2),  # neighbours' labels on two heights
+            f"waited {_ms(t_seen - t_made)} ms",
+            ha="center",
+            fontsize=text_pt,
+            color="#444444",
+        )
+
+
 @_styled
 def timeline(
     created: Mapping[object, float],
@@ -229,7 +263,6 @@ def timeline(
         ax = fig.subplots()
     times = [*created.values(), *(s for s, _ in requests), *learned.values()]
     t0 = min(times) if t0 is None and times else (t0 or 0.0)
-    text_pt = sizes().plot_text_pt
     for k, (s, d) in enumerate(requests):
         ax.axvline(s - t0, color=CLIENT_COLOR, alpha=0.25, lw=1, gid="guide")
         ax.plot(
@@ -257,35 +290,7 @@ def timeline(
         color=CLIENT_COLOR,
         label="client sends a request",
     )
-    for k, (event_id, t_seen) in enumerate(learned.items()):
-        t_made = created[event_id]
-        # the wait is time on the server, not travel: the news sits there until a request asks
-        ax.hlines(
-            1,
-            t_made - t0,
-            t_seen - t0,
-            colors=GREY,
-            linestyles=":",
-            lw=2,
-            label="news waits on the server" if k == 0 else None,
-        )
-        ax.scatter(
-            [t_seen - t0],
-            [0],
-            s=110,
-            marker="*",
-            color=GREEN,
-            zorder=4,
-            label="client learns of it" if k == 0 else None,
-        )
-        ax.text(
-            (t_made + t_seen) / 2 - t0,
-            1.22 + 0.42 * (k % 2),  # neighbours' labels on two heights
-            f"waited {_ms(t_seen - t_made)} ms",
-            ha="center",
-            fontsize=text_pt,
-            color="#444444",
-        )
+    _draw_waits(ax, created, learned, t0)
     ax.set_yticks([0, 1], ["client", "server"])
     ax.set_ylim(-0.5, 2.1)
     ax.set_xlabel("seconds")
@@ -421,6 +426,51 @@ def _describe_polling(results, current) -> tuple[str, list[Table]]:
     return alt, [table]
 
 
+def _requests_panel(ax, results, grid: list[float], panel: float) -> None:
+    """Polls per student at each interval, the wasted ones, and the theory's line (the dashboard's first panel)."""
+    judge, xs = results[0].judge_seconds, [r.interval for r in results]
+    ax.plot(
+        grid, [expected_polls(judge + g / 2, g) for g in grid], color=THEORY_COLOR, lw=1.5, label="theory: polls needed"
+    )
+    per_student = [r.requests / r.students for r in results]
+    ax.plot(xs, per_student, "o", color=CLIENT_COLOR, ms=7, label="polls per student")
+    ax.plot(
+        xs, [r.wasted / r.students for r in results], "x", color=VERMILLION, ms=8, mew=2, label='"not yet" (wasted)'
+    )
+    ax.set_xlabel("poll interval (s)")
+    ax.set_ylabel("per student")
+    _title(ax, f"Requests for a {judge:g} s judgement", panel)
+
+
+def _delay_panel(ax, results, grid: list[float], panel: float) -> None:
+    """Each student's detection delay, its mean, and the interval/2 + RTT/2 line (the second panel)."""
+    xs, rtt = [r.interval for r in results], sorted(r.rtt for r in results)[len(results) // 2]
+    for k, r in enumerate(results):
+        ax.plot(
+            [r.interval] * len(r.delays),
+            [d * 1000 for d in r.delays],
+            ".",
+            color=CLIENT_COLOR,
+            ms=5,
+            label="each student" if k == 0 else None,
+        )
+    ax.plot(grid, [(g / 2 + rtt / 2) * 1000 for g in grid], color=THEORY_COLOR, lw=1.5, label="theory: T/2 + RTT/2")
+    ax.plot(xs, [r.mean_delay * 1000 for r in results], "o", color=CLIENT_COLOR, mec="black", ms=8, label="mean delay")
+    ax.set_xlabel("poll interval (s)")
+    ax.set_ylabel("ms")
+    _title(ax, "Ready on the server → client knows", panel)
+
+
+def _bytes_panel(ax, results, panel: float) -> None:
+    """All bytes and header bytes per student at each interval (the third panel)."""
+    xs = [r.interval for r in results]
+    ax.plot(xs, [r.bytes_total / r.students for r in results], "o", color=GREEN, ms=7, label="all bytes")
+    ax.plot(xs, [r.header_bytes / r.students for r in results], "s", color=GREY, ms=6, label="of which headers")
+    ax.set_xlabel("poll interval (s)")
+    ax.set_ylabel("bytes per student")
+    _title(ax, "Bytes on the wire", panel)
+
+
 @_styled
 def polling_dashboard(results, *, current=None, fig=None, show: bool = True):
     """Three panels over polling results at several intervals (one series).
@@ -447,48 +497,14 @@ def polling_dashboard(results, *, current=None, fig=None, show: bool = True):
     panel = WIDTH / cols
     if not results:
         return _plot(fig, "No polling runs yet.", [], show) if own else fig
-    judge, students = results[0].judge_seconds, results[0].students
+    students = results[0].students
     xs = [r.interval for r in results]
     lo, hi = 0.1, max(2.0, max(xs))
     grid = [lo + (hi - lo) * i / 100 for i in range(101)]
 
-    ax_req.plot(
-        grid, [expected_polls(judge + g / 2, g) for g in grid], color=THEORY_COLOR, lw=1.5, label="theory: polls needed"
-    )
-    per_student = [r.requests / r.students for r in results]
-    ax_req.plot(xs, per_student, "o", color=CLIENT_COLOR, ms=7, label="polls per student")
-    ax_req.plot(
-        xs, [r.wasted / r.students for r in results], "x", color=VERMILLION, ms=8, mew=2, label='"not yet" (wasted)'
-    )
-    ax_req.set_xlabel("poll interval (s)")
-    ax_req.set_ylabel("per student")
-    _title(ax_req, f"Requests for a {judge:g} s judgement", panel)
-
-    rtt = sorted(r.rtt for r in results)[len(results) // 2]
-    for k, r in enumerate(results):
-        ax_delay.plot(
-            [r.interval] * len(r.delays),
-            [d * 1000 for d in r.delays],
-            ".",
-            color=CLIENT_COLOR,
-            ms=5,
-            label="each student" if k == 0 else None,
-        )
-    ax_delay.plot(
-        grid, [(g / 2 + rtt / 2) * 1000 for g in grid], color=THEORY_COLOR, lw=1.5, label="theory: T/2 + RTT/2"
-    )
-    ax_delay.plot(
-        xs, [r.mean_delay * 1000 for r in results], "o", color=CLIENT_COLOR, mec="black", ms=8, label="mean delay"
-    )
-    ax_delay.set_xlabel("poll interval (s)")
-    ax_delay.set_ylabel("ms")
-    _title(ax_delay, "Ready on the server → client knows", panel)
-
-    ax_bytes.plot(xs, [r.bytes_total / r.students for r in results], "o", color=GREEN, ms=7, label="all bytes")
-    ax_bytes.plot(xs, [r.header_bytes / r.students for r in results], "s", color=GREY, ms=6, label="of which headers")
-    ax_bytes.set_xlabel("poll interval (s)")
-    ax_bytes.set_ylabel("bytes per student")
-    _title(ax_bytes, "Bytes on the wire", panel)
+    _requests_panel(ax_req, results, grid, panel)
+    _delay_panel(ax_delay, results, grid, panel)
+    _bytes_panel(ax_bytes, results, panel)
 
     if current is not None:
         for ax, y in (

@@ -42,7 +42,7 @@ import itertools
 import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ import anywidget
 import traitlets
 
 from ...lab import Lab
+from ...runtime.loop import LoopThread
 from ...tap import Tap
 from ...wire.capture import Chunk
 from ...wire.flow import ARROW_KINDS, FlowDecoder, FlowEvent, Note
@@ -95,8 +96,6 @@ _ESM = (JS / "sequence.js").read_text(encoding="utf-8")
 MAX_INBOX = 50_000  # chunks waiting to be decoded; beyond, they are counted, not drawn
 STATE_EVERY = 1.0  # seconds between syncs of the whole history
 
-Event = FlowEvent  # the name the Sequence class's annotations use
-
 
 class SequenceView(anywidget.AnyWidget):
     """The browser side: draws ``history`` plus the batches sent as custom messages."""
@@ -124,10 +123,62 @@ class _Watching:
         self.unwatch = tap.watch(callback)
 
 
+class _Kept:
+    """The last ``keep`` events by id, those not yet sent to the browser, and a count of the changes."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.events: collections.OrderedDict[int, FlowEvent] = collections.OrderedDict()
+        self.pending: dict[int, FlowEvent] = {}  # changed since the last message to the browser
+        self.trimmed_below = 0  # ids below this were let go
+        self.version = 0  # changes to the kept events, counted
+
+    def add(self, events: Iterable[FlowEvent]) -> int:
+        """Keep ``events`` (new ones, or updates of kept ones); returns how many old ones it let go."""
+        for event in events:
+            i = event["id"]
+            if i < self.trimmed_below:
+                continue  # an update to an event already let go
+            self.events[i] = event
+            self.pending[i] = event
+            self.version += 1
+        let_go = 0
+        while len(self.events) > self.keep:
+            i, _ = self.events.popitem(last=False)
+            self.pending.pop(i, None)
+            self.trimmed_below = max(self.trimmed_below, i + 1)
+            let_go += 1
+        return let_go
+
+    def take_pending(self) -> list[dict[str, Any]]:
+        """The events changed since the last call, as plain dicts for the browser."""
+        batch = [dict(e) for e in self.pending.values()]
+        self.pending.clear()
+        return batch
+
+
 LOGGER = logging.getLogger(__name__)
 
 # each source (a tap or a lab) → its live diagram; keyed by the object itself, so a new one never inherits it
 _live: weakref.WeakKeyDictionary[Tap | Lab, weakref.ref[Sequence]] = weakref.WeakKeyDictionary()
+
+
+def _followed(source: Tap | Lab) -> tuple[Lab | None, LoopThread, list[Tap]]:
+    """What a diagram of ``source`` follows: the lab that owns it, the lab's loop, the taps now.
+
+    Raises:
+        TypeError: ``source`` is neither a tap nor a lab.
+        ValueError: the lab that would feed the diagram is not running.
+    """
+    if isinstance(source, Tap):
+        lab, loop, taps = source.lab, source.loop, [source]
+    elif isinstance(source, Lab):
+        lab, loop, taps = source, source.loop, source.taps
+    else:
+        raise TypeError(f"a Sequence follows a Tap or a Lab, not {type(source).__name__}")
+    if loop is None or not loop.running:
+        raise ValueError("show a tap that the lab started (tap = lab.tap(url)) while the lab is running")
+    return lab, loop, taps
 
 
 class Sequence:
@@ -183,14 +234,7 @@ class Sequence:
             raise ValueError(f"keep ≥ 1 and rate > 0, not keep={keep}, rate={rate}")
         if pin not in (None, "", "break"):
             raise ValueError(f'pin="break" keeps the last break in view (or leave it out), not pin={pin!r}')
-        if isinstance(source, Tap):
-            lab, loop, taps = source.lab, source.loop, [source]
-        elif isinstance(source, Lab):
-            lab, loop, taps = source, source.loop, source.taps
-        else:
-            raise TypeError(f"a Sequence follows a Tap or a Lab, not {type(source).__name__}")
-        if loop is None or not loop.running:
-            raise ValueError("show a tap that the lab started (tap = lab.tap(url)) while the lab is running")
+        lab, loop, taps = _followed(source)
         self.source = source
         self.keep = keep
         self.interval = 1 / rate
@@ -203,9 +247,7 @@ class Sequence:
         self._watching: list[_Watching] = []
         self._inbox: list[tuple[FlowDecoder, Chunk | Note]] = []
         self._lost: dict[FlowDecoder, dict[int, float]] = {}  # connections with chunks not decoded → when
-        self._events: collections.OrderedDict[int, Event] = collections.OrderedDict()
-        self._pending: dict[int, Event] = {}
-        self._trimmed_below = 0  # ids below this were let go
+        self._kept = _Kept(keep)
         self.earlier = 0
         self.skipped = 0
         self.updates = 0  # messages sent to the browser
@@ -215,7 +257,6 @@ class Sequence:
         self._last_state = 0.0
         self._closed = False
         self._display: Any = None
-        self._version = 0  # changes to the kept events, counted
         self._rendered = -1  # the version the static copy in the output shows
         self._refreshing = False
         self.font = sizes().widget_text_px
@@ -291,28 +332,15 @@ class Sequence:
         lost, self._lost = self._lost, {}
         fed = [decoder.feed(item) for decoder, item in inbox]
         fed += [decoder.lose(t, conn) for decoder, conns in lost.items() for conn, t in conns.items()]
-        for events in fed:
-            for event in events:
-                i = event["id"]
-                if i < self._trimmed_below:
-                    continue  # an update to an event already let go
-                self._events[i] = event
-                self._pending[i] = event
-                self._version += 1
-        while len(self._events) > self.keep:
-            i, _ = self._events.popitem(last=False)
-            self._pending.pop(i, None)
-            self._trimmed_below = max(self._trimmed_below, i + 1)
-            self.earlier += 1
+        self.earlier += self._kept.add(itertools.chain.from_iterable(fed))
 
     def _flush(self) -> None:
         """Send what changed to the browser in one message (on the loop, at most ``rate`` times a second)."""
         self._flush_handle = None
         self._last_flush = time.perf_counter()
         self._decode()
-        if self._pending:
-            batch = [dict(e) for e in self._pending.values()]
-            self._pending.clear()
+        if self._kept.pending:
+            batch = self._kept.take_pending()
             self.view.send({"type": "events", "events": batch, "earlier": self.earlier, "skipped": self.skipped})
             self.updates += 1
         if self._state_handle is None:
@@ -323,7 +351,7 @@ class Sequence:
         self._state_handle = None
         self._last_state = time.perf_counter()
         with self.view.hold_sync():
-            self.view.history = [dict(e) for e in self._events.values()]
+            self.view.history = [dict(e) for e in self._kept.events.values()]
             self.view.earlier, self.view.skipped = self.earlier, self.skipped
 
     def sync(self) -> None:
@@ -339,10 +367,10 @@ class Sequence:
 
     # -- what it shows ---------------------------------------------------------------
 
-    def events(self) -> list[Event]:
+    def events(self) -> list[FlowEvent]:
         """The kept events, in time order (copies)."""
         self.sync()
-        return [e.copy() for e in sorted(self._events.values(), key=lambda e: (e["t"], e["id"]))]
+        return [e.copy() for e in sorted(self._kept.events.values(), key=lambda e: (e["t"], e["id"]))]
 
     def arrows(self) -> list[str]:
         """The labels of the arrows, top to bottom (requests, responses, events, frames)."""
@@ -377,7 +405,7 @@ class Sequence:
         return target
 
     def summary(self) -> str:
-        kinds = collections.Counter(e["kind"] for e in self._events.values())
+        kinds = collections.Counter(e["kind"] for e in self._kept.events.values())
         parts = [f"{kinds[k]} {k}(s)" for k in ("request", "response", "sse", "frame") if kinds[k]]
         extra = f"; {self.earlier} earlier not kept" if self.earlier else ""
         extra += f"; {self.skipped} chunks not drawn (too fast)" if self.skipped else ""
@@ -395,7 +423,7 @@ class Sequence:
         from IPython.display import display
 
         self._display = display(self._bundle(), raw=True, display_id=True)
-        self._rendered = self._version
+        self._rendered = self._kept.version
         shell = get_ipython()
         if shell is None or self._refreshing:
             return
@@ -407,10 +435,10 @@ class Sequence:
                 return
             if not self._closed:
                 self.sync()
-            if self._version != self._rendered:
-                self._rendered = self._version
+            if self._kept.version != self._rendered:
+                self._rendered = self._kept.version
                 self._display.update(self._bundle(), raw=True)
-            if self._closed and self._version == self._rendered:
+            if self._closed and self._kept.version == self._rendered:
                 shell.events.unregister("post_run_cell", cell_ended)
                 self._refreshing = False
 
