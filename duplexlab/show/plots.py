@@ -86,7 +86,7 @@ def contrast(color: str, background: str = "#FFFFFF", alpha: float = 1.0) -> flo
     return (hi + 0.05) / (lo + 0.05)
 
 
-def _style() -> dict[str, Any]:
+def _style() -> dict[Any, Any]:  # Any keys: matplotlib's stubs list every rc key as a Literal
     s = sizes()
     return {
         "font.size": s.plot_text_pt,
