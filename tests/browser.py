@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,6 +52,20 @@ def write_notebook(folder: Path, name: str, *sources: str) -> str:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, folder / name)
     return name
+
+
+COURSE = Path(__file__).parent.parent / "notebooks"
+
+
+@contextmanager
+def course_in_lab(folder: Path, names: Iterable[str]):
+    """A JupyterLab server on a copy of these course files (paths under notebooks/) in ``folder``;
+    yields (folder, base URL, token)."""
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(COURSE / name, folder / name)
+    with jupyter_lab(folder) as (base, token):
+        yield folder, base, token
 
 
 @contextmanager

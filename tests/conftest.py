@@ -23,3 +23,16 @@ def default_lab():
     lab = dl.start()
     yield lab
     dl.stop()
+
+
+@pytest.fixture
+def classroom():
+    """A classroom lab rehearsed on 127.0.0.1; afterwards no seat is left to report checks to it."""
+    from duplexlab.clients import seat as seats
+
+    lab = dl.Lab(classroom=True).start()
+    try:
+        yield lab
+    finally:
+        seats._current = None
+        lab.close()

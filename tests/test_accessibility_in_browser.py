@@ -15,7 +15,6 @@ Run All once: the axe-core test and the keyboard tests of that notebook share th
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .browser import NEEDS_CHROMIUM, PANEL, PROJECTOR, chromium_context, jupyter_lab, open_in_lab, run_all
+from .browser import NEEDS_CHROMIUM, PANEL, PROJECTOR, chromium_context, course_in_lab, open_in_lab, run_all
 from .helpers import seconds
 
 pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
@@ -53,12 +52,8 @@ KINDS = {
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A JupyterLab server on a copy of the course; yields (folder, base URL, token)."""
-    folder = tmp_path_factory.mktemp("a11y")
-    for name in NOTEBOOKS:
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(COURSE / name, folder / name)
-    with jupyter_lab(folder) as (base, token):
-        yield folder, base, token
+    with course_in_lab(tmp_path_factory.mktemp("a11y"), NOTEBOOKS) as course:
+        yield course
 
 
 class RunAll:

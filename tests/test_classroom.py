@@ -16,19 +16,6 @@ from duplexlab.errors import HTTPStatusError
 from .helpers import seconds, wait_for
 
 
-@pytest.fixture
-def classroom():
-    """A classroom lab rehearsed on 127.0.0.1; afterwards no seat is left to report checks to it."""
-    from duplexlab.clients import seat as seats
-
-    lab = dl.Lab(classroom=True).start()
-    try:
-        yield lab
-    finally:
-        seats._current = None
-        lab.close()
-
-
 def test_a_student_joins_with_the_code_and_everything_needs_the_credential(classroom):
     """The join line's code gives a credential; without it HTTP answers 401 and a WebSocket is refused."""
     assert classroom.roster is not None and classroom.roster.code in classroom.join_line()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import tempfile
 import time
 from html import unescape
@@ -27,7 +26,7 @@ from .browser import (
     PROJECTOR,
     chromium_context,
     code_cell,
-    jupyter_lab,
+    course_in_lab,
     open_in_lab,
     run_all,
     run_one,
@@ -46,12 +45,8 @@ NOTEBOOKS = sorted(p.name for p in COURSE.glob("*.ipynb")) + ["teachers/classroo
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A JupyterLab server on a copy of the course; yields (folder, base URL, token)."""
-    folder = tmp_path_factory.mktemp("course")
-    for name in NOTEBOOKS:
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(COURSE / name, folder / name)
-    with jupyter_lab(folder) as (base, token):
-        yield folder, base, token
+    with course_in_lab(tmp_path_factory.mktemp("course"), NOTEBOOKS) as course:
+        yield course
 
 
 @pytest.fixture(scope="module")

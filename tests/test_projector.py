@@ -19,18 +19,6 @@ def normal_sizes():
     dl.projector(False)
 
 
-@pytest.fixture
-def classroom():
-    from duplexlab.clients import seat as seats
-
-    lab = dl.Lab(classroom=True).start()
-    try:
-        yield lab
-    finally:
-        seats._current = None
-        lab.close()
-
-
 def rule(css: str, selector: str) -> dict[str, str]:
     """The declarations of the rule whose selector list is exactly ``selector``."""
     found = re.search(r"(?:^|\n)" + re.escape(selector) + r" \{([^}]*)\}", css)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from .browser import (
     PANEL,
     PROJECTOR,
     chromium_context,
-    jupyter_lab,
+    course_in_lab,
     open_in_lab,
     run_all,
     run_one,
@@ -51,11 +50,9 @@ WHERE = f"""() => {{
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A JupyterLab server on a copy of the two lessons; yields (folder, base URL, token)."""
-    folder = tmp_path_factory.mktemp("course")
-    for name in ("06-side-by-side.ipynb", "09-more-than-one-server.ipynb", "glossary.md"):
-        shutil.copy(COURSE / name, folder / name)
-    with jupyter_lab(folder) as (base, token):
-        yield folder, base, token
+    lessons = ("06-side-by-side.ipynb", "09-more-than-one-server.ipynb", "glossary.md")
+    with course_in_lab(tmp_path_factory.mktemp("course"), lessons) as course:
+        yield course
 
 
 @pytest.fixture(scope="module")
