@@ -48,3 +48,14 @@ def test_reveal_says_what_to_write_when_the_guess_is_not_a_number():
     """A guess typed as text gets a TypeError that shows a number to write instead."""
     with pytest.raises(TypeError, match="should be a number, like 3"):
         reveal("three", measured=3)
+
+
+def test_added_delay_prints_no_number_inside_the_noise():
+    """A hop smaller than what twenty tries vary by is "nothing measurable", never a negative delay;
+    a hop well outside the noise is printed in ms."""
+    from duplexlab.experiments import added_delay
+
+    before = summarize([1.0, 1.2, 1.4, 1.1, 1.3] * 4)
+    assert added_delay(before, summarize([0.9, 1.1, 1.3, 1.0, 1.2] * 4)).startswith("nothing measurable (noise ±")
+    assert added_delay(before, summarize([1.05, 1.25, 1.45, 1.15, 1.35] * 4)).startswith("nothing measurable")
+    assert added_delay(before, summarize([3.0, 3.2, 3.4, 3.1, 3.3] * 4)) == "2.00 ms"

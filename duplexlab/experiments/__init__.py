@@ -4,7 +4,7 @@ who hears what on a cluster."""
 from __future__ import annotations
 
 from .arena import Arena, ArenaResult
-from .cluster import FanOut, delivery_delays, fan_out, running_on
+from .cluster import FanOut, added_delay, delivery_delays, fan_out, running_on
 from .polling import PollingResult, delay_claims, measure_polling
 from .seeds import default_seed
 
@@ -12,6 +12,7 @@ __all__ = [
     "Arena",
     "ArenaResult",
     "FanOut",
+    "added_delay",
     "PollingResult",
     "default_seed",
     "delay_claims",

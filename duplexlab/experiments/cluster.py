@@ -11,6 +11,7 @@ import asyncio
 import collections
 import functools
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from ..cluster.cluster import Cluster
 from ..feedback import fit
 from ..measure import Stats, summarize
 
-__all__ = ["FanOut", "delivery_delays", "fan_out", "running_on"]
+__all__ = ["FanOut", "added_delay", "delivery_delays", "fan_out", "running_on"]
 
 
 def running_on(cluster: Cluster) -> str:
@@ -126,6 +127,20 @@ def delivery_delays(cluster: Cluster, *, made_on: str, page_on: str, n: int = 20
             return delays
 
     return summarize(_run(run()))
+
+
+def added_delay(before: Stats, after: Stats) -> str:
+    """What ``after`` adds to ``before`` (medians, in ms), in words a cell can print after "adds".
+
+    Twenty tries on a busy laptop vary by a fraction of a millisecond. A difference inside that noise
+    (twice the standard error of the two means) is no measurement, so it is not printed as one:
+    "0.31 ms", or "nothing measurable (noise ±0.40 ms)" rather than a negative delay.
+    """
+    noise = 2 * math.sqrt(before.stdev**2 / before.n + after.stdev**2 / after.n)
+    extra = after.median - before.median
+    if extra <= noise:
+        return f"nothing measurable (noise ±{noise:.2f} ms)"
+    return f"{extra:.2f} ms"
 
 
 def _run(coro):
