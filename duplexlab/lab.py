@@ -379,17 +379,23 @@ class Lab:
             raise ValueError("this lab is not in classroom mode")
         return self.classroom.remove(name, self.websockets)
 
-    def tap(self, target: str | None = None, *, port: int = 0) -> Tap:
+    def tap(self, target: str | None = None, *, port: int = 0, websockets: bool = False) -> Tap:
         """Start a recording proxy in front of ``target`` (default: the lab's HTTP server).
 
+        With ``websockets=True`` (and no ``target``) it fronts both of the lab's servers:
+        WebSocket handshakes go to the WebSocket server, all else to the HTTP server, so
+        a browser page (``dl.show.BrowserCode``) reaches both through one origin.
         It listens where the lab does when it fronts the lab itself (in a classroom, the lab
         behind it checks every student's credential); in front of anything else it stays on
         127.0.0.1, since nothing there would check who asks.
         """
         self._require()
+        if websockets and target is not None:
+            raise ValueError("lab.tap(websockets=True) fronts the lab's own two servers: give no target")
         target = target or self.url
         host = self.host if target.startswith((self.url, self.ws_url)) else "127.0.0.1"
-        tap = Tap(target, host=host, port=port, gate=self.gate, loop=self.loop, lab=self)
+        second = self.ws_url if websockets else None
+        tap = Tap(target, host=host, port=port, gate=self.gate, loop=self.loop, lab=self, websockets=second)
         self.run(tap.start(), 10)
         self._taps.append(tap)
         for hook in list(self._tap_hooks):

@@ -42,6 +42,17 @@ READ_SIZE = 64 * 1024
 MAX_RECORDED = 32 * 1024 * 1024  # bytes of recording kept
 IDLE_ACTIONS = ("close", "silent")
 IDLE_TICK = 0.02  # seconds between idle checks, while an idle timeout is set
+HEAD_LIMIT = 16 * 1024  # a tap in front of two servers reads this much of a request's head to choose one
+HEAD_TIMEOUT = 10.0  # seconds it waits for that head
+
+
+def is_websocket_upgrade(head: bytes) -> bool:
+    """Whether an HTTP request head asks to become a WebSocket (``Upgrade: websocket``)."""
+    for line in head.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"upgrade" and b"websocket" in value.lower():
+            return True
+    return False
 
 
 class _Link:
@@ -69,6 +80,9 @@ class _Link:
         self.lost: set[Direction] = set()
         self.admitted: Pass | None = None  # its place at the lab's connection gate
         self.forwarded: tuple[str, int] | None = None  # its own end toward the lab, told to the gate
+        # in front of two servers: set once the request's head is in (or the client stopped sending)
+        self.head: asyncio.Event | None = asyncio.Event() if tap._websockets is not None else None
+        self.target_port = tap._target_port
 
     def end(self, direction: Direction) -> _End | None:
         """The end that receives what travels in ``direction``."""
@@ -84,13 +98,21 @@ class _Link:
     async def connect(self) -> None:
         """Open the tap's own connection to the server, then pass on what waited."""
         loop, tap = asyncio.get_running_loop(), self.tap
+        if self.head is not None and tap._websockets is not None:  # which server: the request's head says
+            try:
+                await asyncio.wait_for(self.head.wait(), HEAD_TIMEOUT)
+            except TimeoutError:
+                self.abort()
+                return
+            if is_websocket_upgrade(b"".join(self.early)):
+                self.target_port = tap._websockets
         try:
             sock = await self.own_end()
             if sock is not None:
                 await loop.create_connection(lambda: _End(self, Direction.DOWN, tap), sock=sock)
             else:
                 await loop.create_connection(
-                    lambda: _End(self, Direction.DOWN, tap), tap._target_host, tap._target_port
+                    lambda: _End(self, Direction.DOWN, tap), tap._target_host, self.target_port
                 )
         except asyncio.CancelledError:
             self.abort()
@@ -134,7 +156,7 @@ class _Link:
             self.forwarded = sock.getsockname()[:2]
             gate.forwarded[self.forwarded] = address
         try:
-            await asyncio.get_running_loop().sock_connect(sock, (host, tap._target_port))
+            await asyncio.get_running_loop().sock_connect(sock, (host, self.target_port))
         except BaseException:
             sock.close()
             self.forget_forwarded()
@@ -170,6 +192,10 @@ class _Link:
         end = self.end(direction)
         if end is None or end.transport is None:  # the server side is still connecting
             self.early.append(data)
+            if self.head is not None:
+                head = b"".join(self.early)
+                if b"\r\n\r\n" in head or len(head) > HEAD_LIMIT:
+                    self.head.set()
             if sum(map(len, self.early)) > READ_SIZE and self.client and self.client.transport:
                 self.client.transport.pause_reading()  # enough waiting: the client waits too
             return
@@ -199,6 +225,8 @@ class _Link:
     def half_close(self, direction: Direction) -> None:
         """One side finished sending: record it and pass the half-close on (after delayed bytes)."""
         self.ended.add(direction)
+        if self.head is not None:
+            self.head.set()  # no more head will come
         if self.silent:  # this end gave up on the dead path: it goes, the other end is not told
             own = self.client if direction is Direction.UP else self.server
             if own is not None and own.transport is not None:
@@ -317,6 +345,9 @@ class Tap:
         loop: the loop thread it is started on, if any: its faults (:meth:`cut` …) and
             :meth:`close` hand their work to it from any thread.
         lab: the lab that started it, if one did (``tap.lab``).
+        websockets: a second URL on the same host (the lab's ``ws_url``): requests that ask
+            to become a WebSocket go there, all others to ``target``. A browser page then
+            reaches both of the lab's servers through the tap's one origin.
 
     Example::
 
@@ -335,8 +366,13 @@ class Tap:
         max_recorded: int = MAX_RECORDED,
         loop: LoopThread | None = None,
         lab: Any = None,
+        websockets: str | None = None,
     ) -> None:
         parts = urlsplit(target)
+        second = urlsplit(websockets) if websockets else None
+        if second is not None and (second.hostname != parts.hostname or not second.port):
+            raise ValueError(f"the tap's websockets URL must be on {parts.hostname} with a port, not {websockets!r}")
+        self._websockets: int | None = second.port if second is not None else None
         if not parts.hostname or not parts.port:
             raise ValueError(f"the tap needs a target URL with a host and a port, not {target!r}")
         self.target = target
@@ -368,6 +404,11 @@ class Tap:
     def url(self) -> str:
         """The target URL with the tap's address in place of the server's."""
         return urlunsplit(self._parts._replace(netloc=f"{self.host}:{self.port}"))
+
+    @property
+    def ws_url(self) -> str | None:
+        """``ws://`` and the tap's address, when it fronts a WebSocket server too (``websockets=``); else None."""
+        return f"ws://{self.host}:{self.port}" if self._websockets is not None else None
 
     @property
     def loop(self) -> LoopThread | None:

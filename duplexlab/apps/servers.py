@@ -12,6 +12,7 @@ import contextlib
 
 from aiohttp import web
 
+from ..runtime import runner
 from ..runtime.http import HTTPServer, make_app
 from ..runtime.hygiene import ConnectionGate
 from ..runtime.loop import LoopThread
@@ -65,6 +66,7 @@ class LessonServers:
         judge.add_routes(app, self.judge)
         self.judge.on_done = self.push_verdict
         otp.add_routes(app, self.otp)
+        runner.add_routes(app)  # dl.show.BrowserCode's page (rule 4 of the policy)
         return app
 
     def start(self, loop: LoopThread, undo: contextlib.ExitStack) -> None:
@@ -80,6 +82,7 @@ class LessonServers:
         undo.callback(lambda: loop.run(ws.close(grace=0), 10))
         self.http, self.ws = server, ws
         self.policy.own_ports = {server.port, ws.port}
+        self.policy.runner_cookie = f"duplexlab_runner_{server.port}"  # cookies do not tell ports apart
         if roster is not None:
             roster.ws_port = ws.port
 

@@ -175,6 +175,8 @@ async def request_policy(request: web.Request, handler: Handler) -> web.StreamRe
                 origin=origin,
                 content_type=one("Content-Type"),
                 fetch_site=one("Sec-Fetch-Site"),
+                path=request.path,
+                runner=request.cookies.get(policy.runner_cookie),
             )
             if refusal is not None:
                 policy.note(request.method, request.path, refusal.status, origin)

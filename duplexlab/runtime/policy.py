@@ -40,6 +40,25 @@ WebSocket handshake, passes these checks, in this order:
    grants no CORS permission, so forms and ``fetch(..., {mode: "no-cors"})``
    from other pages end here with 415 even if a browser sent no ``Origin``.
 
+4. **The browser code runner.** ``dl.show.BrowserCode`` runs a student's
+   JavaScript in a small page the lab serves itself (``/_duplexlab/runner``,
+   loaded in an invisible frame, directly, through a tap or through the
+   notebook server's proxy). That page and its ``POST /_duplexlab/runner/unlock``
+   skip rules 1 and 2: the page is static and holds no secret, and the unlock
+   does nothing without a ticket (a one-use ticket from the widget's state,
+   sent in the body, never in a URL). A valid ticket buys a *runner cookie*
+   (``HttpOnly; SameSite=Strict``, named after the lab's port) tied to the
+   origin that unlocked it (:meth:`RequestPolicy.open_runner`). A request or
+   handshake that carries that cookie passes rules 1 and 2 only when it comes
+   from that same origin: its ``Origin`` is that origin, or, on a GET with no
+   ``Origin``, ``Sec-Fetch-Site`` says ``same-origin``
+   (:meth:`RequestPolicy.runner_admits`). Rule 3 still holds. The page runs
+   code only from its parent frame, only after its own unlock succeeded, and
+   then only from the origin that sent the ticket. So a foreign page that
+   frames the runner, replays a used ticket or posts code into the frame gets
+   nothing run; a page on the same site but another origin (another port of
+   ``localhost``) is sent the cookie by the browser but is refused by origin.
+
 The policy protects the student from *browsers* (other tabs, pages, rebinding).
 It does not stop a program on the machine, which can send any header: that is
 what tokens (``/private/<user>``) and, in classroom mode, credentials are for.
@@ -58,10 +77,24 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["Decision", "RequestPolicy", "SAFE_METHODS", "TICKET_PREFIX", "TICKET_TTL", "single"]
+__all__ = [
+    "Decision",
+    "RUNNER_PATH",
+    "RUNNER_UNLOCK",
+    "RequestPolicy",
+    "SAFE_METHODS",
+    "TICKET_PREFIX",
+    "TICKET_TTL",
+    "runner_token",
+    "single",
+]
 
 TICKET_PREFIX = "duplexlab.ticket."
 TICKET_TTL = 24 * 3600.0
+RUNNER_PATH = "/_duplexlab/runner"  # the browser code runner's page (rule 4)
+RUNNER_UNLOCK = RUNNER_PATH + "/unlock"  # where its page trades a ticket for the runner cookie
+RUNNER_OWNER = "browser code"  # the owners of tickets that may unlock a runner start with this
+MAX_RUNNERS = 64  # runner cookies one lab keeps valid; older ones lapse
 MAX_TICKETS_PER_OWNER = 16  # unused tickets one owner (a widget, a classroom student) holds; older ones lapse
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -139,6 +172,9 @@ class RequestPolicy:
     """The last refusals: ``(t, method, path, status, origin)``, newest last."""
     tickets: dict[str, tuple[float, str]] = field(default_factory=dict)  # ticket -> (expiry, owner)
     on_redeem: dict[str, object] = field(default_factory=dict)  # owner -> called once its ticket is used
+    runner_cookie: str = "duplexlab_runner"
+    """The runner cookie's name; the lab names it after its HTTP port (cookies do not tell ports apart)."""
+    runners: dict[str, tuple[float, str, str]] = field(default_factory=dict)  # cookie -> (expiry, owner, origin)
 
     def issue_ticket(self, owner: str, *, ttl: float = TICKET_TTL) -> str:
         """A one-use ticket that opens one WebSocket in place of an allowed origin."""
@@ -186,6 +222,41 @@ class RequestPolicy:
             return refusal
         return Decision(403, "this ticket is used up or expired", "run the widget's cell again for a new one")
 
+    def open_runner(self, ticket: str | None, origin: str | None) -> tuple[str, str] | Decision:
+        """A browser code runner's unlock (rule 4): ``(cookie value, owner)``, or the refusal.
+
+        ``ticket`` must be a valid ticket of a browser code widget (it is used up) and
+        ``origin`` the unlocking page's own origin, which the cookie is then tied to.
+        """
+        try:
+            origin = normalize_origin(origin or "")
+        except ValueError:
+            return Decision(403, "the runner must be unlocked from its own page", "run the widget's cell again")
+        owner = self.redeem_ticket(ticket)
+        if owner is None or not owner.startswith(RUNNER_OWNER):
+            return Decision(403, "this ticket is used up, expired or not a runner's", "run the widget's cell again")
+        now = time.monotonic()
+        self.runners = {c: v for c, v in self.runners.items() if v[0] > now}
+        for old in list(self.runners)[: max(0, len(self.runners) - MAX_RUNNERS + 1)]:
+            del self.runners[old]
+        cookie = secrets.token_urlsafe(24)
+        self.runners[cookie] = (now + TICKET_TTL, owner, origin)
+        return cookie, owner
+
+    def runner_admits(self, cookie: str | None, origin: str | None, fetch_site: str | None) -> str | None:
+        """The runner's owner if a request with this runner cookie comes from the origin it was made for."""
+        if not cookie:
+            return None
+        expiry, owner, made_for = self.runners.get(cookie, (0.0, "", ""))
+        if expiry <= time.monotonic():
+            return None
+        if origin is None:
+            return owner if fetch_site == "same-origin" else None
+        try:
+            return owner if normalize_origin(origin) == made_for else None
+        except ValueError:
+            return None
+
     def note(self, method: str, path: str, status: int, origin: str | None) -> None:
         """Keep a refusal for the learner to look at (bounded)."""
         self.refused.append((time.perf_counter(), method, path, status, origin))
@@ -229,8 +300,17 @@ class RequestPolicy:
         origin: str | None = None,
         content_type: str | None = None,
         fetch_site: str | None = None,
+        path: str | None = None,
+        runner: str | None = None,
     ) -> Decision | None:
-        """``None`` if the request may go on, else the :class:`Decision` to refuse it with."""
+        """``None`` if the request may go on, else the :class:`Decision` to refuse it with.
+
+        ``path`` and ``runner`` (the value of its runner cookie, if it sent one) are for rule 4.
+        """
+        if (method.upper() == "GET" and path == RUNNER_PATH) or (method.upper() == "POST" and path == RUNNER_UNLOCK):
+            return self.json_only(method, content_type)  # the page holds no secret; the unlock wants a ticket
+        if self.runner_admits(runner, origin, fetch_site) is not None:
+            return self.json_only(method, content_type)
         if not self.host_allowed(host):
             return Decision(
                 421,
@@ -250,7 +330,12 @@ class RequestPolicy:
                 "a page from another site may not change anything in the lab",
                 "send the request from the notebook (dl.Client) instead",
             )
-        if changes_state:
+        return self.json_only(method, content_type)
+
+    @staticmethod
+    def json_only(method: str, content_type: str | None) -> Decision | None:
+        """Rule 3: a request that changes state must carry JSON."""
+        if method.upper() not in SAFE_METHODS:
             mime = (content_type or "").split(";")[0].strip().lower()
             if mime != "application/json":
                 return Decision(
@@ -260,3 +345,14 @@ class RequestPolicy:
                     "(dl.Client does: client.post(path, json={...}))",
                 )
         return None
+
+
+def runner_token(cookie_header: str | None, name: str) -> str | None:
+    """The value of the runner cookie ``name`` in a ``Cookie`` header, if it has one."""
+    if not cookie_header:
+        return None
+    for part in cookie_header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name and value:
+            return value
+    return None

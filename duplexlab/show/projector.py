@@ -185,7 +185,9 @@ def _widget_rules(selector: str, s: Sizes) -> str:
 }}
 {selector} .duplexlab-socket {{ font-size: {s.widget_text_px}px; }}
 {selector} .duplexlab-socket input, {selector} .duplexlab-socket button {{ font-size: {s.widget_text_px}px; }}
-{selector} .duplexlab-socket-log {{ font-size: {s.widget_text_px}px; }}"""
+{selector} .duplexlab-socket-log {{ font-size: {s.widget_text_px}px; }}
+{selector} .duplexlab-code, {selector} .duplexlab-code textarea {{ font-size: {s.widget_text_px}px; }}
+{selector} .duplexlab-code button {{ font-size: {s.widget_text_px}px; }}"""
 
 
 def stylesheet() -> str:

@@ -32,7 +32,7 @@ from websockets.http11 import Request
 from websockets.typing import Subprotocol
 
 from ...runtime.classroom import Roster, Student, bearer
-from ...runtime.policy import TICKET_PREFIX, Decision, RequestPolicy, single
+from ...runtime.policy import TICKET_PREFIX, Decision, RequestPolicy, runner_token, single
 from .routes import Refusal, Routes, Serve
 
 __all__ = ["Admission", "Budget", "Credential", "admit", "select_subprotocol"]
@@ -49,6 +49,7 @@ class Credential(enum.Enum):
     NONE = "none"  # nothing: the policy's Host and Origin checks decide
     TICKET = "ticket"  # a browser widget's one-use ticket
     BEARER = "bearer"  # a classroom credential, in an Authorization header
+    RUNNER = "runner"  # a browser code widget's runner cookie, from the origin it was made for
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,13 @@ def admit(
         who = by_credential(single(headers.get_all("Authorization")), roster) if roster is not None else Who()
         if isinstance(who, Who):
             origin, site = single(headers.get_all("Origin")), single(headers.get_all("Sec-Fetch-Site"))
-            decision = policy.check("GET", host=host, origin=origin, fetch_site=site)
-            who = who if decision is None else refusal(decision)
+            runner = runner_token(single(headers.get_all("Cookie")), policy.runner_cookie)
+            owner = policy.runner_admits(runner, origin, site) if roster is None else None
+            if owner is not None:  # a browser code widget's page (rule 4): whoever it came through
+                who = Who(Credential.RUNNER, owner, "direct" if policy.host_allowed(host) else "proxy")
+            else:
+                decision = policy.check("GET", host=host, origin=origin, fetch_site=site)
+                who = who if decision is None else refusal(decision)
     if isinstance(who, Refusal):
         return who
     opened = routes.open(request.path, seat=who.seat)

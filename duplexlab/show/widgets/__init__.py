@@ -13,6 +13,7 @@ from __future__ import annotations
 from .arena import Classroom, SideBySide
 from .base import LabWatch, SliderExperiment, figure_png
 from .browser import BrowserSocket, SeatSocket
+from .browser_code import BrowserCode
 from .dashboard import Dashboard
 from .otp import OTPScreen
 from .plot import PlotView
@@ -21,6 +22,7 @@ from .sequence import Sequence
 from .tap import TapControls
 
 __all__ = [
+    "BrowserCode",
     "BrowserSocket",
     "Classroom",
     "Dashboard",
