@@ -12,6 +12,7 @@ import json
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 import duplexlab as dl
 from duplexlab.runtime.policy import RUNNER_OWNER, RUNNER_PATH, RUNNER_UNLOCK, RequestPolicy, runner_token
@@ -87,7 +88,7 @@ def test_the_cookie_admits_only_its_own_origin_over_http_and_websocket(lab):
     # from the runner's own origin: in, over HTTP and over a WebSocket, through the tap
     assert get(tap.port, "/api/health", host=host, origin=origin, cookie=cookie) == 200
     assert get(tap.port, "/api/health", host=host, cookie=cookie, site="same-origin") == 200
-    with connect(f"ws://127.0.0.1:{tap.port}/echo", origin=origin, additional_headers={"Cookie": cookie}) as ws:
+    with connect(f"ws://127.0.0.1:{tap.port}/echo", origin=Origin(origin), additional_headers={"Cookie": cookie}) as ws:
         ws.send("hi")
         assert ws.recv(timeout=5) == "hi"
     record = lab.websockets.records[-1]
@@ -97,7 +98,7 @@ def test_the_cookie_admits_only_its_own_origin_over_http_and_websocket(lab):
     assert get(tap.port, "/api/health", host=host, origin=other, cookie=cookie) == 403
     assert get(tap.port, "/api/health", host=host, cookie=cookie, site="same-site") == 200  # a GET, rules 1-2 pass
     with pytest.raises(InvalidStatus) as refused:
-        connect(f"ws://127.0.0.1:{tap.port}/echo", origin=other, additional_headers={"Cookie": cookie})
+        connect(f"ws://127.0.0.1:{tap.port}/echo", origin=Origin(other), additional_headers={"Cookie": cookie})
     assert refused.value.response.status_code == 403
     # the hub's name in Host: in only with the cookie, from the origin it was made for
     assert get(lab.port, "/api/health", host="hub.example", origin="https://hub.example") == 421

@@ -9,13 +9,15 @@ server) and ``log(...)``. It calls ``fetch``, ``EventSource`` and ``WebSocket`` 
 
 It runs in the lab's runner page (``/_duplexlab/runner``) in an invisible frame, unlocked
 by a one-use ticket from the widget's state: rule 4 of :mod:`duplexlab.runtime.policy`.
-``through=tap`` (a tap from ``lab.tap(websockets=True)``) sends everything through the tap,
-so its live sequence diagram shows what the snippet does.
+``through=tap`` (a tap from ``lab.tap(websockets=True)``) sends everything through the tap;
+``diagram=True`` shows the tap's live sequence diagram under the code (``**diagram_options``
+go to :class:`~duplexlab.show.Sequence`), so the student sees what the snippet sends.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as W
@@ -62,7 +64,7 @@ class BrowserCode:
         ''', through=lab)
     """
 
-    def __init__(self, js: str, *, through: Lab | Tap) -> None:
+    def __init__(self, js: str, *, through: Lab | Tap, diagram: bool = False, **diagram_options: Any) -> None:
         if isinstance(through, Tap):
             if through.lab is None:
                 raise ValueError("BrowserCode runs through a tap the lab started: tap = lab.tap(websockets=True)")
@@ -79,6 +81,13 @@ class BrowserCode:
         )
         self.widget = W.VBox([self.editor])
         dress(self.widget)  # the course's text sizes, projector mode's too
+        self.diagram: Any = None
+        if diagram:
+            if not isinstance(through, Tap):
+                raise ValueError("a diagram needs a tap: through=lab.tap(websockets=True), diagram=True")
+            diagram_options.setdefault("history", False)
+            diagram_options.setdefault("height", 320)
+            self.diagram = through.show(**diagram_options)
 
     @property
     def code(self) -> str:
@@ -123,11 +132,28 @@ class BrowserCode:
                 return
             time.sleep(0.02)
 
+    def wait_for(self, happened: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Wait until ``happened()`` (e.g. the page's request crossed a tap); False if it did not.
+
+        Gives up early when no page has unlocked the runner by :data:`NO_PAGE_AFTER` (a headless run).
+        """
+        start = time.perf_counter()
+        while not happened():
+            waited = time.perf_counter() - start
+            if waited > timeout or (waited > NO_PAGE_AFTER and not self.in_a_page()):
+                return False
+            time.sleep(0.02)
+        return True
+
     def close(self) -> None:
         self.editor.close()
         self.widget.close()
+        if self.diagram is not None:
+            self.diagram.close()
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
         display(self.widget)
+        if self.diagram is not None:
+            display(self.diagram)  # below the code: what the code sent, as it crosses the tap
