@@ -132,7 +132,10 @@ def test_the_policy_alone_expiry_and_parsing():
     assert policy.runner_admits(cookie, "http://127.0.0.1:9000", None) == owner
     assert policy.runner_admits(cookie, "http://127.0.0.1:9001", None) is None
     assert policy.runner_admits(cookie, None, "same-origin") == owner
-    assert policy.runner_admits(cookie, None, None) is None
+    assert policy.runner_admits(cookie, None, None) == owner  # plain http to a hub: no Sec-Fetch-* at all
+    assert policy.runner_admits(cookie, None, None, safe=False) is None  # a POST always says its Origin
+    assert policy.runner_admits(cookie, None, "same-site") is None
+    assert policy.runner_admits(cookie, None, "cross-site") is None
     assert policy.runner_admits("guessed", "http://127.0.0.1:9000", None) is None
     expiry, who, origin = policy.runners[cookie]
     policy.runners[cookie] = (0.0, who, origin)

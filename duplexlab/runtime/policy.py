@@ -51,7 +51,7 @@ WebSocket handshake, passes these checks, in this order:
    origin that unlocked it (:meth:`RequestPolicy.open_runner`). A request or
    handshake that carries that cookie passes rules 1 and 2 only when it comes
    from that same origin: its ``Origin`` is that origin, or, on a GET with no
-   ``Origin``, ``Sec-Fetch-Site`` says ``same-origin``
+   ``Origin``, ``Sec-Fetch-Site`` says ``same-origin`` (or is absent, as on plain http)
    (:meth:`RequestPolicy.runner_admits`). Rule 3 still holds. The page runs
    code only from its parent frame, only after its own unlock succeeded, and
    then only from the origin that sent the ticket. So a foreign page that
@@ -243,15 +243,23 @@ class RequestPolicy:
         self.runners[cookie] = (now + TICKET_TTL, owner, origin)
         return cookie, owner
 
-    def runner_admits(self, cookie: str | None, origin: str | None, fetch_site: str | None) -> str | None:
-        """The runner's owner if a request with this runner cookie comes from the origin it was made for."""
+    def runner_admits(
+        self, cookie: str | None, origin: str | None, fetch_site: str | None, *, safe: bool = True
+    ) -> str | None:
+        """The runner's owner if a request with this runner cookie comes from the origin it was made for.
+
+        With no ``Origin`` (a browser leaves it out of a same-origin GET) only a ``safe`` request
+        passes, and only if the browser does not say it came from elsewhere: ``Sec-Fetch-Site`` is
+        ``same-origin``, or absent (a page on plain http from a name that is not loopback gets no
+        ``Sec-Fetch-*`` headers; its cookie is still ``SameSite=Strict``).
+        """
         if not cookie:
             return None
         expiry, owner, made_for = self.runners.get(cookie, (0.0, "", ""))
         if expiry <= time.monotonic():
             return None
         if origin is None:
-            return owner if fetch_site == "same-origin" else None
+            return owner if safe and fetch_site in (None, "same-origin") else None
         try:
             return owner if normalize_origin(origin) == made_for else None
         except ValueError:
@@ -309,7 +317,7 @@ class RequestPolicy:
         """
         if (method.upper() == "GET" and path == RUNNER_PATH) or (method.upper() == "POST" and path == RUNNER_UNLOCK):
             return self.json_only(method, content_type)  # the page holds no secret; the unlock wants a ticket
-        if self.runner_admits(runner, origin, fetch_site) is not None:
+        if self.runner_admits(runner, origin, fetch_site, safe=method.upper() in SAFE_METHODS) is not None:
             return self.json_only(method, content_type)
         if not self.host_allowed(host):
             return Decision(
