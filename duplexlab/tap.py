@@ -82,6 +82,7 @@ class _Link:
         self.forwarded: tuple[str, int] | None = None  # its own end toward the lab, told to the gate
         # in front of two servers: set once the request's head is in (or the client stopped sending)
         self.head: asyncio.Event | None = asyncio.Event() if tap._websockets is not None else None
+        self.head_bytes = bytearray()
         self.target_port = tap._target_port
 
     def end(self, direction: Direction) -> _End | None:
@@ -104,7 +105,7 @@ class _Link:
             except TimeoutError:
                 self.abort()
                 return
-            if is_websocket_upgrade(b"".join(self.early)):
+            if is_websocket_upgrade(bytes(self.head_bytes)):
                 self.target_port = tap._websockets
         try:
             sock = await self.own_end()
@@ -192,9 +193,10 @@ class _Link:
         end = self.end(direction)
         if end is None or end.transport is None:  # the server side is still connecting
             self.early.append(data)
-            if self.head is not None:
-                head = b"".join(self.early)
-                if b"\r\n\r\n" in head or len(head) > HEAD_LIMIT:
+            if self.head is not None and not self.head.is_set():
+                self.head_bytes += data  # the head so far; the end is searched for around what just came
+                tail = self.head_bytes[-(len(data) + 3) :]
+                if b"\r\n\r\n" in tail or len(self.head_bytes) > HEAD_LIMIT:
                     self.head.set()
             if sum(map(len, self.early)) > READ_SIZE and self.client and self.client.transport:
                 self.client.transport.pause_reading()  # enough waiting: the client waits too
@@ -579,6 +581,10 @@ class Tap:
     async def aclose(self) -> None:
         """Stop listening and cut every connection the tap carries."""
         server, self._server = self._server, None
+        policy = getattr(self.lab, "policy", None)
+        if server is not None and policy is not None:  # pages served by this tap lose their runner cookies
+            for name in ("127.0.0.1", "localhost", "[::1]", self.host):
+                policy.revoke_runners(origin=f"http://{name}:{self.port}")
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None

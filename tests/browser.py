@@ -200,6 +200,14 @@ def code_cell(page, source: str):
     return found
 
 
+def js_cell(page, code: str):
+    """The cell whose dl.show.BrowserCode holds JavaScript that contains ``code`` (its Python is hidden:
+    the student reads and edits the JavaScript in the widget's text box)."""
+    found = page.locator(f"{PANEL} .jp-CodeCell").filter(has=page.locator(".duplexlab-code-text", has_text=code))
+    assert found.count() == 1, f"{found.count()} JavaScript cells contain {code!r}"
+    return found
+
+
 def run_one(page, source: str) -> str:
     """Run the cell containing ``source`` (Shift+Enter) and wait for it; return its output text."""
     target = code_cell(page, source)

@@ -61,6 +61,7 @@ def test_snippets_run_under_run_all_then_edit_stop_and_unmount(tmp_path):
         open_notebook(page, base, token, name)
         run_all(page)
         assert "the page's socket to /chat?name=page is open" in output_text(page, 2)
+        print("direct, through a tap:", output_text(page, 2).strip())
         logged(page, 1, "open, readyState 1")
         logged(page, 1, "got welcome")
         logged(page, 3, "200 0 notifications")

@@ -27,6 +27,7 @@ from .browser import (
     chromium_context,
     code_cell,
     course_in_lab,
+    js_cell,
     open_in_lab,
     run_all,
     run_one,
@@ -257,7 +258,7 @@ def step_02(page) -> None:
     )
     assert_in_view_and_drawn(page, image)
     assert "Ringed: this run" in image.get_attribute("alt")
-    assert_code_logged(page, "poller = dl.show.BrowserCode(", "hello after")
+    assert_code_logged(page, "const interval = 200;", "hello after")
 
 
 def results_printed(printed: str) -> list[dict[str, str]]:
@@ -324,10 +325,10 @@ def assert_in_view_and_drawn(page, image) -> None:
     assert min(size) > 0, f"the plot is in view but drawn as {size}"
 
 
-def assert_code_logged(page, first_line: str, *texts: str, timeout: float = 20) -> None:
-    """The dl.show.BrowserCode in the cell that starts with ``first_line`` ran in the page under Run All:
+def assert_code_logged(page, code: str, *texts: str, timeout: float = 20) -> None:
+    """The dl.show.BrowserCode whose JavaScript contains ``code`` ran in the page under Run All:
     each of ``texts`` is (part of) a line of its log, in that order."""
-    log = code_cell(page, first_line).locator(".duplexlab-code-log")
+    log = js_cell(page, code).locator(".duplexlab-code-log")
     for text in texts:
         log.locator("li", has_text=text).first.wait_for(state="attached", timeout=seconds(timeout) * 1000)
     lines = log.locator("li").all_text_contents()
@@ -337,14 +338,14 @@ def assert_code_logged(page, first_line: str, *texts: str, timeout: float = 20) 
 
 def step_01(page) -> None:
     """The page's own fetch of Asha's panel ran under Run All."""
-    assert_code_logged(page, "bell = dl.show.BrowserCode(", "status 200", "Ravi sent you a message")
+    assert_code_logged(page, '"/api/users/asha/notifications"', "status 200", "Ravi sent you a message")
 
 
 def step_03(page) -> None:
     """The page's EventSource got an event, lost the stream at the tap's cut, reconnected with
     Last-Event-ID on its own and got the event sent during the cut."""
     assert_code_logged(
-        page, "sse_tap = lab.tap()", "connected", "before the cut", "lost: the browser reconnects", "during the cut"
+        page, "new EventSource(", "connected", "before the cut", "lost: the browser reconnects", "during the cut"
     )
     printed = code_cell(page, "stream.wait_for(").locator(".jp-OutputArea").text_content()
     assert "Last-Event-ID" in printed, printed
@@ -354,9 +355,9 @@ def step_05(page) -> None:
     """The page's fetch-then-subscribe ran under Run All (pushed news, then 1006 at the tap's cut); edited and
     run again, the diagram under it shows the new request. The browser's socket opened under Run All, got
     Asha's message, closes on unmount."""
-    effect = "page_tap = lab.tap(websockets=True)"
+    effect = 'const user = "ishaan";'
     assert_code_logged(page, effect, "fetched", "open, readyState 1", "pushed: Meera accepted", "closed 1006")
-    widget = code_cell(page, effect)
+    widget = js_cell(page, effect)
     text = widget.locator(".duplexlab-code-text")
     text.fill(text.input_value().replace("ishaan", "ravi"))  # the student edits the snippet
     widget.locator(".duplexlab-code-run").click()
@@ -461,7 +462,7 @@ def step_07(page) -> None:
     cut (pings folded, with their count) and the resume after it; the fault controls act on a live client,
     whose state and counts they show, and the diagram keeps each new break in view; the next cell still
     answers in seconds after a cut and after the server's side is dropped."""
-    assert_code_logged(page, "beat_tap = lab.tap(websockets=True)", "open", "no pong for 2 s")
+    assert_code_logged(page, "let lastPong = Date.now();", "open", "no pong for 2 s")
     scroll_to_heading(page, "Break it yourself")
     diagram = page.locator(f"{PANEL} .duplexlab-seq").last
     expect(diagram.locator("svg g.kind-cut")).to_have_count(1, timeout=seconds(10) * 1000)

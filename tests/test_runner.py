@@ -15,21 +15,24 @@ from websockets.sync.client import connect
 from websockets.typing import Origin
 
 import duplexlab as dl
-from duplexlab.runtime.policy import RUNNER_OWNER, RUNNER_PATH, RUNNER_UNLOCK, RequestPolicy, runner_token
+from duplexlab.runtime.policy import RUNNER_OWNER, RUNNER_PATH, RUNNER_UNLOCK, RequestPolicy, runner_tokens
 
 from .test_policy import raw
 
 TAP_ORIGIN = "http://127.0.0.1:{port}"
 
 
-def unlock(port: int, ticket: str, origin: str, *, host: str | None = None) -> tuple[int, str, bytes]:
+def unlock(
+    port: int, ticket: str, origin: str, *, host: str | None = None, site: str = "same-origin"
+) -> tuple[int, str, bytes]:
     """POST the ticket to the runner's unlock: (status, Set-Cookie header, body)."""
     body = json.dumps({"ticket": ticket}).encode()
     answer = raw(
         port,
         (
             f"POST {RUNNER_UNLOCK} HTTP/1.1\r\nHost: {host or f'127.0.0.1:{port}'}\r\nOrigin: {origin}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            f"Sec-Fetch-Site: {site}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n"
         ).encode()
         + body,
     )
@@ -64,7 +67,7 @@ def test_a_ticket_buys_one_cookie_tied_to_its_origin_and_only_once(lab):
     status, cookie, _ = unlock(tap.port, ticket, origin)
     assert status == 200
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
-    assert cookie.startswith(f"duplexlab_runner_{lab.port}=")
+    assert cookie.startswith(f"duplexlab_runner_{lab.port}_{tap.port}=")  # one per page origin
     again, no_cookie, body = unlock(tap.port, ticket, origin)  # a used ticket: replayed
     assert (again, no_cookie) == (403, "") and b"used up" in body
 
@@ -73,6 +76,10 @@ def test_only_a_browser_code_widgets_ticket_unlocks_a_runner(lab):
     ticket = lab.policy.issue_ticket("browser widget 1 (/chat)")  # lesson 05's socket widget's ticket
     status, cookie, _ = unlock(lab.port, ticket, lab.url)
     assert (status, cookie) == (403, "")
+    assert ticket in lab.policy.tickets  # refused before it was used up: that widget's ticket still works
+    runner = runner_ticket(lab)
+    status, cookie, _ = unlock(lab.port, runner, lab.url, site="cross-site")  # a foreign page posting it
+    assert (status, cookie) == (403, "") and runner in lab.policy.tickets
     status, cookie, _ = unlock(lab.port, "made-up", lab.url)
     assert (status, cookie) == (403, "")
     status, cookie, _ = unlock(lab.port, runner_ticket(lab), "null")  # a sandboxed frame
@@ -140,9 +147,15 @@ def test_the_policy_alone_expiry_and_parsing():
     expiry, who, origin = policy.runners[cookie]
     policy.runners[cookie] = (0.0, who, origin)
     assert policy.runner_admits(cookie, "http://127.0.0.1:9000", None) is None
-    assert runner_token("a=1; duplexlab_runner=xyz; b=2", "duplexlab_runner") == "xyz"
-    assert runner_token("duplexlab_runner_1=xyz", "duplexlab_runner") is None
-    assert runner_token(None, "duplexlab_runner") is None
+    policy.runners[cookie] = (expiry, who, origin)
+    assert runner_tokens(["a=1; duplexlab_runner_5_80=xyz; b=2"], "duplexlab_runner_5") == ["xyz"]
+    assert runner_tokens(["duplexlab_runner_5_1=a; duplexlab_runner_5_1=b", "x=1"], "duplexlab_runner_5") == ["a", "b"]
+    assert runner_tokens(["duplexlab_runner_55_1=a"], "duplexlab_runner_5") == []
+    assert runner_tokens([], "duplexlab_runner_5") == []
+    assert policy.runner_admits(["planted", cookie], "http://127.0.0.1:9000", None) == owner  # none hides another
+    assert (
+        policy.revoke_runners(owner=owner) == 1 and policy.runner_admits(cookie, "http://127.0.0.1:9000", None) is None
+    )
 
 
 def test_a_tap_in_front_of_both_servers_sends_each_request_to_its_own(lab):
@@ -157,3 +170,33 @@ def test_a_tap_in_front_of_both_servers_sends_each_request_to_its_own(lab):
     assert lab.tap().ws_url is None
     with pytest.raises(ValueError, match="give no target"):
         lab.tap(lab.url, websockets=True)
+
+
+def test_two_pages_keep_their_own_cookies_and_a_closed_tap_takes_its_pages_with_it(lab):
+    first, second = lab.tap(websockets=True), lab.tap(websockets=True)
+    jar = {}
+    for tap, n in ((first, 1), (second, 2)):
+        _, set_cookie, _ = unlock(tap.port, runner_ticket(lab, n), TAP_ORIGIN.format(port=tap.port))
+        name, _, value = set_cookie.split(";")[0].partition("=")
+        jar[name] = value
+    assert len(jar) == 2  # the second page did not overwrite the first one's cookie
+    cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+    planted = f"{lab.policy.runner_cookie}_1=planted; " + cookie  # a page on another port planted one first
+    for tap in (first, second):
+        origin = TAP_ORIGIN.format(port=tap.port)
+        assert get(tap.port, "/api/health", host=f"127.0.0.1:{tap.port}", origin=origin, cookie=planted) == 200
+        with connect(f"{tap.ws_url}/echo", origin=Origin(origin), additional_headers={"Cookie": planted}):
+            pass
+    first.close()
+    assert [o for _, _, o in lab.policy.runners.values()] == [TAP_ORIGIN.format(port=second.port)]
+
+
+def test_the_transcript_and_the_raw_bytes_hide_cookies(lab):
+    tap = lab.tap(websockets=True)
+    secret = "username-localhost-8888=2|1:0|very-secret-login"
+    get(tap.port, "/api/health", host=f"127.0.0.1:{tap.port}", cookie=secret)
+    _, set_cookie, _ = unlock(tap.port, runner_ticket(lab), TAP_ORIGIN.format(port=tap.port))
+    value = set_cookie.split(";")[0].partition("=")[2]
+    for shown in (tap.transcript(), tap.raw()):
+        assert "very-secret-login" not in shown and value not in shown, shown
+    assert f"Cookie: [{len(secret)} bytes of cookies, hidden]" in tap.transcript()

@@ -28,6 +28,7 @@ from .browser import (
     PANEL,
     chromium_context,
     code_cell,
+    js_cell,
     jupyter_lab,
     open_in_lab,
     run_all,
@@ -183,13 +184,14 @@ def test_on_a_hub_the_widget_goes_through_the_notebook_servers_proxy(tmp_path, h
         print("hub, proxy:", waited.strip(), "|", doctor.text_content())
 
         # the page's own JavaScript (dl.show.BrowserCode) runs through the proxy too, through a tap
-        effect = code_cell(page, "page_tap = lab.tap(websockets=True)")
+        effect = js_cell(page, 'const user = "ishaan";')
         for text in ("fetched", "open, readyState 1", "pushed: Meera accepted"):
             effect.locator(".duplexlab-code-log li", has_text=text).first.wait_for(
                 state="attached", timeout=seconds(15) * 1000
             )
         opened = code_cell(page, 'effect.wait_open("/notifications/ishaan")').locator(".jp-OutputArea").text_content()
         assert "through the notebook server's proxy" in opened, opened
+        print("hub, proxy, the page's JavaScript:", opened.strip())
 
         chat_and_unmount(page, widget)
         until(page, "browser.report()", "closed with 1000 'unmount'")
@@ -224,7 +226,7 @@ def test_with_neither_way_open_the_widget_chats_over_the_comm_and_says_so(tmp_pa
         print("hub, no proxy:", doctor.text_content())
 
         # the page's own JavaScript cannot run without a way to the lab: one line says so, at once
-        effect = code_cell(page, "page_tap = lab.tap(websockets=True)")
+        effect = js_cell(page, 'const user = "ishaan";')
         said = effect.locator(".duplexlab-code-status", has_text="cannot reach the lab")
         said.wait_for(timeout=seconds(15) * 1000)
         assert "so the code cannot run here" in said.text_content() and "\n" not in said.text_content()

@@ -24,7 +24,7 @@ from aiohttp.typedefs import Handler
 
 from ..errors import PortInUseError, is_address_in_use
 from .hygiene import KEEPALIVE_TIMEOUT, ConnectionGate, GuardedProtocol
-from .policy import RequestPolicy, single
+from .policy import RequestPolicy, runner_tokens, single
 
 __all__ = ["END_KEY", "Ending", "HTTPServer", "POLICY_KEY", "ending", "json_error", "make_app", "read_json"]
 
@@ -176,7 +176,7 @@ async def request_policy(request: web.Request, handler: Handler) -> web.StreamRe
                 content_type=one("Content-Type"),
                 fetch_site=one("Sec-Fetch-Site"),
                 path=request.path,
-                runner=request.cookies.get(policy.runner_cookie),
+                runner=runner_tokens(request.headers.getall("Cookie", []), policy.runner_cookie),
             )
             if refusal is not None:
                 policy.note(request.method, request.path, refusal.status, origin)

@@ -85,7 +85,8 @@ __all__ = [
     "SAFE_METHODS",
     "TICKET_PREFIX",
     "TICKET_TTL",
-    "runner_token",
+    "runner_cookie_name",
+    "runner_tokens",
     "single",
 ]
 
@@ -232,8 +233,11 @@ class RequestPolicy:
             origin = normalize_origin(origin or "")
         except ValueError:
             return Decision(403, "the runner must be unlocked from its own page", "run the widget's cell again")
+        expiry, owner_of = self.tickets.get(ticket or "", (0.0, ""))
+        if not owner_of.startswith(RUNNER_OWNER):  # checked before it is used up: another widget's stays good
+            return Decision(403, "this ticket is used up, expired or not a runner's", "run the widget's cell again")
         owner = self.redeem_ticket(ticket)
-        if owner is None or not owner.startswith(RUNNER_OWNER):
+        if owner is None:
             return Decision(403, "this ticket is used up, expired or not a runner's", "run the widget's cell again")
         now = time.monotonic()
         self.runners = {c: v for c, v in self.runners.items() if v[0] > now}
@@ -243,8 +247,15 @@ class RequestPolicy:
         self.runners[cookie] = (now + TICKET_TTL, owner, origin)
         return cookie, owner
 
+    def revoke_runners(self, *, owner: str | None = None, origin: str | None = None) -> int:
+        """Forget the runner cookies of a widget (``owner``) or made for ``origin`` (a tap that closed)."""
+        gone = [c for c, (_, who, made_for) in self.runners.items() if who == owner or made_for == origin]
+        for cookie in gone:
+            del self.runners[cookie]
+        return len(gone)
+
     def runner_admits(
-        self, cookie: str | None, origin: str | None, fetch_site: str | None, *, safe: bool = True
+        self, cookie: str | list[str] | None, origin: str | None, fetch_site: str | None, *, safe: bool = True
     ) -> str | None:
         """The runner's owner if a request with this runner cookie comes from the origin it was made for.
 
@@ -255,6 +266,8 @@ class RequestPolicy:
         """
         if not cookie:
             return None
+        if isinstance(cookie, list):  # every runner cookie the request sent: any good one from its origin
+            return next((o for c in cookie if (o := self.runner_admits(c, origin, fetch_site, safe=safe))), None)
         expiry, owner, made_for = self.runners.get(cookie, (0.0, "", ""))
         if expiry <= time.monotonic():
             return None
@@ -309,7 +322,7 @@ class RequestPolicy:
         content_type: str | None = None,
         fetch_site: str | None = None,
         path: str | None = None,
-        runner: str | None = None,
+        runner: str | list[str] | None = None,
     ) -> Decision | None:
         """``None`` if the request may go on, else the :class:`Decision` to refuse it with.
 
@@ -355,12 +368,20 @@ class RequestPolicy:
         return None
 
 
-def runner_token(cookie_header: str | None, name: str) -> str | None:
-    """The value of the runner cookie ``name`` in a ``Cookie`` header, if it has one."""
-    if not cookie_header:
-        return None
-    for part in cookie_header.split(";"):
-        key, _, value = part.strip().partition("=")
-        if key == name and value:
-            return value
-    return None
+def runner_tokens(cookie_headers: list[str], name: str) -> list[str]:
+    """Every runner cookie's value in a request's ``Cookie`` headers: those called ``name`` or
+    ``name_<port>`` (one per page origin, since cookies do not tell ports apart), duplicates included
+    (a page on another port may plant one: each is checked, none hides another)."""
+    found = []
+    for header in cookie_headers:
+        for part in header.split(";"):
+            key, _, value = part.strip().partition("=")
+            if value and (key == name or key.startswith(name + "_")):
+                found.append(value)
+    return found
+
+
+def runner_cookie_name(name: str, origin: str) -> str:
+    """The runner cookie's name for a page from ``origin``: ``name`` and the origin's port."""
+    port = urlsplit(origin).port
+    return f"{name}_{port or 0}"

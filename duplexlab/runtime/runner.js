@@ -7,9 +7,8 @@
 (() => {
   const AsyncFunction = (async () => {}).constructor;
   let parentOrigin = null;  // the origin that sent a good ticket: the only one heard from then on
-  let cleanup = null;
+  let cleanup = null;  // [run, function] of the run whose cleanup is due
   let run = 0;
-  let started = performance.now();
   let queue = Promise.resolve();
 
   const describe = (value) => {
@@ -19,23 +18,27 @@
     try { return JSON.stringify(value) ?? String(value); } catch (e) { return String(value); }
   };
   const tell = (message) => parent.postMessage({ duplexlab: "runner", ...message }, parentOrigin || "*");
-  const log = (...args) => {
+  // Each run logs as itself: a socket of run 2 that closes during run 3 still says "run 2".
+  const logger = (mine, started) => (...args) => {
     if (parentOrigin === null) return;
-    tell({ op: "log", run, ms: Math.round(performance.now() - started), text: args.map(describe).join(" ") });
+    tell({ op: "log", run: mine, ms: Math.round(performance.now() - started), text: args.map(describe).join(" ") });
   };
+  let log = logger(0, performance.now());
   addEventListener("error", (event) => log("uncaught " + (event.error ? describe(event.error) : event.message)));
   addEventListener("unhandledrejection", (event) => log("unhandled rejection: " + describe(event.reason)));
 
   async function stop(why) {
-    const current = cleanup;
+    const due = cleanup;
     cleanup = null;
-    if (current === null) return;
+    if (due === null) return false;
+    const [, current, itsLog] = due;
     try {
       await current();
-      log("cleanup ran (" + why + ")");
+      itsLog("cleanup ran (" + why + ")");
     } catch (e) {
-      log("cleanup failed: " + describe(e));
+      itsLog("cleanup failed: " + describe(e));
     }
+    return true;
   }
   addEventListener("pagehide", () => { stop("the page left"); });
 
@@ -58,18 +61,20 @@
   async function start(message) {
     await stop("run again");
     run = message.run || run + 1;
-    started = performance.now();
     const mine = run;
+    const itsLog = logger(mine, performance.now());
+    log = itsLog;
     let result;
     try {
-      result = await new AsyncFunction("LAB", "WS", "log", message.code)(message.lab, message.ws, log);
+      result = await new AsyncFunction("LAB", "WS", "log", message.code)(message.lab, message.ws, itsLog);
     } catch (e) {
-      log("error: " + describe(e));
+      itsLog("error: " + describe(e));
+      tell({ op: "ran", run: mine, error: true });
       return;
     }
-    if (typeof result !== "function") return;
-    if (mine === run && !message.stopped) cleanup = result;
-    else { cleanup = result; await stop("stopped before it started"); }
+    const hasCleanup = typeof result === "function";
+    tell({ op: "ran", run: mine, cleanup: hasCleanup });
+    if (hasCleanup) cleanup = [mine, result, itsLog];
   }
 
   addEventListener("message", (event) => {
@@ -87,7 +92,7 @@
         tell({ op: "unlocked" });
       }
       if (message.op === "run") await start(message);
-      else if (message.op === "stop") await stop(message.why || "Stop");
+      else if (message.op === "stop") tell({ op: "stopped", run, cleanup: await stop(message.why || "Stop") });
     });
   });
   parent.postMessage({ duplexlab: "runner", op: "ready" }, "*");  // nothing secret: the parent may now send

@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .http import POLICY_KEY, json_error, read_json
-from .policy import RUNNER_PATH, RUNNER_UNLOCK, Decision
+from .policy import RUNNER_PATH, RUNNER_UNLOCK, Decision, runner_cookie_name
 
 __all__ = ["add_routes", "page"]
 
@@ -35,13 +35,17 @@ async def unlock(request: web.Request) -> web.Response:
     policy = request.app[POLICY_KEY]
     data = await read_json(request, example='{"ticket": "..."}')
     ticket = data.get("ticket")
-    opened = policy.open_runner(ticket if isinstance(ticket, str) else None, request.headers.get("Origin"))
+    origin = request.headers.get("Origin")
+    if request.headers.get("Sec-Fetch-Site", "same-origin") != "same-origin":  # only the runner's own page
+        raise json_error(403, "the runner must be unlocked from its own page", "run the widget's cell again")
+    opened = policy.open_runner(ticket if isinstance(ticket, str) else None, origin)
     if isinstance(opened, Decision):
         policy.note(request.method, request.path, opened.status, request.headers.get("Origin"))
         raise json_error(opened.status, opened.error, opened.hint)
     cookie, owner = opened
     answer = web.json_response({"ok": True, "owner": owner}, headers=_HEADERS)
-    answer.set_cookie(policy.runner_cookie, cookie, httponly=True, samesite="Strict", path="/")
+    name = runner_cookie_name(policy.runner_cookie, origin or "")  # one per page origin: pages don't overwrite
+    answer.set_cookie(name, cookie, httponly=True, samesite="Strict", path="/")
     return answer
 
 

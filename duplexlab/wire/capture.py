@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from dataclasses import dataclass, field
 
 import h11
@@ -293,6 +294,17 @@ def _decode(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
+_COOKIES = re.compile(rb"(?im)^((?:set-)?cookie: *)[^\r\n]*")
+
+
+def hidden(name: str, value: str) -> str:
+    """A header's value as the course shows it: a ``Cookie``/``Set-Cookie`` value only by its size (a
+    browser sends every cookie of the host, Jupyter's login cookie too, and transcripts get projected)."""
+    if name.lower() in ("cookie", "set-cookie"):
+        return f"[{len(value)} bytes of cookies, hidden]"
+    return value
+
+
 def _header_end(data: bytes, start: int) -> int:
     end = data.find(b"\r\n\r\n", start)
     return len(data) if end < 0 else end + 4
@@ -534,7 +546,7 @@ class Capture:
                     f"[{m.wire_bytes} bytes: {m.header_bytes} header + "
                     f"{m.wire_bytes - m.header_bytes} body{state}]"
                 )
-                lines.extend(f"               {k}: {v}" for k, v in m.headers)
+                lines.extend(f"               {k}: {hidden(k, v)}" for k, v in m.headers)
                 if m.body:
                     text = m.body.decode("utf-8", errors="replace")
                     more = f" … (+{len(text) - bodies} chars)" if len(text) > bodies else ""
@@ -562,5 +574,5 @@ class Capture:
             what = f"{len(c.data)} bytes" if c.data else "closed (EOF)"
             lines.append(f"{(c.t - t0) * 1000:9.3f} ms  conn {c.conn}  {c.direction.value}  {what}")
             if c.data:
-                lines.append(show_bytes(c.data))
+                lines.append(show_bytes(_COOKIES.sub(lambda m: m[1] + b"[cookies hidden]", c.data)))
         return "\n".join(lines)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import NotRequired, TypedDict
@@ -42,7 +43,17 @@ from .capture import Chunk, Direction, decode_frames, show_bytes
 from .sse import EventParser
 from .sse import encode as sse_encode
 
-__all__ = ["ARROW_KINDS", "FlowDecoder", "FlowEvent", "MARK_KINDS", "Note", "body_hint", "frame_label"]
+__all__ = [
+    "ARROW_KINDS",
+    "FlowDecoder",
+    "FlowEvent",
+    "MACHINERY",
+    "MARK_KINDS",
+    "Note",
+    "body_hint",
+    "frame_label",
+    "hide_cookies",
+]
 
 ARROW_KINDS = ("request", "response", "sse", "frame", "data", "swallowed")
 MARK_KINDS = ("end", "cut", "silence", "drop", "lost")
@@ -81,6 +92,7 @@ FlowEvent = TypedDict(  # the functional form: one key is ``in``, a Python keywo
         "opcode": NotRequired[str],  # a frame's
         "cut": NotRequired[bool],  # a message that did not end whole
         "lost": NotRequired[bool],  # a request whose answer was in bytes not decoded
+        "machinery": NotRequired[bool],  # the course's own plumbing (MACHINERY), not the student's
     },
 )
 
@@ -126,8 +138,20 @@ def _once(out: list[FlowEvent], event: FlowEvent) -> None:
         out.append(event)
 
 
+MACHINERY = "/_duplexlab/"  # requests under this path are the course's own (the browser code runner)
+_COOKIE_LINE = re.compile(r"^((?:Set-)?Cookie): *(.*)$", re.I | re.M)
+
+
+def hide_cookies(head_text: str) -> str:
+    """A header with each ``Cookie``/``Set-Cookie`` value replaced by its size: a browser sends every
+    cookie of the host (Jupyter's login cookie too), and the diagram is shown on a projector."""
+    lines = head_text.replace("\r\n", "\n")
+    hidden = _COOKIE_LINE.sub(lambda m: f"{m[1]}: [{len(m[2])} bytes of cookies, hidden]", lines)
+    return hidden.replace("\n", "\r\n")
+
+
 def message_detail(head_text: str, preview: bytes, body_size: int) -> str:
-    """What a message's hover shows: its header as sent, then the start of its body."""
+    """What a message's hover shows: its header as sent (``_head`` hid its cookies), then the start of its body."""
     detail = "--- header ---\n" + show_bytes(head_text.encode("latin-1", "replace")) + "\\r\\n"
     if body_size:
         more = f"\n… (+{body_size - len(preview)} bytes)" if body_size > len(preview) else ""
@@ -297,7 +321,7 @@ class _Http:
     def _head(self, side: _Side, start_line: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, str]:
         size = side.consumed() - side.start
         text = start_line + "\r\n" + "".join(f"{k.decode('latin-1')}: {v.decode('latin-1')}\r\n" for k, v in headers)
-        return size, text
+        return size, hide_cookies(text)
 
     def _request(self, conn: _Conn, side: _Side, head: h11.Request, out: list[FlowEvent]) -> None:
         method, target = head.method.decode("latin-1"), head.target.decode("latin-1")
@@ -308,6 +332,8 @@ class _Http:
             if name.lower() == b"upgrade":
                 upgrade = value.decode("latin-1")
         event.update({"done": False, "detail": text, "method": method})
+        if target.startswith(MACHINERY):
+            event["machinery"] = True
         if upgrade:
             event["upgrade"] = upgrade
         side.message = event
@@ -327,6 +353,8 @@ class _Http:
         event.update({"done": False, "detail": text})
         if request is not None:
             event["req"] = request["id"]
+            if request.get("machinery"):
+                event["machinery"] = True
         for name, value in head.headers.raw_items():
             if name.lower() == b"content-type" and value.split(b";")[0].strip().lower() == b"text/event-stream":
                 side.sse = EventParser()

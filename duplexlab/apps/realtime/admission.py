@@ -32,7 +32,7 @@ from websockets.http11 import Request
 from websockets.typing import Subprotocol
 
 from ...runtime.classroom import Roster, Student, bearer
-from ...runtime.policy import TICKET_PREFIX, Decision, RequestPolicy, runner_token, single
+from ...runtime.policy import TICKET_PREFIX, Decision, RequestPolicy, runner_tokens, single
 from .routes import Refusal, Routes, Serve
 
 __all__ = ["Admission", "Budget", "Credential", "admit", "select_subprotocol"]
@@ -104,7 +104,7 @@ def admit(
         who = by_credential(single(headers.get_all("Authorization")), roster) if roster is not None else Who()
         if isinstance(who, Who):
             origin, site = single(headers.get_all("Origin")), single(headers.get_all("Sec-Fetch-Site"))
-            runner = runner_token(single(headers.get_all("Cookie")), policy.runner_cookie)
+            runner = runner_tokens(headers.get_all("Cookie"), policy.runner_cookie)
             owner = policy.runner_admits(runner, origin, site) if roster is None else None
             if owner is not None:  # a browser code widget's page (rule 4): whoever it came through
                 who = Who(Credential.RUNNER, owner, "direct" if policy.host_allowed(host) else "proxy")

@@ -66,16 +66,18 @@ function render({ model, el }) {
   // Typing in the snippet must not run JupyterLab's shortcuts (Ctrl+Enter, Shift+Enter, arrows).
   box.dataset.lmSuppressShortcuts = "true";
   box.style.cssText = "border:1px solid var(--jp-border-color1, #999);border-radius:6px;padding:8px;" +
-    "max-width:48em;font-family:var(--jp-ui-font-family, sans-serif);color:var(--jp-content-font-color1, inherit)";
+    "max-width:64em;font-family:var(--jp-ui-font-family, sans-serif);color:var(--jp-content-font-color1, inherit)";
   const label = document.createElement("label");
   label.textContent = "JavaScript, run in this page (Ctrl+Enter runs it)";
   const code = document.createElement("textarea");
   code.className = "duplexlab-code-text";
   code.spellcheck = false;
   code.value = model.get("code");
-  code.rows = Math.min(18, Math.max(4, model.get("code").split("\n").length + 1));
-  code.style.cssText = "display:block;width:100%;box-sizing:border-box;margin:4px 0;" +
-    "font-family:var(--jp-code-font-family, monospace);font-size:inherit;tab-size:2";
+  code.textContent = model.get("code");  // its first text, for a screen reader's and a test's eyes too
+  code.wrap = "off";  // one row a line: the rows below fit the code, long lines scroll sideways
+  code.rows = Math.min(16, Math.max(3, model.get("code").split("\n").length));
+  code.style.cssText = "display:block;width:100%;box-sizing:border-box;margin:4px 0;white-space:pre;" +
+    "overflow:auto;font-family:var(--jp-code-font-family, monospace);font-size:inherit;tab-size:2";
   label.append(code);
   const run = document.createElement("button");
   run.textContent = "Run";
@@ -93,10 +95,10 @@ function render({ model, el }) {
   log.setAttribute("aria-label", "what the code logged");
   log.setAttribute("aria-live", "polite");
   log.tabIndex = 0;
-  log.style.cssText = "max-height:16em;overflow:auto;margin:4px 0;padding-left:1.2em;list-style:none;" +
+  log.style.cssText = "max-height:12em;overflow:auto;margin:4px 0;padding-left:1.2em;list-style:none;" +
     "font-family:var(--jp-code-font-family, monospace)";
   const ring = document.createElement("style");
-  ring.textContent = ".duplexlab-code :focus-visible { outline: 3px solid #0b57d0; outline-offset: 2px; }";
+  ring.textContent = ".duplexlab-code :focus-visible { outline: 3px solid #0b57d0; outline-offset: -3px; }";
   box.append(ring, label, run, stop, status, log);
   el.append(box);
   const say = (text) => { status.textContent = text; };
@@ -126,6 +128,14 @@ function render({ model, el }) {
       line(text);
       model.set("logs", [...model.get("logs"), text].slice(-200));
       model.save_changes();
+    } else if (m.op === "ran") {
+      if (m.run === runs) {
+        say(m.error ? "run " + m.run + ": the code threw an error (see the log)"
+          : m.cleanup ? "run " + m.run + ": running; it returned a cleanup (Stop runs it)"
+          : "run " + m.run + ": done (it returned no cleanup)");
+      }
+    } else if (m.op === "stopped") {
+      say(m.cleanup ? "stopped: the cleanup ran" : "stopped: there was no cleanup to run");
     } else if (m.op === "refused") {
       say("the lab refused this page's ticket (" + m.text + "): run the cell again");
     }
@@ -137,11 +147,11 @@ function render({ model, el }) {
     model.set("code", code.value);
     model.set("runs", model.get("runs") + 1);
     model.save_changes();
-    say("running (run " + runs + ")");
+    say("run " + runs + ": starting …");
     post({ op: "run", run: runs, code: code.value });
   };
   run.onclick = runNow;
-  stop.onclick = () => { say("stopped: the cleanup ran if the code returned one"); post({ op: "stop", why: "Stop" }); };
+  stop.onclick = () => { say("stopping …"); post({ op: "stop", why: "Stop" }); };
   code.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); runNow(); }
   });

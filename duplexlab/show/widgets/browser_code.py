@@ -146,6 +146,7 @@ class BrowserCode:
         return True
 
     def close(self) -> None:
+        self.lab.policy.revoke_runners(owner=self.editor.owner)  # its pages' cookies let nothing in any more
         self.editor.close()
         self.widget.close()
         if self.diagram is not None:
