@@ -219,16 +219,30 @@ def look_at_every_image(page, *, step: int = 250) -> dict[str, dict]:
 
 
 def drag_first_slider(page, widget, pixels: int = 40) -> None:
-    """Drag the widget's first slider a little to the right with the mouse, as a person does."""
+    """Drag the widget's first slider a little to the right with the mouse, as a person does; a drag that
+    left its value as it was (the page was still settling after Run All) is made again, as a person would."""
     handle = widget.locator(".widget-slider .noUi-handle").first
-    handle.scroll_into_view_if_needed()
-    box = handle.bounding_box()
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x + pixels / 2, y, steps=4)
-    page.mouse.move(x + pixels, y, steps=4)
-    page.mouse.up()
+    readout = widget.locator(".widget-slider .widget-readout").first
+    before = readout.text_content()
+    for attempt in range(3):
+        handle.scroll_into_view_if_needed()
+        box = handle.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + pixels / 2, y, steps=4)
+        page.mouse.move(x + pixels, y, steps=4)
+        page.mouse.up()
+        try:
+            page.wait_for_function(
+                "([el, old]) => el.textContent !== old",
+                arg=[readout.element_handle(), before],
+                timeout=seconds(3) * 1000,
+            )
+            return
+        except Exception:
+            if attempt == 2:
+                raise
 
 
 def step_02(page) -> None:
