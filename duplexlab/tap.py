@@ -99,13 +99,13 @@ class _Link:
     async def connect(self) -> None:
         """Open the tap's own connection to the server, then pass on what waited."""
         loop, tap = asyncio.get_running_loop(), self.tap
-        if self.head is not None and tap._websockets is not None:  # which server: the request's head says
+        if self.head is not None:  # in front of two servers: the request's head says which
             try:
                 await asyncio.wait_for(self.head.wait(), HEAD_TIMEOUT)
             except TimeoutError:
                 self.abort()
                 return
-            if is_websocket_upgrade(bytes(self.head_bytes)):
+            if is_websocket_upgrade(bytes(self.head_bytes)) and tap._websockets is not None:
                 self.target_port = tap._websockets
         try:
             sock = await self.own_end()

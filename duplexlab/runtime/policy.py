@@ -233,10 +233,9 @@ class RequestPolicy:
             origin = normalize_origin(origin or "")
         except ValueError:
             return Decision(403, "the runner must be unlocked from its own page", "run the widget's cell again")
-        expiry, owner_of = self.tickets.get(ticket or "", (0.0, ""))
-        if not owner_of.startswith(RUNNER_OWNER):  # checked before it is used up: another widget's stays good
-            return Decision(403, "this ticket is used up, expired or not a runner's", "run the widget's cell again")
-        owner = self.redeem_ticket(ticket)
+        _, owner_of = self.tickets.get(ticket or "", (0.0, ""))
+        # its owner is checked before it is used up: another widget's ticket stays good
+        owner = self.redeem_ticket(ticket) if owner_of.startswith(RUNNER_OWNER) else None
         if owner is None:
             return Decision(403, "this ticket is used up, expired or not a runner's", "run the widget's cell again")
         now = time.monotonic()

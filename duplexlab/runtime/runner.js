@@ -7,7 +7,7 @@
 (() => {
   const AsyncFunction = (async () => {}).constructor;
   let parentOrigin = null;  // the origin that sent a good ticket: the only one heard from then on
-  let cleanup = null;  // [run, function] of the run whose cleanup is due
+  let cleanup = null;  // [function, its run's log] of the run whose cleanup is due
   let run = 0;
   let queue = Promise.resolve();
 
@@ -31,7 +31,7 @@
     const due = cleanup;
     cleanup = null;
     if (due === null) return false;
-    const [, current, itsLog] = due;
+    const [current, itsLog] = due;
     try {
       await current();
       itsLog("cleanup ran (" + why + ")");
@@ -74,7 +74,7 @@
     }
     const hasCleanup = typeof result === "function";
     tell({ op: "ran", run: mine, cleanup: hasCleanup });
-    if (hasCleanup) cleanup = [mine, result, itsLog];
+    if (hasCleanup) cleanup = [result, itsLog];
   }
 
   addEventListener("message", (event) => {

@@ -40,7 +40,7 @@ async def unlock(request: web.Request) -> web.Response:
         raise json_error(403, "the runner must be unlocked from its own page", "run the widget's cell again")
     opened = policy.open_runner(ticket if isinstance(ticket, str) else None, origin)
     if isinstance(opened, Decision):
-        policy.note(request.method, request.path, opened.status, request.headers.get("Origin"))
+        policy.note(request.method, request.path, opened.status, origin)
         raise json_error(opened.status, opened.error, opened.hint)
     cookie, owner = opened
     answer = web.json_response({"ok": True, "owner": owner}, headers=_HEADERS)

@@ -32,14 +32,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import NotRequired, TypedDict
 
 import h11
 
-from .capture import Chunk, Direction, decode_frames, show_bytes
+from .capture import Chunk, Direction, decode_frames, hidden, show_bytes
 from .sse import EventParser
 from .sse import encode as sse_encode
 
@@ -52,7 +51,6 @@ __all__ = [
     "Note",
     "body_hint",
     "frame_label",
-    "hide_cookies",
 ]
 
 ARROW_KINDS = ("request", "response", "sse", "frame", "data", "swallowed")
@@ -139,19 +137,10 @@ def _once(out: list[FlowEvent], event: FlowEvent) -> None:
 
 
 MACHINERY = "/_duplexlab/"  # requests under this path are the course's own (the browser code runner)
-_COOKIE_LINE = re.compile(r"^((?:Set-)?Cookie): *(.*)$", re.I | re.M)
-
-
-def hide_cookies(head_text: str) -> str:
-    """A header with each ``Cookie``/``Set-Cookie`` value replaced by its size: a browser sends every
-    cookie of the host (Jupyter's login cookie too), and the diagram is shown on a projector."""
-    lines = head_text.replace("\r\n", "\n")
-    hidden = _COOKIE_LINE.sub(lambda m: f"{m[1]}: [{len(m[2])} bytes of cookies, hidden]", lines)
-    return hidden.replace("\n", "\r\n")
 
 
 def message_detail(head_text: str, preview: bytes, body_size: int) -> str:
-    """What a message's hover shows: its header as sent (``_head`` hid its cookies), then the start of its body."""
+    """What a message's hover shows: its header as sent (cookie values hidden), then the start of its body."""
     detail = "--- header ---\n" + show_bytes(head_text.encode("latin-1", "replace")) + "\\r\\n"
     if body_size:
         more = f"\n… (+{body_size - len(preview)} bytes)" if body_size > len(preview) else ""
@@ -320,8 +309,8 @@ class _Http:
 
     def _head(self, side: _Side, start_line: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, str]:
         size = side.consumed() - side.start
-        text = start_line + "\r\n" + "".join(f"{k.decode('latin-1')}: {v.decode('latin-1')}\r\n" for k, v in headers)
-        return size, hide_cookies(text)
+        lines = ((k.decode("latin-1"), v.decode("latin-1")) for k, v in headers)
+        return size, start_line + "\r\n" + "".join(f"{k}: {hidden(k, v)}\r\n" for k, v in lines)
 
     def _request(self, conn: _Conn, side: _Side, head: h11.Request, out: list[FlowEvent]) -> None:
         method, target = head.method.decode("latin-1"), head.target.decode("latin-1")

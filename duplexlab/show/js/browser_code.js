@@ -2,7 +2,7 @@
 // The snippet runs in the lab's runner page (duplexlab/runtime/runner.js), loaded in an invisible
 // frame: straight from the lab (or the tap in front of it), or through the notebook server's
 // proxy on a hub. The frame is unlocked with the one-use ticket in this widget's state, then
-// gets the code by postMessage. route.js (above) gives notebookServer().
+// gets the code by postMessage. route.js (above) gives notebookServer() and LOOPBACK.
 
 const RUNNER = "/_duplexlab/runner";
 
@@ -11,12 +11,11 @@ function runnerWays(model) {
   const lab = new URL(model.get("lab_url"));
   const ws = new URL(model.get("ws_base"));
   const ways = [];
-  const loopback = ["127.0.0.1", "localhost", "[::1]"];
   const server = notebookServer();
-  const remotePage = server !== null && !loopback.includes(location.hostname);
+  const remotePage = server !== null && !LOOPBACK.includes(location.hostname);
   if (!remotePage) {
     // The page's own loopback name, so the runner is on the same site and its cookie is sent.
-    const name = loopback.includes(location.hostname) && loopback.includes(lab.hostname) ? location.hostname : lab.hostname;
+    const name = LOOPBACK.includes(location.hostname) && LOOPBACK.includes(lab.hostname) ? location.hostname : lab.hostname;
     const base = lab.protocol + "//" + name + ":" + lab.port;
     ways.push({ kind: "direct", page: base + RUNNER, lab: base, ws: "ws://" + name + ":" + ws.port });
   }

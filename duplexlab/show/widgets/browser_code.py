@@ -117,20 +117,19 @@ class BrowserCode:
 
     def wait_open(self, path: str, timeout: float = 5.0) -> None:
         """Wait until the browser code has a WebSocket to ``path`` open; say in one line how it went."""
-        deadline = time.perf_counter() + timeout
-        while True:
-            live = [r for r in self.records(path) if r.open]
-            if live:
-                print(
-                    f"the page's socket to {path} is open ({(live[-1].t_open - self.t_created) * 1000:.0f} ms "
-                    f"after the widget was created, {WAYS.get(live[-1].via, live[-1].via)})"
-                )
-                return
-            waited = time.perf_counter() - (deadline - timeout)
-            if time.perf_counter() > deadline or (waited > NO_PAGE_AFTER and not self.in_a_page()):
-                print("no page has opened it (no browser shows this notebook?): the cells below go on without it")
-                return
-            time.sleep(0.02)
+        live: list[Any] = []
+
+        def opened() -> bool:
+            live[:] = [r for r in self.records(path) if r.open]
+            return bool(live)
+
+        if self.wait_for(opened, timeout):
+            print(
+                f"the page's socket to {path} is open ({(live[-1].t_open - self.t_created) * 1000:.0f} ms "
+                f"after the widget was created, {WAYS.get(live[-1].via, live[-1].via)})"
+            )
+        else:
+            print("no page has opened it (no browser shows this notebook?): the cells below go on without it")
 
     def wait_for(self, happened: Callable[[], bool], timeout: float = 5.0) -> bool:
         """Wait until ``happened()`` (e.g. the page's request crossed a tap); False if it did not.
