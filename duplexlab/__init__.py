@@ -9,7 +9,7 @@ In a notebook::
 The layers (each imports only those above it in this list)::
 
     errors, feedback, measure   plain Python (feedback: ✓/✗/○ lines that fit, as text and HTML)
-    wire/             pure decoding: HTTP and WebSocket bytes, SSE text
+    wire/             pure decoding: HTTP and WebSocket bytes, SSE text, Engine.IO packets
     runtime/          the loop thread, the HTTP and WebSocket server hosts, the request policy
     apps/             the lessons' servers: notifications, long poll, SSE, judge, OTP, realtime
     cluster/          more than one server: server processes, a load balancer, the backplane (lesson 09)
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from .show.projector import projector
     from .tap import Tap
     from .wire import capture, sse
+    from .wire import engineio as engine_io
     from .wire.capture import Capture, Chunk, Counts, Direction, HTTPMessage, WSFrame
 
 # name → (module, attribute); attribute None means the module itself
@@ -93,6 +94,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "join": ("duplexlab.clients.seat", "join"),
     "current": ("duplexlab.lab", "current"),
     "doctor": ("duplexlab.show.doctor", "doctor"),
+    "engine_io": ("duplexlab.wire.engineio", None),
     "experiments": ("duplexlab.experiments", None),
     "first_seen": ("duplexlab.measure", "first_seen"),
     "measure": ("duplexlab.measure", None),
@@ -144,6 +146,7 @@ __all__ = [
     "check",
     "current",
     "doctor",
+    "engine_io",
     "experiments",
     "first_seen",
     "join",

@@ -15,7 +15,8 @@ The tree::
     ├── JudgeBusy           the judge's queue is full (duplexlab.apps.judge)
     │   └── SubmitterBusy   one student already has their share of it
     ├── OTPError            the OTP service refused, with a status and a hint (duplexlab.apps.otp)
-    └── BadEntry            a cluster log entry that is not the log's schema (duplexlab.cluster.entry)
+    ├── BadEntry            a cluster log entry that is not the log's schema (duplexlab.cluster.entry)
+    └── SocketIOError       a Socket.IO client could not connect, or no answer came (duplexlab.clients.socket_io)
 
 The errors of one app live in its module; each also keeps the built-in base that
 code catches it by (``ClusterError`` is a ``RuntimeError``, ``BadEntry`` a

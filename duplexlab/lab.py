@@ -19,13 +19,14 @@ from typing import Any, TypeVar
 from websockets.asyncio.client import connect as aconnect
 from websockets.sync.client import connect
 
-from .apps import judge, otp, realtime
+from .apps import judge, otp, realtime, socket_io
 from .apps import notifications as social
 from .apps.servers import LessonServers
 from .apps.teacher import REMOVE_GRACE, Classroom
 from .clients.http import AsyncClient, Client
+from .clients.socket_io import SocketIOClient
 from .cluster.cluster import Cluster
-from .errors import LabNotRunningError, OpenDoorError, is_loopback
+from .errors import DuplexLabError, LabNotRunningError, OpenDoorError, is_loopback
 from .runtime.classroom import Roster
 from .runtime.http import HTTPServer
 from .runtime.hygiene import ConnectionGate, quiet_server_logs
@@ -35,7 +36,7 @@ from .runtime.policy import RequestPolicy
 from .runtime.websocket import LOGGER, ClosingSocket
 from .tap import Tap
 
-__all__ = ["REMOVE_GRACE", "Lab", "current", "start", "stop"]
+__all__ = ["REMOVE_GRACE", "Lab", "SocketIOServer", "current", "start", "stop"]
 
 T = TypeVar("T")
 
@@ -355,6 +356,62 @@ class Lab:
         options = {"proxy": None, "compression": None, "open_timeout": 10, "logger": LOGGER, **options}
         return aconnect((base_url or self.ws_url) + path, **options)
 
+    # -- Socket.IO (lesson 10) ---------------------------------------------------
+
+    def socketio(
+        self, *, ping_interval: float | None = None, ping_timeout: float | None = None, upgrades: bool | None = None
+    ) -> SocketIOServer:
+        """Start the lab's Socket.IO server at ``/socket.io/`` (python-socketio), or return it if it runs.
+
+        With no arguments, a running server is returned as it is. With settings that differ from the
+        running server's, it restarts with them (its clients are disconnected); a setting left out
+        takes its default.
+
+        Args:
+            ping_interval: seconds between the server's pings (Engine.IO 4: the server pings); default 25.
+            ping_timeout: seconds the server waits for a pong before it gives the client up; default 20.
+            upgrades: False refuses the upgrade to a WebSocket: clients stay on long polling. Default True.
+
+        Raises:
+            DuplexLabError: in classroom mode (Socket.IO is for a lab of your own).
+        """
+        self._require()
+        if self.classroom is not None:
+            raise DuplexLabError(
+                "a classroom lab does not serve Socket.IO: it would check no student's credential; "
+                "run lesson 10 on a lab of your own (dl.start())"
+            )
+        assert self._servers is not None
+        host = self._servers.socketio
+        if host.options is None or (ping_interval, ping_timeout, upgrades) != (None, None, None):
+            default = socket_io.Options()
+            options = socket_io.Options(
+                default.ping_interval if ping_interval is None else ping_interval,
+                default.ping_timeout if ping_timeout is None else ping_timeout,
+                default.upgrades if upgrades is None else upgrades,
+            )
+            self.run(host.start(options), 10)
+        return SocketIOServer(self, host)
+
+    def socketio_client(
+        self,
+        *,
+        base_url: str | None = None,
+        namespace: str = "/chat",
+        name: str | None = None,
+        transports: list[str] | None = None,
+    ) -> SocketIOClient:
+        """A connected Socket.IO client (python-socketio's, on the lab's loop); ``base_url=tap.url`` to watch it.
+
+        ``transports=["polling"]`` never upgrades. The lab closes it when the lab stops.
+        """
+        self._require()
+        client = SocketIOClient(
+            base_url or self.url, loop=self.loop, namespace=namespace, name=name, transports=transports
+        )
+        client.connect()
+        return self.owned.own(client)
+
     # -- classroom mode ---------------------------------------------------------
 
     def join_line(self) -> str:
@@ -419,6 +476,42 @@ class Lab:
                 self._tap_hooks.remove(callback)
 
         return stop_telling
+
+
+class SocketIOServer:
+    """The lab's running Socket.IO server, seen from a cell (``lab.socketio()`` returns one)."""
+
+    def __init__(self, lab: Lab, host: socket_io.SocketIOHost) -> None:
+        self.lab, self._host = lab, host
+
+    @property
+    def options(self) -> socket_io.Options | None:
+        return self._host.options
+
+    @property
+    def url(self) -> str:
+        """The URL a client connects to: the lab's (the path ``/socket.io/`` is the clients' default)."""
+        return self.lab.url
+
+    def sessions(self) -> int:
+        """Engine.IO sessions open now."""
+        return self.lab.loop.call(self._host.sessions, timeout=5)
+
+    def transports(self) -> dict[str, str]:
+        """Each session's transport now (``"polling"`` or ``"websocket"``), by session id."""
+        return self.lab.loop.call(self._host.transports, timeout=5)
+
+    def members(self, room: str, namespace: str = "/chat") -> int:
+        """How many clients are in ``room``."""
+        return self.lab.loop.call(self._host.members, room, namespace, timeout=5)
+
+    def emit(self, event: str, data: object, *, room: str | None = None, namespace: str = "/chat") -> None:
+        """Send ``event`` from the server to ``room`` (or everyone on ``namespace``)."""
+        self.lab.run(self._host.emit(event, data, room=room, namespace=namespace), 10)
+
+    def __repr__(self) -> str:
+        options = self._host.options
+        return f"<{socket_io.describe(options)}>" if options is not None else "<Socket.IO server: stopped>"
 
 
 def _refuse_open_doors(host: str, servers: int, classroom: bool) -> None:

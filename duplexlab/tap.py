@@ -44,6 +44,7 @@ IDLE_ACTIONS = ("close", "silent")
 IDLE_TICK = 0.02  # seconds between idle checks, while an idle timeout is set
 HEAD_LIMIT = 16 * 1024  # a tap in front of two servers reads this much of a request's head to choose one
 HEAD_TIMEOUT = 10.0  # seconds it waits for that head
+ENGINE_IO_GET = b"GET /socket.io/"  # Socket.IO's WebSocket upgrade: served by the lab's HTTP server
 
 
 def is_websocket_upgrade(head: bytes) -> bool:
@@ -105,8 +106,9 @@ class _Link:
             except TimeoutError:
                 self.abort()
                 return
-            if is_websocket_upgrade(bytes(self.head_bytes)) and tap._websockets is not None:
-                self.target_port = tap._websockets
+            head = bytes(self.head_bytes)
+            if is_websocket_upgrade(head) and tap._websockets is not None and not head.startswith(ENGINE_IO_GET):
+                self.target_port = tap._websockets  # (Socket.IO's upgrade stays: its server is the HTTP one)
         try:
             sock = await self.own_end()
             if sock is not None:

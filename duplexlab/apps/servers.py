@@ -18,7 +18,7 @@ from ..runtime.hygiene import ConnectionGate
 from ..runtime.loop import LoopThread
 from ..runtime.owner import GRACE
 from ..runtime.policy import RequestPolicy
-from . import events, judge, longpoll, otp, realtime
+from . import events, judge, longpoll, otp, realtime, socket_io
 from . import notifications as social
 from .judge import Judge, Submission
 from .otp import OTPService
@@ -54,6 +54,7 @@ class LessonServers:
         self.gate = ConnectionGate()
         self.http: HTTPServer | None = None
         self.ws: realtime.RealtimeServer | None = None
+        self.socketio = socket_io.SocketIOHost()  # started by lab.socketio() (lesson 10)
 
     def app(self) -> web.Application:
         """The HTTP app: the request policy, the classroom's door (classroom mode), every lesson's routes."""
@@ -67,6 +68,7 @@ class LessonServers:
         self.judge.on_done = self.push_verdict
         otp.add_routes(app, self.otp)
         runner.add_routes(app)  # dl.show.BrowserCode's page (rule 4 of the policy)
+        socket_io.add_routes(app, self.socketio)  # answers 404 until lab.socketio() starts it
         return app
 
     def start(self, loop: LoopThread, undo: contextlib.ExitStack) -> None:
@@ -90,6 +92,7 @@ class LessonServers:
         """Close the WebSocket server (each connection with :data:`~duplexlab.runtime.owner.GRACE`), then HTTP."""
         if self.ws is not None:
             await self.ws.close(grace=GRACE)
+        await self.socketio.aclose()
         if self.http is not None:
             await self.http.close()
 

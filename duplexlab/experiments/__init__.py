@@ -7,12 +7,16 @@ from .arena import Arena, ArenaResult
 from .cluster import FanOut, added_delay, delivery_delays, fan_out, running_on
 from .polling import PollingResult, delay_claims, measure_polling
 from .seeds import default_seed
+from .socket_io import Wire, WireComparison, compare_wires
 
 __all__ = [
     "Arena",
     "ArenaResult",
     "FanOut",
     "added_delay",
+    "Wire",
+    "WireComparison",
+    "compare_wires",
     "PollingResult",
     "default_seed",
     "delay_claims",

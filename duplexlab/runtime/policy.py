@@ -39,6 +39,12 @@ WebSocket handshake, passes these checks, in this order:
    cannot send that to another origin without a CORS preflight, and the lab
    grants no CORS permission, so forms and ``fetch(..., {mode: "no-cors"})``
    from other pages end here with 415 even if a browser sent no ``Origin``.
+   **One exception: Engine.IO** (Socket.IO's transport, lesson 10) at ``/socket.io/``
+   sends its long-polling POSTs as ``text/plain``, so there a POST may carry that.
+   Rules 1 and 2 still hold, and a POST names its session (``sid``), which only the
+   page that opened it could read. Opening a session creates state, so there every
+   request, a GET too, counts as a change: a page of another site gets 403 even
+   with no ``Origin`` (an ``<img>`` pointed at the lab opens no session).
 
 4. **The browser code runner.** ``dl.show.BrowserCode`` runs a student's
    JavaScript in a small page the lab serves itself (``/_duplexlab/runner``,
@@ -79,6 +85,7 @@ from urllib.parse import urlsplit
 
 __all__ = [
     "Decision",
+    "ENGINE_IO_PATH",
     "RUNNER_PATH",
     "RUNNER_UNLOCK",
     "RequestPolicy",
@@ -92,6 +99,7 @@ __all__ = [
 
 TICKET_PREFIX = "duplexlab.ticket."
 TICKET_TTL = 24 * 3600.0
+ENGINE_IO_PATH = "/socket.io/"  # Socket.IO's one path (rule 3's exception)
 RUNNER_PATH = "/_duplexlab/runner"  # the browser code runner's page (rule 4)
 RUNNER_UNLOCK = RUNNER_PATH + "/unlock"  # where its page trades a ticket for the runner cookie
 RUNNER_OWNER = "browser code"  # the owners of tickets that may unlock a runner start with this
@@ -329,15 +337,16 @@ class RequestPolicy:
         """
         if (method.upper() == "GET" and path == RUNNER_PATH) or (method.upper() == "POST" and path == RUNNER_UNLOCK):
             return self.json_only(method, content_type)  # the page holds no secret; the unlock wants a ticket
+        engine_io = path == ENGINE_IO_PATH
         if self.runner_admits(runner, origin, fetch_site, safe=method.upper() in SAFE_METHODS) is not None:
-            return self.json_only(method, content_type)
+            return self.json_only(method, content_type, path=path)
         if not self.host_allowed(host):
             return Decision(
                 421,
                 f"this lab does not answer for the host {host!r}",
                 "use the lab's own URL (lab.url); to reach it under another name, run lab.allow_host('<name>') first",
             )
-        changes_state = method.upper() not in SAFE_METHODS
+        changes_state = method.upper() not in SAFE_METHODS or engine_io  # an Engine.IO GET opens a session
         if origin is not None and not self.origin_allowed(origin):
             return Decision(
                 403,
@@ -350,11 +359,14 @@ class RequestPolicy:
                 "a page from another site may not change anything in the lab",
                 "send the request from the notebook (dl.Client) instead",
             )
-        return self.json_only(method, content_type)
+        return self.json_only(method, content_type, path=path)
 
     @staticmethod
-    def json_only(method: str, content_type: str | None) -> Decision | None:
-        """Rule 3: a request that changes state must carry JSON."""
+    def json_only(method: str, content_type: str | None, *, path: str | None = None) -> Decision | None:
+        """Rule 3: a request that changes state must carry JSON (Engine.IO's POSTs: text too)."""
+        mime = (content_type or "").split(";")[0].strip().lower()
+        if path == ENGINE_IO_PATH and method.upper() == "POST" and mime == "text/plain":
+            return None
         if method.upper() not in SAFE_METHODS:
             mime = (content_type or "").split(";")[0].strip().lower()
             if mime != "application/json":

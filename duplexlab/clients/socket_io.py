@@ -1,0 +1,214 @@
+"""A Socket.IO client for a notebook cell (lesson 10): python-socketio's ``AsyncClient`` on the lab's loop.
+
+Each method is a plain call from a cell (or any thread): the client itself runs on the
+lab's loop thread, like every server of the course, so a cell never waits on its own loop.
+What arrives is kept in :attr:`SocketIOClient.events`, in order, with the moment it came.
+
+The same client in a page is the JavaScript one (``io(url + "/chat")``); this one speaks
+the same protocol, so a tap shows the same packets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import DuplexLabError
+from ..runtime.loop import LoopThread
+
+__all__ = ["Received", "SocketIOClient", "SocketIOError"]
+
+CONNECT_TIMEOUT = 10.0
+KEPT = 10_000  # received events kept (the oldest go first)
+
+
+class SocketIOError(DuplexLabError, RuntimeError):
+    """A Socket.IO client could not do what was asked (connect, emit, wait for an answer)."""
+
+
+@dataclass(frozen=True)
+class Received:
+    """One event that arrived: when (``time.perf_counter()``), its name and its data."""
+
+    t: float
+    event: str
+    data: object
+
+
+class SocketIOClient:
+    """python-socketio's ``AsyncClient``, connected to ``url`` on ``namespace``, driven from any thread.
+
+    Args:
+        url: the server (``lab.url``, or ``tap.url`` to watch the packets).
+        loop: the loop thread it runs on (the lab's).
+        namespace: the namespace to join (``/chat``).
+        name: the name it gives the server (``auth={"name": ...}``).
+        transports: ``["polling", "websocket"]`` by default (start polling, then upgrade);
+            ``["polling"]`` never upgrades, ``["websocket"]`` skips polling.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        loop: LoopThread,
+        namespace: str = "/chat",
+        name: str | None = None,
+        transports: Sequence[str] | None = None,
+    ) -> None:
+        self.url, self.namespace, self.name = url, namespace, name
+        self.transports = list(transports) if transports is not None else ["polling", "websocket"]
+        self.events: list[Received] = []
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._arrived: asyncio.Condition | None = None
+        self._client: Any = None
+        self.disconnects = 0  # how often the connection ended (a cut, the server's close)
+
+    # -- connecting -----------------------------------------------------------------
+
+    def connect(self) -> SocketIOClient:
+        """Connect (the Engine.IO open, then the namespace's CONNECT); returns itself."""
+        self._loop.run(self._connect(), CONNECT_TIMEOUT + 5)
+        return self
+
+    async def _connect(self) -> None:
+        import socketio  # on first use: only lesson 10 needs it
+
+        self._arrived = asyncio.Condition()
+        client = socketio.AsyncClient(reconnection=False, handle_sigint=False, logger=False, engineio_logger=False)
+
+        async def any_event(event: str, *args: object) -> None:
+            data = args[0] if len(args) == 1 else list(args) if args else None
+            await self._keep(event, data)
+
+        async def disconnected(*args: object) -> None:
+            self.disconnects += 1
+            await self._keep("disconnect", args[0] if args else None)
+
+        client.on("*", any_event, namespace=self.namespace)
+        client.on("disconnect", disconnected, namespace=self.namespace)
+        auth = {"name": self.name} if self.name else None
+        try:
+            await client.connect(
+                self.url,
+                namespaces=[self.namespace],
+                transports=self.transports,
+                auth=auth,
+                wait_timeout=CONNECT_TIMEOUT,
+            )
+        except Exception as exc:  # socketio.exceptions.ConnectionError, and what the transport raised
+            await client.disconnect()
+            raise SocketIOError(
+                f"Socket.IO could not connect to {self.url} on {self.namespace}: {exc}; "
+                "is the server started (lab.socketio()) and the URL the lab's or a tap's?"
+            ) from None
+        self._client = client
+
+    async def _keep(self, event: str, data: object) -> None:
+        with self._lock:
+            self.events.append(Received(time.perf_counter(), event, data))
+            del self.events[:-KEPT]
+        if self._arrived is not None:
+            async with self._arrived:
+                self._arrived.notify_all()
+
+    # -- what it can do -----------------------------------------------------------------
+
+    def _require(self) -> Any:
+        if self._client is None or not self._client.connected:
+            raise SocketIOError("this Socket.IO client is not connected: make a new one (lab.socketio_client())")
+        return self._client
+
+    def emit(self, event: str, data: object = None) -> None:
+        """Send ``event`` with ``data``, asking for no acknowledgement (at most once: no answer, no retry)."""
+        client = self._require()
+        self._loop.run(client.emit(event, data, namespace=self.namespace), 10)
+
+    def call(self, event: str, data: object = None, *, timeout: float = 5.0) -> Any:
+        """Send ``event`` and wait for its acknowledgement (the server handler's return value).
+
+        Raises:
+            SocketIOError: no acknowledgement within ``timeout`` seconds (lost, or the server is slow).
+        """
+        client = self._require()
+
+        async def ask() -> object:
+            return await client.call(event, data, namespace=self.namespace, timeout=timeout)
+
+        try:
+            return self._loop.run(ask(), timeout + 5)
+        except Exception as exc:
+            if type(exc).__name__ == "TimeoutError" or isinstance(exc, TimeoutError):
+                raise SocketIOError(f"no acknowledgement of {event!r} within {timeout:g} s") from None
+            raise
+
+    def wait_for(self, event: str, *, after: float = 0.0, timeout: float = 5.0) -> Received:
+        """The first ``event`` that arrived after ``after`` (a ``time.perf_counter()``), waiting up to ``timeout``."""
+
+        def found() -> Received | None:
+            with self._lock:
+                return next((r for r in self.events if r.event == event and r.t > after), None)
+
+        async def wait() -> Received | None:
+            assert self._arrived is not None
+            async with self._arrived:
+                await self._arrived.wait_for(lambda: found() is not None)
+            return found()
+
+        hit = found()
+        if hit is None and self._arrived is not None:
+            try:
+                hit = self._loop.run(asyncio.wait_for(wait(), timeout), timeout + 5)
+            except TimeoutError:
+                hit = None
+        if hit is None:
+            raise SocketIOError(f"no {event!r} event arrived within {timeout:g} s")
+        return hit
+
+    def received(self, event: str | None = None) -> list[object]:
+        """The data of every event that arrived (only ``event``'s, if given), oldest first."""
+        with self._lock:
+            return [r.data for r in self.events if event is None or r.event == event]
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and self._client.connected
+
+    @property
+    def transport(self) -> str | None:
+        """``"polling"`` or ``"websocket"``: how it talks now (None once disconnected)."""
+        if self._client is None or not self._client.connected:
+            return None
+        return self._client.transport()
+
+    @property
+    def sid(self) -> str | None:
+        """Its Engine.IO session id (what a long poll names in ``?sid=``)."""
+        return self._client.eio.sid if self._client is not None else None
+
+    # -- closing ------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Disconnect (a DISCONNECT packet, then the transport closes). Twice is harmless."""
+        client, self._client = self._client, None
+        if client is None or not self._loop.running:
+            return
+        try:
+            self._loop.run(asyncio.wait_for(client.disconnect(), 2), 5)
+        except Exception:
+            pass
+
+    def __enter__(self) -> SocketIOClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = f"connected over {self.transport}" if self.connected else "closed"
+        return f"<SocketIOClient {self.url} {self.namespace} {state}, {len(self.events)} events>"
