@@ -95,6 +95,7 @@ class Lab:
         self._taps: list[Tap] = []
         self._tap_hooks: list[Callable[[Tap], None]] = []  # told of each new tap (diagrams of the whole lab)
         self.owned = Owner("duplexlab-lab")  # clients and sockets handed out, closed with the lab
+        self._named_clients: dict[tuple[str, str], SocketIOClient] = {}  # Socket.IO clients by (name, namespace)
         self._lock = threading.Lock()
 
     # -- lifecycle -----------------------------------------------------------
@@ -165,6 +166,7 @@ class Lab:
                 return
             self.loop.stop_waiting()  # blocking calls in flight end with LabNotRunningError
             self.owned.close_all()
+            self._named_clients.clear()
             cluster, self.cluster = self.cluster, None
             if cluster is not None:
                 cluster.close()
@@ -403,14 +405,24 @@ class Lab:
     ) -> SocketIOClient:
         """A connected Socket.IO client (python-socketio's, on the lab's loop); ``base_url=tap.url`` to watch it.
 
-        ``transports=["polling"]`` never upgrades. The lab closes it when the lab stops.
+        ``transports=["polling"]`` never upgrades. A name stands for one client: asking again with
+        the same name (and namespace) closes the earlier one, so a cell run twice leaves one Asha.
+        The lab closes every client when the lab stops.
         """
         self._require()
+        if name is not None and (earlier := self._named_clients.pop((name, namespace), None)) is not None:
+            earlier.close()
         client = SocketIOClient(
-            base_url or self.url, loop=self.loop, namespace=namespace, name=name, transports=transports
-        )
-        client.connect()
-        return self.owned.own(client)
+            base_url or self.url,
+            loop=self.loop,
+            namespace=namespace,
+            name=name,
+            transports=transports,
+            owner=self.owned,
+        ).connect()
+        if name is not None:
+            self._named_clients[(name, namespace)] = client
+        return client
 
     # -- classroom mode ---------------------------------------------------------
 

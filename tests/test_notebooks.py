@@ -57,6 +57,7 @@ def test_there_are_notebooks():
         "06-side-by-side.ipynb",
         "07-keeping-websockets-alive.ipynb",
         "09-more-than-one-server.ipynb",
+        "10-socket-io.ipynb",
     ):
         assert expected in names
     readme = (NOTEBOOKS.parent / "README.md").read_text()
@@ -129,6 +130,10 @@ DIAGRAM_POINTS = {
     "07-keeping-websockets-alive.ipynb": (
         "a cut, then a reconnect that asks for what it missed",
         lambda svg: "kind-cut" in svg and any(re.search(r"\?last=\d+$", x) for x in _labels(svg)),
+    ),
+    "10-socket-io.ipynb": (
+        "Socket.IO opens with a long poll, then upgrades to a WebSocket",
+        lambda svg: "transport=polling" in svg and "101 Switching Protocols" in svg and "kind-frame" in svg,
     ),
 }
 

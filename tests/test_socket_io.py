@@ -287,3 +287,29 @@ def test_a_tap_in_front_of_both_servers_sends_socket_ios_upgrade_to_the_http_ser
     with lab.connect("/echo", base_url=tap.ws_url) as ws:  # the lab's own WebSockets still go through
         ws.send("plain")
         assert ws.recv(timeout=5) == "plain"
+
+
+def test_a_name_stands_for_one_client_so_a_cell_run_twice_leaves_one(lab):
+    server = lab.socketio()
+    first = lab.socketio_client(name="asha")
+    again = lab.socketio_client(name="asha")
+    other = lab.socketio_client(name="asha", namespace="/")  # another namespace: another client
+    assert not first.connected and again.connected and other.connected
+    wait_for(lambda: server.sessions() == 2, why=server.sessions)
+    held = len(lab.owned)
+    again.close()
+    assert len(lab.owned) == held - 1, "a client closed by its user is forgotten by the lab"
+
+
+def test_the_lessons_claims_read_the_newest_session_of_a_tap(lab):
+    """A cell run again opens a second session through the same tap: the claims still hold, for it."""
+    lab.socketio(ping_interval=1)
+    tap = lab.tap()
+    for _ in range(2):
+        client = lab.socketio_client(base_url=tap.url, name="asha")
+        wait_for(lambda client=client: client.transport == "websocket")
+        client.call("chat", {"text": "hi"})
+    wait_for(lambda: "pong" in engineio.kinds(engineio.packets(tap.capture())[-6:]), timeout=5)
+    claims = dl.experiments.packet_claims(tap.capture())
+    assert claims.count("✓") == 5 and "○" not in claims and "✗" not in claims, claims
+    assert str(dl.experiments.packet_claims(lab.tap().capture())).startswith("○ no Socket.IO packets yet")

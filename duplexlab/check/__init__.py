@@ -18,6 +18,7 @@ from .lesson06 import cheapest, polls_per_event
 from .lesson07 import backoff_wait, keepalive_deadline
 from .lesson08 import accept_handshake
 from .lesson09 import fresh_messages, pick_server
+from .lesson10 import packet_kind, polling_requests
 from .result import Result
 
 __all__ = [
@@ -37,7 +38,9 @@ __all__ = [
     "lifecycle",
     "masking",
     "no_sockets_left",
+    "packet_kind",
     "pick_server",
+    "polling_requests",
     "polls_per_event",
     "resume_id",
     "time_one_request",

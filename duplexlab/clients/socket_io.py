@@ -11,18 +11,23 @@ the same protocol, so a tap shows the same packets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import DuplexLabError
+import aiohttp
+
+from ..errors import DuplexLabError, LabNotRunningError
 from ..runtime.loop import LoopThread
+from ..runtime.owner import Owner
 
 __all__ = ["Received", "SocketIOClient", "SocketIOError"]
 
 CONNECT_TIMEOUT = 10.0
+CLOSE_TIMEOUT = 2.0  # seconds to say goodbye (a DISCONNECT) before the connection is just dropped
 KEPT = 10_000  # received events kept (the oldest go first)
 
 
@@ -49,6 +54,7 @@ class SocketIOClient:
         name: the name it gives the server (``auth={"name": ...}``).
         transports: ``["polling", "websocket"]`` by default (start polling, then upgrade);
             ``["polling"]`` never upgrades, ``["websocket"]`` skips polling.
+        owner: what closes it with the lab (the lab's :class:`~duplexlab.runtime.owner.Owner`).
     """
 
     def __init__(
@@ -59,28 +65,44 @@ class SocketIOClient:
         namespace: str = "/chat",
         name: str | None = None,
         transports: Sequence[str] | None = None,
+        owner: Owner | None = None,
     ) -> None:
         self.url, self.namespace, self.name = url, namespace, name
+        self._owner = owner  # closes it with the lab; forgets it when it is closed first
         self.transports = list(transports) if transports is not None else ["polling", "websocket"]
         self.events: list[Received] = []
         self._loop = loop
         self._lock = threading.Lock()
         self._arrived: asyncio.Condition | None = None
         self._client: Any = None
+        self._session: aiohttp.ClientSession | None = None  # the client's HTTP session (polls, the upgrade)
         self.disconnects = 0  # how often the connection ended (a cut, the server's close)
 
     # -- connecting -----------------------------------------------------------------
 
     def connect(self) -> SocketIOClient:
         """Connect (the Engine.IO open, then the namespace's CONNECT); returns itself."""
-        self._loop.run(self._connect(), CONNECT_TIMEOUT + 5)
+        if self._owner is not None:
+            self._owner.own(self)
+        try:
+            self._loop.run(self._connect(), CONNECT_TIMEOUT + 5)
+        except BaseException:
+            self.close()
+            raise
         return self
 
     async def _connect(self) -> None:
         import socketio  # on first use: only lesson 10 needs it
 
         self._arrived = asyncio.Condition()
-        client = socketio.AsyncClient(reconnection=False, handle_sigint=False, logger=False, engineio_logger=False)
+        self._session = aiohttp.ClientSession()  # ours, so it is closed however the connection ends
+        client = socketio.AsyncClient(
+            reconnection=False,
+            handle_sigint=False,
+            logger=False,
+            engineio_logger=False,
+            http_session=self._session,
+        )
 
         async def any_event(event: str, *args: object) -> None:
             data = args[0] if len(args) == 1 else list(args) if args else None
@@ -103,6 +125,7 @@ class SocketIOClient:
             )
         except Exception as exc:  # socketio.exceptions.ConnectionError, and what the transport raised
             await client.disconnect()
+            await self._session.close()
             raise SocketIOError(
                 f"Socket.IO could not connect to {self.url} on {self.namespace}: {exc}; "
                 "is the server started (lab.socketio()) and the URL the lab's or a tap's?"
@@ -196,12 +219,23 @@ class SocketIOClient:
     def close(self) -> None:
         """Disconnect (a DISCONNECT packet, then the transport closes). Twice is harmless."""
         client, self._client = self._client, None
+        if self._owner is not None:
+            self._owner.release(self)
         if client is None or not self._loop.running:
             return
-        try:
-            self._loop.run(asyncio.wait_for(client.disconnect(), 2), 5)
-        except Exception:
-            pass
+        session = self._session
+
+        async def goodbye() -> None:
+            try:
+                await asyncio.wait_for(client.disconnect(), CLOSE_TIMEOUT)
+            except TimeoutError:  # a dead path: nobody hears the goodbye
+                pass
+            finally:
+                if session is not None:
+                    await session.close()
+
+        with contextlib.suppress(LabNotRunningError, TimeoutError):  # the lab stopped meanwhile: all is gone
+            self._loop.run(goodbye(), CLOSE_TIMEOUT + 3)
 
     def __enter__(self) -> SocketIOClient:
         return self

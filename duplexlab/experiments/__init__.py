@@ -7,7 +7,7 @@ from .arena import Arena, ArenaResult
 from .cluster import FanOut, added_delay, delivery_delays, fan_out, running_on
 from .polling import PollingResult, delay_claims, measure_polling
 from .seeds import default_seed
-from .socket_io import Wire, WireComparison, compare_wires
+from .socket_io import Wire, WireComparison, compare_wires, packet_claims, polling_claims
 
 __all__ = [
     "Arena",
@@ -17,6 +17,8 @@ __all__ = [
     "Wire",
     "WireComparison",
     "compare_wires",
+    "packet_claims",
+    "polling_claims",
     "PollingResult",
     "default_seed",
     "delay_claims",
