@@ -512,6 +512,31 @@ def step_07(page) -> None:
     assert "<ResilientClient connected" in out, out
 
 
+def step_10(page) -> None:
+    """After Run All the live diagram under the first cell shows Socket.IO's long poll, its 101 and frames
+    (looked at: a screenshot); the chat cell run again (a teacher's "once more") adds a new session to it,
+    and the packet table's five claims hold for that session."""
+    scroll_to_heading(page, "A Socket.IO chat, through a tap")
+    diagram = code_cell(page, "lab = dl.start()").locator(".duplexlab-seq")
+    arrows = "el => [...el.querySelectorAll('svg g.arrow')].map(g => g.getAttribute('data-label') || '')"
+
+    def labels() -> list[str]:
+        return page.evaluate(arrows, diagram.element_handle())
+
+    seen = labels()
+    assert any(x.startswith("GET /socket.io/?transport=polling") for x in seen), seen
+    assert "101 Switching Protocols" in seen and any(x.startswith("TEXT") for x in seen), seen
+    diagram.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "duplexlab-10-diagram-after-run-all.png"))
+    upgrades = seen.count("101 Switching Protocols")
+    out = run_one(page, 'asha = lab.socketio_client(base_url=tap.url, name="asha")')
+    assert "the ack: {'ok': True, 'to': 1}" in out and "Ravi got:" in out, out
+    wait_for(lambda: labels().count("101 Switching Protocols") > upgrades, why=labels)
+    page.screenshot(path=str(SCREENSHOTS / "duplexlab-10-diagram-chat-again.png"))
+    table = run_one(page, "print(dl.engine_io.table(tap.capture()))")
+    assert table.count("✓") == 5 and "✗" not in table, table
+
+
 def step_classroom(page) -> None:
     """The dashboard after Run All: three students; a new join code shows; removing one leaves two."""
     board = page.locator(f"{PANEL} .duplexlab-dashboard")
@@ -544,6 +569,7 @@ STEPS = {
     "05-chat-and-notifications.ipynb": step_05,
     "06-side-by-side.ipynb": step_06,
     "07-keeping-websockets-alive.ipynb": step_07,
+    "10-socket-io.ipynb": step_10,
     "teachers/classroom.ipynb": step_classroom,
 }
 
