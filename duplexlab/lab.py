@@ -402,12 +402,13 @@ class Lab:
         namespace: str = "/chat",
         name: str | None = None,
         transports: list[str] | None = None,
+        timeout: float = 10.0,
     ) -> SocketIOClient:
         """A connected Socket.IO client (python-socketio's, on the lab's loop); ``base_url=tap.url`` to watch it.
 
-        ``transports=["polling"]`` never upgrades. A name stands for one client: asking again with
-        the same name (and namespace) closes the earlier one, so a cell run twice leaves one Asha.
-        The lab closes every client when the lab stops.
+        ``transports=["polling"]`` never upgrades; ``timeout`` is seconds to connect. A name stands
+        for one client: asking again with the same name (and namespace) closes the earlier one, so a
+        cell run twice leaves one Asha. The lab closes every client when the lab stops.
         """
         self._require()
         if name is not None and (earlier := self._named_clients.pop((name, namespace), None)) is not None:
@@ -419,6 +420,7 @@ class Lab:
             name=name,
             transports=transports,
             owner=self.owned,
+            timeout=timeout,
         ).connect()
         if name is not None:
             self._named_clients[(name, namespace)] = client

@@ -470,3 +470,46 @@ def test_a_flood_on_the_balancer_leaves_the_lab_answering_and_its_log_short(clus
         logging.getLogger().removeHandler(keep)
     logs = [line for f in cluster._logs.glob("*.log") for line in f.read_text(errors="replace").splitlines()]
     assert len(lines) + len(logs) <= 20, (len(lines), lines[:5], len(logs), logs[:5])
+
+
+def test_every_server_sets_the_sticky_cookie_it_is_named_in():
+    """The dl-server cookie reaches the client (aiohttp 3.14 has made response.cookies into headers before
+    on_response_prepare, so a cookie set there was never sent)."""
+    lab = dl.Lab(servers=2, backplane=None).start()
+    try:
+        assert lab.cluster is not None
+        for name in ("A", "B"):
+            with dl.Client(lab.cluster.server_url(name)) as client:
+                cookie = client.get("/api/health").headers.get("Set-Cookie", "")
+            assert cookie.startswith(f"dl-server={name};") and "HttpOnly" in cookie, cookie
+    finally:
+        lab.close()
+
+
+@pytest.mark.parametrize("cluster_lab", BACKPLANES, indirect=True)
+def test_socket_io_rooms_span_servers_on_the_backplane_and_polling_needs_sticky_sessions(cluster_lab):
+    """Lesson 10's deep dive: python-socketio's Redis manager on the backplane carries a room's message
+    from A to B; a long-polling client behind round robin gets 400 "Invalid session" from the server
+    that does not hold its session, and works when sticky."""
+    cluster = cluster_lab.cluster
+    cluster.socketio()
+    on_a = cluster_lab.socketio_client(base_url=cluster.server_url("A"), name="asha")
+    on_b = cluster_lab.socketio_client(base_url=cluster.server_url("B"), name="ravi")
+    on_c = cluster_lab.socketio_client(base_url=cluster.server_url("C"), name="meera")
+    for client in (on_a, on_b):
+        assert client.call("join", "match")["ok"] is True
+    t0 = time.perf_counter()
+    assert on_a.call("chat", {"text": "A to B", "room": "match"})["ok"] is True
+    assert on_b.wait_for("chat", after=t0, timeout=5).data == {"from": "asha", "text": "A to B", "room": "match"}
+    time.sleep(0.3)
+    assert [d for d in on_c.received("chat") if d["room"] == "match"] == [], "C's client is not in the room"
+
+    tap = cluster_lab.tap(cluster.url)
+    cluster.sticky = False
+    with pytest.raises(dl.DuplexLabError, match="could not connect"):
+        cluster_lab.socketio_client(base_url=tap.url, name="kabir", transports=["polling"], timeout=2)
+    refused = [m for m in tap.capture().http_messages() if m.status == 400]
+    assert refused and b"Invalid session" in refused[0].body, tap.transcript()
+    cluster.sticky = True
+    kabir = cluster_lab.socketio_client(base_url=cluster.url, name="kabir", transports=["polling"])
+    assert [kabir.call("echo", i) for i in range(5)] == list(range(5))

@@ -65,21 +65,28 @@ class SocketIOHost:
     def __init__(self) -> None:
         self.server: Any = None  # socketio.AsyncServer while started
         self.options: Options | None = None
+        self.redis = ""  # the Redis URL its manager uses, on a cluster's server
         self.names: dict[str, str] = {}  # sid (per namespace connection) -> the name it gave
 
     @property
     def running(self) -> bool:
         return self.server is not None
 
-    async def start(self, options: Options) -> None:
+    async def start(self, options: Options, *, redis: str = "", channel: str = "duplexlab-socketio") -> None:
         """Start the server with ``options``; with other options than the running one's, replace it
-        (its clients are disconnected). The same options again: nothing changes."""
-        if self.server is not None and self.options == options:
+        (its clients are disconnected). The same options again: nothing changes.
+
+        ``redis`` (a ``redis://`` URL, a cluster's backplane): python-socketio's Redis manager joins
+        this server to the others on that Redis, so a room spans servers; ``channel`` is its pub/sub
+        channel there."""
+        if self.server is not None and (self.options, self.redis) == (options, redis):
             return
         await self.aclose()
         import socketio  # on first use: only lesson 10 needs it
 
+        manager = socketio.AsyncRedisManager(redis, channel=channel) if redis else None
         server = socketio.AsyncServer(
+            client_manager=manager,
             async_mode="aiohttp",
             cors_allowed_origins=[],  # no CORS headers: the lab's request policy decides who may ask
             ping_interval=options.ping_interval,
@@ -92,7 +99,7 @@ class SocketIOHost:
         )
         for namespace in NAMESPACES:
             self._handlers(server, namespace)
-        self.server, self.options = server, options
+        self.server, self.options, self.redis = server, options, redis
 
     def _handlers(self, server: Any, namespace: str) -> None:
         async def connect(sid: str, environ: dict, auth: object = None) -> None:

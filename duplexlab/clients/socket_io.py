@@ -55,6 +55,7 @@ class SocketIOClient:
         transports: ``["polling", "websocket"]`` by default (start polling, then upgrade);
             ``["polling"]`` never upgrades, ``["websocket"]`` skips polling.
         owner: what closes it with the lab (the lab's :class:`~duplexlab.runtime.owner.Owner`).
+        timeout: seconds to connect (the Engine.IO open and the namespace's CONNECT).
     """
 
     def __init__(
@@ -66,8 +67,10 @@ class SocketIOClient:
         name: str | None = None,
         transports: Sequence[str] | None = None,
         owner: Owner | None = None,
+        timeout: float = CONNECT_TIMEOUT,
     ) -> None:
         self.url, self.namespace, self.name = url, namespace, name
+        self.timeout = timeout  # seconds to connect
         self._owner = owner  # closes it with the lab; forgets it when it is closed first
         self.transports = list(transports) if transports is not None else ["polling", "websocket"]
         self.events: list[Received] = []
@@ -85,7 +88,7 @@ class SocketIOClient:
         if self._owner is not None:
             self._owner.own(self)
         try:
-            self._loop.run(self._connect(), CONNECT_TIMEOUT + 5)
+            self._loop.run(self._connect(), self.timeout + CLOSE_TIMEOUT + 5)
         except BaseException:
             self.close()
             raise
@@ -95,7 +98,9 @@ class SocketIOClient:
         import socketio  # on first use: only lesson 10 needs it
 
         self._arrived = asyncio.Condition()
-        self._session = aiohttp.ClientSession()  # ours, so it is closed however the connection ends
+        # ours, so it is closed however the connection ends; it keeps cookies for 127.0.0.1 as a browser
+        # does (aiohttp's default jar refuses them for an IP address): a balancer's sticky cookie works
+        self._session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
         client = socketio.AsyncClient(
             reconnection=False,
             handle_sigint=False,
@@ -116,18 +121,23 @@ class SocketIOClient:
         client.on("disconnect", disconnected, namespace=self.namespace)
         auth = {"name": self.name} if self.name else None
         try:
-            await client.connect(
-                self.url,
-                namespaces=[self.namespace],
-                transports=self.transports,
-                auth=auth,
-                wait_timeout=CONNECT_TIMEOUT,
+            await asyncio.wait_for(  # (python-socketio may wait for a held poll far beyond its wait_timeout)
+                client.connect(
+                    self.url,
+                    namespaces=[self.namespace],
+                    transports=self.transports,
+                    auth=auth,
+                    wait_timeout=self.timeout,
+                ),
+                self.timeout,
             )
         except Exception as exc:  # socketio.exceptions.ConnectionError, and what the transport raised
-            await client.disconnect()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(client.disconnect(), CLOSE_TIMEOUT)  # a poll may still be held
             await self._session.close()
+            why = str(exc) or f"no answer within {self.timeout:g} s"
             raise SocketIOError(
-                f"Socket.IO could not connect to {self.url} on {self.namespace}: {exc}; "
+                f"Socket.IO could not connect to {self.url} on {self.namespace}: {why}; "
                 "is the server started (lab.socketio()) and the URL the lab's or a tap's?"
             ) from None
         self._client = client

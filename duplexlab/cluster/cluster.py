@@ -269,6 +269,13 @@ class Cluster:
         node.command("publish", topic=topic, data=list(data))
         return node.name
 
+    def socketio(self, *, upgrades: bool = True, ping_interval: float = 25.0, ping_timeout: float = 20.0) -> None:
+        """Start Socket.IO at ``/socket.io/`` on every server (lesson 10's deep dive), each with
+        python-socketio's Redis manager on the backplane, so a room spans the servers. Without a
+        backplane each server's rooms are its own. Twice is harmless; other settings restart them."""
+        for node in self.nodes:
+            node.command("socketio", upgrades=upgrades, ping_interval=ping_interval, ping_timeout=ping_timeout)
+
     def stats(self) -> dict[str, dict]:
         """Each server's open WebSockets, notifications held, CPU seconds used, log entries applied and
         skipped (``skipped``: entries that were not the log's schema), and ``backplane_error``: what is

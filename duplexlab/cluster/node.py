@@ -12,6 +12,7 @@ answering each with one line on its standard output:
 
 - ``{"op": "notify", "user": ..., "text": ..., "kind": ...}``  create a notification here
 - ``{"op": "publish", "topic": ..., "data": [...]}``           publish messages on a stream
+- ``{"op": "socketio", "upgrades": true, ...}``                 start Socket.IO at ``/socket.io/`` (on the backplane)
 - ``{"op": "stats"}``                                           connections, notifications, CPU time
 - ``{"op": "stop"}`` (or the end of its input)                  stop
 
@@ -41,7 +42,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..apps import events, longpoll, notifications, realtime
+from ..apps import events, longpoll, notifications, realtime, socket_io
 from ..runtime.http import HTTPServer, make_app
 from ..runtime.hygiene import ConnectionGate, quiet_server_logs
 from ..runtime.policy import RequestPolicy
@@ -164,9 +165,13 @@ async def serve(name: str, host: str, backplane: str, key: str) -> None:
     longpoll.add_routes(app, store)
     events.add_routes(app, store)
 
+    sio = socket_io.SocketIOHost()  # started by the command "socketio" (lesson 10's deep dive)
+    socket_io.add_routes(app, sio)
+
     async def say_who(request: web.Request, response: web.StreamResponse) -> None:
         response.headers["X-Duplexlab-Server"] = name  # which server answered
-        response.set_cookie("dl-server", name, httponly=True, samesite="Strict")  # for sticky sessions
+        # for sticky sessions; a header, since aiohttp has turned response.cookies into headers by now
+        response.headers.add("Set-Cookie", f"dl-server={name}; HttpOnly; Path=/; SameSite=Strict")
 
     app.on_response_prepare.append(say_who)
     http = HTTPServer(app, host=host, port=0, gate=gate)
@@ -196,6 +201,14 @@ async def serve(name: str, host: str, backplane: str, key: str) -> None:
             else:
                 apply(entry.check(fields))
             return {"ok": True}
+        if op == "socketio":
+            options = socket_io.Options(
+                float(command.get("ping_interval", 25.0)),
+                float(command.get("ping_timeout", 20.0)),
+                bool(command.get("upgrades", True)),
+            )
+            await sio.start(options, redis=backplane, channel=f"{key}:socketio")
+            return {"ok": True, "redis": bool(backplane)}
         if op == "stats":
             return {
                 "ws_connections": len(ws.open_connections),
@@ -229,6 +242,7 @@ async def serve(name: str, host: str, backplane: str, key: str) -> None:
         if log is not None:
             await log.close()
         await ws.close(grace=0.2)
+        await sio.aclose()
         await http.close()
 
 
