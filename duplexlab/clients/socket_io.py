@@ -138,7 +138,8 @@ class SocketIOClient:
             why = str(exc) or f"no answer within {self.timeout:g} s"
             raise SocketIOError(
                 f"Socket.IO could not connect to {self.url} on {self.namespace}: {why}; "
-                "is the server started (lab.socketio()) and the URL the lab's or a tap's?"
+                "is its server started (lab.socketio()), and does every request reach the server that "
+                "holds the session (behind a balancer: sticky sessions)?"
             ) from None
         self._client = client
 
