@@ -147,6 +147,39 @@ def _child_echo(mode: str, n: int, rounds: int) -> None:
     print(json.dumps({"cpus": sorted(os.sched_getaffinity(0)), **echo_round_trips(n, rounds)}))
 
 
+def socketio_wires(n: int) -> dict:
+    """Lesson 10: the same ``n`` messages as a plain WebSocket, Socket.IO over a WebSocket and Socket.IO
+    over long polling (``dl.experiments.compare_wires``), in one run, in a fresh process pinned to one CPU."""
+    child = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child-socketio", "--n", str(n)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    return {"socketio": json.loads(child.stdout.strip().splitlines()[-1])}
+
+
+def _child_socketio(n: int) -> None:
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # before any thread starts
+    import duplexlab as dl
+
+    with dl.Lab() as lab:
+        result = dl.experiments.compare_wires(lab, messages=n, text="hello, class")
+    print(
+        json.dumps(
+            {
+                "messages": n,
+                "text_bytes": len(result.text.encode()),
+                "ways": {
+                    w.name: {"bytes": w.bytes_per_message, "requests": w.requests_per_message, "rtt_us": w.rtt_us}
+                    for w in result.wires
+                },
+            }
+        )
+    )
+
+
 # the kernel side of sequence_widget(): runs in a real ipykernel, prints one JSON line
 SEQUENCE_KERNEL_CODE = r"""
 import asyncio, json, os, statistics, threading, time
@@ -658,6 +691,11 @@ def report(r: dict) -> None:
         )
         row("  shown tap / bare websockets", f"{q['shown_tap_ratio']:.3f}", "≤ 1.5 pinned")
         row("  plain tap / bare websockets (same run)", f"{q['plain_tap_ratio']:.3f}")
+    if "socketio" in r:
+        q = r["socketio"]
+        row(f"one {q['text_bytes']}-byte message, {q['messages']} times (pinned)", "bytes · round trip", "(lesson 10)")
+        for name, w in q["ways"].items():
+            row(f"  {name}", f"{w['bytes']:.0f} B · {w['rtt_us']:.0f} µs", f"{w['requests']:g} HTTP requests/message")
     row("HTTP keep-alive GET, blocking Client", f"{r['http_rtt_us']:.0f} µs")
     row("HTTP keep-alive GET, AsyncClient", f"{r['http_rtt_async_us']:.0f} µs")
     row("HTTP GET through the tap / direct", f"{r['http_tap_ratio']:.3f}")
@@ -719,6 +757,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-cluster", action="store_true", help="only lesson 8's backplane measurements")
     parser.add_argument("--child-echo", choices=("pinned", "unpinned"), help=argparse.SUPPRESS)
     parser.add_argument("--child-sequence", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child-socketio", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only-socketio", action="store_true", help="only lesson 10's Socket.IO row")
     parser.add_argument("--n", type=int, default=500, help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=16, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -727,6 +767,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.child_sequence:
         _child_sequence(args.n, args.rounds)
+        return 0
+    if args.child_socketio:
+        _child_socketio(args.n)
         return 0
     n, rounds, students = (300, 4, 20) if args.quick else (500, 16, 20)
 
@@ -741,12 +784,17 @@ def main(argv: list[str] | None = None) -> int:
         results.update(backplanes(300 if args.quick else 1000))
         print(json.dumps({k: v for k, v in results.items() if k not in ("python", "quick")}, indent=2))
         return 0
+    if args.only_socketio:
+        results.update(socketio_wires(200))
+        print(json.dumps(results["socketio"], indent=2))
+        return 0
     if args.only_sequence:
         results.update(sequence_widget(n, rounds // 2 or 1, 1.0 if args.quick else 2.0))
         print(json.dumps(results["sequence"], indent=2))
         return 0
     results.update(pinned_and_unpinned(n, rounds))
     results.update(sequence_widget(n, rounds // 2 or 1, 1.0 if args.quick else 2.0))
+    results.update(socketio_wires(100 if args.quick else 200))
     results.update(http_round_trips(n))
     results.update(polling_delays(students))
     results.update(transports(3.0 if args.quick else 6.0))
