@@ -152,6 +152,8 @@ class Lab:
             self.server_count, loop=self.loop, backplane=self.backplane_spec, host=self.host, gate=self.gate
         )
         cluster.start()
+        if self._servers is not None:  # the lab's own Socket.IO clients are known there by the same key
+            cluster.socketio_key = self._servers.socketio.key
         self.cluster = cluster
 
     def close(self) -> None:
@@ -421,6 +423,7 @@ class Lab:
             transports=transports,
             owner=self.owned,
             timeout=timeout,
+            headers={socket_io.KEY_HEADER: self._servers.socketio.key} if self._servers is not None else None,
         ).connect()
         if name is not None:
             self._named_clients[(name, namespace)] = client

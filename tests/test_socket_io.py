@@ -3,16 +3,20 @@ upgrade is refused, what it costs in bytes, its budget, and the request policy's
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 import duplexlab as dl
 from duplexlab.apps import socket_io
+from duplexlab.clients import socket_io as socket_io_client
 from duplexlab.clients.socket_io import SocketIOError
 from duplexlab.wire import engineio
 from duplexlab.wire.capture import Direction
@@ -189,13 +193,86 @@ def test_import_and_start_do_not_load_python_socketio():
 # -- budgets and the request policy -------------------------------------------------------
 
 
-def test_sessions_are_capped_per_lab(lab, monkeypatch):
-    monkeypatch.setattr(socket_io, "MAX_SESSIONS", 3)
+def test_other_programs_share_a_small_budget_of_sessions_and_the_labs_own_clients_keep_theirs(lab, monkeypatch):
+    """A program that is not one of the lab's own clients (which send the lab's key in a header) shares
+    OTHER_SESSIONS with every other such program, however it asks (an empty ``sid=`` included, which
+    python-engineio reads as no sid); the student's ``lab.socketio_client`` still connects."""
+    monkeypatch.setattr(socket_io, "OTHER_SESSIONS", 3)
+    server = lab.socketio()
+    for path in (OPEN, "/socket.io/?sid=&EIO=4&transport=polling", f"{OPEN}&sid="):
+        assert status_of(get(lab.port, path)) == 200, path
+    for path in (OPEN, "/socket.io/?sid=&EIO=4&transport=polling", "/socket.io/?sid&EIO=4&transport=polling"):
+        answer = get(lab.port, path)
+        assert status_of(answer) == 503 and b"client.close()" in answer, (path, answer)
+    assert server.sessions() == 3
+    mine = lab.socketio_client(name="asha")
+    assert mine.call("echo", "still mine") == "still mine"
+
+
+def test_a_closed_session_frees_its_place_at_once(lab, monkeypatch):
+    monkeypatch.setattr(socket_io, "OTHER_SESSIONS", 1)
     lab.socketio()
-    for _ in range(3):
-        assert status_of(get(lab.port, OPEN)) == 200
+    sid = json.loads(get(lab.port, OPEN).split(b"\r\n\r\n", 1)[1][1:])["sid"]
+    assert status_of(post_text(lab.port, f"{OPEN}&sid={sid}", "1")) == 200  # Engine.IO's close
+    assert status_of(get(lab.port, OPEN)) == 200
+
+
+def open_raw(port: int) -> str:
+    """A session of a program that is not the lab's client, joined to /chat: its sid."""
+    sid = json.loads(get(port, OPEN).split(b"\r\n\r\n", 1)[1][1:])["sid"]
+    assert status_of(post_text(port, f"{OPEN}&sid={sid}", "40/chat,")) == 200
+    return sid
+
+
+def test_a_client_that_does_not_read_what_it_is_sent_is_closed(lab):
+    """Every echo waits in the session's queue for a poll that never comes; past MAX_QUEUED the session
+    is closed (the lab's memory stays bounded), and other clients go on."""
+    server = lab.socketio()
+    other = lab.socketio_client(name="ravi")
+    sid = open_raw(lab.port)
+    statuses = [
+        status_of(post_text(lab.port, f"{OPEN}&sid={sid}", '42/chat,["echo","x"]'))
+        for _ in range(socket_io.MAX_QUEUED + 10)
+    ]
+    assert 400 in statuses, statuses
+    wait_for(lambda: server.sessions() == 1, why=server.sessions)
+    assert other.call("echo", "fine") == "fine"
+
+
+def test_binary_attachments_close_their_session(lab):
+    """The lab's events are JSON: a BINARY_EVENT (which would make the server hold attachments) ends it."""
+    server = lab.socketio()
+    sid = open_raw(lab.port)
+    post_text(lab.port, f"{OPEN}&sid={sid}", '451-/chat,["echo",{"_placeholder":true,"num":0}]')
+    wait_for(lambda: server.sessions() == 0, why=server.sessions)
+    assert status_of(post_text(lab.port, f"{OPEN}&sid={sid}", '42/chat,["echo","x"]')) == 400
+
+
+def test_a_client_joins_at_most_max_rooms(lab):
+    lab.socketio()
+    asha = lab.socketio_client(name="asha")
+    answers = [asha.call("join", f"room-{i}") for i in range(socket_io.MAX_ROOMS + 4)]
+    assert [a["ok"] for a in answers].count(True) == socket_io.MAX_ROOMS - 1  # the lobby is one of them
+    assert f"{socket_io.MAX_ROOMS} rooms at most" in answers[-1]["error"]
+    assert asha.call("join", "room-0")["ok"] is True, "a room it is in already"
+    assert asha.call("chat", {"text": "still talking", "room": "room-0"})["ok"] is True
+
+
+def test_jsonp_polling_is_refused_and_answers_are_not_sniffed(lab):
+    lab.socketio()
+    assert status_of(get(lab.port, f"{OPEN}&j=0")) == 400
     answer = get(lab.port, OPEN)
-    assert status_of(answer) == 503 and b"client.close()" in answer
+    assert b"X-Content-Type-Options: nosniff" in answer and b"Cache-Control: no-store" in answer
+
+
+def test_the_notebooks_client_keeps_a_bounded_amount_of_what_it_received(monkeypatch):
+    monkeypatch.setattr(socket_io_client, "KEPT_BYTES", 10_000)
+    client = socket_io_client.SocketIOClient("http://127.0.0.1:9", loop=dl.LoopThread())
+    for i in range(100):
+        asyncio.run(client._keep("chat", {"text": "x" * 1000, "i": i}))
+    kept = client.received("chat")
+    last = kept[-1]
+    assert 1 <= len(kept) <= 10 and isinstance(last, dict) and last["i"] == 99
 
 
 def test_a_packet_over_the_limit_ends_its_session_and_nothing_else(lab):
@@ -313,3 +390,17 @@ def test_the_lessons_claims_read_the_newest_session_of_a_tap(lab):
     claims = dl.experiments.packet_claims(tap.capture())
     assert claims.count("✓") == 5 and "○" not in claims and "✗" not in claims, claims
     assert str(dl.experiments.packet_claims(lab.tap().capture())).startswith("○ no Socket.IO packets yet")
+
+
+def test_python_socketio_has_no_connection_state_recovery_as_the_lesson_says():
+    """Lesson 10 says the lab's python-socketio has no connection state recovery (the JavaScript server's
+    replay of missed events, 4.6 and later). A version that adds it makes this fail: then the lesson
+    should show it, measured."""
+    import socketio
+
+    options = inspect.signature(socketio.AsyncServer.__init__).parameters
+    assert not [name for name in options if "recover" in name.lower()]
+    source = inspect.getsource(socketio.async_server) + inspect.getsource(socketio.base_server)
+    assert "recover" not in source.lower()
+    lesson = (Path(__file__).parent.parent / "notebooks" / "10-socket-io.ipynb").read_text()
+    assert "python-socketio, which has no such feature" in lesson

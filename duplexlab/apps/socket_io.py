@@ -14,26 +14,60 @@ What it serves, on the namespace ``/chat`` (and the same on ``/``):
 - ``echo`` (anything): the same data comes back as an ``echo`` event, and as the
   acknowledgement if one was asked for (for measuring round trips).
 
-Budgets: at most :data:`MAX_SESSIONS` Engine.IO sessions at once (then 503), and a packet or
-poll body of at most :data:`MAX_PACKET` bytes (then the session is closed). The request policy
-(rule 3) lets only this path's long-polling POSTs carry ``text/plain``, as Engine.IO sends them.
+Budgets, so that one careless or hostile client hurts only itself:
+
+- sessions: the lab's own clients (``lab.socketio_client``, which send the lab's key in a header,
+  never in a URL) may hold :data:`MAX_SESSIONS`; every other client together
+  :data:`OTHER_SESSIONS`, so a program that opens hundreds cannot lock the student out (503);
+- a packet or poll body of at most :data:`MAX_PACKET` bytes (then its session is closed);
+- at most :data:`MAX_QUEUED` packets waiting for a client that does not read them (then its
+  session is closed: the lab's own WebSocket server does the same);
+- no binary attachments (the lab's events are JSON): a binary packet closes its session;
+- at most :data:`MAX_ROOMS` rooms per client.
+
+The request policy (rule 3) lets only this path's long-polling POSTs carry ``text/plain``, as
+Engine.IO sends them; the old JSONP polling (``?j=``) is refused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import logging
+import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 from aiohttp import web
 
 from ..runtime.http import json_error
 from ..runtime.policy import ENGINE_IO_PATH
 
-__all__ = ["ENGINE_IO_PATH", "MAX_PACKET", "MAX_SESSIONS", "NAMESPACES", "Options", "SocketIOHost", "add_routes"]
+__all__ = [
+    "ENGINE_IO_PATH",
+    "KEY_HEADER",
+    "MAX_PACKET",
+    "MAX_QUEUED",
+    "MAX_ROOMS",
+    "MAX_SESSIONS",
+    "NAMESPACES",
+    "OTHER_SESSIONS",
+    "Options",
+    "SocketIOHost",
+    "add_routes",
+]
 
-MAX_SESSIONS = 256  # Engine.IO sessions at once, per lab
-MAX_PACKET = 64 * 1024  # bytes in one packet or one poll's body
+MAX_SESSIONS = 256  # Engine.IO sessions the lab's own clients may hold at once
+OTHER_SESSIONS = 32  # sessions every other client together may hold at once
+MAX_PACKET = 16 * 1024  # bytes in one packet or one poll's body
+MAX_QUEUED = 64  # packets waiting for one client that does not read them (at most ~1 MiB)
+MAX_ROOMS = 16  # rooms one client may join (the lobby included)
+KEY_HEADER = "X-Duplexlab-Socketio"  # the lab's own clients send the lab's key here
+BINARY = ("5", "6")  # Socket.IO's BINARY_EVENT and BINARY_ACK
+QUIET = logging.getLogger("duplexlab.socketio")  # python-socketio's own lines go nowhere
+QUIET.addHandler(logging.NullHandler())
+QUIET.propagate = False
 NAMESPACES = ("/", "/chat")
 LOBBY = "lobby"
 CLOSE_TIMEOUT = 1.0  # seconds to say goodbye to every client when the server stops
@@ -62,11 +96,61 @@ class SocketIOHost:
     Everything here runs on the lab's loop. :meth:`start` and :meth:`aclose` are coroutines.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, key: str | None = None) -> None:
         self.server: Any = None  # socketio.AsyncServer while started
         self.options: Options | None = None
         self.redis = ""  # the Redis URL its manager uses, on a cluster's server
+        self.key = key or secrets.token_urlsafe(24)  # what the lab's own clients send in KEY_HEADER
         self.names: dict[str, str] = {}  # sid (per namespace connection) -> the name it gave
+        self.rooms: dict[str, set[str]] = {}  # sid -> the rooms it joined
+        self.kinds: dict[str, str] = {}  # Engine.IO session -> "own" (the lab's client) or "other"
+        self.dropping: set[str] = set()  # sessions being closed for not reading what they are sent
+        self.closing: set[asyncio.Task] = set()
+
+    def admit(self, eio_sid: str, environ: dict) -> bool:
+        """Whether a new Engine.IO session fits in its budget (the lab's own clients, or all others)."""
+        own = hmac.compare_digest(environ.get("HTTP_" + KEY_HEADER.upper().replace("-", "_"), ""), self.key)
+        kind = "own" if own else "other"
+        live = self.live_sessions()
+        self.kinds = {sid: k for sid, k in self.kinds.items() if sid in live}
+        if sum(1 for k in self.kinds.values() if k == kind) >= (MAX_SESSIONS if own else OTHER_SESSIONS):
+            return False
+        self.kinds[eio_sid] = kind
+        return True
+
+    def live_sessions(self) -> set[str]:
+        """Engine.IO sessions open now (one that closed may wait for python-engineio's sweep: not counted)."""
+        if self.server is None:
+            return set()
+        return {sid for sid, s in list(self.server.eio.sockets.items()) if not s.closed}
+
+    def falls_behind(self, eio_sid: str) -> bool:
+        """Whether a session has :data:`MAX_QUEUED` packets it has not taken: then it is closed (once)."""
+        if self.server is None or eio_sid in self.dropping:
+            return eio_sid in self.dropping
+        socket = self.server.eio.sockets.get(eio_sid)
+        if socket is None or socket.queue.qsize() < MAX_QUEUED:
+            return False
+        self.drop(eio_sid)
+        return True
+
+    def drop(self, eio_sid: str) -> None:
+        """Close a session soon, outside whatever loop over sessions is running."""
+        self.dropping.add(eio_sid)
+        server = self.server
+
+        async def close() -> None:
+            try:
+                await server.eio.disconnect(eio_sid)
+            finally:
+                self.dropping.discard(eio_sid)
+
+        task = asyncio.get_running_loop().create_task(close())
+        self.closing.add(task)
+        task.add_done_callback(self.closing.discard)
+
+    def forget(self, eio_sid: str) -> None:
+        self.kinds.pop(eio_sid, None)
 
     @property
     def running(self) -> bool:
@@ -85,7 +169,8 @@ class SocketIOHost:
         import socketio  # on first use: only lesson 10 needs it
 
         manager = socketio.AsyncRedisManager(redis, channel=channel) if redis else None
-        server = socketio.AsyncServer(
+        server = _server_class()(
+            self,
             client_manager=manager,
             async_mode="aiohttp",
             cors_allowed_origins=[],  # no CORS headers: the lab's request policy decides who may ask
@@ -94,8 +179,8 @@ class SocketIOHost:
             allow_upgrades=options.upgrades,
             max_http_buffer_size=MAX_PACKET,
             namespaces=list(NAMESPACES),
-            logger=False,
-            engineio_logger=False,
+            logger=QUIET,  # (False still prints python-engineio's errors to the cell: a hostile client's)
+            engineio_logger=QUIET,
         )
         for namespace in NAMESPACES:
             self._handlers(server, namespace)
@@ -109,10 +194,15 @@ class SocketIOHost:
 
         async def disconnect(sid: str, *args: object) -> None:
             self.names.pop(sid, None)
+            self.rooms.pop(sid, None)
 
         async def join(sid: str, room: object) -> dict:
             if not isinstance(room, str) or not 0 < len(room) <= 40:
                 return {"ok": False, "error": "a room is a name of 1 to 40 characters"}
+            joined = self.rooms.setdefault(sid, {LOBBY})
+            if room not in joined and len(joined) >= MAX_ROOMS:
+                return {"ok": False, "error": f"a client may be in {MAX_ROOMS} rooms at most: leave one first"}
+            joined.add(room)
             await server.enter_room(sid, room, namespace=namespace)
             return {"ok": True, "room": room, "members": self.members(room, namespace)}
 
@@ -120,7 +210,7 @@ class SocketIOHost:
             if not isinstance(data, dict) or not isinstance(data.get("text"), str):
                 return {"ok": False, "error": 'send {"text": "...", "room": "..."}'}
             room = data.get("room") or LOBBY
-            if not isinstance(room, str) or room not in server.rooms(sid, namespace=namespace):
+            if not isinstance(room, str) or room not in self.rooms.get(sid, {LOBBY}):
                 return {"ok": False, "error": f"you are not in the room {room!r}: emit 'join' first"}
             message = {"from": self.names.get(sid, "?"), "text": data["text"], "room": room}
             await server.emit("chat", message, room=room, skip_sid=sid, namespace=namespace)
@@ -143,7 +233,7 @@ class SocketIOHost:
 
     def sessions(self) -> int:
         """Engine.IO sessions open now (one per client, whatever its transport)."""
-        return len(self.server.eio.sockets) if self.server is not None else 0
+        return len(self.live_sessions())
 
     def transports(self) -> dict[str, str]:
         """Each session's transport now: ``{"sid…": "polling" | "websocket"}``."""
@@ -166,19 +256,33 @@ class SocketIOHost:
                 "the lab's Socket.IO server is not started",
                 "run lab.socketio() in the notebook first (lesson 10)",
             )
-        if "sid" not in request.query and len(server.eio.sockets) >= MAX_SESSIONS:
+        query = parse_qs(request.query_string)  # as python-engineio reads it (an empty sid= is no sid)
+        if "j" in query:
+            raise json_error(400, "JSONP polling is not served", "use a Socket.IO client of version 3 or later")
+        opening = "sid" not in query  # the budget is kept where the session is made (LabServer)
+        try:
+            response = await server.handle_request(request)
+        except KeyError:  # python-engineio, for a POST to a session it closed but has not swept yet
+            raise json_error(400, "this Socket.IO session has ended", "connect again (a new session)") from None
+        if response is None:
+            return web.Response()  # a WebSocket that ended
+        if opening and response.status == 401:
             raise json_error(
                 503,
-                f"the lab holds {MAX_SESSIONS} Socket.IO sessions already",
+                "the lab holds as many Socket.IO sessions as it allows",
                 "disconnect clients you no longer use (client.close()), then connect again",
             )
-        response = await server.handle_request(request)
-        return response if response is not None else web.Response()  # a WebSocket that ended
+        if not response.prepared:
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers["Cache-Control"] = "no-store"
+        return response
 
     async def aclose(self) -> None:
         """Disconnect every client and stop the server. Twice is harmless."""
         server, self.server = self.server, None
         self.names.clear()
+        self.rooms.clear()
+        self.kinds.clear()
         if server is None:
             return
         try:
@@ -202,3 +306,38 @@ def describe(options: Options) -> str:
         f"Socket.IO at {ENGINE_IO_PATH}: ping every {options.ping_interval:g} s, "
         f"timeout {options.ping_timeout:g} s, {upgrades}; namespaces {', '.join(NAMESPACES)}"
     )
+
+
+def _server_class() -> Any:
+    """python-socketio's ``AsyncServer`` with the lab's budgets (made on first use: the import is heavy)."""
+    import socketio
+
+    class LabServer(socketio.AsyncServer):
+        def __init__(self, host: SocketIOHost, **options: Any) -> None:
+            self.host = host
+            super().__init__(**options)
+
+        async def _handle_eio_connect(self, eio_sid: str, environ: dict) -> Any:
+            if not self.host.admit(eio_sid, environ):
+                return False  # python-engineio forgets the session and answers 401; handle() words it
+            return await super()._handle_eio_connect(eio_sid, environ)
+
+        async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+            if not isinstance(data, str) or data[:1] in BINARY:  # attachments: the lab's events are JSON
+                self.host.drop(eio_sid)
+                return
+            await super()._handle_eio_message(eio_sid, data)
+
+        async def _handle_eio_disconnect(self, eio_sid: str, *args: Any) -> None:
+            self.host.forget(eio_sid)
+            await super()._handle_eio_disconnect(eio_sid, *args)
+
+        async def _send_packet(self, eio_sid: str, pkt: Any) -> None:
+            if not self.host.falls_behind(eio_sid):
+                await super()._send_packet(eio_sid, pkt)
+
+        async def _send_eio_packet(self, eio_sid: str, eio_pkt: Any) -> None:
+            if not self.host.falls_behind(eio_sid):
+                await super()._send_eio_packet(eio_sid, eio_pkt)
+
+    return LabServer

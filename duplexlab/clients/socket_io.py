@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -27,8 +29,12 @@ from ..runtime.owner import Owner
 __all__ = ["Received", "SocketIOClient", "SocketIOError"]
 
 CONNECT_TIMEOUT = 10.0
+QUIET = logging.getLogger("duplexlab.socketio.client")  # python-socketio's own lines go nowhere
+QUIET.addHandler(logging.NullHandler())
+QUIET.propagate = False
 CLOSE_TIMEOUT = 2.0  # seconds to say goodbye (a DISCONNECT) before the connection is just dropped
 KEPT = 10_000  # received events kept (the oldest go first)
+KEPT_BYTES = 8 * 1024 * 1024  # and at most about this much of their data
 
 
 class SocketIOError(DuplexLabError, RuntimeError):
@@ -56,6 +62,7 @@ class SocketIOClient:
             ``["polling"]`` never upgrades, ``["websocket"]`` skips polling.
         owner: what closes it with the lab (the lab's :class:`~duplexlab.runtime.owner.Owner`).
         timeout: seconds to connect (the Engine.IO open and the namespace's CONNECT).
+        headers: HTTP headers for every request it makes (the lab's own clients send the lab's key).
     """
 
     def __init__(
@@ -68,9 +75,12 @@ class SocketIOClient:
         transports: Sequence[str] | None = None,
         owner: Owner | None = None,
         timeout: float = CONNECT_TIMEOUT,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.url, self.namespace, self.name = url, namespace, name
         self.timeout = timeout  # seconds to connect
+        self._headers = dict(headers or {})  # sent on every request (the lab's key: never in a URL)
+        self._kept_bytes = 0
         self._owner = owner  # closes it with the lab; forgets it when it is closed first
         self.transports = list(transports) if transports is not None else ["polling", "websocket"]
         self.events: list[Received] = []
@@ -104,8 +114,8 @@ class SocketIOClient:
         client = socketio.AsyncClient(
             reconnection=False,
             handle_sigint=False,
-            logger=False,
-            engineio_logger=False,
+            logger=QUIET,  # (False still prints python-engineio's errors, late, under some other cell)
+            engineio_logger=QUIET,
             http_session=self._session,
         )
 
@@ -124,6 +134,7 @@ class SocketIOClient:
             await asyncio.wait_for(  # (python-socketio may wait for a held poll far beyond its wait_timeout)
                 client.connect(
                     self.url,
+                    headers=self._headers,
                     namespaces=[self.namespace],
                     transports=self.transports,
                     auth=auth,
@@ -144,9 +155,13 @@ class SocketIOClient:
         self._client = client
 
     async def _keep(self, event: str, data: object) -> None:
+        size = len(json.dumps(data, default=str))
         with self._lock:
             self.events.append(Received(time.perf_counter(), event, data))
-            del self.events[:-KEPT]
+            self._kept_bytes += size
+            while len(self.events) > KEPT or (self._kept_bytes > KEPT_BYTES and len(self.events) > 1):
+                gone = self.events.pop(0)
+                self._kept_bytes -= len(json.dumps(gone.data, default=str))
         if self._arrived is not None:
             async with self._arrived:
                 self._arrived.notify_all()
@@ -242,6 +257,9 @@ class SocketIOClient:
             except TimeoutError:  # a dead path: nobody hears the goodbye
                 pass
             finally:
+                # (a session the server ended, say by restarting, leaves Engine.IO's loops running: end them)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(client.eio.disconnect(abort=True), CLOSE_TIMEOUT)
                 if session is not None:
                     await session.close()
 

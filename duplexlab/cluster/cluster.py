@@ -136,6 +136,7 @@ class Cluster:
         self.ws = Balancer(lambda: [(node.name, node.ws_port) for node in self.nodes], host=host, gate=gate)
         self._logs = Path(tempfile.mkdtemp(prefix="duplexlab-cluster-"))
         self._turn = itertools.count()
+        self.socketio_key = secrets.token_urlsafe(24)  # the lab's own Socket.IO clients send it (a header)
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -273,8 +274,14 @@ class Cluster:
         """Start Socket.IO at ``/socket.io/`` on every server (lesson 10's deep dive), each with
         python-socketio's Redis manager on the backplane, so a room spans the servers. Without a
         backplane each server's rooms are its own. Twice is harmless; other settings restart them."""
-        for node in self.nodes:
-            node.command("socketio", upgrades=upgrades, ping_interval=ping_interval, ping_timeout=ping_timeout)
+        for node in self.nodes:  # the key goes on the server's input, never its command line
+            node.command(
+                "socketio",
+                upgrades=upgrades,
+                ping_interval=ping_interval,
+                ping_timeout=ping_timeout,
+                key=self.socketio_key,
+            )
 
     def stats(self) -> dict[str, dict]:
         """Each server's open WebSockets, notifications held, CPU seconds used, log entries applied and

@@ -207,6 +207,7 @@ async def serve(name: str, host: str, backplane: str, key: str) -> None:
                 float(command.get("ping_timeout", 20.0)),
                 bool(command.get("upgrades", True)),
             )
+            sio.key = str(command.get("key") or sio.key)  # the lab's clients' key, from the lab's pipe
             await sio.start(options, redis=backplane, channel=f"{key}:socketio")
             return {"ok": True, "redis": bool(backplane)}
         if op == "stats":

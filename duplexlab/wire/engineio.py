@@ -89,29 +89,31 @@ class Packet:
     def meaning(self) -> str:
         """What the packet says, in a few words."""
         if self.text == "2probe":
-            return "probe: does the WebSocket work?"
+            return "probe: does a WebSocket work?"
         if self.text == "3probe":
             return "probe answered: it works"
         if self.engine == "open":
             settings = self.data if isinstance(self.data, dict) else {}
-            return (
-                f"open: session {str(settings.get('sid', '?'))[:6]}…, ping every {settings.get('pingInterval', '?')} ms"
-            )
+            offered = settings.get("upgrades")
+            upgrade = "" if offered is None else ", upgrade to " + (", ".join(offered) if offered else "nothing")
+            every = settings.get("pingInterval")
+            ping = f", ping every {every / 1000:g} s" if isinstance(every, int | float) else ""
+            return f"open: session {str(settings.get('sid', '?'))[:4]}…{ping}{upgrade}"
         if self.engine == "upgrade":
-            return "upgrade: only the WebSocket from now on"
+            return "upgrade: the WebSocket from now on"
         if self.engine == "ping":
             return "ping (from the server)" if not self.up else "ping"
         if self.engine == "pong":
             return "pong (from the client)" if self.up else "pong"
         if self.engine == "noop":
-            return "noop: ends a waiting poll" if self.transport == "polling" else "noop: nothing (the upgrade is done)"
+            return "noop: ends a waiting poll" if self.transport == "polling" else "noop: the upgrade is done"
         if self.engine == "close":
             return "close"
         if self.socket is None:
             return "not an Engine.IO packet" if self.engine == "?" else self.engine
         where = "" if self.namespace == "/" else f" on {self.namespace}"
         if self.socket == "CONNECT":
-            return f"{'join' if self.up else 'joined'}{where}"
+            return f"{'join' if self.up else 'joined'}{where}" + ("" if self.up else ", its own id")
         if self.socket in ("EVENT", "BINARY_EVENT"):
             asks = f", asks for ack {self.ack}" if self.ack is not None else ""
             name = self.data[0] if isinstance(self.data, list) and self.data else "?"
@@ -210,12 +212,30 @@ def kinds(found: Iterable[Packet]) -> list[str]:
     return [p.kind for p in found]
 
 
-def table(found: Iterable[Packet] | Capture, *, width: int = 44) -> str:
-    """One line per packet: the way it went, the transport, the packet's text and what it means."""
+def table(found: Iterable[Packet] | Capture, *, width: int = 30, newest: bool = True) -> str:
+    """One line per packet: the way it went, the transport, the packet's text and what it means.
+
+    ``newest``: only the newest session (from the last open packet on), with a line saying how many
+    earlier ones are left out. After the first ping and pong, a run of pings and pongs is one line.
+    """
     items = packets(found) if isinstance(found, Capture) else list(found)
-    lines = [f"{'':2}{'how':10}{'packet (as sent)':{width}}  means"]
-    for p in items:
+    lines = [f"  {'how':5}{'packet (as sent)':{width}}  means"]
+    opens = [i for i, p in enumerate(items) if p.kind == "open"]
+    if newest and len(opens) > 1:
+        lines.append(f"  ({len(opens) - 1} earlier session(s) left out: this is the newest)")
+        items = items[opens[-1] :]
+    heartbeat = 0  # pings and pongs in a row, after the first pair
+    for i, p in enumerate(items):
+        if p.kind in ("ping", "pong"):
+            heartbeat += 1
+            if heartbeat > 2:
+                if i + 1 == len(items) or items[i + 1].kind not in ("ping", "pong"):
+                    lines.append(f"  {'':5}{'2, 3, 2, 3 …':{width}}  {heartbeat - 2} more pings and pongs")
+                continue
+        else:
+            heartbeat = 0
         arrow = "→" if p.up else "←"
+        how = "poll" if p.transport == "polling" else "ws"
         text = p.text if len(p.text) <= width else p.text[: width - 1] + "…"
-        lines.append(f"{arrow} {p.transport:10}{text:{width}}  {p.meaning()}")
+        lines.append(f"{arrow} {how:5}{text:{width}}  {p.meaning()}")
     return "\n".join(lines)
