@@ -89,7 +89,7 @@ AGAIN = {
         Again("print(dl.engine_io.table(tap.capture()))", r"✓ then it upgraded", "the table, read again"),
         Again("server = lab.socketio(upgrades=False)", r"✓ 10 messages took 20 HTTP requests", "Predict: 20"),
         Again("wires = dl.experiments.compare_wires(", r"Socket\.IO over long polling", "the bytes again"),
-        Again("cut_tap.silence()", r"no acknowledgement of 'chat' within 2 s", "an ack tells you"),
+        Again("cut_tap.silence()", r"no acknowledgement of 'chat' within 1 s", "an ack tells you"),
         Again("asha = lab.socketio_client(base_url=tap.url", r"the ack: \{'ok': True, 'to': 1\}", "and back"),
     ],
     "09-more-than-one-server.ipynb": [
