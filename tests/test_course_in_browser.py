@@ -357,12 +357,17 @@ def step_01(page) -> None:
 
 def step_03(page) -> None:
     """The page's EventSource got an event, lost the stream at the tap's cut, reconnected with
-    Last-Event-ID on its own and got the event sent during the cut."""
+    Last-Event-ID on its own and got the event sent during the cut; a stream that ends (?until=) is
+    answered 204 at the reconnect, and the page's EventSource closes for good."""
     assert_code_logged(
-        page, "new EventSource(", "connected", "before the cut", "lost: the browser reconnects", "during the cut"
+        page, "/api/users/kabir/events", "connected", "before the cut", "lost: the browser reconnects", "during the cut"
     )
     printed = code_cell(page, "stream.wait_for(").locator(".jp-OutputArea").text_content()
     assert "Last-Event-ID" in printed, printed
+    # the stream that ends: its reconnect gets 204, and the browser's EventSource closes for good
+    assert_code_logged(page, "?until=", "event", "the last one", "error, readyState 2 (closed: it stops)")
+    printed = code_cell(page, 'ending.wait_for(lambda: "204').locator(".jp-OutputArea").text_content()
+    assert "204 No Content" in printed, printed
 
 
 def step_05(page) -> None:

@@ -142,3 +142,20 @@ def test_a_resumed_stream_sends_missed_events_before_live_ones_even_if_one_comes
     reader.join(10)
     texts = [e.json()["text"] for e in got]
     assert texts == ["two", "three", "four"], texts
+
+
+def test_until_ends_the_stream_and_a_reconnect_past_it_gets_204(lab):
+    """?until=N: the stream ends after notification N; a reconnect with Last-Event-ID N gets 204 No Content,
+    which tells a browser's EventSource to stop reconnecting (lesson 03's deep dive)."""
+    notes = [lab.notify("meera", f"m{i}") for i in range(3)]
+    last = notes[1].id
+    t0 = time.perf_counter()
+    got = lab.client().events(f"/api/users/meera/events?until={last}", count=10, timeout=seconds(3))
+    assert [e.json()["text"] for e in got] == ["m0", "m1"], "the stream ends after the last one asked for"
+    assert time.perf_counter() - t0 < seconds(2), "it ended; the client did not wait out its timeout"
+    client = lab.client(check=False)
+    again = client.get(f"/api/users/meera/events?until={last}", headers={"Last-Event-ID": str(last)})
+    assert again.status == 204 and again.body == b""
+    for bad in ("0", "x", "-3"):
+        reply = client.get(f"/api/users/meera/events?until={bad}")
+        assert reply.status == 400 and "until" in reply.json()["error"]

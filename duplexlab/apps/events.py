@@ -7,6 +7,10 @@ notifications is told to reconnect and catch up; a comment every
 ``SSE_KEEPALIVE`` seconds keeps idle proxies from cutting the stream. When the
 lab ends the stream (its student was removed from a classroom), the last event
 is ``end``, with the reason as JSON ``{"error": ..., "hint": ...}``.
+
+``?until=N`` ends the stream after notification N; a reconnect whose
+``Last-Event-ID`` is N or more is answered ``204 No Content``, the standard's way
+to tell a browser's ``EventSource`` to stop reconnecting (lesson 03).
 """
 
 from __future__ import annotations
@@ -49,6 +53,17 @@ async def stream_notifications(request: web.Request) -> web.StreamResponse:
             f"Last-Event-ID must be a notification id, not {raw_last!r}",
             "reconnect with the id of the last event you received",
         ) from None
+    raw_until = request.query.get("until")
+    try:
+        until = int(raw_until) if raw_until is not None else None
+        if until is not None and until < 1:
+            raise ValueError
+    except ValueError:
+        raise json_error(
+            400, f"until must be a notification id (1 or more), not {raw_until!r}", "send ?until=<id>, or leave it out"
+        ) from None
+    if until is not None and last >= until:
+        return web.Response(status=204)  # the client has all it asked for: an EventSource stops here
     store = request.app[STORE_KEY]
     end = ending(request)
     queue: asyncio.Queue[Notification] = asyncio.Queue(maxsize=SSE_QUEUE)
@@ -74,7 +89,8 @@ async def stream_notifications(request: web.Request) -> web.StreamResponse:
     getter: asyncio.Future | None = None  # the wait for the next notification, cancelled however the stream ends
     try:
         await response.prepare(request)
-        await response.write(sse.encode(retry=1000, comment=f"notifications of {user}"))
+        # a stream that will end (?until=) asks for a quick reconnect: the one that gets its 204
+        await response.write(sse.encode(retry=1000 if until is None else 200, comment=f"notifications of {user}"))
         sent = last
         while True:
             if overflow and queue.empty():
@@ -99,6 +115,8 @@ async def stream_notifications(request: web.Request) -> web.StreamResponse:
             sent = note.id
             data = json.dumps({**note.to_json(), "t_sent": time.perf_counter()})
             await response.write(sse.encode(data, event="notification", id=note.id))
+            if until is not None and note.id >= until:
+                break  # the last one asked for: the browser reconnects, and gets 204
     except ConnectionResetError:
         pass  # the client went away: nothing more to send
     finally:
