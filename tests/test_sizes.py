@@ -13,7 +13,7 @@ MAX_FUNCTION = 80
 # unit and take it off this list (a test below fails while a listed unit is already within its limit).
 TOO_BIG_FOR_NOW = {
     "duplexlab.lab.Lab": "the course's one entry point: about 30 public methods and properties, each a thin,"
-    " documented call into apps/servers.py, apps/teacher.py, tap.py or cluster/ (373 lines)",
+    " documented call into apps/servers.py, apps/teacher.py, apps/socket_io.py, tap.py or cluster/ (452 lines)",
 }
 
 

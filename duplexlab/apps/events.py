@@ -37,13 +37,9 @@ def add_routes(app: web.Application, store: NotificationStore) -> None:
     app.router.add_get("/api/users/{user}/events", stream_notifications)
 
 
-async def stream_notifications(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: one response that stays open; each notification is one event.
-
-    A client that reconnects with ``Last-Event-ID: N`` first gets every
-    notification after N that it missed.
-    """
-    user = user_of(request)
+def where_to_start(request: web.Request) -> tuple[int, int | None]:
+    """The stream's ``Last-Event-ID`` (0 for a first connection) and its ``?until=`` (None if not given),
+    or a 400 that says what to send."""
     raw_last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id") or "0"
     try:
         last = int(raw_last)
@@ -62,6 +58,17 @@ async def stream_notifications(request: web.Request) -> web.StreamResponse:
         raise json_error(
             400, f"until must be a notification id (1 or more), not {raw_until!r}", "send ?until=<id>, or leave it out"
         ) from None
+    return last, until
+
+
+async def stream_notifications(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: one response that stays open; each notification is one event.
+
+    A client that reconnects with ``Last-Event-ID: N`` first gets every
+    notification after N that it missed.
+    """
+    user = user_of(request)
+    last, until = where_to_start(request)
     if until is not None and last >= until:
         return web.Response(status=204)  # the client has all it asked for: an EventSource stops here
     store = request.app[STORE_KEY]

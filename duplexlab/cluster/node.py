@@ -153,19 +153,15 @@ class Log:
                 await asyncio.wait_for(client.aclose(), 2)
 
 
-async def serve(name: str, host: str, backplane: str, key: str) -> None:
-    quiet_server_logs()
-    loop = asyncio.get_running_loop()
-    store = notifications.NotificationStore()
-    store.bind(loop)
-    policy = RequestPolicy(bound_host=host)
-    gate = ConnectionGate()
+def http_app(
+    name: str, policy: RequestPolicy, store: notifications.NotificationStore, sio: socket_io.SocketIOHost
+) -> web.Application:
+    """A server's HTTP app: the notifications API (list, long poll, SSE) and ``/socket.io/``; every answer
+    names the server (``X-Duplexlab-Server``) and sets its sticky cookie."""
     app = make_app(policy)
     notifications.add_routes(app, store)
     longpoll.add_routes(app, store)
     events.add_routes(app, store)
-
-    sio = socket_io.SocketIOHost()  # started by the command "socketio" (lesson 10's deep dive)
     socket_io.add_routes(app, sio)
 
     async def say_who(request: web.Request, response: web.StreamResponse) -> None:
@@ -174,6 +170,18 @@ async def serve(name: str, host: str, backplane: str, key: str) -> None:
         response.headers.add("Set-Cookie", f"dl-server={name}; HttpOnly; Path=/; SameSite=Strict")
 
     app.on_response_prepare.append(say_who)
+    return app
+
+
+async def serve(name: str, host: str, backplane: str, key: str) -> None:
+    quiet_server_logs()
+    loop = asyncio.get_running_loop()
+    store = notifications.NotificationStore()
+    store.bind(loop)
+    policy = RequestPolicy(bound_host=host)
+    gate = ConnectionGate()
+    sio = socket_io.SocketIOHost()  # started by the command "socketio" (lesson 10's deep dive)
+    app = http_app(name, policy, store, sio)
     http = HTTPServer(app, host=host, port=0, gate=gate)
     ws = realtime.RealtimeServer(store, host=host, policy=policy, gate=gate, name=name)
     await http.start()
@@ -202,14 +210,7 @@ async def serve(name: str, host: str, backplane: str, key: str) -> None:
                 apply(entry.check(fields))
             return {"ok": True}
         if op == "socketio":
-            options = socket_io.Options(
-                float(command.get("ping_interval", 25.0)),
-                float(command.get("ping_timeout", 20.0)),
-                bool(command.get("upgrades", True)),
-            )
-            sio.key = str(command.get("key") or sio.key)  # the lab's clients' key, from the lab's pipe
-            await sio.start(options, redis=backplane, channel=f"{key}:socketio")
-            return {"ok": True, "redis": bool(backplane)}
+            return await start_socketio(sio, command, backplane, f"{key}:socketio")
         if op == "stats":
             return {
                 "ws_connections": len(ws.open_connections),
@@ -245,6 +246,19 @@ async def serve(name: str, host: str, backplane: str, key: str) -> None:
         await ws.close(grace=0.2)
         await sio.aclose()
         await http.close()
+
+
+async def start_socketio(sio: socket_io.SocketIOHost, command: dict, backplane: str, channel: str) -> dict:
+    """The command "socketio": Socket.IO on this server, with python-socketio's Redis manager on the
+    backplane (its pub/sub ``channel``) so rooms span the servers."""
+    options = socket_io.Options(
+        float(command.get("ping_interval", 25.0)),
+        float(command.get("ping_timeout", 20.0)),
+        bool(command.get("upgrades", True)),
+    )
+    sio.key = str(command.get("key") or sio.key)  # the lab's clients' key, from the lab's pipe
+    await sio.start(options, redis=backplane, channel=channel)
+    return {"ok": True, "redis": bool(backplane)}
 
 
 def _first_line() -> dict:
