@@ -200,3 +200,15 @@ def test_the_transcript_and_the_raw_bytes_hide_cookies(lab):
     for shown in (tap.transcript(), tap.raw()):
         assert "very-secret-login" not in shown and value not in shown, shown
     assert f"Cookie: [{len(secret)} bytes of cookies, hidden]" in tap.transcript()
+
+
+def test_a_program_cannot_pass_for_the_browser_code_or_a_student_by_a_label(lab):
+    """X-Duplexlab-Owner labels a plain client's record (lesson 07's resuming client uses it), but a label
+    that only a credential gives (the runner's "browser code …", a student's) is dropped: BrowserCode.records()
+    counts only what a page with the runner's cookie opened."""
+    for fake in (f"{RUNNER_OWNER} 1", "student:asha", "my client"):
+        with lab.connect("/echo", additional_headers={"X-Duplexlab-Owner": fake}) as ws:
+            ws.send("x")
+            ws.recv(timeout=5)
+    owners = [r.owner for r in lab.websockets.records if r.path == "/echo"]
+    assert owners == [None, None, "my client"], owners

@@ -23,7 +23,7 @@ from websockets.protocol import State
 from ...errors import PortInUseError, is_address_in_use
 from ...runtime.classroom import Roster
 from ...runtime.hygiene import ConnectionGate
-from ...runtime.policy import RequestPolicy, single
+from ...runtime.policy import RUNNER_OWNER, RequestPolicy, single
 from ...runtime.websocket import LOGGER, close_server
 from ..notifications import NotificationStore
 from .admission import Admission, admit, select_subprotocol
@@ -212,7 +212,7 @@ class RealtimeServer:
         record = self._records.open(
             request.path,
             request.headers.get("Origin"),
-            owner=admission.owner or request.headers.get("X-Duplexlab-Owner"),
+            owner=admission.owner or label(request.headers.get("X-Duplexlab-Owner")),
             via=admission.via,
         )
         student = admission.budget.student if admission.budget is not None else None
@@ -231,3 +231,11 @@ class RealtimeServer:
                 self.seats.leave(ws, student)
             await ws.wait_closed()
             self._records.close(record, ws.protocol)
+
+
+def label(header: str | None) -> str | None:
+    """A client's own ``X-Duplexlab-Owner`` label for its record; never one that only a credential gives
+    (a browser code widget's, a student's): a program cannot pass for the page's code or a student."""
+    if header is None or header.startswith((RUNNER_OWNER, "student:")):
+        return None
+    return header
