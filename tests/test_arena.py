@@ -37,7 +37,9 @@ def test_all_four_transports_deliver_every_event():
     mean_delay = sum(polling.delays) / len(polling.delays)
     assert 0.08 <= mean_delay <= 0.32, polling.delays
     assert ws.delay_ms(50) < 50
-    assert result.results["long polling"].requests_per_event >= 0.9
+    # about one request per event; on a busy machine a client slow to ask again gets two close events in
+    # one answer (17 requests for 19 events twice here, beside two CPU burners): more is push's
+    assert result.results["long polling"].requests_per_event >= 0.75
     assert ws.requests == result.results["SSE"].requests == 1
     assert ws.bytes_per_event < result.results["long polling"].bytes_per_event
 
