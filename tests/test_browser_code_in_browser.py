@@ -8,13 +8,16 @@ frame the runner itself with a made-up or a used ticket.
 from __future__ import annotations
 
 import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 
 from .browser import (
     NEEDS_CHROMIUM,
     cell,
+    chromium_context,
     chromium_page,
     jupyter_lab,
     open_notebook,
@@ -159,3 +162,38 @@ def test_a_foreign_page_gets_nothing_run(tmp_path):
         assert "intruder" not in out, out
         assert json.loads(out.splitlines()[0].replace("'", '"')) == ["/chat?name=page"]
         assert "True" in out  # the made-up ticket was refused, and noted
+
+
+LONG = "\n".join(
+    [f'log("line {i} of a longer snippet");' for i in range(1, 15)] + ["for (let i = 0; i < 30; i++) log(i);"]
+)
+
+
+def test_on_a_short_projector_screen_the_widget_leaves_room_for_its_diagram(tmp_path):
+    """At 150 % zoom on a 1366×900 projector (912×600 CSS px) a 15-line snippet with a 44-line log keeps
+    the code box and the log to parts of the window (each scrolls inside), so the widget and the top of
+    its diagram share one screen (looked at: a screenshot)."""
+    name = write_notebook(
+        tmp_path,
+        "short.ipynb",
+        "import duplexlab as dl\nlab = dl.start()\ntap = lab.tap(websockets=True)",
+        f"long = dl.show.BrowserCode({LONG!r}, through=tap, diagram=True)\nlong",
+    )
+    with (
+        jupyter_lab(tmp_path) as (base, token),
+        chromium_context(tmp_path, viewport={"width": 912, "height": 600}) as context,
+    ):
+        page = context.new_page()
+        with screenshot_on_failure(page, "code-short-screen"):
+            open_notebook(page, base, token, name)
+            run_all(page)
+            logged(page, 1, "29")
+            widget = cell(page, 1).locator(".duplexlab-code")
+            widget.scroll_into_view_if_needed()
+            height = widget.evaluate("el => el.getBoundingClientRect().height")
+            page.screenshot(
+                path=str(Path(os.environ.get("DUPLEXLAB_SCREENSHOTS", "/tmp")) / "duplexlab-code-912x600.png")
+            )
+            assert height <= 0.8 * 600, f"the widget is {height:.0f} px tall in a 600 px window"
+            log = cell(page, 1).locator(".duplexlab-code-log")
+            assert log.evaluate("el => el.scrollHeight > el.clientHeight"), "the log scrolls inside"

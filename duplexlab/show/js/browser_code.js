@@ -75,8 +75,10 @@ function render({ model, el }) {
   code.textContent = model.get("code");  // its first text, for a screen reader's and a test's eyes too
   code.wrap = "off";  // one row a line: the rows below fit the code, long lines scroll sideways
   code.rows = Math.min(16, Math.max(3, model.get("code").split("\n").length));
+  // on a short screen (a projector at 150 %: 912×600) the box and the log share it with the diagram below:
+  // each keeps to a part of the window's height and scrolls inside
   code.style.cssText = "display:block;width:100%;box-sizing:border-box;margin:4px 0;white-space:pre;" +
-    "overflow:auto;font-family:var(--jp-code-font-family, monospace);font-size:inherit;tab-size:2";
+    "overflow:auto;max-height:40vh;font-family:var(--jp-code-font-family, monospace);font-size:inherit;tab-size:2";
   label.append(code);
   const run = document.createElement("button");
   run.textContent = "Run";
@@ -94,7 +96,7 @@ function render({ model, el }) {
   log.setAttribute("aria-label", "what the code logged");
   log.setAttribute("aria-live", "polite");
   log.tabIndex = 0;
-  log.style.cssText = "max-height:12em;overflow:auto;margin:4px 0;padding-left:1.2em;list-style:none;" +
+  log.style.cssText = "max-height:min(12em, 22vh);overflow:auto;margin:4px 0;padding-left:1.2em;list-style:none;" +
     "font-family:var(--jp-code-font-family, monospace)";
   const ring = document.createElement("style");
   ring.textContent = ".duplexlab-code :focus-visible { outline: 3px solid #0b57d0; outline-offset: -3px; }";
