@@ -205,6 +205,8 @@ def test_other_programs_share_a_small_budget_of_sessions_and_the_labs_own_client
         answer = get(lab.port, path)
         assert status_of(answer) == 503 and b"client.close()" in answer, (path, answer)
     assert server.sessions() == 3
+    odd = get(lab.port, OPEN, "X-Duplexlab-Socketio: café\r\n")
+    assert status_of(odd) == 503, "a header that is not the key (not even ASCII) is just another program"
     mine = lab.socketio_client(name="asha")
     assert mine.call("echo", "still mine") == "still mine"
 

@@ -109,7 +109,8 @@ class SocketIOHost:
 
     def admit(self, eio_sid: str, environ: dict) -> bool:
         """Whether a new Engine.IO session fits in its budget (the lab's own clients, or all others)."""
-        own = hmac.compare_digest(environ.get("HTTP_" + KEY_HEADER.upper().replace("-", "_"), ""), self.key)
+        given = environ.get("HTTP_" + KEY_HEADER.upper().replace("-", "_"), "")
+        own = hmac.compare_digest(given.encode("utf-8", "replace"), self.key.encode())  # (bytes: any header)
         kind = "own" if own else "other"
         live = self.live_sessions()
         self.kinds = {sid: k for sid, k in self.kinds.items() if sid in live}
