@@ -168,6 +168,7 @@ PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook on show (Jupyter
 
 def open_in_lab(page, base: str, token: str, name: str, *, ui: str = "lab") -> None:
     """Open a notebook in JupyterLab (``ui="lab"``) or Notebook 7 (``ui="notebook"``)."""
+    take_the_kernel_whenever_asked(page)
     if ui == "lab":
         workspace = re.sub(r"[^A-Za-z0-9-]", "-", name)
         page.goto(f"{base}/lab/workspaces/{workspace}/tree/{name}?reset&token={token}")
@@ -182,11 +183,27 @@ def open_in_lab(page, base: str, token: str, name: str, *, ui: str = "lab") -> N
     accept_kernel(page)
 
 
+def take_the_kernel_whenever_asked(page) -> None:
+    """On a busy machine JupyterLab may ask which kernel to use late (its kernel list came slowly), over
+    whatever the test clicks next: Playwright then accepts the notebook's own kernel before that action."""
+    if getattr(page, "duplexlab_kernel_handler", False):
+        return
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    page.add_locator_handler(dialog, lambda found: found.locator("button", has_text="Select").click())
+    page.duplexlab_kernel_handler = True
+
+
 def accept_kernel(page) -> None:
     """A fresh server may ask which kernel to use (sometimes late, on a busy machine): take the notebook's own."""
-    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-    if dialog.count():
-        dialog.locator("button", has_text="Select").click()
+    # a click in the page's own script: a Playwright click would first run the handler above, which takes
+    # the dialog away, and then wait for a button that is gone
+    if page.evaluate(
+        """() => { const d = [...document.querySelectorAll('.jp-Dialog')]
+                       .find((d) => d.textContent.includes('Select Kernel'));
+                   const b = d && [...d.querySelectorAll('button')].find((b) => b.textContent.trim() === 'Select');
+                   if (b) b.click();
+                   return Boolean(b); }"""
+    ):
         page.wait_for_selector(
             ".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=seconds(60) * 1000
         )
@@ -335,6 +352,7 @@ def chromium_page(folder: Path, *, args: tuple[str, ...] = ()):
 
 def open_notebook(page, base: str, token: str, name: str) -> None:
     """Open a notebook in JupyterLab and wait until its kernel is idle."""
+    take_the_kernel_whenever_asked(page)
     page.goto(f"{base}/lab/tree/{name}?reset&token={token}")
     page.wait_for_selector(".jp-Notebook .jp-CodeCell .cm-content", timeout=seconds(60) * 1000)
     page.wait_for_selector(

@@ -11,8 +11,10 @@ from .browser import (
     cell,
     chromium_page,
     jupyter_lab,
+    open_in_lab,
     open_notebook,
     output_text,
+    run_all,
     run_cell,
     run_first_cell,
     screenshot_on_failure,
@@ -216,3 +218,22 @@ def test_a_widget_left_on_the_page_says_when_the_kernel_restarted(tmp_path):
         page.locator(".jp-Dialog button", has_text="Restart").click()
         note.filter(has_text="Kernel restarted").wait_for(state="visible", timeout=seconds(20) * 1000)
         assert "Run this cell again" in note.inner_text()
+
+
+def test_a_kernel_dialog_that_comes_late_is_accepted_before_the_next_click(tmp_path):
+    """The browser suite's own guard: on a busy machine JupyterLab may ask "Select Kernel" after the notebook
+    opened, over the Run menu (three failures beside two CPU burners). Here the dialog is opened on purpose
+    (Kernel → Change Kernel…) and Run All still runs: Playwright accepts the notebook's kernel first."""
+    name = write_notebook(tmp_path, "late.ipynb", "print('ran', 6 * 7)")
+    with jupyter_lab(tmp_path) as (base, token), chromium_page(tmp_path) as page:
+        with screenshot_on_failure(page, "late-kernel-dialog"):
+            open_in_lab(page, base, token, name)
+            page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").first.click()
+            page.locator('li.lm-Menu-item:has(.lm-Menu-itemLabel:text-is("Change Kernel…"))').click()
+            time.sleep(1)  # the dialog opens (a locator handler runs only before an action, not now)
+            assert page.locator(".jp-Dialog", has_text="Select Kernel").count() == 1
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click(timeout=seconds(10) * 1000)
+            assert page.locator(".jp-Dialog", has_text="Select Kernel").count() == 0, "the click went through"
+            page.keyboard.press("Escape")  # the Run menu it opened
+            run_all(page)
+            assert "ran 42" in output_text(page, 0)
