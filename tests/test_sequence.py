@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jupyter_client.manager import start_new_kernel
@@ -709,3 +710,19 @@ def test_a_diagram_that_cannot_show_its_last_picture_says_so_in_the_log(lab, cap
         seq.close("test")
         wait_for(lambda: any("last picture" in r.getMessage() for r in caplog.records))
     assert any(r.exc_info and "comm closed" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_a_long_run_of_pings_never_pushes_out_the_exchanges_they_sit_between():
+    """Over the limit, pings and pongs go first, down to a fifth of the kept events: 40 exchanges then 600
+    pings/pongs, keep 500: every exchange stays (lesson 07 on a slow machine showed only folded pings, its
+    cut let go); then 500 more requests: the pings shrink to their fifth, then the oldest events go."""
+    kept = sequence._Kept(500)
+    exchange: list[Any] = [{"id": i, "kind": "request"} for i in range(40)]
+    pings: list[Any] = [{"id": 40 + i, "kind": "frame", "opcode": "PING" if i % 2 == 0 else "PONG"} for i in range(600)]
+    let_go = kept.add(exchange) + kept.add(pings)
+    ids = list(kept.events)
+    assert ids[:40] == list(range(40)), "the exchanges stay"
+    assert ids[40:] == list(range(180, 640)) and let_go == 140, "the oldest pings and pongs went"
+    more: list[Any] = [{"id": 640 + i, "kind": "request"} for i in range(500)]
+    kept.add(more)
+    assert len(kept.events) == 500 and min(kept.events) == 640, "then the oldest events go, as before"

@@ -349,10 +349,18 @@ function render({ model, el: root }) {
   let g = null, shown = [], lines = new Map(), lastBreak = null;
   const keep = () => model.get("keep") || 500;
 
+  // the same rule as the kernel's (_Kept): pings and pongs keep to a fifth of the place, the oldest going
+  // first, so a long run of them never pushes out the exchanges they sit between
   function trim() {
     if (events.size <= keep()) return;
     const ids = [...events.keys()].sort((a, b) => a - b);
-    for (const id of ids.slice(0, ids.length - keep())) { events.delete(id); seen.delete(id); }
+    const controls = ids.filter((id) => isControl(events.get(id)));
+    let over = events.size - keep();
+    const share = Math.max(1, Math.floor(keep() / 5));
+    for (const id of controls.slice(0, Math.max(0, Math.min(over, controls.length - share)))) {
+      events.delete(id); seen.delete(id); over--;
+    }
+    for (const id of ids.filter((id) => events.has(id)).slice(0, over)) { events.delete(id); seen.delete(id); }
   }
   function fromHistory() {
     const history = model.get("history") || [];

@@ -123,11 +123,22 @@ class _Watching:
         self.unwatch = tap.watch(callback)
 
 
+def _is_control(event: FlowEvent) -> bool:
+    """A WebSocket ping or pong (what the diagram folds away with its ping/pong box)."""
+    return event.get("kind") == "frame" and event.get("opcode") in ("PING", "PONG")
+
+
 class _Kept:
-    """The last ``keep`` events by id, those not yet sent to the browser, and a count of the changes."""
+    """The last ``keep`` events by id, those not yet sent to the browser, and a count of the changes.
+
+    Pings and pongs keep to a fifth of the place: a long run of them (a keepalive lesson, a slow
+    machine) never pushes out the exchanges they sit between, even while they are folded away.
+    """
 
     def __init__(self, keep: int) -> None:
         self.keep = keep
+        self.control_share = max(1, keep // 5)
+        self.controls: collections.OrderedDict[int, None] = collections.OrderedDict()  # ids of kept pings/pongs
         self.events: collections.OrderedDict[int, FlowEvent] = collections.OrderedDict()
         self.pending: dict[int, FlowEvent] = {}  # changed since the last message to the browser
         self.trimmed_below = 0  # ids below this were let go
@@ -141,12 +152,19 @@ class _Kept:
                 continue  # an update to an event already let go
             self.events[i] = event
             self.pending[i] = event
+            if _is_control(event):
+                self.controls[i] = None
             self.version += 1
         let_go = 0
         while len(self.events) > self.keep:
-            i, _ = self.events.popitem(last=False)
+            if len(self.controls) > self.control_share:  # the oldest ping or pong goes first (a frame:
+                i, _ = self.controls.popitem(last=False)  # never updated later, so no id bound moves)
+                self.events.pop(i, None)
+            else:
+                i, _ = self.events.popitem(last=False)
+                self.controls.pop(i, None)
+                self.trimmed_below = max(self.trimmed_below, i + 1)
             self.pending.pop(i, None)
-            self.trimmed_below = max(self.trimmed_below, i + 1)
             let_go += 1
         return let_go
 
