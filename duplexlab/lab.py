@@ -505,11 +505,6 @@ class SocketIOServer:
     def options(self) -> socket_io.Options | None:
         return self._host.options
 
-    @property
-    def url(self) -> str:
-        """The URL a client connects to: the lab's (the path ``/socket.io/`` is the clients' default)."""
-        return self.lab.url
-
     def sessions(self) -> int:
         """Engine.IO sessions open now."""
         return self.lab.loop.call(self._host.sessions, timeout=5)
@@ -517,14 +512,6 @@ class SocketIOServer:
     def transports(self) -> dict[str, str]:
         """Each session's transport now (``"polling"`` or ``"websocket"``), by session id."""
         return self.lab.loop.call(self._host.transports, timeout=5)
-
-    def members(self, room: str, namespace: str = "/chat") -> int:
-        """How many clients are in ``room``."""
-        return self.lab.loop.call(self._host.members, room, namespace, timeout=5)
-
-    def emit(self, event: str, data: object, *, room: str | None = None, namespace: str = "/chat") -> None:
-        """Send ``event`` from the server to ``room`` (or everyone on ``namespace``)."""
-        self.lab.run(self._host.emit(event, data, room=room, namespace=namespace), 10)
 
     def __repr__(self) -> str:
         options = self._host.options

@@ -127,9 +127,9 @@ class SocketIOHost:
 
     def falls_behind(self, eio_sid: str) -> bool:
         """Whether a session has :data:`MAX_QUEUED` packets it has not taken: then it is closed (once)."""
-        if self.server is None or eio_sid in self.dropping:
-            return eio_sid in self.dropping
-        socket = self.server.eio.sockets.get(eio_sid)
+        if eio_sid in self.dropping:
+            return True
+        socket = self.server.eio.sockets.get(eio_sid) if self.server is not None else None
         if socket is None or socket.queue.qsize() < MAX_QUEUED:
             return False
         self.drop(eio_sid)
@@ -152,10 +152,6 @@ class SocketIOHost:
 
     def forget(self, eio_sid: str) -> None:
         self.kinds.pop(eio_sid, None)
-
-    @property
-    def running(self) -> bool:
-        return self.server is not None
 
     async def start(self, options: Options, *, redis: str = "", channel: str = "duplexlab-socketio") -> None:
         """Start the server with ``options``; with other options than the running one's, replace it
@@ -221,8 +217,13 @@ class SocketIOHost:
             await server.emit("echo", data, to=sid, namespace=namespace)
             return data
 
-        handlers: dict[str, Any] = {"connect": connect, "disconnect": disconnect, "join": join, "chat": chat}
-        handlers["echo"] = echo
+        handlers: dict[str, Any] = {
+            "connect": connect,
+            "disconnect": disconnect,
+            "join": join,
+            "chat": chat,
+            "echo": echo,
+        }
         for name, handler in handlers.items():
             server.on(name, handler, namespace=namespace)
 
@@ -241,12 +242,6 @@ class SocketIOHost:
         if self.server is None:
             return {}
         return {sid: ("websocket" if s.upgraded else "polling") for sid, s in self.server.eio.sockets.items()}
-
-    async def emit(self, event: str, data: object, *, room: str | None = None, namespace: str = "/chat") -> None:
-        """Send ``event`` from the server: to ``room``, or to every client of ``namespace``."""
-        if self.server is None:
-            raise RuntimeError("the Socket.IO server is not started: run lab.socketio() first")
-        await self.server.emit(event, data, room=room, namespace=namespace)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """The ``/socket.io/`` route: to the server, within the budget, or a JSON error."""

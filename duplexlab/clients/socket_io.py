@@ -80,7 +80,7 @@ class SocketIOClient:
         self.url, self.namespace, self.name = url, namespace, name
         self.timeout = timeout  # seconds to connect
         self._headers = dict(headers or {})  # sent on every request (the lab's key: never in a URL)
-        self._kept_bytes = 0
+        self._sizes: list[int] = []  # each kept event's data, in bytes of JSON, beside self.events
         self._owner = owner  # closes it with the lab; forgets it when it is closed first
         self.transports = list(transports) if transports is not None else ["polling", "websocket"]
         self.events: list[Received] = []
@@ -158,10 +158,11 @@ class SocketIOClient:
         size = len(json.dumps(data, default=str))
         with self._lock:
             self.events.append(Received(time.perf_counter(), event, data))
-            self._kept_bytes += size
-            while len(self.events) > KEPT or (self._kept_bytes > KEPT_BYTES and len(self.events) > 1):
-                gone = self.events.pop(0)
-                self._kept_bytes -= len(json.dumps(gone.data, default=str))
+            self._sizes.append(size)
+            kept = sum(self._sizes)
+            while len(self.events) > KEPT or (kept > KEPT_BYTES and len(self.events) > 1):
+                self.events.pop(0)
+                kept -= self._sizes.pop(0)
         if self._arrived is not None:
             async with self._arrived:
                 self._arrived.notify_all()
@@ -189,12 +190,12 @@ class SocketIOClient:
         async def ask() -> object:
             return await client.call(event, data, namespace=self.namespace, timeout=timeout)
 
+        from socketio.exceptions import TimeoutError as NoAck  # (imported already: the client is connected)
+
         try:
             return self._loop.run(ask(), timeout + 5)
-        except Exception as exc:
-            if type(exc).__name__ == "TimeoutError" or isinstance(exc, TimeoutError):
-                raise SocketIOError(f"no acknowledgement of {event!r} within {timeout:g} s") from None
-            raise
+        except (NoAck, TimeoutError):
+            raise SocketIOError(f"no acknowledgement of {event!r} within {timeout:g} s") from None
 
     def wait_for(self, event: str, *, after: float = 0.0, timeout: float = 5.0) -> Received:
         """The first ``event`` that arrived after ``after`` (a ``time.perf_counter()``), waiting up to ``timeout``."""

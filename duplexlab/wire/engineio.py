@@ -167,13 +167,12 @@ def _is_engine_io(message: HTTPMessage) -> bool:
     return urlsplit(message.start_line.split(" ")[1] if message.is_request else "").path.startswith(PATH)
 
 
-def _polling(capture: Capture, conn: int) -> Iterable[Packet]:
+def _polling(messages: list[HTTPMessage], conn: int) -> Iterable[Packet]:
     """Packets in one connection's long polls: a POST's body goes up, a GET's answer comes down.
 
     Requests on one HTTP/1.1 connection are answered in order, so the n-th response answers the
     n-th request; a POST's answer (``ok``) carries no packet.
     """
-    messages = capture.http_messages(conn)
     requests = [m for m in messages if m.is_request]
     responses = [m for m in messages if not m.is_request]
     for request, response in zip(requests, responses + [None] * (len(requests) - len(responses)), strict=True):
@@ -193,14 +192,15 @@ def _polling(capture: Capture, conn: int) -> Iterable[Packet]:
 def packets(capture: Capture) -> list[Packet]:
     """Every Engine.IO packet in ``capture``, in the order it crossed (long polls and frames)."""
     found: list[Packet] = []
+    engine_io = set()  # connections that asked for /socket.io/ (their frames are Engine.IO's)
     for conn in capture.connections():
-        found.extend(_polling(capture, conn))
+        messages = capture.http_messages(conn)
+        if any(m.is_request and _is_engine_io(m) for m in messages):
+            engine_io.add(conn)
+            found.extend(_polling(messages, conn))
     for frame in capture.ws_frames():
-        if frame.opcode != "TEXT":
-            continue  # a Socket.IO binary attachment, a close: not a packet of its own
-        messages = capture.http_messages(frame.conn)
-        if not any(m.is_request and _is_engine_io(m) for m in messages):
-            continue
+        if frame.opcode != "TEXT" or frame.conn not in engine_io:
+            continue  # a binary attachment or a close (no packet of its own), or another server's frame
         text = frame.payload.decode("utf-8", errors="replace")
         found.append(parse(text, t=frame.t, conn=frame.conn, direction=frame.direction, transport="websocket"))
     found.sort(key=lambda p: p.t)
