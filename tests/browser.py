@@ -183,27 +183,41 @@ def open_in_lab(page, base: str, token: str, name: str, *, ui: str = "lab") -> N
     accept_kernel(page)
 
 
+# Clicks Select in the Select Kernel dialog on show (in the page's own script, so no Playwright handler runs
+# first); returns whether there was one.
+SELECT_KERNEL = """() => { const d = [...document.querySelectorAll('.jp-Dialog')]
+                               .find((d) => d.textContent.includes('Select Kernel'));
+                           const b = d && [...d.querySelectorAll('button')]
+                               .find((b) => b.textContent.trim() === 'Select');
+                           if (b) b.click();
+                           return Boolean(b); }"""
+
+
 def take_the_kernel_whenever_asked(page) -> None:
     """On a busy machine JupyterLab may ask which kernel to use late (its kernel list came slowly), over
-    whatever the test clicks next: Playwright then accepts the notebook's own kernel before that action."""
+    whatever the test clicks next: Playwright then accepts the notebook's own kernel before that action.
+    It does not wait for the dialog to go (another may be queued behind it): accept_kernel does."""
     if getattr(page, "duplexlab_kernel_handler", False):
         return
     dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-    page.add_locator_handler(dialog, lambda found: found.locator("button", has_text="Select").click())
+    page.add_locator_handler(dialog, lambda: page.evaluate(SELECT_KERNEL), no_wait_after=True)
     page.duplexlab_kernel_handler = True
 
 
 def accept_kernel(page) -> None:
-    """A fresh server may ask which kernel to use (sometimes late, on a busy machine): take the notebook's own."""
-    # a click in the page's own script: a Playwright click would first run the handler above, which takes
-    # the dialog away, and then wait for a button that is gone
-    if page.evaluate(
-        """() => { const d = [...document.querySelectorAll('.jp-Dialog')]
-                       .find((d) => d.textContent.includes('Select Kernel'));
-                   const b = d && [...d.querySelectorAll('button')].find((b) => b.textContent.trim() === 'Select');
-                   if (b) b.click();
-                   return Boolean(b); }"""
-    ):
+    """A fresh server may ask which kernel to use (sometimes late, on a busy machine): take the notebook's own,
+    as often as it asks (JupyterLab queues its dialogs: one may wait behind another), then wait for the kernel."""
+    deadline = time.monotonic() + seconds(60)
+    asked = False
+    while page.evaluate(SELECT_KERNEL):
+        asked = True
+        if time.monotonic() > deadline:
+            shown = page.evaluate(
+                "() => [...document.querySelectorAll('.jp-Dialog')].map((d) => d.outerHTML.slice(0, 2000))"
+            )
+            raise AssertionError(f"the Select Kernel dialog stays after Select was clicked for 60 s: {shown}")
+        time.sleep(0.5)
+    if asked:
         page.wait_for_selector(
             ".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=seconds(60) * 1000
         )
