@@ -8,6 +8,8 @@ import pytest
 import duplexlab as dl
 from duplexlab.experiments.arena import TRANSPORTS, event_times
 
+from .helpers import SEEDS
+
 
 def test_event_times_have_the_rate_and_bursts():
     """Event times fall in the window, at about the rate; bursts group them 5 ms apart."""
@@ -78,7 +80,7 @@ def test_a_classroom_of_1000_returns_and_warns_nothing(caplog, recwarn):
     assert [str(w.message) for w in recwarn] == []
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("seed", SEEDS)
 def test_lesson_6_claims_hold_or_say_what_happened_instead_for_any_seed(seed):
     """With five seeds, lesson 6's default runs print every claim as ✓ or ✗ with a reason; never nan or inf."""
     with dl.Arena() as arena:

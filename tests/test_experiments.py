@@ -5,6 +5,8 @@ import pytest
 import duplexlab as dl
 from duplexlab.experiments.polling import measure_polling
 
+from .helpers import SEEDS
+
 
 def test_polling_experiment_counts_requests_delay_and_bytes(lab):
     """10 students polling every 0.2 s: request counts follow the theory; delay near interval/2."""
@@ -19,7 +21,7 @@ def test_polling_experiment_counts_requests_delay_and_bytes(lab):
     assert "detection delay" in str(result)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("seed", SEEDS)
 def test_lesson_2_delay_claims_hold_or_say_why_for_any_seed(lab, seed):
     """With five seeds, the sweep's delay claims are ✓ (or ✗ with a reason); no nan or inf."""
     results = [

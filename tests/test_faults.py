@@ -204,7 +204,9 @@ def test_private_channel_wants_a_token_in_the_first_message(lab):
 
 def test_chat_rate_limit_closes_with_1008(lab):
     """More than 20 chat messages in a second: closed with 1008 and a reason that says so."""
-    ws = lab.connect("/chat?name=spammer")
+    # the client keeps every echo it is sent (max_queue=None): with a full queue it would stop reading
+    # and see the server's close frame only when the server gives up on it, close_timeout (10 s) later
+    ws = lab.connect("/chat?name=spammer", max_queue=None)
     with pytest.raises(ConnectionClosed) as info:
         for i in range(100):
             ws.send(json.dumps({"type": "message", "text": f"spam {i}"}))
