@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -17,6 +18,7 @@ import pytest
 
 import duplexlab as dl
 from duplexlab.cluster.balancer import pick
+from duplexlab.errors import ClusterError
 
 from .helpers import FLOOD, accepts, free_port, seconds, wait_for
 
@@ -429,6 +431,38 @@ def test_malformed_log_entries_are_skipped_and_reported_and_the_log_goes_on(clus
     for stats in cluster.stats().values():
         assert "skipped 4 malformed log entries" in stats["backplane_error"], stats
     assert "skipped 4 malformed log entries" in cluster.describe()
+
+
+def test_the_servers_logs_go_with_the_cluster_unless_one_ended_badly(caplog):
+    """A server's warnings in its log do not keep the folder in /tmp once the lab closes (a day of classes
+    left a hundred); a server that died: the error quotes its log's last lines, and at close the folder
+    stays and a warning says where."""
+    lab = dl.Lab(servers=2, backplane=None).start()
+    assert lab.cluster is not None
+    logs = lab.cluster._logs
+    with open(lab.cluster.nodes[0].log, "a") as log:
+        log.write("backplane: ConnectionError; trying again\n")  # what a server writes when Redis goes
+    lab.close()
+    assert not logs.exists()
+
+    lab = dl.Lab(servers=2, backplane=None).start()
+    cluster = lab.cluster
+    assert cluster is not None
+    logs, b = cluster._logs, cluster.nodes[1]
+    try:
+        with open(b.log, "a") as log:
+            log.write("the last thing B said\n")
+        b.process.kill()
+        b.process.wait(seconds(5))
+        with pytest.raises(ClusterError, match="server B has stopped .*it ends: the last thing B said"):
+            b.command("stats")
+        with caplog.at_level(logging.WARNING, logger="duplexlab.cluster"):
+            lab.close()
+        assert logs.is_dir()
+        assert f"cluster server B (exit code -9) ended badly; its log is kept in {logs}" in caplog.text
+    finally:
+        lab.close()
+        shutil.rmtree(logs, ignore_errors=True)
 
 
 @pytest.mark.parametrize("cluster_lab", ["none"], indirect=True)

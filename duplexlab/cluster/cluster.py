@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import os
 import secrets
 import selectors
@@ -34,6 +35,8 @@ from ..runtime.hygiene import ConnectionGate
 from ..runtime.loop import LoopThread
 from .backplane import Backplane, start_backplane
 from .balancer import Balancer
+
+LOGGER = logging.getLogger("duplexlab.cluster")
 
 __all__ = ["Cluster", "ClusterError", "Node"]
 
@@ -59,6 +62,14 @@ class Node:
     def pid(self) -> int:
         return self.process.pid
 
+    def said(self) -> str:
+        """Where its log is, with its last lines (for an error: the folder may be gone by the time one reads)."""
+        try:
+            last = self.log.read_text(errors="replace").splitlines()[-3:]
+        except OSError:
+            last = []
+        return f"its log: {self.log}" + ("; it ends: " + " | ".join(last) if last else ", empty")
+
     def _line(self, deadline: float) -> dict:
         """The next JSON line the server printed (waits until ``deadline``)."""
         assert self.process.stdout is not None
@@ -68,10 +79,10 @@ class Node:
             while b"\n" not in self._buffer:
                 left = deadline - time.monotonic()
                 if left <= 0 or not sel.select(left):
-                    raise ClusterError(f"server {self.name} did not answer in time (its log: {self.log})")
+                    raise ClusterError(f"server {self.name} did not answer in time ({self.said()})")
                 data = os.read(fd, 65536)
                 if not data:
-                    raise ClusterError(f"server {self.name} has stopped (its log: {self.log})")
+                    raise ClusterError(f"server {self.name} has stopped ({self.said()})")
                 self._buffer += data
         line, _, self._buffer = self._buffer.partition(b"\n")
         return json.loads(line)
@@ -85,7 +96,7 @@ class Node:
                 self.process.stdin.write((json.dumps({"op": op, "id": number, **fields}) + "\n").encode())
                 self.process.stdin.flush()
             except (BrokenPipeError, ValueError):
-                raise ClusterError(f"server {self.name} has stopped (its log: {self.log})") from None
+                raise ClusterError(f"server {self.name} has stopped ({self.said()})") from None
             deadline = time.monotonic() + timeout
             while True:
                 answer = self._line(deadline)
@@ -181,7 +192,8 @@ class Cluster:
     def close(self) -> None:
         """Stop the balancers, every server process and the backplane we started; on a Redis you gave
         (a ``redis://`` URL), delete this cluster's log. The servers' log folder goes too, unless a
-        server wrote something there (then it stays: errors name it). Twice is harmless."""
+        server ended on its own or had to be killed (then it stays, and a warning names it). Twice is
+        harmless."""
         if self._loop.running:
             with contextlib.suppress(Exception):
                 self._loop.run(self._close_balancers(), 5)
@@ -209,9 +221,13 @@ class Cluster:
                         r.delete(key)
                 self._key = ""
             self.backplane.close()
-        logs = self._logs
-        if logs.is_dir() and not any(f.stat().st_size for f in logs.iterdir() if f.is_file()):
-            shutil.rmtree(logs, ignore_errors=True)
+        # the servers' logs go with them (a day of classes left a hundred folders in /tmp), unless one ended
+        # on its own or had to be killed: then its folder stays, and the warning says where
+        failed = [f"{node.name} (exit code {node.process.returncode})" for node in nodes if node.process.returncode]
+        if failed:
+            LOGGER.warning("cluster server %s ended badly; its log is kept in %s", ", ".join(failed), self._logs)
+        else:
+            shutil.rmtree(self._logs, ignore_errors=True)
 
     async def _close_balancers(self) -> None:
         await self.http.aclose()
