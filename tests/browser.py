@@ -199,16 +199,23 @@ def take_the_kernel_whenever_asked(page) -> None:
     It does not wait for the dialog to go (another may be queued behind it): accept_kernel does."""
     if getattr(page, "duplexlab_kernel_handler", False):
         return
-    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-    page.add_locator_handler(dialog, lambda: page.evaluate(SELECT_KERNEL), no_wait_after=True)
+
+    def accept() -> None:
+        if page.evaluate(SELECT_KERNEL):
+            page.duplexlab_kernel_changed = True  # accept_kernel waits for the new kernel
+
+    page.add_locator_handler(page.locator(".jp-Dialog", has_text="Select Kernel"), accept, no_wait_after=True)
     page.duplexlab_kernel_handler = True
 
 
 def accept_kernel(page) -> None:
     """A fresh server may ask which kernel to use (sometimes late, on a busy machine): take the notebook's own,
-    as often as it asks (JupyterLab queues its dialogs: one may wait behind another), then wait for the kernel."""
+    as often as it asks (JupyterLab queues its dialogs: one may wait behind another), then wait until the
+    kernel it starts is idle, and has stayed idle for a second (a cell run before that goes to the kernel
+    being replaced, and its output is lost)."""
     deadline = time.monotonic() + seconds(60)
-    asked = False
+    asked = getattr(page, "duplexlab_kernel_changed", False)  # the handler accepted one
+    page.duplexlab_kernel_changed = False
     while page.evaluate(SELECT_KERNEL):
         asked = True
         if time.monotonic() > deadline:
@@ -218,8 +225,12 @@ def accept_kernel(page) -> None:
             raise AssertionError(f"the Select Kernel dialog stays after Select was clicked for 60 s: {shown}")
         time.sleep(0.5)
     if asked:
-        page.wait_for_selector(
-            ".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=seconds(60) * 1000
+        status = "() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status"
+        wait_for(
+            settled(lambda: page.evaluate(status) != "idle", 1),
+            timeout=60,
+            why=lambda: f"the kernel chosen is not idle: {page.evaluate(status)}",
+            interval=0.1,
         )
 
 

@@ -21,7 +21,7 @@ from .browser import (
     serve_folder,
     write_notebook,
 )
-from .helpers import seconds
+from .helpers import seconds, wait_for
 
 pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
@@ -231,10 +231,11 @@ def test_a_kernel_dialog_that_comes_late_is_accepted_before_the_next_click(tmp_p
             open_in_lab(page, base, token, name)
             page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").first.click()
             page.locator('li.lm-Menu-item:has(.lm-Menu-itemLabel:text-is("Change Kernel…"))').click()
-            time.sleep(1)  # the dialog opens (a locator handler runs only before an action, not now)
-            assert page.locator(".jp-Dialog", has_text="Select Kernel").count() == 1
+            dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+            # the dialog opens (count() is no action: the locator handler does not run for it)
+            wait_for(lambda: dialog.count() == 1, timeout=10, why=lambda: "no Select Kernel dialog")
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click(timeout=seconds(10) * 1000)
-            assert page.locator(".jp-Dialog", has_text="Select Kernel").count() == 0, "the click went through"
+            wait_for(lambda: dialog.count() == 0, timeout=10, why=lambda: "the dialog stayed over the menu")
             page.keyboard.press("Escape")  # the Run menu it opened
             run_all(page)
             assert "ran 42" in output_text(page, 0)
@@ -243,7 +244,7 @@ def test_a_kernel_dialog_that_comes_late_is_accepted_before_the_next_click(tmp_p
             page.evaluate(
                 "() => { for (let i = 0; i < 2; i++) window.jupyterapp.commands.execute('kernelmenu:change'); }"
             )
-            page.locator(".jp-Dialog", has_text="Select Kernel").wait_for(timeout=seconds(10) * 1000)
+            wait_for(lambda: dialog.count() == 1, timeout=10, why=lambda: "no Select Kernel dialog")
             run_all(page)
             assert page.locator(".jp-Dialog").count() == 0
             assert "ran 42" in output_text(page, 0)
