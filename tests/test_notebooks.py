@@ -77,6 +77,24 @@ def test_notebook_is_committed_without_outputs(path):
     assert dirty == [], f"{path.name}: cells {dirty} keep outputs; clear them before committing"
 
 
+# A code cell in JupyterLab at 150 % zoom on a 1366-pixel projector shows about 90 characters a line.
+CODE_WIDTH = 90
+
+
+@pytest.mark.parametrize("path", ALL + SOLUTIONS + TEACHERS, ids=lambda p: p.stem)
+def test_every_code_line_fits_a_projected_cell(path):
+    """No code line is wider than a cell on a projector at 150 %: nobody scrolls sideways to read it."""
+    nb = json.loads(path.read_text())
+    wide = [
+        f"cell {i}: {len(line)} characters: {line[:50]}…"
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code"
+        for line in "".join(c["source"]).splitlines()
+        if len(line) > CODE_WIDTH
+    ]
+    assert wide == [], f"{path.name}: break these lines at {CODE_WIDTH} characters:\n" + "\n".join(wide)
+
+
 NOT_A_NUMBER = re.compile(r"\b(nan|inf)\b", re.IGNORECASE)
 
 
