@@ -319,12 +319,15 @@ def keyboard_tap(page) -> None:
     page.keyboard.press("ArrowDown")  # "go silent"; the notebook must not take the key (next cell)
     expect(widget.locator("select")).to_have_value("go silent", timeout=seconds(5) * 1000)
     assert focused_name(page) == ("combobox", "idle cut"), "the arrow key took focus away from the select"
+    # the status is read before the key: read after it, it may already show the answer, and no change comes
     focus_stop(page, widget, "Cut now", "button")
+    before = status.text_content() or ""
     page.keyboard.press("Enter")
-    wait_text_change(page, status, status.text_content() or "", "cut \\d+ connection")
+    wait_text_change(page, status, before, "cut \\d+ connection")
     focus_stop(page, widget, "Drop server side", "button")
+    before = status.text_content() or ""
     page.keyboard.press("Space")
-    wait_text_change(page, status, status.text_content() or "", "dropped the server side of")
+    wait_text_change(page, status, before, "dropped the server side of")
     shoot(page, widget, SHOTS / "duplexlab-keyboard-tap-used.png")
 
 
