@@ -71,6 +71,7 @@ QUIET.propagate = False
 NAMESPACES = ("/", "/chat")
 LOBBY = "lobby"
 CLOSE_TIMEOUT = 1.0  # seconds to say goodbye to every client when the server stops
+SUBSCRIBE_TIMEOUT = 5.0  # seconds a server on a backplane waits for Redis to take its SUBSCRIBE
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,8 @@ class SocketIOHost:
         )
         for namespace in NAMESPACES:
             self._handlers(server, namespace)
+        if redis:
+            await _listen_now(server)
         self.server, self.options, self.redis = server, options, redis
 
     def _handlers(self, server: Any, namespace: str) -> None:
@@ -288,6 +291,25 @@ class SocketIOHost:
         except TimeoutError:
             server.eio.sockets.clear()  # a client that did not take its close: forgotten
         await server.shutdown()
+
+
+async def _listen_now(server: Any, timeout: float = SUBSCRIBE_TIMEOUT) -> bool:
+    """Start the Redis manager's listener now, and wait until its SUBSCRIBE has gone to Redis.
+
+    python-socketio starts it on the first client's connect, so a room's message that another
+    server published before this one had subscribed was lost (beside two CPU burners, 3 runs in 12
+    of the cluster test). False if Redis did not take it within ``timeout`` seconds: the manager
+    keeps trying in the background."""
+    server.manager_initialized = True  # what python-socketio's first connect does, done now
+    server.manager.initialize()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        pubsub = getattr(server.manager, "pubsub", None)
+        if pubsub is not None and pubsub.subscribed:  # set once SUBSCRIBE is sent
+            return True
+        await asyncio.sleep(0.01)
+    return False
 
 
 def add_routes(app: web.Application, host: SocketIOHost) -> None:
