@@ -52,6 +52,9 @@ AGAIN = {
         Again('client.get(submitted.json()["poll"])', r"'status': 'done'", "run it again until it says done"),
         Again("watched = judge.poll(", r"\d+ polls: \d+ answered 'not yet'", "the same pair of arrows"),
     ],
+    "03-long-polling-and-sse.ipynb": [
+        Again('notes = long_poll(client, "ravi"', r"\b3 requests for 3 messages", "the loop waits for the 3 new ones"),
+    ],
     "05-chat-and-notifications.ipynb": [
         Again("network = lab.tap(lab.ws_url)", r"^○ Make your guess first", "Predict"),
         Again('"Me! Polling, then a WebSocket."', r"\('ravi', 'Me! Polling, then a WebSocket\.'\)", "Ravi answers"),
